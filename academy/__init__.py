@@ -1,0 +1,94 @@
+"""The academy portal: the system of record for cohorts, courses, grades, demands and placements."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from flask import Flask
+
+# Each domain's views module defines `bp`; registered in this order.
+BLUEPRINTS = (
+    "academy.auth.views",
+    "academy.home.views",
+    "academy.universities.views",
+    "academy.admissions.views",
+    "academy.courses.views",
+    "academy.companies.views",
+    "academy.students.views",
+    "academy.audit.views",
+    # Optional packages: registered when present.
+    "academy.oauth.views?",
+    "academy.grading.views?",
+    "academy.placements.views?",
+    "academy.reports.views?",
+)
+
+# Modules whose models must be imported before the metadata is complete.
+MODEL_MODULES = (
+    "academy.auth.models",
+    "academy.audit.models",
+    "academy.universities.models",
+    "academy.skills.models",
+    "academy.admissions.models",
+    "academy.courses.models",
+    "academy.companies.models",
+    "academy.students.models",
+    "academy.oauth.models?",
+    "academy.grading.models?",
+    "academy.placements.models?",
+)
+
+
+def _import(spec: str):
+    """Import a module; a name ending in '?' may be absent (a package not yet built)."""
+    name = spec.rstrip("?")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if spec.endswith("?") and exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+def import_models() -> None:
+    for spec in MODEL_MODULES:
+        _import(spec)
+
+
+def create_app(config: object | None = None) -> Flask:
+    """Create the portal application."""
+    app = Flask(__name__, instance_relative_config=False)
+    from academy.config import Config
+
+    app.config.from_object(config or Config)
+    # Every package that has its own message catalogue contributes it; Flask-Babel merges them.
+    root = Path(__file__).parent
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        str(p) for p in sorted(root.glob("**/translations")) if p.is_dir()
+    )
+
+    from academy import extensions, i18n, policy, security, ui
+    from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(root.parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    login_manager.init_app(app)
+    policy.init_app(app)
+    security.init_app(app)
+    i18n.init_app(app)
+    ui.init_app(app)
+    extensions.init_sqlite_pragmas(app)
+
+    for spec in BLUEPRINTS:
+        module = _import(spec)
+        if module is not None:
+            app.register_blueprint(module.bp)
+
+    from academy.cli import register_cli
+
+    register_cli(app)
+    return app

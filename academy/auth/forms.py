@@ -1,0 +1,39 @@
+"""Sign-in and account forms."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from academy.validators import RRNRejectingForm
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    next = HiddenField()
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=128)])
+
+
+class UserForm(RRNRejectingForm, FlaskForm):
+    """The academy office creates or edits an account."""
+
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    role = SelectField(_l("Role"), choices=[])
+    university_id = SelectField(_l("University"), coerce=int, validators=[Optional()])
+    company_id = SelectField(_l("Company"), coerce=int, validators=[Optional()])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=128)])
+
+
+class RegisterForm(RRNRejectingForm, FlaskForm):
+    """A prospective trainee creates an account to apply to a cohort."""
+
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])

@@ -1,0 +1,103 @@
+"""Accounts: create, authenticate, change passwords, enable and disable."""
+from __future__ import annotations
+
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from academy.audit.services import record
+from academy.auth.models import User
+from academy.auth.passwords import password_problem
+from academy.extensions import db
+from academy.policy import Role
+from academy.util import utcnow
+from academy.validators import looks_like_rrn
+
+
+class AccountError(ValueError):
+    """An account change that breaks a rule; the message is shown to the user."""
+
+
+# A hash to compare against when the e-mail is unknown, so a wrong e-mail costs as long as a
+# wrong password and the response time does not reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.email == normalize_email(email)))
+
+
+def create_user(
+    email: str,
+    name: str,
+    role: Role | str,
+    password: str,
+    *,
+    university_id: int | None = None,
+    company_id: int | None = None,
+    check_password: bool = True,
+) -> User:
+    """Create an account after checking the password rules and that the e-mail is free."""
+    email = normalize_email(email)
+    if looks_like_rrn(name) or looks_like_rrn(email):
+        raise AccountError("resident registration numbers are never stored")
+    if find_user_by_email(email):
+        raise AccountError(f"an account with {email} already exists")
+    if check_password and (problem := password_problem(password, email=email, name=name)):
+        raise AccountError(problem)
+    user = User(
+        email=email,
+        name=name.strip(),
+        role=str(Role(role)),
+        password_hash=generate_password_hash(password),
+        university_id=university_id,
+        company_id=company_id,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record("user.created", subject_user_id=user.id, obj=user, detail={"role": user.role})
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the enabled user with these credentials, or None."""
+    user = find_user_by_email(email[:254])
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.is_enabled:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change a password and end every other session of the account."""
+    if not check_password_hash(user.password_hash, current):
+        raise AccountError("current password is wrong")
+    if problem := password_problem(new, email=user.email, name=user.name):
+        raise AccountError(problem)
+    user.password_hash = generate_password_hash(new)
+    user.session_token = secrets.token_hex(16)
+    record("user.password_changed", subject_user_id=user.id, obj=user)
+
+
+def set_enabled(user: User, enabled: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions at once."""
+    user.is_enabled = enabled
+    if not enabled:
+        user.session_token = secrets.token_hex(16)
+    record("user.enabled" if enabled else "user.disabled", subject_user_id=user.id, obj=user)
+
+
+def set_role(user: User, role: Role | str, *, university_id: int | None, company_id: int | None) -> None:
+    """Change what an account may do (academy office only)."""
+    user.role = str(Role(role))
+    user.university_id = university_id
+    user.company_id = company_id
+    user.session_token = secrets.token_hex(16)
+    record("user.role_changed", subject_user_id=user.id, obj=user, detail={"role": user.role})

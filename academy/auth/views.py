@@ -1,0 +1,200 @@
+"""Sign in, sign out, language, own password, and the academy office's account management."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from academy.audit.services import record
+from academy.auth import services
+from academy.auth.forms import LoginForm, PasswordForm, RegisterForm, UserForm
+from academy.auth.models import User
+from academy.extensions import db, limiter
+from academy.listing import paginate
+from academy.policy import AUTHENTICATED, PUBLIC, Role, allow
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return target if it is a path on this site, else None (no open redirects)."""
+    if not target or len(target) > 2000:
+        return None
+    if any(ord(c) < 32 or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_failed(response) -> bool:
+    # Only failed attempts count towards the limit: a successful login redirects.
+    return request.method == "POST" and response.status_code != 302
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
+def login():
+    """Sign a user in with e-mail and password."""
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            record("auth.login_failed", detail={"email": form.email.data[:254]})
+            db.session.commit()
+            flash(_("E-mail or password is wrong."), "error")
+            return render_template("auth/login.html", form=form), 401
+        lang = session.get("lang")
+        session.clear()  # a new session on sign-in (no session fixation)
+        if lang:
+            session["lang"] = lang
+        login_user(user)
+        record("auth.login", subject_user_id=user.id)
+        db.session.commit()
+        return redirect(safe_next(form.next.data) or url_for("home.index"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@allow(AUTHENTICATED)
+def logout():
+    """Sign out and forget the session."""
+    record("auth.logout", subject_user_id=current_user.id)
+    db.session.commit()
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/lang/<code>")
+@allow(PUBLIC)
+def set_language(code: str):
+    """Switch the interface language (Korean or English)."""
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = code
+    if current_user.is_authenticated:
+        current_user.locale = code
+        db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("home.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    """Let a prospective trainee create an account to apply to a cohort."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.name.data, Role.STUDENT, form.password.data)
+        except services.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(_("Welcome! Choose a cohort to apply to."), "success")
+            return redirect(url_for("admissions.open_cohorts"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@allow(AUTHENTICATED)
+def password():
+    """Change one's own password (ends other sessions)."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data, form.new.data)
+        except services.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            login_user(current_user)
+            flash(_("Your password was changed."), "success")
+            return redirect(url_for("home.index"))
+    return render_template("auth/password.html", form=form)
+
+
+# --- academy office: accounts -------------------------------------------------------------
+
+
+def _user_form(form: UserForm) -> UserForm:
+    from academy.companies.models import Company
+    from academy.universities.models import University
+
+    form.role.choices = [(r.value, r.value) for r in Role]
+    form.university_id.choices = [(0, "—")] + [
+        (u.id, u.name_ko) for u in db.session.scalars(db.select(University).order_by(University.name_ko))
+    ]
+    form.company_id.choices = [(0, "—")] + [
+        (c.id, c.name) for c in db.session.scalars(db.select(Company).order_by(Company.name))
+    ]
+    return form
+
+
+@bp.get("/admin/users")
+@allow(Role.ADMIN)
+def users():
+    """List accounts, searchable by name or e-mail and filterable by role."""
+    query = db.select(User)
+    role = request.args.get("role")
+    if role in set(Role):
+        query = query.where(User.role == role)
+    listing = paginate(
+        query,
+        sortable={"name": User.name, "email": User.email, "role": User.role, "created": User.created_at},
+        default_sort="name",
+        searchable=[User.name, User.email],
+    )
+    return render_template("auth/users.html", listing=listing, roles=list(Role))
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@allow(Role.ADMIN)
+def new_user():
+    """Create an account with a role."""
+    form = _user_form(UserForm())
+    if form.validate_on_submit():
+        try:
+            services.create_user(
+                form.email.data,
+                form.name.data,
+                form.role.data,
+                form.password.data,
+                university_id=form.university_id.data or None,
+                company_id=form.company_id.data or None,
+            )
+            db.session.commit()
+        except services.AccountError as exc:
+            flash(str(exc), "error")
+        except Exception:  # the database's own rules (a coordinator needs a university...)
+            db.session.rollback()
+            flash(_("A coordinator needs a university and a recruiter a company."), "error")
+        else:
+            flash(_("Account created."), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form)
+
+
+@bp.post("/admin/users/<int:user_id>/enabled")
+@allow(Role.ADMIN)
+def toggle_user(user_id: int):
+    """Enable or disable an account."""
+    user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        abort(400)
+    services.set_enabled(user, request.form.get("enabled") == "1")
+    db.session.commit()
+    flash(_("Account updated."), "success")
+    return redirect(url_for("auth.users"))

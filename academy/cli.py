@@ -1,0 +1,94 @@
+"""Commands: flask --app wsgi academy <command>."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from academy.extensions import db
+
+academy_cli = AppGroup("academy", help="Academy portal administration.")
+
+# Command groups other packages contribute, registered when they are present.
+EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements")
+
+
+@academy_cli.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True, default="Academy office")
+@click.password_option()
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create an academy-office (admin) account."""
+    from academy.auth.services import AccountError, create_user
+
+    try:
+        create_user(email, name, "admin", password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"admin {email} created")
+
+
+@academy_cli.command("seed-demo")
+@click.option("--password", default="academy-demo-2027", show_default=True, help="Password of every demo account.")
+def seed_demo(password: str) -> None:
+    """Fill an empty database with deterministic demo data and print one login per role."""
+    from academy.seed import DemoExists, seed
+
+    try:
+        logins = seed(password)
+    except DemoExists as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo("Demo data created. One login per role (password: %s):" % password)
+    for role, email in logins.items():
+        click.echo(f"  {role:<12} {email}")
+
+
+@academy_cli.command("import-students")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_students(file: Path) -> None:
+    """Import trainees from CSV or XLSX: all rows or none; every bad row is reported."""
+    from academy.admissions.importer import ImportRejected, import_students_file
+
+    try:
+        result = import_students_file(file)
+    except ImportRejected as exc:
+        db.session.rollback()
+        click.echo(f"Nothing imported: {len(exc.problems)} problem(s) in {file.name}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  line {problem.line}: {problem.message}", err=True)
+        raise SystemExit(1) from None
+    db.session.commit()
+    click.echo(f"Imported {result.created} trainees ({result.enrolled} enrolled) from {file.name}.")
+
+
+@academy_cli.command("compile-translations")
+def compile_translations() -> None:
+    """Compile every message catalogue of the portal (.po to .mo)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parent
+    for po_path in sorted(root.glob("**/translations/*/LC_MESSAGES/*.po")):
+        with po_path.open("rb") as f:
+            catalog = read_po(f)
+        with po_path.with_suffix(".mo").open("wb") as f:
+            write_mo(f, catalog)
+        click.echo(f"compiled {po_path.relative_to(root.parent)}")
+
+
+def register_cli(app: Flask) -> None:
+    for spec in EXTRA_GROUPS:
+        module_name, _, attr = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that package is not part of this installation
+            raise
+        academy_cli.add_command(getattr(module, attr))
+    app.cli.add_command(academy_cli)

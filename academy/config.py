@@ -1,0 +1,89 @@
+"""Settings of the portal: one Config, every key commented, secrets only from the environment.
+
+Every setting can be overridden by an environment variable named ACADEMY_<KEY>
+(DATABASE_URL is also read without the prefix, as hosting platforms set it).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(key: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"ACADEMY_{key}", default)
+
+
+def _flag(key: str, default: bool) -> bool:
+    value = _env(key)
+    return default if value is None else value.lower() in {"1", "true", "yes", "on"}
+
+
+def var_dir() -> Path:
+    """Return the folder for runtime state (SQLite files, the dev secret key, user homes)."""
+    path = Path(_env("VAR_DIR", str(PROJECT_ROOT / "var")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key() -> str:
+    # Production sets ACADEMY_SECRET_KEY; on one machine a random key is kept in var/ so
+    # sessions survive restarts without a secret ever being committed.
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    path = var_dir() / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    # Where the portal keeps its records: SQLite under var/ by default, PostgreSQL in production.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _env(
+        "DATABASE_URL", f"sqlite:///{var_dir() / 'academy.sqlite'}"
+    )
+    # Signs the session cookie and CSRF tokens.
+    SECRET_KEY = _secret_key()
+    # Korean is the default language; English is the other one offered.
+    BABEL_DEFAULT_LOCALE = "ko"
+    LANGUAGES = ("ko", "en")
+    BABEL_DEFAULT_TIMEZONE = "Asia/Seoul"
+    # Cookies: never readable by scripts, not sent on cross-site POSTs, Secure behind HTTPS.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _flag("HTTPS", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _flag("HTTPS", False)
+    REMEMBER_COOKIE_DURATION = timedelta(days=7)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    # The largest request body accepted (imports and notebook submissions included).
+    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+    # Rate-limit counters: memory on one process; Redis where several portal workers run.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    # Failed logins allowed per client address within the window before 429.
+    LOGIN_FAILURE_LIMIT = _env("LOGIN_FAILURE_LIMIT", "10 per 5 minutes")
+    # Shortest password accepted.
+    PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "10"))
+    # Rows per page in every list.
+    PAGE_SIZE = int(_env("PAGE_SIZE", "25"))
+    # Where the JupyterHub the portal signs users into answers (browser-facing URL).
+    HUB_URL = _env("HUB_URL", "http://127.0.0.1:8000")
+    # The nbgrader course material the portal releases assignments from.
+    COURSES_DIR = Path(_env("COURSES_DIR", str(PROJECT_ROOT / "courses")))
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session, so long forms still submit
+
+
+class TestConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    PASSWORD_MIN_LENGTH = 10
+    RATELIMIT_STORAGE_URI = "memory://"
+    # Tests post forms directly; the CSRF tests turn it back on (conftest csrf_app).
+    WTF_CSRF_ENABLED = False

@@ -1,0 +1,125 @@
+"""What each role has to do next, gathered for the home pages."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from academy.admissions.models import Application, Enrollment
+from academy.auth.models import User
+from academy.companies.models import Company, Demand
+from academy.courses.models import Assignment, Course, DueDate, Extension, Grade, course_cohorts, course_instructors
+from academy.extensions import db
+from academy.universities.models import Cohort
+from academy.util import utcnow
+
+OPEN_APPLICATION = ("submitted", "under_review", "interview", "waitlisted")
+
+
+@dataclass
+class Todo:
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def admin_todo() -> Todo:
+    todo = Todo()
+    todo.counts["companies_pending"] = db.session.scalar(
+        sa.select(sa.func.count(Company.id)).where(Company.status == "pending")
+    )
+    todo.counts["demands_pending"] = db.session.scalar(
+        sa.select(sa.func.count(Demand.id)).where(Demand.status == "submitted")
+    )
+    todo.counts["trainees"] = db.session.scalar(
+        sa.select(sa.func.count(Enrollment.id)).where(Enrollment.status == "active")
+    )
+    todo.counts["capacity"] = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Cohort.capacity), 0)))
+    todo.rows["demands"] = list(
+        db.session.scalars(sa.select(Demand).where(Demand.status == "submitted").order_by(Demand.created_at).limit(10))
+    )
+    todo.rows["companies"] = list(
+        db.session.scalars(sa.select(Company).where(Company.status == "pending").order_by(Company.created_at).limit(10))
+    )
+    return todo
+
+
+def coordinator_todo(user: User) -> Todo:
+    todo = Todo()
+    cohorts = list(db.session.scalars(sa.select(Cohort).where(Cohort.university_id == user.university_id).order_by(Cohort.year.desc())))
+    todo.rows["cohorts"] = cohorts
+    pending = sa.select(Application).join(Cohort).where(
+        Cohort.university_id == user.university_id, Application.status.in_(OPEN_APPLICATION)
+    )
+    todo.counts["pending"] = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
+    todo.rows["applications"] = list(db.session.scalars(pending.order_by(Application.submitted_at).limit(10)))
+    return todo
+
+
+def instructor_todo(user: User) -> Todo:
+    todo = Todo()
+    courses = list(
+        db.session.scalars(
+            sa.select(Course).join(course_instructors).where(course_instructors.c.user_id == user.id).order_by(Course.code)
+        )
+    )
+    todo.rows["courses"] = courses
+    now = utcnow()
+    todo.rows["due"] = list(
+        db.session.scalars(
+            sa.select(DueDate)
+            .join(Assignment)
+            .where(Assignment.course_id.in_([c.id for c in courses]), DueDate.due_at >= now,
+                   DueDate.due_at <= now + timedelta(days=21))
+            .order_by(DueDate.due_at)
+            .limit(10)
+        )
+    )
+    return todo
+
+
+def student_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
+    """Return (assignment, due date for this trainee, grade) for the trainee's active cohorts."""
+    cohort_ids = list(
+        db.session.scalars(
+            sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id, Enrollment.status == "active")
+        )
+    )
+    rows = db.session.execute(
+        sa.select(Assignment, DueDate)
+        .join(DueDate, DueDate.assignment_id == Assignment.id)
+        .join(course_cohorts, course_cohorts.c.course_id == Assignment.course_id)
+        .where(DueDate.cohort_id.in_(cohort_ids), course_cohorts.c.cohort_id == DueDate.cohort_id)
+        .order_by(DueDate.due_at)
+    ).all()
+    extensions = {
+        e.assignment_id: e.due_at for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == user.id))
+    }
+    grades = {g.assignment_id: g for g in db.session.scalars(sa.select(Grade).where(Grade.student_id == user.id))}
+    return [(a, extensions.get(a.id, d.due_at), grades.get(a.id)) for a, d in rows]
+
+
+def student_todo(user: User) -> Todo:
+    todo = Todo()
+    now = utcnow()
+    due = student_due_dates(user)
+    todo.rows["upcoming"] = [(a, d, g) for a, d, g in due if d >= now and g is None][:8]
+    todo.rows["grades"] = [(a, d, g) for a, d, g in due if g is not None][-5:]
+    todo.rows["applications"] = list(
+        db.session.scalars(sa.select(Application).where(Application.student_id == user.id).order_by(Application.submitted_at.desc()))
+    )
+    todo.rows["enrollments"] = list(
+        db.session.scalars(sa.select(Enrollment).where(Enrollment.student_id == user.id))
+    )
+    return todo
+
+
+def recruiter_todo(user: User) -> Todo:
+    todo = Todo()
+    company = user.company
+    todo.rows["company"] = [company] if company else []
+    todo.rows["demands"] = list(
+        db.session.scalars(sa.select(Demand).where(Demand.company_id == user.company_id).order_by(Demand.created_at.desc()))
+    )
+    return todo

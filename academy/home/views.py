@@ -1,0 +1,54 @@
+"""Each role's home page: what it must do next."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+
+from academy.home import services
+from academy.policy import PUBLIC, Role, allow
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@allow(PUBLIC)
+def index():
+    """Send visitors to sign in and users to their role's home."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(f"home.{current_user.role}"))
+
+
+@bp.get("/home/admin")
+@allow(Role.ADMIN)
+def admin():
+    """Show the academy office what waits for it."""
+    return render_template("home/admin.html", todo=services.admin_todo())
+
+
+@bp.get("/home/coordinator")
+@allow(Role.COORDINATOR)
+def coordinator():
+    """Show a coordinator their university's pending applications and cohorts."""
+    return render_template("home/coordinator.html", todo=services.coordinator_todo(current_user))
+
+
+@bp.get("/home/instructor")
+@allow(Role.INSTRUCTOR)
+def instructor():
+    """Show an instructor their courses and upcoming due dates."""
+    return render_template("home/instructor.html", todo=services.instructor_todo(current_user))
+
+
+@bp.get("/home/student")
+@allow(Role.STUDENT)
+def student():
+    """Show a trainee their due dates, latest grades and applications."""
+    return render_template("home/student.html", todo=services.student_todo(current_user))
+
+
+@bp.get("/home/recruiter")
+@allow(Role.RECRUITER)
+def recruiter():
+    """Show a recruiter their company's status and demands."""
+    return render_template("home/recruiter.html", todo=services.recruiter_todo(current_user))

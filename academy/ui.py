@@ -1,0 +1,85 @@
+"""Names and menus shown in templates, in the current language."""
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+
+ROLE_NAMES = {
+    "admin": _l("Academy office"),
+    "coordinator": _l("University coordinator"),
+    "instructor": _l("Instructor"),
+    "student": _l("Trainee"),
+    "recruiter": _l("Company recruiter"),
+}
+
+STATUS_NAMES = {
+    "submitted": _l("submitted"),
+    "under_review": _l("under review"),
+    "interview": _l("interview"),
+    "admitted": _l("admitted"),
+    "waitlisted": _l("waitlisted"),
+    "rejected": _l("rejected"),
+    "withdrawn": _l("withdrawn"),
+    "active": _l("active"),
+    "completed": _l("completed"),
+    "pending": _l("pending approval"),
+    "approved": _l("approved"),
+    "draft": _l("draft"),
+    "closed": _l("closed"),
+}
+
+# Menu entries per role; an entry whose endpoint is not registered is left out.
+NAV = {
+    "admin": [
+        ("home.admin", _l("Home")),
+        ("universities.list_universities", _l("Universities")),
+        ("universities.list_cohorts", _l("Cohorts")),
+        ("auth.users", _l("Accounts")),
+        ("companies.review_companies", _l("Companies")),
+        ("companies.review_demands", _l("Demands")),
+        ("placements.office_home", _l("Placements")),
+        ("reports.outcomes", _l("Reports")),
+        ("audit.entries", _l("Audit log")),
+    ],
+    "coordinator": [
+        ("home.coordinator", _l("Home")),
+        ("admissions.applications", _l("Applications")),
+        ("admissions.cohort_list", _l("Cohorts")),
+    ],
+    "instructor": [
+        ("home.instructor", _l("Home")),
+        ("courses.my_courses", _l("My courses")),
+    ],
+    "student": [
+        ("home.student", _l("Home")),
+        ("courses.student_courses", _l("My courses")),
+        ("admissions.open_cohorts", _l("Apply")),
+        ("students.profile", _l("My profile")),
+        ("placements.student_demands", _l("Demands")),
+        ("placements.my_consents", _l("My consents")),
+        ("students.my_data", _l("My data")),
+    ],
+    "recruiter": [
+        ("home.recruiter", _l("Home")),
+        ("companies.company_profile", _l("Company")),
+        ("companies.my_demands", _l("Demands")),
+    ],
+}
+
+
+def nav_items(role: str) -> list[tuple[str, str]]:
+    known = current_app.view_functions
+    return [(endpoint, label) for endpoint, label in NAV.get(role, []) if endpoint in known]
+
+
+def init_app(app: Flask) -> None:
+    from academy.companies.models import CITIES, SECTOR_NAMES, SIZE_NAMES
+
+    app.jinja_env.globals.update(
+        sector_names=SECTOR_NAMES,
+        city_names=CITIES,
+        size_names=SIZE_NAMES,
+        nav_items=nav_items,
+        role_name=lambda r: ROLE_NAMES.get(r, r),
+        status_name=lambda s: STATUS_NAMES.get(s, s),
+    )
