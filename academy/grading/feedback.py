@@ -1,0 +1,61 @@
+"""Render the trainee's feedback page: scores and their own outputs, never hidden-test source."""
+from __future__ import annotations
+
+import copy
+import html
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbformat import NotebookNode
+
+from nbgrader.preprocessors import ClearHiddenTests
+
+from academy.grading.jobs import CellScore
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+REDACTED = ("Hidden tests ran in this cell; their details are not shown. "
+            "/ 이 셀에서 비공개 테스트가 실행되었습니다. 자세한 내용은 표시되지 않습니다.\n")
+
+
+def _redact_outputs(cell: NotebookNode, failed: bool) -> None:
+    # Tracebacks and printed values of hidden tests would reveal them: keep only the verdict.
+    text = REDACTED + ("Result: failed / 결과: 실패\n" if failed else "Result: passed / 결과: 통과\n")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+
+
+def _summary(cells: list[CellScore], message: str) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c.notebook)}</td><td>{html.escape(c.grade_id)}</td>"
+        f"<td>{c.score:g} / {c.max_score:g}</td></tr>"
+        for c in cells
+    )
+    total = sum(c.score for c in cells)
+    total_max = sum(c.max_score for c in cells)
+    return (
+        '<section class="academy-scores"><h2>Automatic scores / 자동 채점 점수</h2>'
+        f"<p>{html.escape(message)}</p><table><thead><tr><th>notebook</th><th>test / 테스트</th>"
+        f"<th>score / 점수</th></tr></thead><tbody>{rows}</tbody>"
+        f"<tfoot><tr><td colspan=2>total / 합계</td><td>{total:g} / {total_max:g}</td></tr></tfoot>"
+        "</table></section>"
+    )
+
+
+def render_feedback(notebooks: dict[str, NotebookNode], cells: list[CellScore], message: str) -> str:
+    """Return one HTML page: the score table, then each graded notebook without hidden tests."""
+    scores = {(c.notebook, c.grade_id): c for c in cells}
+    combined = nbformat.v4.new_notebook()
+    for name, original in sorted(notebooks.items()):
+        nb = copy.deepcopy(original)
+        for cell in nb.cells:
+            if cell.get("cell_type") == "code" and HIDDEN_BEGIN in cell.get("source", ""):
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+                score = scores.get((name, grade_id))
+                _redact_outputs(cell, failed=score is None or score.score < score.max_score)
+        nb, _ = ClearHiddenTests().preprocess(nb, {})
+        combined.cells.append(nbformat.v4.new_markdown_cell(f"# {name}"))
+        combined.cells.extend(nb.cells)
+        combined.metadata = nb.metadata
+    exporter = HTMLExporter(template_name="lab", sanitize_html=True, exclude_input_prompt=True)
+    body, _ = exporter.from_notebook_node(combined)
+    marker = body.find(">", body.find("<body")) + 1
+    return body[:marker] + _summary(cells, message) + body[marker:]

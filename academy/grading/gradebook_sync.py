@@ -1,0 +1,115 @@
+"""Per-job gradebook copies and the merge of their grades into the course gradebook.
+
+nbgrader's SQLite gradebook is not safe for concurrent writers, so each job autogrades against
+its own copy and the worker merges that submission's grades back under a file lock. With a
+server database (PostgreSQL) jobs use it directly and the lock only orders the merges.
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from academy.grading.store import file_lock
+
+
+@dataclass
+class GradeRow:
+    """One grade of a submitted notebook, as autograde left it."""
+
+    notebook: str
+    grade_id: str
+    auto_score: float | None
+    max_score: float
+    needs_manual_grade: bool
+    is_test: bool  # an autograder test cell, not a manually graded answer
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """Return the file of a sqlite:/// URL, or None for a server database."""
+    prefix = "sqlite:///"
+    return Path(db_url[len(prefix):]) if db_url.startswith(prefix) else None
+
+
+def lock_path(course_dir: Path) -> Path:
+    """Return the lock file that orders writes to a course's gradebook."""
+    return course_dir / ".gradebook.lock"
+
+
+def copy_gradebook(course_dir: Path, db_url: str, dest: Path) -> str:
+    """Return a db URL for the job: a consistent copy of a SQLite gradebook, or db_url itself."""
+    source = sqlite_path(db_url)
+    if source is None:
+        return db_url
+    with file_lock(lock_path(course_dir)):
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dst = sqlite3.connect(dest)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+    return f"sqlite:///{dest}"
+
+
+def test_cell_ids(db_url: str, course_id: str, assignment: str) -> set[str]:
+    """Return the grade ids of the assignment's autograder test cells."""
+    with Gradebook(db_url, course_id) as gb:
+        found = set()
+        for notebook in gb.find_assignment(assignment).notebooks:
+            solutions = {cell.name for cell in notebook.solution_cells}
+            found |= {c.name for c in notebook.grade_cells if c.cell_type == "code" and c.name not in solutions}
+        return found
+
+
+def read_grades(db_url: str, course_id: str, assignment: str, student: str) -> tuple[list[GradeRow], dict[str, float]]:
+    """Return a submission's grades and each notebook's late penalty."""
+    rows: list[GradeRow] = []
+    penalties: dict[str, float] = {}
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return rows, penalties
+        for nb in submission.notebooks:
+            solutions = {cell.name for cell in nb.notebook.solution_cells}
+            penalties[nb.name] = float(nb.late_submission_penalty or 0.0)
+            for grade in nb.grades:
+                rows.append(GradeRow(
+                    notebook=nb.name, grade_id=grade.name, auto_score=grade.auto_score,
+                    max_score=float(grade.max_score), needs_manual_grade=bool(grade.needs_manual_grade),
+                    is_test=grade.cell.cell_type == "code" and grade.name not in solutions,
+                ))
+    return rows, penalties
+
+
+def merge_grades(course_dir: Path, db_url: str, course_id: str, assignment: str, student: str,
+                 submitted_at: datetime | None, rows: list[GradeRow], penalties: dict[str, float]) -> None:
+    """Write a job's grades for one submission into the course gradebook, under the lock."""
+    with file_lock(lock_path(course_dir)), Gradebook(db_url, course_id) as gb:
+        gb.update_or_create_student(student)
+        extra = {"timestamp": submitted_at.replace(tzinfo=None)} if submitted_at else {}
+        gb.update_or_create_submission(assignment, student, **extra)
+        for row in rows:
+            grade = gb.find_grade(row.grade_id, row.notebook, assignment, student)
+            grade.auto_score = row.auto_score
+            grade.needs_manual_grade = row.needs_manual_grade
+        for name, penalty in penalties.items():
+            gb.find_submission_notebook(name, assignment, student).late_submission_penalty = penalty
+        gb.db.commit()
+
+
+def publish_files(course_dir: Path, step: str, student: str, assignment: str, source: Path) -> None:
+    """Replace course_dir/step/student/assignment with a copy of source, under the lock."""
+    target = course_dir / step / student / assignment
+    staging = target.with_name(f".{assignment}.incoming")
+    with file_lock(lock_path(course_dir)):
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging, symlinks=False,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)

@@ -1,0 +1,222 @@
+"""Grade one submission: nbgrader autograde in a scratch course, the kernel in a fresh sandbox."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from traitlets.config import Config, PyFileConfigLoader
+
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                    LimitOutput, SaveAutoGrades)
+from nbgrader.utils import capture_log
+
+from academy.grading import gradebook_sync as sync
+from academy.grading.execute import ExecutionReport, execute_for
+from academy.grading.feedback import render_feedback
+from academy.grading.integrity import screen_notebook
+from academy.grading.jobs import CellScore, GradingJob, GradingResult, Status
+from academy.grading.sandbox import KernelHandle, SandboxSpec, kernel_manager_for, sandbox_uid
+from academy.grading.store import ResultStore, safe_key
+
+MAX_FILES = 200
+MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
+# Files nbgrader reads as metadata: what the trainee sends under these names is dropped.
+METADATA_FILES = frozenset({"timestamp.txt"})
+MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+class SubmissionRejected(ValueError):
+    """The submission cannot be graded as sent (no notebook, bad paths, too large)."""
+
+
+def scratch_root() -> Path:
+    """Return where job folders are made: ACADEMY_GRADING_SCRATCH, never inside a course."""
+    path = Path(os.environ.get("ACADEMY_GRADING_SCRATCH", Path(tempfile.gettempdir()) / "academy-grading"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def grade_submission(job: GradingJob, store: ResultStore | None = None) -> GradingResult:
+    """Grade a submission once; a repeated job returns the stored result."""
+    store = store or ResultStore()
+    with store.claim(job.submission_id):
+        existing = store.get(job.submission_id)
+        if existing is not None:
+            return existing
+        result = _grade(job)
+        store.put(result)
+        return result
+
+
+def load_course_config(course_dir: Path) -> Config:
+    """Return the course's nbgrader config (its nbgrader_config.py, if any)."""
+    path = course_dir / "nbgrader_config.py"
+    if not path.exists():
+        return Config()
+    return PyFileConfigLoader(path.name, path=str(course_dir)).load_config()
+
+
+def _write_submission(job: GradingJob, dest: Path) -> dict[str, nbformat.NotebookNode]:
+    files = job.submission_files()
+    if len(files) > MAX_FILES or sum(len(b) for b in files.values()) > MAX_SUBMISSION_BYTES:
+        raise SubmissionRejected("submission too large / 제출물이 너무 큽니다")
+    notebooks: dict[str, nbformat.NotebookNode] = {}
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, blob in files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or any(p.startswith(".") for p in rel.parts):
+            continue
+        if str(rel) in METADATA_FILES:
+            continue
+        target = dest.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)
+        if rel.suffix == ".ipynb" and len(rel.parts) == 1:
+            try:
+                notebooks[rel.stem] = nbformat.reads(blob.decode("utf-8"), as_version=4)
+            except Exception as exc:  # an unreadable notebook is graded as missing
+                raise SubmissionRejected(f"{name} is not a valid notebook: {exc}") from exc
+    if not notebooks:
+        raise SubmissionRejected("no notebook in the submission / 제출물에 노트북이 없습니다")
+    if job.submitted_at is not None:  # the portal's receipt time, in nbgrader's format
+        stamp = job.submitted_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+        (dest / "timestamp.txt").write_text(stamp)
+    return notebooks
+
+
+def _autograde_config(base: Config, course: Path, db_url: str, job: GradingJob,
+                      report: ExecutionReport, spec: SandboxSpec, handle: KernelHandle) -> Config:
+    config = Config(base)
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = db_url
+    config.CourseDirectory.assignment_id = job.assignment
+    config.CourseDirectory.student_id = job.student_id
+    config.Execute.timeout = job.limits.cell_timeout_seconds
+    config.Autograde.autograde_preprocessors = [
+        execute_for(report, kernel_manager_for(spec, handle)), IgnorePattern,
+        ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    ]
+    return config
+
+
+def _memory_hit(notebooks: dict[str, nbformat.NotebookNode], kernel_log: Path) -> bool:
+    for nb in notebooks.values():
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error" and out.get("ename") == "MemoryError":
+                    return True
+    try:
+        log = kernel_log.read_text(errors="replace")[-20000:]
+    except FileNotFoundError:
+        return False
+    return any(sign in log for sign in MEMORY_SIGNS)
+
+
+def _grade(job: GradingJob) -> GradingResult:
+    started = time.monotonic()
+    result = GradingResult(submission_id=job.submission_id, assignment=job.assignment,
+                           student_id=job.student_id, status="error")
+    course = Path(job.course_dir).resolve()
+    base = load_course_config(course)
+    course_id = base.CourseDirectory.get("course_id", "") or ""
+    main_db = base.CourseDirectory.get("db_url") or f"sqlite:///{course / 'gradebook.db'}"
+    scratch = Path(tempfile.mkdtemp(prefix=f"{safe_key(job.submission_id)}-", dir=scratch_root()))
+    try:
+        work = scratch / "course"
+        (work / "source").mkdir(parents=True)
+        os.symlink(course / "source" / job.assignment, work / "source" / job.assignment)
+        db_url = sync.copy_gradebook(course, main_db, scratch / "gradebook.db")
+        submitted = work / "submitted" / job.student_id / job.assignment
+        try:
+            submitted_nbs = _write_submission(job, submitted)
+        except SubmissionRejected as exc:
+            result.message = str(exc)
+            return result
+        tests = sync.test_cell_ids(db_url, course_id, job.assignment)
+        findings = [f"{name}: {item}" for name, nb in submitted_nbs.items()
+                    for item in screen_notebook(nb, tests)]
+        report = ExecutionReport()
+        handle = KernelHandle()
+        data_dir = job.data_dir or os.environ.get("ACADEMY_DATA_DIR")
+        spec = SandboxSpec(work_dir=work / "autograded" / job.student_id / job.assignment,
+                           socket_dir=scratch / "ipc", data_dir=Path(data_dir) if data_dir else None,
+                           limits=job.limits, uid=sandbox_uid(), gpu=job.gpu)
+        config = _autograde_config(base, work, db_url, job, report, spec, handle)
+        app = Autograde(coursedir=CourseDirectory(config=config), config=config)
+        app.force = True
+        app.create_student = True
+        watchdog = threading.Timer(job.limits.wall_seconds, handle.kill)
+        watchdog.start()
+        try:
+            outcome = capture_log(app)
+        finally:
+            watchdog.cancel()
+            timed_out = handle.killed
+            handle.kill()  # no sandbox outlives its job
+        graded_nbs = {p.stem: nbformat.read(p, as_version=4) for p in sorted(spec.work_dir.glob("*.ipynb"))}
+        status = _status(outcome["success"], timed_out, _memory_hit(graded_nbs, spec.socket_dir / "kernel.log"))
+        rows, penalties = sync.read_grades(db_url, course_id, job.assignment, job.student_id)
+        tampered = findings + report.violations
+        for row in rows:
+            if row.is_test and (status != "graded" or tampered or row.auto_score is None):
+                row.auto_score = 0.0
+            if tampered and row.is_test:
+                row.needs_manual_grade = True  # an instructor should look at it
+        result.status = status
+        result.integrity = tampered
+        result.cells = [CellScore(r.notebook, r.grade_id, float(r.auto_score or 0.0), r.max_score)
+                        for r in rows if r.is_test]
+        result.auto_score = sum(c.score for c in result.cells) - sum(penalties.values())
+        result.max_auto_score = sum(c.max_score for c in result.cells)
+        result.message = _message(status, tampered, report.output_capped, job, outcome)
+        result.feedback_html = render_feedback(graded_nbs, result.cells, result.message)
+        if sync.sqlite_path(db_url) is not None:  # a copy: bring the grades home
+            sync.merge_grades(course, main_db, course_id, job.assignment, job.student_id,
+                              job.submitted_at, rows, penalties)
+        sync.publish_files(course, "submitted", job.student_id, job.assignment, submitted)
+        if graded_nbs:
+            sync.publish_files(course, "autograded", job.student_id, job.assignment, spec.work_dir)
+        return result
+    finally:
+        result.duration_seconds = round(time.monotonic() - started, 3)
+        result.graded_at = datetime.now(timezone.utc).isoformat()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _status(success: bool, timed_out: bool, memory: bool) -> Status:
+    if timed_out:
+        return "time_limit"
+    if memory:
+        return "memory_limit"
+    return "graded" if success else "error"
+
+
+def _message(status: Status, tampered: list[str], capped: bool, job: GradingJob, outcome: dict) -> str:
+    limits = job.limits
+    text = {
+        "graded": "Graded. / 채점이 끝났습니다.",
+        "time_limit": (f"Stopped: the notebook ran longer than {limits.wall_seconds:g} s. "
+                       f"/ 실행 시간 {limits.wall_seconds:g}초를 넘어 중단했습니다."),
+        "memory_limit": (f"Stopped: the notebook used more than {limits.memory_bytes // 2**20} MiB of memory. "
+                         f"/ 메모리 {limits.memory_bytes // 2**20} MiB를 넘었습니다."),
+        "error": "The notebook could not be graded (the kernel stopped or failed). "
+                 "/ 노트북을 채점하지 못했습니다 (커널이 멈추거나 실패했습니다).",
+    }[status]
+    if tampered:
+        text += (" Test results were not trusted: the code changes what the tests rely on; "
+                 "an instructor will review it. / 테스트 결과를 신뢰할 수 없어 자동 점수를 주지 않았습니다. "
+                 "강사가 검토합니다.")
+    if capped:
+        text += " Output was cut at the size limit. / 출력이 크기 제한에서 잘렸습니다."
+    if status == "error" and outcome.get("error"):
+        text += " " + str(outcome["error"]).strip().splitlines()[-1][:300]
+    return text

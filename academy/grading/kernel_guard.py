@@ -1,0 +1,124 @@
+"""Start an IPython kernel for autograding with tamper checks in place before any trainee code.
+
+Runs inside the sandbox as a plain script (it imports nothing from the academy). Before the
+kernel executes a cell it: installs an audit hook (which cannot be removed) that refuses the
+low-level ways around the checks when they come from notebook code; and records the objects
+that test cells rely on (builtins, numpy.testing, IPython's execution and traceback methods).
+The worker asks `check(nonce)` after every test cell; any replaced object is reported.
+A determined attacker with arbitrary code in the same interpreter can still try to fool
+in-process checks, which is why the worker also screens the trainee's source before running it.
+"""
+from __future__ import annotations
+
+import builtins
+import sys
+import types
+from typing import Any
+
+GUARD_NAME = "academy_kernel_guard"
+# Audit events refused when the calling Python frame is notebook code.
+DENIED_FROM_NOTEBOOK = ("ctypes.", "sys.settrace", "sys.setprofile", "sys._current_frames",
+                        "gc.get_referrers", "gc.get_referents", "gc.get_objects", "sys.addaudithook")
+# Refused from anywhere: nothing legitimate in a graded notebook needs them.
+DENIED_ALWAYS = ("gc.get_referrers",)
+SHELL_METHODS = ("run_cell", "run_cell_async", "run_code", "run_ast_nodes", "showtraceback",
+                 "_showtraceback", "showsyntaxerror", "transform_cell", "should_run_async",
+                 "get_exception_only", "_run_cell")
+KERNEL_METHODS = ("do_execute", "execute_request", "send_response", "_publish_execute_input")
+
+# Builtins that IPython itself swaps around each execution.
+IPYTHON_BUILTINS = frozenset({"_", "__", "___", "exit", "quit", "input", "raw_input", "get_ipython",
+                              "display", "help", "copyright", "credits", "license"})
+
+_snapshot: dict[str, Any] = {}
+
+
+def _notebook_frame(frame: types.FrameType | None) -> bool:
+    name = frame.f_code.co_filename if frame is not None else ""
+    return name.startswith("<ipython-input") or "/ipykernel_" in name or name.startswith("<string")
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event.startswith(DENIED_ALWAYS):
+        raise RuntimeError(f"{event} is not allowed during grading")
+    if event.startswith(DENIED_FROM_NOTEBOOK) and _notebook_frame(sys._getframe(1)):
+        raise RuntimeError(f"{event} is not allowed during grading")
+
+
+def _function(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None)
+    return getattr(value, "__func__", value)
+
+
+def _public(module: Any) -> dict[str, Any]:
+    return {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
+
+
+def _record(shell: Any, kernel: Any) -> None:
+    _snapshot["builtins"] = dict(builtins.__dict__)
+    try:
+        import numpy.testing as npt
+
+        _snapshot["numpy.testing"] = _public(npt)
+    except ImportError:
+        pass
+    _snapshot["shell"] = shell
+    _snapshot["shell_methods"] = {m: _function(shell, m) for m in SHELL_METHODS}
+    _snapshot["kernel"] = kernel
+    _snapshot["kernel_methods"] = {m: _function(kernel, m) for m in KERNEL_METHODS}
+    _snapshot["transformers"] = (list(shell.input_transformers_cleanup),
+                                 list(shell.input_transformers_post), list(shell.ast_transformers))
+
+
+def _violations() -> list[str]:
+    found: list[str] = []
+    saved = _snapshot["builtins"]
+    for name, value in saved.items():
+        if builtins.__dict__.get(name, None) is not value and name not in IPYTHON_BUILTINS:
+            found.append(f"builtins.{name} replaced")
+    for name, value in _snapshot.get("numpy.testing", {}).items():
+        module = sys.modules.get("numpy.testing")
+        if module is not None and getattr(module, name, None) is not value:
+            found.append(f"numpy.testing.{name} replaced")
+    shell, kernel = _snapshot["shell"], _snapshot["kernel"]
+    for name, value in _snapshot["shell_methods"].items():
+        if _function(shell, name) is not value:
+            found.append(f"IPython shell.{name} replaced")
+    for name, value in _snapshot["kernel_methods"].items():
+        if _function(kernel, name) is not value:
+            found.append(f"kernel.{name} replaced")
+    now = (list(shell.input_transformers_cleanup), list(shell.input_transformers_post),
+           list(shell.ast_transformers))
+    if now != _snapshot["transformers"]:
+        found.append("IPython input or AST transformers changed")
+    if shell.custom_exceptions:
+        found.append("IPython custom exception handler set")
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        found.append("a trace or profile function is set")
+    return found
+
+
+def check(nonce: str) -> str:
+    """Return 'nonce:ok' or 'nonce:' followed by the violations found."""
+    found = _violations()
+    return f"{nonce}:" + ("ok" if not found else "; ".join(sorted(set(found))))
+
+
+def main() -> None:
+    """Start the guarded kernel (argv as for ipykernel_launcher)."""
+    sys.addaudithook(_audit)
+    module = types.ModuleType(GUARD_NAME)
+    module.check = check  # type: ignore[attr-defined]
+    sys.modules[GUARD_NAME] = module
+    if sys.path and sys.path[0] and sys.path[0].endswith("/opt/academy"):
+        sys.path.pop(0)  # the guard's folder is not for imports
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(sys.argv[1:])
+    _record(app.shell, app.kernel)
+    app.start()
+
+
+if __name__ == "__main__":
+    main()
