@@ -71,6 +71,13 @@ def create_app(config: object | None = None) -> Flask:
     from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     import_models()
+    if app.config.get("ALLOW_TEST_EMAILS"):
+        import email_validator
+
+        # The demo data uses the reserved .test domain, which email-validator refuses by default.
+        email_validator.SPECIAL_USE_DOMAIN_NAMES[:] = [
+            d for d in email_validator.SPECIAL_USE_DOMAIN_NAMES if d != "test"
+        ]
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root.parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -77,6 +77,8 @@ class Config:
     HUB_URL = _env("HUB_URL", "http://127.0.0.1:8000")
     # The nbgrader course material the portal releases assignments from.
     COURSES_DIR = Path(_env("COURSES_DIR", str(PROJECT_ROOT / "courses")))
+    # Accept addresses under the reserved .test domain (the demo accounts use it); turn off in production.
+    ALLOW_TEST_EMAILS = _flag("ALLOW_TEST_EMAILS", True)
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session, so long forms still submit
 
 

@@ -76,6 +76,11 @@ def app(_schema):
     from academy.skills.catalogue import seed_skills
 
     app = create_app(_schema)
+    # Tests keep one app context open around many requests, so g would carry the signed-in
+    # user from one client to the next; production gets a fresh g per request.
+    from flask import g
+
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: g.pop("_login_user", None) and None)
     with app.app_context():
         seed_skills()
         db.session.commit()

@@ -120,7 +120,7 @@ def password():
             flash(str(exc), "error")
         else:
             db.session.commit()
-            login_user(current_user)
+            login_user(current_user._get_current_object())  # the new session token
             flash(_("Your password was changed."), "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)
