@@ -1,6 +1,288 @@
-"""Pages of the courses domain."""
+"""Pages of the courses domain: instructors run their courses, trainees follow theirs."""
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from academy.auth.models import User
+from academy.courses import services
+from academy.courses.forms import (
+    AssignmentForm,
+    DueDateForm,
+    ExtensionForm,
+    GradeForm,
+    skill_levels,
+    with_skill_levels,
+)
+from academy.courses.models import Assignment, Course, DueDate, Extension
+from academy.audit.services import record_view
+from academy.extensions import db
+from academy.i18n import localized
+from academy.policy import Role, allow
+from academy.skills.models import Skill
+from academy.universities.models import Cohort
 
 bp = Blueprint("courses", __name__)
+
+
+def _taught_course(course_id: int) -> Course:
+    course = db.get_or_404(Course, course_id)
+    if not services.teaches(current_user, course):
+        abort(403)
+    return course
+
+
+def _course_assignment(course: Course, assignment_id: int) -> Assignment:
+    assignment = db.get_or_404(Assignment, assignment_id)
+    if assignment.course_id != course.id:
+        abort(404)
+    return assignment
+
+
+def _skills() -> list[Skill]:
+    return list(db.session.scalars(db.select(Skill).order_by(Skill.code)))
+
+
+def _cohort_arg(course: Course) -> int | None:
+    cohort_id = request.args.get("cohort", type=int)
+    return cohort_id if any(c.id == cohort_id for c in course.cohorts) else None
+
+
+# --- instructor -----------------------------------------------------------------------------
+
+
+@bp.get("/courses/mine")
+@allow(Role.INSTRUCTOR)
+def my_courses():
+    """List the courses the instructor teaches."""
+    return render_template("courses/my_courses.html", courses=services.courses_taught(current_user))
+
+
+@bp.get("/courses/<int:course_id>")
+@allow(Role.INSTRUCTOR)
+def course_page(course_id: int):
+    """Show a taught course with its assignments and each cohort's due dates."""
+    course = _taught_course(course_id)
+    dues = {(d.assignment_id, d.cohort_id): d for a in course.assignments for d in a.due_dates}
+    return render_template("courses/course.html", course=course, dues=dues)
+
+
+def _assignment_form(course: Course, assignment: Assignment | None):
+    skills = _skills()
+    form_class = with_skill_levels(AssignmentForm, skills, lambda s: localized(s, "name"))
+    form = form_class(obj=assignment)
+    names = services.nbgrader_assignments(course)
+    if assignment is not None and assignment.nbgrader_name not in names:
+        names = [assignment.nbgrader_name, *names]
+    form.nbgrader_name.choices = [(n, n) for n in names]
+    if assignment is not None and request.method == "GET":
+        for s in assignment.skills:
+            form[f"skill_{s.skill_id}"].data = s.level
+    return form, skills
+
+
+@bp.route("/courses/<int:course_id>/assignments/new", methods=["GET", "POST"])
+@allow(Role.INSTRUCTOR)
+def new_assignment(course_id: int):
+    """Add an assignment that names one of the course's nbgrader assignments."""
+    return _edit_assignment(_taught_course(course_id), None)
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/edit", methods=["GET", "POST"])
+@allow(Role.INSTRUCTOR)
+def edit_assignment(course_id: int, assignment_id: int):
+    """Change an assignment's nbgrader folder, titles, week, points, skills or GPU flag."""
+    course = _taught_course(course_id)
+    return _edit_assignment(course, _course_assignment(course, assignment_id))
+
+
+def _edit_assignment(course: Course, assignment: Assignment | None):
+    form, skills = _assignment_form(course, assignment)
+    if form.validate_on_submit():
+        try:
+            services.save_assignment(
+                course,
+                assignment,
+                nbgrader_name=form.nbgrader_name.data,
+                title_ko=form.title_ko.data,
+                title_en=form.title_en.data,
+                week=form.week.data,
+                max_points=form.max_points.data,
+                needs_gpu=form.needs_gpu.data,
+                skills=skill_levels(form, skills),
+            )
+        except services.CourseError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Assignment saved."), "success")
+            return redirect(url_for("courses.course_page", course_id=course.id))
+    return render_template(
+        "courses/assignment_form.html", course=course, assignment=assignment, form=form, skills=skills
+    ), 400 if request.method == "POST" else 200
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/due", methods=["GET", "POST"])
+@allow(Role.INSTRUCTOR)
+def due_dates(course_id: int, assignment_id: int):
+    """Set or change when an assignment is due for each cohort of the course."""
+    course = _taught_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    form = DueDateForm()
+    form.cohort_id.choices = [(c.id, f"{localized(c.university, 'name')} {c.name}") for c in course.cohorts]
+    if form.validate_on_submit():
+        cohort = db.session.get(Cohort, form.cohort_id.data)
+        try:
+            services.set_due_date(
+                assignment,
+                cohort,
+                services.local_to_utc(form.due_at.data),
+                services.local_to_utc(form.released_at.data) if form.released_at.data else None,
+            )
+        except services.CourseError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Due date saved."), "success")
+            return redirect(url_for("courses.due_dates", course_id=course.id, assignment_id=assignment.id))
+    dues = {d.cohort_id: d for d in db.session.scalars(db.select(DueDate).where(DueDate.assignment_id == assignment.id))}
+    status = 400 if request.method == "POST" else 200
+    return render_template("courses/due_dates.html", course=course, assignment=assignment, form=form, dues=dues), status
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/extensions", methods=["GET", "POST"])
+@allow(Role.INSTRUCTOR)
+def extensions(course_id: int, assignment_id: int):
+    """List and grant per-trainee extensions of an assignment."""
+    course = _taught_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    form = ExtensionForm()
+    trainees = services.course_trainees(course, statuses=("active",))
+    form.student_id.choices = [(u.id, f"{u.name} · {c.name}") for u, c in trainees]
+    if form.validate_on_submit():
+        student = db.session.get(User, form.student_id.data)
+        try:
+            services.grant_extension(assignment, student, services.local_to_utc(form.due_at.data), form.reason.data, current_user)
+        except services.CourseError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Extension granted."), "success")
+            return redirect(url_for("courses.extensions", course_id=course.id, assignment_id=assignment.id))
+    granted = list(
+        db.session.scalars(db.select(Extension).where(Extension.assignment_id == assignment.id).order_by(Extension.due_at))
+    )
+    if granted:  # reasons are personal data of the trainees listed
+        services.record_course_view(course, "extensions", [e.student_id for e in granted])
+        db.session.commit()
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "courses/extensions.html", course=course, assignment=assignment, form=form, granted=granted
+    ), status
+
+
+@bp.post("/courses/<int:course_id>/assignments/<int:assignment_id>/extensions/<int:extension_id>/revoke")
+@allow(Role.INSTRUCTOR)
+def revoke_extension(course_id: int, assignment_id: int, extension_id: int):
+    """Take back an extension."""
+    course = _taught_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    extension = db.get_or_404(Extension, extension_id)
+    if extension.assignment_id != assignment.id:
+        abort(404)
+    services.revoke_extension(extension)
+    db.session.commit()
+    flash(_("Extension revoked."), "success")
+    return redirect(url_for("courses.extensions", course_id=course.id, assignment_id=assignment.id))
+
+
+@bp.get("/courses/<int:course_id>/gradebook")
+@allow(Role.INSTRUCTOR)
+def gradebook(course_id: int):
+    """Show the course's gradebook, optionally for one cohort (a logged view of personal data)."""
+    course = _taught_course(course_id)
+    cohort_id = _cohort_arg(course)
+    book = services.gradebook(course, cohort_id)
+    services.record_course_view(course, "gradebook", book.student_ids, cohort_id)
+    db.session.commit()
+    return render_template("courses/gradebook.html", course=course, book=book, cohort_id=cohort_id)
+
+
+@bp.get("/courses/<int:course_id>/gradebook.csv")
+@allow(Role.INSTRUCTOR)
+def gradebook_csv(course_id: int):
+    """Download the course's gradebook as CSV (a logged view of personal data)."""
+    course = _taught_course(course_id)
+    cohort_id = _cohort_arg(course)
+    book = services.gradebook(course, cohort_id)
+    services.record_course_view(course, "gradebook.csv", book.student_ids, cohort_id)
+    db.session.commit()
+    stamp = datetime.now().strftime("%Y%m%d")
+    return Response(
+        "\ufeff" + services.gradebook_csv(book),  # the BOM lets Excel read Korean names
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="gradebook-{course.code}-{stamp}.csv"'},
+    )
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/grades/<int:student_id>", methods=["GET", "POST"])
+@allow(Role.INSTRUCTOR)
+def grade(course_id: int, assignment_id: int, student_id: int):
+    """Enter or change one trainee's score and feedback by hand."""
+    course = _taught_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    student = db.get_or_404(User, student_id)
+    if not any(u.id == student.id for u, _c in services.course_trainees(course)):
+        abort(404)
+    existing = services.find_grade(assignment, student)
+    form = GradeForm(obj=existing)
+    if form.validate_on_submit():
+        try:
+            services.upsert_grade(
+                assignment, student, form.score.data, form.feedback.data or "", current_user, form.late_penalty.data or 0.0
+            )
+        except services.CourseError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Grade saved."), "success")
+            return redirect(url_for("courses.gradebook", course_id=course.id))
+    record_view(student.id, f"grade:{assignment.id}")
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "courses/grade_form.html", course=course, assignment=assignment, student=student, form=form,
+        due_at=services.due_for(student, assignment),
+    ), status
+
+
+# --- trainee --------------------------------------------------------------------------------
+
+
+def _my_course(course_id: int) -> Course:
+    course = db.get_or_404(Course, course_id)
+    if not services.takes(current_user, course):
+        abort(403)
+    return course
+
+
+@bp.get("/my/courses")
+@allow(Role.STUDENT)
+def student_courses():
+    """List my courses with every assignment's due date for me, my score and feedback."""
+    courses = [(c, services.my_assignments(current_user, c)) for c in services.student_courses(current_user)]
+    return render_template("courses/student_courses.html", courses=courses)
+
+
+@bp.get("/my/courses/<int:course_id>")
+@allow(Role.STUDENT)
+def student_course(course_id: int):
+    """Show one of my courses: assignments, due dates for me, scores, late penalties, feedback."""
+    course = _my_course(course_id)
+    return render_template("courses/student_course.html", course=course, rows=services.my_assignments(current_user, course))

@@ -1,0 +1,437 @@
+"""Course rules: who teaches what, assignments tied to nbgrader folders, due dates, extensions, grades."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from academy.admissions.models import Enrollment, EnrollmentStatus
+from academy.audit.services import record
+from academy.auth.models import User
+from academy.courses.models import (
+    Assignment,
+    AssignmentSkill,
+    Course,
+    DueDate,
+    Extension,
+    Grade,
+    course_cohorts,
+    course_instructors,
+)
+from academy.extensions import db
+from academy.skills.models import LEVELS, Skill
+from academy.universities.models import Cohort
+from academy.util import utcnow
+
+# Folder names nbgrader accepts as assignment ids, and nothing that could climb out of source/.
+_NBGRADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+# Enrolments whose trainees belong in a course's gradebook (a withdrawn trainee drops out).
+GRADEBOOK_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
+
+
+class CourseError(ValueError):
+    """A request that breaks a course rule; the message is shown to the user."""
+
+
+class UnknownNbgraderAssignment(CourseError):
+    pass
+
+
+class NotInCourse(CourseError):
+    pass
+
+
+class ScoreOutOfRange(CourseError):
+    pass
+
+
+# --- time: forms speak Seoul wall-clock time, the database UTC -------------------------------
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def local_to_utc(value: datetime) -> datetime:
+    """Read a naive form datetime as academy (Seoul) time and return it in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_zone())
+    return value.astimezone(ZoneInfo("UTC"))
+
+
+def utc_to_local(value: datetime | None) -> datetime | None:
+    """Return a stored UTC datetime as naive academy time, for pre-filling a form."""
+    return value.astimezone(_zone()).replace(tzinfo=None) if value else None
+
+
+# --- who may see what -----------------------------------------------------------------------
+
+
+def courses_taught(user: User) -> list[Course]:
+    """Return the courses the instructor teaches."""
+    return list(
+        db.session.scalars(
+            sa.select(Course)
+            .join(course_instructors, course_instructors.c.course_id == Course.id)
+            .where(course_instructors.c.user_id == user.id)
+            .order_by(Course.code)
+        )
+    )
+
+
+def teaches(user: User, course: Course) -> bool:
+    return any(i.id == user.id for i in course.instructors)
+
+
+def _student_cohort_ids(user: User, statuses=(EnrollmentStatus.ACTIVE,)) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id, Enrollment.status.in_(statuses))
+        )
+    )
+
+
+def student_courses(user: User) -> list[Course]:
+    """Return the courses offered to the trainee's active or completed cohorts."""
+    cohort_ids = _student_cohort_ids(user, GRADEBOOK_STATUSES)
+    return list(
+        db.session.scalars(
+            sa.select(Course)
+            .join(course_cohorts, course_cohorts.c.course_id == Course.id)
+            .where(course_cohorts.c.cohort_id.in_(cohort_ids))
+            .distinct()
+            .order_by(Course.code)
+        )
+    )
+
+
+def takes(user: User, course: Course) -> bool:
+    return any(c.id == course.id for c in student_courses(user))
+
+
+def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADEBOOK_STATUSES) -> list[tuple[User, Cohort]]:
+    """Return (trainee, cohort) for the course's cohorts, optionally one cohort, by name."""
+    cohort_ids = [c.id for c in course.cohorts if cohort_id is None or c.id == cohort_id]
+    rows = db.session.execute(
+        sa.select(User, Cohort)
+        .join(Enrollment, Enrollment.student_id == User.id)
+        .join(Cohort, Cohort.id == Enrollment.cohort_id)
+        .where(Enrollment.cohort_id.in_(cohort_ids), Enrollment.status.in_(statuses))
+        .order_by(User.name, User.id)
+    ).all()
+    return [(u, c) for u, c in rows]
+
+
+def _require_trainee(course: Course, student: User) -> None:
+    if not any(u.id == student.id for u, _c in course_trainees(course, statuses=(EnrollmentStatus.ACTIVE,))):
+        raise NotInCourse(_l("This trainee is not in a cohort of this course."))
+
+
+# --- assignments ----------------------------------------------------------------------------
+
+
+def nbgrader_assignments(course: Course) -> list[str]:
+    """Return the assignment folders under <COURSES_DIR>/<course>/source/, sorted."""
+    if not _NBGRADER_NAME.match(course.nbgrader_course or ""):
+        return []
+    source = current_app.config["COURSES_DIR"] / course.nbgrader_course / "source"
+    if not source.is_dir():
+        return []
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and _NBGRADER_NAME.match(p.name))
+
+
+def save_assignment(
+    course: Course,
+    assignment: Assignment | None,
+    *,
+    nbgrader_name: str,
+    title_ko: str,
+    title_en: str,
+    week: int,
+    max_points: float,
+    needs_gpu: bool,
+    skills: dict[int, int],
+) -> Assignment:
+    """Create or change an assignment; it must name an nbgrader folder and catalogue skills."""
+    keeping = assignment is not None and assignment.nbgrader_name == nbgrader_name
+    # An existing assignment may keep a name whose folder is not there yet; a new name must exist.
+    if not keeping and nbgrader_name not in nbgrader_assignments(course):
+        raise UnknownNbgraderAssignment(_l("There is no nbgrader assignment of that name in this course."))
+    clash = db.session.scalar(
+        sa.select(Assignment.id).where(Assignment.course_id == course.id, Assignment.nbgrader_name == nbgrader_name)
+    )
+    if clash is not None and (assignment is None or clash != assignment.id):
+        raise CourseError(_l("This course already has an assignment for that nbgrader assignment."))
+    if max_points <= 0:
+        raise ScoreOutOfRange(_l("Maximum points must be more than zero."))
+    known = set(db.session.scalars(sa.select(Skill.id).where(Skill.id.in_(list(skills)))))
+    if set(skills) - known or any(level not in LEVELS for level in skills.values()):
+        raise CourseError(_l("Choose skills from the catalogue with levels 1 to 5."))
+    if assignment is not None and max_points < _highest_score(assignment):
+        raise ScoreOutOfRange(_l("Some grades are above the new maximum points."))
+    created = assignment is None
+    if assignment is None:
+        assignment = Assignment(course=course)
+        db.session.add(assignment)
+    assignment.nbgrader_name = nbgrader_name
+    assignment.title_ko = title_ko.strip()
+    assignment.title_en = title_en.strip()
+    assignment.week = week
+    assignment.max_points = max_points
+    assignment.needs_gpu = needs_gpu
+    current = {s.skill_id: s for s in assignment.skills}
+    assignment.skills = [
+        current[sid] if sid in current else AssignmentSkill(skill_id=sid, level=level) for sid, level in skills.items()
+    ]
+    for s in assignment.skills:
+        s.level = skills[s.skill_id]
+    db.session.flush()
+    record(
+        "assignment.created" if created else "assignment.updated",
+        obj=assignment,
+        detail={"course_id": course.id, "nbgrader_name": nbgrader_name, "max_points": max_points, "skills": skills},
+    )
+    return assignment
+
+
+def _highest_score(assignment: Assignment) -> float:
+    return db.session.scalar(sa.select(sa.func.max(Grade.score)).where(Grade.assignment_id == assignment.id)) or 0.0
+
+
+# --- due dates and extensions ---------------------------------------------------------------
+
+
+def set_due_date(assignment: Assignment, cohort: Cohort, due_at: datetime, released_at: datetime | None = None) -> DueDate:
+    """Set or change when an assignment is due for one cohort of its course."""
+    if not any(c.id == cohort.id for c in assignment.course.cohorts):
+        raise CourseError(_l("That cohort does not take this course."))
+    if released_at is not None and released_at > due_at:
+        raise CourseError(_l("An assignment cannot be released after it is due."))
+    due = db.session.scalar(
+        sa.select(DueDate).where(DueDate.assignment_id == assignment.id, DueDate.cohort_id == cohort.id)
+    )
+    before = due.due_at if due else None
+    if due is None:
+        due = DueDate(assignment_id=assignment.id, cohort_id=cohort.id, due_at=due_at)
+        db.session.add(due)
+    due.due_at = due_at
+    if released_at is not None:
+        due.released_at = released_at
+    db.session.flush()
+    record(
+        "due_date.set",
+        obj=due,
+        detail={"assignment_id": assignment.id, "cohort_id": cohort.id, "from": before, "to": due_at},
+    )
+    return due
+
+
+def grant_extension(assignment: Assignment, student: User, due_at: datetime, reason: str, by: User) -> Extension:
+    """Give one trainee of the course a later due date for an assignment, with a reason."""
+    _require_trainee(assignment.course, student)
+    reason = reason.strip()
+    if not reason:
+        raise CourseError(_l("An extension needs a reason."))
+    base = due_for(student, assignment, with_extension=False)
+    if base is not None and due_at <= base:
+        raise CourseError(_l("An extension must be later than the cohort's due date."))
+    extension = db.session.scalar(
+        sa.select(Extension).where(Extension.assignment_id == assignment.id, Extension.student_id == student.id)
+    )
+    before = extension.due_at if extension else None
+    if extension is None:
+        extension = Extension(assignment_id=assignment.id, student_id=student.id, due_at=due_at)
+        db.session.add(extension)
+    extension.due_at = due_at
+    extension.reason = reason
+    extension.granted_by_id = by.id
+    extension.granted_at = utcnow()
+    db.session.flush()
+    record(
+        "extension.granted",
+        subject_user_id=student.id,
+        obj=extension,
+        detail={"assignment_id": assignment.id, "from": before, "to": due_at, "reason": reason},
+    )
+    return extension
+
+
+def revoke_extension(extension: Extension) -> None:
+    """Take an extension back; the cohort's due date applies again."""
+    record(
+        "extension.revoked",
+        subject_user_id=extension.student_id,
+        obj=extension,
+        detail={"assignment_id": extension.assignment_id, "was": extension.due_at},
+    )
+    db.session.delete(extension)
+    db.session.flush()
+
+
+def due_for(student: User, assignment: Assignment, *, with_extension: bool = True) -> datetime | None:
+    """Return when the assignment is due for this trainee: their extension, else their cohort's date."""
+    if with_extension:
+        extended = db.session.scalar(
+            sa.select(Extension.due_at).where(Extension.assignment_id == assignment.id, Extension.student_id == student.id)
+        )
+        if extended is not None:
+            return extended
+    course_cohort_ids = [c.id for c in assignment.course.cohorts]
+    mine = [cid for cid in _student_cohort_ids(student, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
+    # A trainee in two cohorts of the course gets the later of their dates.
+    return db.session.scalar(
+        sa.select(sa.func.max(DueDate.due_at)).where(DueDate.assignment_id == assignment.id, DueDate.cohort_id.in_(mine))
+    )
+
+
+# --- grades ---------------------------------------------------------------------------------
+
+
+def upsert_grade(
+    assignment: Assignment, student: User, score: float, feedback: str, by: User, late_penalty: float = 0.0
+) -> Grade:
+    """Enter or change a trainee's score (after any late penalty) and feedback by hand."""
+    _require_trainee(assignment.course, student)
+    if not 0 <= score <= assignment.max_points:
+        raise ScoreOutOfRange(
+            _l("The score must be between 0 and %(max)s.", max=f"{assignment.max_points:g}")
+        )
+    if late_penalty < 0 or score + late_penalty > assignment.max_points:
+        raise ScoreOutOfRange(_l("The late penalty must be between 0 and the points lost to lateness."))
+    grade = db.session.scalar(
+        sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == student.id)
+    )
+    before = {"score": grade.score, "late_penalty": grade.late_penalty} if grade else None
+    if grade is None:
+        grade = Grade(assignment_id=assignment.id, student_id=student.id, score=score, max_score=assignment.max_points)
+        db.session.add(grade)
+    grade.score = score
+    grade.max_score = assignment.max_points
+    grade.late_penalty = late_penalty
+    grade.feedback = feedback.strip()
+    grade.source = "portal"
+    grade.graded_by_id = by.id
+    grade.updated_at = utcnow()
+    db.session.flush()
+    record(
+        "grade.saved",
+        subject_user_id=student.id,
+        obj=grade,
+        detail={"assignment_id": assignment.id, "before": before, "score": score, "late_penalty": late_penalty},
+    )
+    return grade
+
+
+def find_grade(assignment: Assignment, student: User) -> Grade | None:
+    return db.session.scalar(
+        sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == student.id)
+    )
+
+
+# --- gradebook ------------------------------------------------------------------------------
+
+
+@dataclass
+class GradebookRow:
+    student: User
+    cohort: Cohort
+    cells: dict[int, Grade | None] = field(default_factory=dict)
+
+
+@dataclass
+class Gradebook:
+    course: Course
+    assignments: list[Assignment]
+    rows: list[GradebookRow]
+
+    @property
+    def student_ids(self) -> list[int]:
+        return [r.student.id for r in self.rows]
+
+
+def gradebook(course: Course, cohort_id: int | None = None) -> Gradebook:
+    """Return the course's grades: a row per trainee of its cohorts, a column per assignment."""
+    assignments = list(course.assignments)
+    trainees = course_trainees(course, cohort_id)
+    ids = [u.id for u, _c in trainees]
+    grades = {
+        (g.student_id, g.assignment_id): g
+        for g in db.session.scalars(
+            sa.select(Grade).where(Grade.assignment_id.in_([a.id for a in assignments]), Grade.student_id.in_(ids))
+        )
+    }
+    rows = [
+        GradebookRow(u, c, {a.id: grades.get((u.id, a.id)) for a in assignments}) for u, c in trainees
+    ]
+    return Gradebook(course, assignments, rows)
+
+
+def record_course_view(course: Course, what: str, student_ids: list[int], cohort_id: int | None = None) -> None:
+    """Log one view of a course page that shows several trainees' personal data (one entry per view)."""
+    record(
+        "personal_data.viewed",
+        obj=course,
+        detail={"what": what, "course_id": course.id, "cohort_id": cohort_id, "student_ids": student_ids},
+    )
+
+
+def csv_safe(value: object) -> str:
+    """Return a cell that a spreadsheet will not run as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def gradebook_csv(book: Gradebook) -> str:
+    """Write the gradebook as CSV: score and late penalty per assignment, blank when ungraded."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["student_id", "name", "email", "cohort"]
+    for a in book.assignments:
+        header += [f"{a.nbgrader_name} score", f"{a.nbgrader_name} late_penalty"]
+    writer.writerow([csv_safe(h) for h in header])
+    for row in book.rows:
+        line: list[object] = [row.student.id, row.student.name, row.student.email, row.cohort.name]
+        for a in book.assignments:
+            g = row.cells.get(a.id)
+            line += [f"{g.score:g}" if g else "", f"{g.late_penalty:g}" if g else ""]
+        writer.writerow([csv_safe(v) for v in line])
+    return out.getvalue()
+
+
+# --- a trainee's own view -------------------------------------------------------------------
+
+
+@dataclass
+class MyAssignment:
+    assignment: Assignment
+    due_at: datetime | None
+    extended: bool
+    grade: Grade | None
+
+
+def my_assignments(student: User, course: Course) -> list[MyAssignment]:
+    """Return each assignment of the course with the trainee's due date, extension and grade."""
+    extensions = {
+        e.assignment_id: e.due_at
+        for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == student.id))
+    }
+    rows = []
+    for a in course.assignments:
+        rows.append(
+            MyAssignment(
+                assignment=a,
+                due_at=extensions.get(a.id) or due_for(student, a, with_extension=False),
+                extended=a.id in extensions,
+                grade=find_grade(a, student),
+            )
+        )
+    return rows
