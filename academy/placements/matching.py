@@ -317,7 +317,7 @@ def audit(
             held[d].append(ranks[d].get(s, len(ranks[d])))
     over = tuple(d for d, taken in held.items() if len(taken) > capacities[d])
     # A demand wants a trainee it ranked if it has room or holds someone it ranked lower.
-    worst = {d: max(taken) if len(taken) >= capacities[d] else None for d, taken in held.items()}
+    worst = {d: max(taken) if taken and len(taken) >= capacities[d] else None for d, taken in held.items()}
     blocking = []
     for s, prefs in student_prefs.items():
         placed = assignment.get(s)
@@ -350,7 +350,7 @@ def render_why_not(why: WhyNot, lang: str = "ko", names: Mapping[DemandId, str] 
         # Korean topic particle: 은 after a final consonant, 는 after a vowel; unknown for a free label.
         particle = "은(는)" if label else "는"
     else:
-        what = _choice(why.choice, lang) + (f"({label})" if label else "")
+        what = _choice(why.choice, lang) + (f"{words['gap']}({label})" if label else "")
         particle = "은"
     topic = what + particle if lang == "ko" else what
     return words[why.reason.value].format(what=what, topic=topic)
@@ -369,6 +369,7 @@ _KO = {
     "none": "배정되지 않았습니다",
     "empty": "지망한 수요가 없어 배정되지 않았습니다",
     "this": "이 수요",
+    "gap": "",
     Reason.FILLED_BY_HIGHER.value: "{topic} 귀하보다 높은 순위의 훈련생으로 채워졌습니다",
     Reason.NOT_RANKED_BY_DEMAND.value: "{topic} 귀하를 순위에 올리지 않았습니다",
     Reason.NOT_RANKED_BY_YOU.value: "{topic} 귀하가 지망하지 않았습니다",
@@ -380,6 +381,7 @@ _EN = {
     "none": "you were not placed",
     "empty": "you were not placed because you ranked no demands",
     "this": "this demand",
+    "gap": " ",
     Reason.FILLED_BY_HIGHER.value: "{what} filled with trainees it ranked higher",
     Reason.NOT_RANKED_BY_DEMAND.value: "{what} did not rank you",
     Reason.NOT_RANKED_BY_YOU.value: "you did not rank {what}",
