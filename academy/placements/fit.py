@@ -13,9 +13,10 @@ the weighted mean of the coverages, rounded to 4 decimal places:
 
     fit = round(sum_k(weight_k * coverage_k) / sum_k(weight_k), 4)
 
-A fit of 1 means every minimum is met; a demand that requires nothing gives everyone 1. Levels above
-the minimum earn nothing extra, so a trainee is never ranked above another for a skill the demand
-did not ask for or beyond what it asked. The rounding makes equal fits exactly equal, so their order
+A fit of 1 means every minimum is met (a trainee who misses one by a hair gets 0.9999, never 1);
+a demand that requires nothing gives everyone 1. Levels above the minimum earn nothing extra, so a
+trainee is never ranked above another for a skill the demand did not ask for or beyond what it
+asked. The rounding makes equal fits exactly equal, so their order
 is settled by the match round's published lottery (`matching.break_ties`) and not by rounding noise.
 """
 from __future__ import annotations
@@ -104,6 +105,8 @@ def fit(
         )
     total = sum(d.weight for d in details)
     score = round(sum(d.weight * d.coverage for d in details) / total, 4) if details else 1.0
+    if score == 1.0 and any(d.shortfall for d in details):
+        score = 0.9999  # rounding must not show a trainee who misses a minimum as a full fit
     return Fit(score, tuple(details))
 
 
