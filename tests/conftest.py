@@ -80,7 +80,11 @@ def app(_schema):
     # user from one client to the next; production gets a fresh g per request.
     from flask import g
 
-    app.before_request_funcs.setdefault(None, []).insert(0, lambda: g.pop("_login_user", None) and None)
+    def fresh_g() -> None:
+        g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, fresh_g)
     with app.app_context():
         seed_skills()
         db.session.commit()

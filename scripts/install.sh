@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything the platform needs into the project folder (idempotent):
+# system packages where we are root, the Python venv, the JupyterHub proxy, compiled translations.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES="bubblewrap fonts-nanum"   # sandbox for grading; Korean font for pages and charts
+if [ "${ACADEMY_WITH_BROWSER:-0}" = 1 ]; then SYSTEM_PACKAGES="$SYSTEM_PACKAGES chromium"; fi
+
+missing=""
+for p in $SYSTEM_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing system packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else
+    echo "!! please install these Debian packages as root:$missing" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  python3 -m venv .venv
+fi
+echo "==> Python packages (requirements.txt)"
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+
+if [ -f package.json ]; then
+  echo "==> JupyterHub proxy (npm)"
+  if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
+fi
+
+echo "==> translations"
+ACADEMY_VAR_DIR="${ACADEMY_VAR_DIR:-$PWD/var}" .venv/bin/flask --app wsgi academy compile-translations >/dev/null
+echo "==> installed"

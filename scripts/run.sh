@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The README's first command: install, prepare the database and demo data, then start the portal,
+# JupyterHub with its proxy, and a grading worker on loopback. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install.sh
+
+export ACADEMY_VAR_DIR="${ACADEMY_VAR_DIR:-$PWD/var}"
+mkdir -p "$ACADEMY_VAR_DIR"
+# Secrets for this one machine, made once and kept in var/ (never in the repository).
+secret() { local f="$ACADEMY_VAR_DIR/$1"; [ -s "$f" ] || (umask 077; openssl rand -hex 32 >"$f"); cat "$f"; }
+export ACADEMY_HUB_CLIENT_ID="${ACADEMY_HUB_CLIENT_ID:-jupyterhub}"
+export ACADEMY_HUB_CLIENT_SECRET="${ACADEMY_HUB_CLIENT_SECRET:-$(secret hub_client_secret)}"
+export ACADEMY_HUB_API_TOKEN="${ACADEMY_HUB_API_TOKEN:-$(secret hub_api_token)}"
+export ACADEMY_GRADER_TOKEN="${ACADEMY_GRADER_TOKEN:-$(secret grader_token)}"
+export JUPYTERHUB_CRYPT_KEY="${JUPYTERHUB_CRYPT_KEY:-$(secret hub_crypt_key)}"
+export ACADEMY_PORTAL_URL="${ACADEMY_PORTAL_URL:-http://127.0.0.1:5000}"
+export ACADEMY_HUB_URL="${ACADEMY_HUB_URL:-http://127.0.0.1:8000}"
+export ACADEMY_DATA_DIR="${ACADEMY_DATA_DIR:-$ACADEMY_VAR_DIR/data}"
+export PATH="$PWD/node_modules/.bin:$PATH"
+FLASK=".venv/bin/flask --app wsgi"
+
+echo "==> database"
+$FLASK db upgrade >/dev/null
+if $FLASK academy seed-demo; then :; else echo "(demo data already present)"; fi
+
+echo "==> datasets into $ACADEMY_DATA_DIR"
+if [ -n "${ACADEMY_DATASETS_FROM:-}" ]; then
+  $FLASK academy datasets fetch --from "$ACADEMY_DATASETS_FROM" || echo "!! dataset import failed (see above)"
+else
+  $FLASK academy datasets fetch || echo "!! could not fetch every dataset from its canonical source (see above); labs that need it will say so"
+fi
+
+pids=()
+stop() { echo "==> stopping"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; }
+trap stop EXIT INT TERM
+
+echo "==> portal on $ACADEMY_PORTAL_URL"
+.venv/bin/gunicorn --bind 127.0.0.1:5000 --workers 1 --threads 8 --access-logfile - wsgi:app &
+pids+=($!)
+if [ -f jupyterhub_config.py ]; then
+  echo "==> JupyterHub on $ACADEMY_HUB_URL"
+  (cd "$ACADEMY_VAR_DIR" && exec "$OLDPWD/.venv/bin/jupyterhub" -f "$OLDPWD/jupyterhub_config.py") &
+  pids+=($!)
+fi
+if [ -f academy/grading/celery_app.py ]; then
+  echo "==> grading worker"
+  .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
+  pids+=($!)
+fi
+echo "==> ready: open $ACADEMY_PORTAL_URL (demo logins above; Ctrl-C stops everything)"
+wait -n
