@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from academy.admissions.services import enroll
+from academy.admissions.services import _, enroll
 from academy.auth.models import User
 from academy.auth.services import create_user, normalize_email
 from academy.extensions import db
@@ -61,95 +61,134 @@ def _decode(raw: bytes) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportRejected([Problem(1, "the file is neither UTF-8 nor CP949 text")])
+    raise ImportRejected([Problem(1, _("The file is neither UTF-8 nor CP949 text."))])
 
 
-def read_rows(path: Path) -> list[list[str]]:
-    """Return the file's rows as lists of strings (the header first)."""
-    if path.suffix.lower() == ".xlsx":
+def _cell(value: object) -> str:
+    # Excel stores 2027 typed into a cell as the number 2027.0 when the column is formatted.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None else str(value).strip()
+
+
+def read_rows(data: bytes, filename: str) -> list[list[str]]:
+    """Return the rows of an uploaded or local file as lists of strings (the header first)."""
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".xlsx":
         from openpyxl import load_workbook
 
         try:
-            sheet = load_workbook(path, read_only=True, data_only=True).active
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+            return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         except Exception as exc:  # a broken or disguised file
-            raise ImportRejected([Problem(1, f"not a readable XLSX file ({exc.__class__.__name__})")]) from exc
-        return [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
-    if path.suffix.lower() != ".csv":
-        raise ImportRejected([Problem(1, "use a .csv or .xlsx file")])
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(_decode(path.read_bytes())))]
+            raise ImportRejected(
+                [Problem(1, _("Not a readable XLSX file (%(error)s).", error=exc.__class__.__name__))]
+            ) from exc
+    if suffix != ".csv":
+        raise ImportRejected([Problem(1, _("Use a .csv or .xlsx file."))])
+    try:
+        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(_decode(data)))]
+    except csv.Error as exc:
+        raise ImportRejected([Problem(1, _("Not a readable CSV file (%(error)s).", error=str(exc)))]) from exc
 
 
-def import_students_file(path: Path) -> ImportResult:
-    """Validate every row, then create and enrol all trainees in one transaction."""
-    rows = read_rows(path)
+def import_students_file(path: Path, university: University | None = None) -> ImportResult:
+    """Import the trainees listed in a CSV or XLSX file (see import_rows)."""
+    return import_rows(read_rows(path.read_bytes(), path.name), university)
+
+
+def _find_cohort(
+    record: dict[str, str], university: University, seats: dict[int, int], errors: list[str]
+) -> Cohort | None:
+    """Return the row's cohort, counting the seat it takes, or add why there is none."""
+    year = record.get("cohort_year", "")
+    if not year.isdigit():
+        errors.append(_("cohort_year must be a year such as 2027"))
+        return None
+    query = sa.select(Cohort).where(Cohort.university_id == university.id, Cohort.year == int(year))
+    if record.get("cohort"):
+        query = query.where(Cohort.name == record["cohort"])
+    found = list(db.session.scalars(query))
+    if not found:
+        errors.append(_("no such cohort: %(university)s %(year)s %(name)s",
+                        university=university.code, year=year, name=record.get("cohort", "")))
+        return None
+    if len(found) > 1:
+        errors.append(_("several cohorts that year: name the cohort"))
+        return None
+    cohort = found[0]
+    seats[cohort.id] = seats.get(cohort.id, 0) + 1
+    if cohort.enrolled_count + seats[cohort.id] > cohort.capacity:
+        errors.append(_("cohort %(year)s %(name)s would exceed its capacity of %(capacity)d",
+                        year=cohort.year, name=cohort.name, capacity=cohort.capacity))
+    return cohort
+
+
+def import_rows(rows: list[list[str]], university: University | None = None) -> ImportResult:
+    """Validate every row, then create and enrol all trainees in one transaction.
+
+    With `university` (a coordinator's import) every row must be for that university, and the
+    university column may be left out.
+    """
     if not rows:
-        raise ImportRejected([Problem(1, "the file is empty")])
+        raise ImportRejected([Problem(1, _("The file is empty."))])
     header = [ALIASES.get(h.strip().lower(), h.strip().lower()) for h in rows[0]]
-    missing = [c for c in REQUIRED if c not in header]
+    fill_university = university is not None and "university" not in header
+    missing = [c for c in REQUIRED if c not in header and not (c == "university" and fill_university)]
     if missing:
-        raise ImportRejected([Problem(1, f"missing column(s): {', '.join(missing)}")])
+        raise ImportRejected([Problem(1, _("Missing column(s): %(columns)s", columns=", ".join(missing)))])
     if len(rows) - 1 > MAX_ROWS:
-        raise ImportRejected([Problem(1, f"at most {MAX_ROWS} rows per file")])
+        raise ImportRejected([Problem(1, _("At most %(n)d rows per file.", n=MAX_ROWS))])
 
     universities = {u.code.lower(): u for u in db.session.scalars(sa.select(University))}
     existing_emails = set(db.session.scalars(sa.select(User.email)))
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    planned: list[tuple[int, dict[str, str], Cohort]] = []
+    planned: list[tuple[dict[str, str], Cohort]] = []
     seats: dict[int, int] = {}
 
     for line, row in enumerate(rows[1:], start=2):
         if not any(row):
             continue
         record = {header[i]: (row[i] if i < len(row) else "") for i in range(len(header))}
-        errors = []
+        if fill_university:
+            record["university"] = university.code  # type: ignore[union-attr]
+        errors: list[str] = []
         if any(looks_like_rrn(v) for v in row):
-            errors.append("contains a resident registration number; remove it (never collected)")
+            errors.append(_("contains a resident registration number; remove it (never collected)"))
         if any(len(v) > MAX_CELL for v in row):
-            errors.append(f"a cell is longer than {MAX_CELL} characters")
+            errors.append(_("a cell is longer than %(n)d characters", n=MAX_CELL))
         name = record.get("name", "")
         if not name:
-            errors.append("name is empty")
+            errors.append(_("name is empty"))
         try:
             email = normalize_email(validate_email(record.get("email", ""), check_deliverability=False).normalized)
         except EmailNotValidError as exc:
             email = ""
-            errors.append(f"e-mail is not valid ({exc})")
+            errors.append(_("e-mail \"%(email)s\" is not valid (%(error)s)", email=record.get("email", ""), error=str(exc)))
         if email and email in existing_emails:
-            errors.append(f"{email} already has an account")
+            errors.append(_("%(email)s already has an account", email=email))
         if email and email in seen:
-            errors.append(f"{email} also appears on line {seen[email]}")
+            errors.append(_("%(email)s also appears on line %(line)d", email=email, line=seen[email]))
         if email:
             seen.setdefault(email, line)
-        university = universities.get(record.get("university", "").lower())
+        row_university = universities.get(record.get("university", "").lower())
         cohort = None
-        if university is None:
-            errors.append(f"unknown university code {record.get('university')!r}")
-        elif not record.get("cohort_year", "").isdigit():
-            errors.append("cohort_year must be a year such as 2027")
+        if row_university is None:
+            errors.append(_("unknown university code \"%(code)s\"", code=record.get("university", "")))
+        elif university is not None and row_university.id != university.id:
+            errors.append(_("you may import only into your own university (%(code)s)", code=university.code))
         else:
-            query = sa.select(Cohort).where(
-                Cohort.university_id == university.id, Cohort.year == int(record["cohort_year"])
-            )
-            if record.get("cohort"):
-                query = query.where(Cohort.name == record["cohort"])
-            found = list(db.session.scalars(query))
-            if len(found) != 1:
-                errors.append("no such cohort" if not found else "several cohorts that year: name the cohort")
-            else:
-                cohort = found[0]
-                seats[cohort.id] = seats.get(cohort.id, 0) + 1
-                if cohort.enrolled_count + seats[cohort.id] > cohort.capacity:
-                    errors.append(f"cohort {cohort.year} {cohort.name} would exceed its capacity of {cohort.capacity}")
+            cohort = _find_cohort(record, row_university, seats, errors)
         if errors:
             problems.extend(Problem(line, e) for e in errors)
         elif cohort is not None:
-            planned.append((line, {"name": name, "email": email}, cohort))
+            planned.append(({"name": name, "email": email}, cohort))
 
     if problems:
         raise ImportRejected(problems)
     result = ImportResult()
-    for _line, data, cohort in planned:
+    for data, cohort in planned:
         password = secrets.token_urlsafe(12)
         student = create_user(data["email"], data["name"], "student", password, check_password=False)
         enroll(student, cohort)

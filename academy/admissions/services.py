@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import has_request_context
+from flask_babel import gettext
 
 from academy.admissions.models import (
     DECISIONS,
@@ -17,6 +19,17 @@ from academy.auth.models import User
 from academy.extensions import db
 from academy.universities.models import Cohort
 from academy.util import utcnow
+
+# Statuses an application is still waiting in (the student may still withdraw it).
+OPEN_STATUSES = ("submitted", "under_review", "interview", "waitlisted")
+
+
+def _(message: str, **values: object) -> str:
+    """Translate a message while answering a request; plain English on the command line."""
+    # The locale selector reads the session, which only exists inside a request.
+    if has_request_context():
+        return gettext(message, **values)
+    return message % values if values else message
 
 
 class AdmissionsError(ValueError):
@@ -35,18 +48,27 @@ class AlreadyApplied(AdmissionsError):
     pass
 
 
+class NotYourRecord(AdmissionsError):
+    """The record belongs to another university or another trainee."""
+
+
 def submit_application(student: User, cohort: Cohort, motivation: str, background: str = "") -> Application:
     """File a trainee's application to an open cohort."""
     if student.role != "student":
-        raise AdmissionsError("only trainees apply")
+        raise AdmissionsError(_("Only trainees apply to a cohort."))
     if not cohort.is_open:
-        raise AdmissionsError("this cohort is not taking applications")
+        raise AdmissionsError(_("This cohort is not taking applications."))
+    motivation = (motivation or "").strip()
+    if not motivation:
+        raise AdmissionsError(_("Tell us why you want to join."))
     exists = db.session.scalar(
         sa.select(Application.id).where(Application.student_id == student.id, Application.cohort_id == cohort.id)
     )
     if exists:
-        raise AlreadyApplied("you already applied to this cohort")
-    application = Application(student=student, cohort=cohort, motivation=motivation, background=background)
+        raise AlreadyApplied(_("You already applied to this cohort."))
+    application = Application(
+        student=student, cohort=cohort, motivation=motivation, background=(background or "").strip()
+    )
     application.events.append(ApplicationEvent(from_status=None, to_status="submitted", by_id=student.id))
     db.session.add(application)
     db.session.flush()
@@ -54,14 +76,23 @@ def submit_application(student: User, cohort: Cohort, motivation: str, backgroun
     return application
 
 
+def next_steps(application: Application, *, for_coordinator: bool) -> list[str]:
+    """Return the statuses the application may move to next, in workflow order."""
+    allowed = TRANSITIONS.get(application.status, set())
+    if for_coordinator:
+        # Withdrawing is the trainee's act; a coordinator ends an enrolment from the roster.
+        allowed = allowed - {ApplicationStatus.WITHDRAWN}
+    return [s for s in ApplicationStatus if s in allowed]
+
+
 def move_application(application: Application, to_status: str, by: User, reason: str | None) -> Application:
     """Move an application to its next status; decisions need a reason and enrol when admitted."""
     current = application.status
     if to_status not in TRANSITIONS.get(current, set()):
-        raise InvalidTransition(f"cannot go from {current} to {to_status}")
+        raise InvalidTransition(_("An application cannot go from %(a)s to %(b)s.", a=current, b=to_status))
     reason = (reason or "").strip() or None
     if to_status in DECISIONS and not reason:
-        raise AdmissionsError("a decision needs a reason")
+        raise AdmissionsError(_("A decision needs a reason."))
     if to_status == ApplicationStatus.ADMITTED:
         enroll(application.student, application.cohort)
     if current == ApplicationStatus.ADMITTED and to_status == ApplicationStatus.WITHDRAWN:
@@ -72,6 +103,7 @@ def move_application(application: Application, to_status: str, by: User, reason:
         application.decided_by_id = by.id
         application.decision_reason = reason
     application.events.append(ApplicationEvent(from_status=current, to_status=to_status, by_id=by.id, reason=reason))
+    db.session.flush()
     record(
         "application.moved",
         subject_user_id=application.student_id,
@@ -79,6 +111,30 @@ def move_application(application: Application, to_status: str, by: User, reason:
         detail={"from": current, "to": to_status, "reason": reason},
     )
     return application
+
+
+def decide(application: Application, to_status: str, coordinator: User, reason: str | None) -> Application:
+    """Move an application of the coordinator's own university (never withdraw it for the trainee)."""
+    check_coordinator(coordinator, application.cohort)
+    if to_status not in next_steps(application, for_coordinator=True):
+        raise InvalidTransition(
+            _("An application cannot go from %(a)s to %(b)s.", a=application.status, b=to_status)
+        )
+    return move_application(application, to_status, coordinator, reason)
+
+
+def withdraw_application(application: Application, student: User, reason: str | None = None) -> Application:
+    """Let a trainee withdraw their own application (and their seat, when admitted)."""
+    if application.student_id != student.id:
+        raise NotYourRecord(_("This is not your application."))
+    if not can_withdraw(application):
+        raise InvalidTransition(_("This application can no longer be withdrawn."))
+    return move_application(application, ApplicationStatus.WITHDRAWN, student, reason)
+
+
+def can_withdraw(application: Application) -> bool:
+    """Return True while the trainee may still withdraw the application."""
+    return ApplicationStatus.WITHDRAWN in TRANSITIONS.get(application.status, set())
 
 
 def _take_seat(cohort_id: int) -> None:
@@ -91,7 +147,7 @@ def _take_seat(cohort_id: int) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
-        raise CohortFull("this cohort is full")
+        raise CohortFull(_("This cohort is full: no seat is left."))
 
 
 def _free_seat(cohort_id: int) -> None:
@@ -133,9 +189,9 @@ def withdraw(student: User, cohort: Cohort, reason: str) -> Enrollment:
         )
     )
     if enrollment is None:
-        raise AdmissionsError("this trainee is not enrolled in this cohort")
-    if not reason.strip():
-        raise AdmissionsError("a withdrawal needs a reason")
+        raise AdmissionsError(_("This trainee is not enrolled in this cohort."))
+    if not (reason or "").strip():
+        raise AdmissionsError(_("A withdrawal needs a reason."))
     enrollment.status = EnrollmentStatus.WITHDRAWN
     enrollment.ended_at = utcnow()
     enrollment.end_reason = reason.strip()
@@ -146,6 +202,30 @@ def withdraw(student: User, cohort: Cohort, reason: str) -> Enrollment:
     return enrollment
 
 
+def withdraw_trainee(enrollment: Enrollment, coordinator: User, reason: str) -> Enrollment:
+    """End an enrolment from the roster; the admitted application is marked withdrawn with it."""
+    check_coordinator(coordinator, enrollment.cohort)
+    if not (reason or "").strip():
+        raise AdmissionsError(_("A withdrawal needs a reason."))
+    application = db.session.scalar(
+        sa.select(Application).where(
+            Application.student_id == enrollment.student_id,
+            Application.cohort_id == enrollment.cohort_id,
+            Application.status == ApplicationStatus.ADMITTED,
+        )
+    )
+    if application is not None and enrollment.status == EnrollmentStatus.ACTIVE:
+        move_application(application, ApplicationStatus.WITHDRAWN, coordinator, reason)
+        return enrollment
+    return withdraw(enrollment.student, enrollment.cohort, reason)
+
+
+def check_coordinator(coordinator: User, cohort: Cohort) -> None:
+    """Refuse a coordinator any cohort outside their own university."""
+    if coordinator.university_id is None or cohort.university_id != coordinator.university_id:
+        raise NotYourRecord(_("This cohort belongs to another university."))
+
+
 def active_cohorts(student: User) -> list[Cohort]:
     """Return the cohorts the trainee is actively enrolled in."""
     return list(
@@ -153,5 +233,69 @@ def active_cohorts(student: User) -> list[Cohort]:
             sa.select(Cohort)
             .join(Enrollment, Enrollment.cohort_id == Cohort.id)
             .where(Enrollment.student_id == student.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+        )
+    )
+
+
+# --- queries for the list pages -----------------------------------------------------------
+
+
+def university_cohorts(university_id: int) -> list[Cohort]:
+    """Return a university's cohorts, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Cohort).where(Cohort.university_id == university_id).order_by(Cohort.year.desc(), Cohort.name)
+        )
+    )
+
+
+def open_application_counts(university_id: int) -> dict[int, int]:
+    """Return, per cohort of the university, how many applications still wait for a decision."""
+    rows = db.session.execute(
+        sa.select(Application.cohort_id, sa.func.count(Application.id))
+        .join(Cohort, Cohort.id == Application.cohort_id)
+        .where(Cohort.university_id == university_id, Application.status.in_(OPEN_STATUSES))
+        .group_by(Application.cohort_id)
+    )
+    return {cohort_id: n for cohort_id, n in rows}
+
+
+def applications_query(university_id: int, cohort_id: int | None = None, status: str | None = None) -> sa.Select:
+    """Select the applications to a university's cohorts, optionally of one cohort or status."""
+    query = (
+        sa.select(Application)
+        .join(Cohort, Cohort.id == Application.cohort_id)
+        .join(User, User.id == Application.student_id)
+        .where(Cohort.university_id == university_id)
+    )
+    if cohort_id is not None:
+        query = query.where(Application.cohort_id == cohort_id)
+    if status is not None:
+        query = query.where(Application.status == status)
+    return query
+
+
+def roster_query(cohort: Cohort, status: str | None = EnrollmentStatus.ACTIVE) -> sa.Select:
+    """Select a cohort's enrolments (active ones by default) joined with the trainees."""
+    query = sa.select(Enrollment).join(User, User.id == Enrollment.student_id).where(Enrollment.cohort_id == cohort.id)
+    if status is not None:
+        query = query.where(Enrollment.status == status)
+    return query
+
+
+def open_cohorts() -> list[Cohort]:
+    """Return the cohorts taking applications, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Cohort).where(Cohort.is_open.is_(True)).order_by(Cohort.year.desc(), Cohort.university_id, Cohort.name)
+        )
+    )
+
+
+def applications_of(student: User) -> list[Application]:
+    """Return a trainee's applications, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Application).where(Application.student_id == student.id).order_by(Application.submitted_at.desc())
         )
     )
