@@ -32,6 +32,7 @@ def paginate(
     *,
     sortable: dict[str, Any],
     default_sort: str,
+    default_direction: str = "asc",
     searchable: list[Any] = (),  # type: ignore[assignment]
     scalars: bool = True,
 ) -> Listing:
@@ -43,7 +44,8 @@ def paginate(
     sort = request.args.get("sort", default_sort)
     if sort not in sortable:
         sort = default_sort
-    direction = "desc" if request.args.get("dir") == "desc" else "asc"
+    direction = request.args.get("dir", default_direction)
+    direction = "desc" if direction == "desc" else "asc"
     column = sortable[sort]
     query = query.order_by(column.desc() if direction == "desc" else column.asc())
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0

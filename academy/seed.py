@@ -132,7 +132,7 @@ def seed(password: str) -> dict[str, str]:
     basics = Course(code="PY-100", title_ko="제조 데이터를 위한 파이썬", title_en="Python for manufacturing data",
                     nbgrader_course=syllabus["course_id"], instructors=instructors[3:6], cohorts=cohorts)
     db.session.add_all([course, basics])
-    term_start = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    term_start = datetime(2027, 3, 2, tzinfo=UTC)
     for spec in syllabus["assignment"]:
         assignment = Assignment(course=course, nbgrader_name=spec["name"], title_ko=spec["title_ko"],
                                 title_en=spec["title_en"], week=spec["week"], needs_gpu=spec.get("gpu", False))

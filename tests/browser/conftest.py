@@ -1,0 +1,79 @@
+"""A real portal server on a loopback port, seeded with the demo data, and headless Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def portal_url(tmp_path_factory):
+    """Start the portal as users get it (gunicorn, CSRF on), on SQLite with the demo data."""
+    var = tmp_path_factory.mktemp("portal-var")
+    env = {**os.environ, "ACADEMY_VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'portal.sqlite'}"}
+    env.pop("ACADEMY_TEST_DATABASE", None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "academy", "seed-demo"], cwd=REPO, env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "wsgi:app"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(server.stderr.read().decode())
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844})  # a phone
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot_dir():
+    path = Path(os.environ.get("ACADEMY_SCREENSHOTS", "")) if os.environ.get("ACADEMY_SCREENSHOTS") else None
+    if path:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
