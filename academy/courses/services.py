@@ -256,6 +256,7 @@ def grant_extension(assignment: Assignment, student: User, due_at: datetime, rea
     db.session.flush()
     record(
         "extension.granted",
+        actor_id=by.id,
         subject_user_id=student.id,
         obj=extension,
         detail={"assignment_id": assignment.id, "from": before, "to": due_at, "reason": reason},
@@ -322,6 +323,7 @@ def upsert_grade(
     db.session.flush()
     record(
         "grade.saved",
+        actor_id=by.id,
         subject_user_id=student.id,
         obj=grade,
         detail={"assignment_id": assignment.id, "before": before, "score": score, "late_penalty": late_penalty},
