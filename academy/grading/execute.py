@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 from traitlets import Integer
 
@@ -65,6 +66,9 @@ class GuardedExecute(Execute):
         if is_test_cell(cell):
             await self._probe(cell)
         return result
+
+    # nbconvert calls the sync wrapper, which was bound to the base class's coroutine.
+    execute_cell = run_sync(async_execute_cell)
 
     async def _probe(self, cell: NotebookNode) -> None:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
