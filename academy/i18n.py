@@ -1,7 +1,7 @@
 """Language and time zone: Korean by default, English on request, Seoul time on every page."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -9,13 +9,15 @@ from flask_login import current_user
 def select_locale() -> str:
     """Pick the session's language, else the user's saved one, else the browser's, else Korean."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # commands speak the default language
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     # Korean is the default: only a browser that prefers English over Korean gets English.
-    best = request.accept_languages.best_match(languages) if request else None
+    best = request.accept_languages.best_match(languages)
     return best or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

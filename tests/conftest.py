@@ -90,11 +90,23 @@ def app(_schema):
         db.session.commit()
         limiter.reset()
         yield app
-        db.session.remove()
-        # Empty every table (children first) so each test starts from the same state.
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
+        empty_database(db)
+
+
+def empty_database(db) -> None:
+    """Empty every table so each test starts from the same state (users and companies refer to
+    each other, so foreign keys are set aside for the purge)."""
+    db.session.remove()
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
+            for table in reversed(tables):
                 conn.execute(table.delete())
+            conn.execute(sa.text("PRAGMA foreign_keys=ON"))
 
 
 @pytest.fixture
