@@ -284,3 +284,22 @@ def test_csv_safe(value, expected):
     from academy.courses.services import csv_safe
 
     assert csv_safe(value) == expected
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_course_pages_render_in_both_languages(client, auth, world, lang):
+    from academy.courses.services import set_due_date
+
+    set_due_date(world.assignment, world.cohort, datetime(2027, 4, 1, 14, 0, tzinfo=UTC))
+    db.session.commit()
+    auth.login(world.teacher)
+    client.post(f"/lang/{lang}")
+    base = f"/courses/{world.course.id}"
+    page = client.get(base)
+    assert page.status_code == 200
+    assert f'data-test="assignment-{world.assignment.id}"'.encode() in page.data
+    assert b"2027-04-01 23:00" in page.data
+    assert ("지각 규정" if lang == "ko" else "Late policy").encode() in page.data
+    for path in ("/assignments/new", f"/assignments/{world.assignment.id}/edit", f"/assignments/{world.assignment.id}/due",
+                 f"/assignments/{world.assignment.id}/extensions", "/gradebook"):
+        assert client.get(base + path).status_code == 200, path
