@@ -1,0 +1,112 @@
+"""Grading jobs on the queue: submit a job, grade it once, report it to the portal.
+
+Every job that starts is journalled in <grading dir>/pending until its result is stored and
+reported. Brokers that redeliver a dead worker's job (Redis) do so themselves; for the
+no-server default, whose transport forgets a fetched job, a starting worker re-queues the
+journalled jobs that no live process is grading.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from celery.signals import worker_ready
+
+from academy.grading.celery_app import app
+from academy.grading.grader import grade_submission, scratch_root
+from academy.grading.jobs import GradingJob
+from academy.grading.report import ReportFailed, load_reporter
+from academy.grading.store import ResultStore, grading_dir, safe_key
+
+log = logging.getLogger(__name__)
+STALE_SCRATCH_SECONDS = 6 * 3600
+
+
+def assignment_needs_gpu(course_dir: str | Path, assignment: str) -> bool:
+    """Return the `gpu` flag of an assignment in the course's syllabus.toml (False if absent)."""
+    path = Path(course_dir) / "syllabus.toml"
+    if not path.exists():
+        return False
+    syllabus = tomllib.loads(path.read_text(encoding="utf-8"))
+    return any(a.get("name") == assignment and bool(a.get("gpu")) for a in syllabus.get("assignment", []))
+
+
+def queue_for(job: GradingJob) -> str:
+    """Return the queue of a job: 'gpu' when the job or its syllabus entry asks for a GPU."""
+    return "gpu" if job.gpu or assignment_needs_gpu(job.course_dir, job.assignment) else "cpu"
+
+
+def submit(job: GradingJob) -> str:
+    """Queue a job for grading and return the Celery task id."""
+    if queue_for(job) == "gpu" and not job.gpu:
+        job = GradingJob.from_dict({**job.to_dict(), "gpu": True})
+    return grade.apply_async(args=[job.to_dict()], queue=queue_for(job)).id
+
+
+def _pending(submission_id: str) -> Path:
+    path = grading_dir() / "pending"
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{safe_key(submission_id)}.json"
+
+
+@app.task(name="academy.grading.grade", bind=True, acks_late=True, reject_on_worker_lost=True,
+          autoretry_for=(ReportFailed,), retry_backoff=5, retry_backoff_max=600, max_retries=12)
+def grade(self: Any, job_data: dict[str, Any]) -> dict[str, Any]:
+    """Grade one submission (once, whatever the deliveries) and report the result."""
+    job = GradingJob.from_dict(job_data)
+    pending = _pending(job.submission_id)
+    pending.write_text(json.dumps(job_data))
+    result = grade_submission(job, ResultStore())
+    load_reporter()(result)
+    pending.unlink(missing_ok=True)
+    return {"submission_id": result.submission_id, "status": result.status}
+
+
+def _being_graded(submission_id: str) -> bool:
+    lock = grading_dir() / "locks" / f"{safe_key(submission_id)}.lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def requeue_orphans() -> int:
+    """Queue again the journalled jobs that no process is grading; return how many."""
+    count = 0
+    for path in sorted((grading_dir() / "pending").glob("*.json")):
+        job = GradingJob.from_dict(json.loads(path.read_text()))
+        if _being_graded(job.submission_id):
+            continue
+        path.unlink(missing_ok=True)
+        submit(job)
+        count += 1
+    return count
+
+
+def sweep_scratch(older_than: float = STALE_SCRATCH_SECONDS) -> None:
+    """Remove job folders left behind by killed workers."""
+    cutoff = time.time() - older_than
+    for entry in scratch_root().iterdir():
+        if entry.is_dir() and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@worker_ready.connect
+def _recover(**_: Any) -> None:
+    if os.environ.get("ACADEMY_GRADING_REQUEUE_ON_START", "1") == "1":
+        requeued = requeue_orphans()
+        if requeued:
+            log.warning("re-queued %d grading jobs left by a stopped worker", requeued)
+    sweep_scratch()

@@ -1,0 +1,144 @@
+"""Grading jobs through Celery: routing, reporting, and a worker killed mid-job."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from academy.grading.jobs import GradingJob, GradingResult
+from academy.grading.report import TOKEN_HEADER, ReportFailed, post_result
+from tests.grading.conftest import SOLUTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_URL = "redis://127.0.0.1:6379/15"
+TOKEN = "test-grader-token"
+
+
+class Receiver:
+    """A fake portal endpoint on 127.0.0.1 that records what the workers post."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.posts: list[tuple[dict, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((dict(self.headers), json.loads(body)))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    fake = Receiver()
+    yield fake
+    fake.server.shutdown()
+
+
+def test_assignments_marked_gpu_go_to_the_gpu_queue():
+    from academy.grading.tasks import queue_for
+
+    course = REPO / "courses" / "manufacturing-ai"
+    job = GradingJob(submission_id="q", course_dir=str(course), assignment="lab3_defect_inspection",
+                     student_id="s", files={})
+    assert queue_for(job) == "gpu"
+    assert queue_for(GradingJob(**{**job.__dict__, "assignment": "lab1_predictive_maintenance"})) == "cpu"
+    assert queue_for(GradingJob(**{**job.__dict__, "assignment": "lab1_predictive_maintenance", "gpu": True})) == "gpu"
+
+
+def test_post_result_sends_the_shared_secret(receiver, monkeypatch):
+    monkeypatch.setenv("ACADEMY_PORTAL_URL", receiver.url)
+    monkeypatch.setenv("ACADEMY_GRADER_TOKEN", TOKEN)
+    result = GradingResult(submission_id="r1", assignment="ps1", student_id="s", status="graded", auto_score=1.0)
+    post_result(result)
+    headers, body = receiver.posts[0]
+    assert headers[TOKEN_HEADER] == TOKEN
+    assert GradingResult.from_dict(body) == result
+
+
+def test_post_result_raises_when_the_portal_refuses(monkeypatch):
+    refusing = Receiver(status=503)
+    monkeypatch.setenv("ACADEMY_PORTAL_URL", refusing.url)
+    with pytest.raises(ReportFailed):
+        post_result(GradingResult(submission_id="r2", assignment="ps1", student_id="s", status="error"))
+    refusing.server.shutdown()
+
+
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "academy.grading.celery_app", "worker", "-Q", "cpu",
+         "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+         "--without-heartbeat"],
+        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, make_submission, receiver):
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    state, scratch = tmp_path / "state", tmp_path / "scratch"
+    env = {**os.environ, "ACADEMY_BROKER_URL": REDIS_URL, "ACADEMY_GRADING_DIR": str(state),
+           "ACADEMY_GRADING_SCRATCH": str(scratch), "ACADEMY_PORTAL_URL": receiver.url,
+           "ACADEMY_GRADER_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
+    slow = {**SOLUTIONS, "squares": SOLUTIONS["squares"] + "import time\ntime.sleep(6)\n"}
+    job = GradingJob(submission_id="killed-1", course_dir=str(course), assignment="ps1",
+                     student_id="wook", files={"ps1.ipynb": make_submission(slow)})
+    os.environ.update({k: env[k] for k in ("ACADEMY_BROKER_URL", "ACADEMY_GRADING_DIR")})
+    try:
+        from academy.grading import tasks
+
+        tasks.app.conf.broker_url = REDIS_URL
+        tasks.submit(job)
+        first = _worker(env, tmp_path / "worker1.log")
+        # Kill it once the job is running inside its sandbox.
+        assert _wait(lambda: (state / "pending" / "killed-1.json").exists() and any(scratch.glob("*/ipc/kernel.json")), 90)
+        time.sleep(1.0)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        killed_at = time.time()
+        assert receiver.posts == []
+        second = _worker(env, tmp_path / "worker2.log")
+        try:
+            assert _wait(lambda: len(receiver.posts) >= 1, 150), (tmp_path / "worker2.log").read_text()[-3000:]
+            time.sleep(2)  # a second report, if any, would arrive now
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(30)
+    finally:
+        for key in ("ACADEMY_BROKER_URL", "ACADEMY_GRADING_DIR"):
+            os.environ.pop(key, None)
+    bodies = [body for _, body in receiver.posts]
+    assert all(body == bodies[0] for body in bodies)  # reported again at most, never regraded
+    result = GradingResult.from_dict(bodies[0])
+    assert (result.status, result.auto_score) == ("graded", 5.0)
+    assert result.graded_at > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(killed_at))
+    stored = json.loads((state / "results" / "killed-1.json").read_text())
+    assert stored == bodies[0]
+    assert not (state / "pending" / "killed-1.json").exists()
