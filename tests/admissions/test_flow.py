@@ -246,3 +246,13 @@ def test_admitted_trainee_withdrawing_frees_the_seat(english, make, auth, applic
     assert application.status == "withdrawn" and cohort.enrolled_count == 0
     enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.student_id == application.student_id))
     assert enrollment.status == "withdrawn"
+
+
+def test_pages_speak_korean_by_default(client, make, auth, application_at):
+    cohort = make.cohort(capacity=1)
+    make.enrolled_student(cohort)
+    application = application_at(cohort, "interview")
+    auth.login(make.user("coordinator", university_id=cohort.university_id))
+    assert "지원 동기" in client.get(f"/admissions/applications/{application.id}").get_data(as_text=True)
+    full = client.post(f"/admissions/applications/{application.id}/move", data={"to_status": "admitted", "reason": "좋음"})
+    assert full.status_code == 409 and "정원이 찼습니다" in full.get_data(as_text=True)
