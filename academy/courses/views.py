@@ -209,9 +209,11 @@ def gradebook(course_id: int):
     course = _taught_course(course_id)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
+    # Render before the commit: committing expires every loaded row and would reload each one.
+    page = render_template("courses/gradebook.html", course=course, book=book, cohort_id=cohort_id)
     services.record_course_view(course, "gradebook", book.student_ids, cohort_id)
     db.session.commit()
-    return render_template("courses/gradebook.html", course=course, book=book, cohort_id=cohort_id)
+    return page
 
 
 @bp.get("/courses/<int:course_id>/gradebook.csv")
@@ -221,13 +223,14 @@ def gradebook_csv(course_id: int):
     course = _taught_course(course_id)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
+    text = services.gradebook_csv(book)
+    filename = f"gradebook-{course.code}-{datetime.now():%Y%m%d}.csv"
     services.record_course_view(course, "gradebook.csv", book.student_ids, cohort_id)
     db.session.commit()
-    stamp = datetime.now().strftime("%Y%m%d")
     return Response(
-        "\ufeff" + services.gradebook_csv(book),  # the BOM lets Excel read Korean names
+        "\ufeff" + text,  # the BOM lets Excel read Korean names
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="gradebook-{course.code}-{stamp}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

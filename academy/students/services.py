@@ -18,7 +18,7 @@ from academy.admissions.models import Application, Enrollment
 from academy.audit.models import AuditEntry
 from academy.audit.services import record
 from academy.auth.models import User
-from academy.courses.models import Assignment, Course, Extension, Grade
+from academy.courses.models import Assignment, Course, Extension, Grade, course_cohorts
 from academy.courses.services import csv_safe
 from academy.extensions import db
 from academy.skills.models import LEVELS, Skill
@@ -152,11 +152,15 @@ def _audit_about(user: User) -> list[AuditEntry]:
     own = list(
         db.session.scalars(sa.select(AuditEntry).where(AuditEntry.subject_user_id == user.id).order_by(AuditEntry.id))
     )
-    # Course pages that show many trainees log one entry per view, listing them in the detail.
+    # Course pages that show many trainees log one entry per view, listing them in the detail;
+    # only the courses of cohorts the trainee ever joined can have listed them.
+    course_ids = sa.select(course_cohorts.c.course_id).where(
+        course_cohorts.c.cohort_id.in_(sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id))
+    )
     listed = db.session.scalars(
         sa.select(AuditEntry)
         .where(AuditEntry.action == "personal_data.viewed", AuditEntry.subject_user_id.is_(None),
-               AuditEntry.object_type == "courses")
+               AuditEntry.object_type == "courses", AuditEntry.object_id.in_(course_ids))
         .order_by(AuditEntry.id)
     )
     for entry in listed:
