@@ -1,0 +1,25 @@
+"""The demo seeds of the courses and students packages, run on the full demo data."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from academy.courses.models import Extension, Grade
+from academy.extensions import db
+from academy.students.models import ProfileSkill, Project
+
+
+def test_seed_students_and_courses_fill_demo_records(app, runner):
+    from academy.courses.seed import seed_courses
+    from academy.students.seed import seed_students
+
+    assert runner.invoke(args=["academy", "seed-demo"]).exit_code == 0
+    trainees = seed_students()
+    assert trainees >= 100
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ProfileSkill)) >= 2 * trainees
+    assert db.session.scalar(sa.select(sa.func.count(Project.id))) > 0
+    made = seed_courses()
+    db.session.commit()
+    assert made > 0 and db.session.scalar(sa.select(sa.func.count(Extension.id))) == made
+    assert db.session.scalar(sa.select(sa.func.count(Grade.id)).where(Grade.feedback != "")) > 0
+    for extension in db.session.scalars(sa.select(Extension)):
+        assert extension.granted_by_id is not None and extension.reason
