@@ -20,10 +20,6 @@ from academy.placements.matching import (
     render_why_not,
 )
 
-# The reference package deep-copies its player graph recursively (its issue #139).
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
-
-
 @st.composite
 def instances(draw, max_students=12, max_demands=6, max_capacity=3):
     """Draw rank lists where either side may leave out the other, and capacities from 0."""
@@ -62,12 +58,17 @@ def package_match(student_prefs, demand_prefs, capacities):
     result = dict.fromkeys(student_prefs)
     if not residents:
         return result
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        game = HospitalResident.create_from_dictionaries(
-            residents, hospitals, {d: capacities[d] for d in hospitals}
-        )
-        solution = game.solve(optimal="resident")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))  # it deep-copies its player graph recursively (#139)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            game = HospitalResident.create_from_dictionaries(
+                residents, hospitals, {d: capacities[d] for d in hospitals}
+            )
+            solution = game.solve(optimal="resident")
+    finally:
+        sys.setrecursionlimit(limit)
     for hospital, taken in solution.items():
         for resident in taken:
             result[resident.name] = hospital.name
