@@ -29,6 +29,7 @@ from academy.extensions import db
 from academy.skills.models import LEVELS, Skill
 from academy.universities.models import Cohort
 from academy.util import utcnow
+from academy.validators import RRN_MESSAGE, looks_like_rrn
 
 # Folder names nbgrader accepts as assignment ids, and nothing that could climb out of source/.
 _NBGRADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -50,6 +51,12 @@ class NotInCourse(CourseError):
 
 class ScoreOutOfRange(CourseError):
     pass
+
+
+def _refuse_rrn(*texts: str) -> None:
+    # Forms refuse it already; the service says so too, for imports, the API and the CLI.
+    if any(looks_like_rrn(t) for t in texts):
+        raise CourseError(RRN_MESSAGE)
 
 
 # --- time: forms speak Seoul wall-clock time, the database UTC -------------------------------
@@ -160,6 +167,7 @@ def save_assignment(
     skills: dict[int, int],
 ) -> Assignment:
     """Create or change an assignment; it must name an nbgrader folder and catalogue skills."""
+    _refuse_rrn(title_ko, title_en)
     keeping = assignment is not None and assignment.nbgrader_name == nbgrader_name
     # An existing assignment may keep a name whose folder is not there yet; a new name must exist.
     if not keeping and nbgrader_name not in nbgrader_assignments(course):
@@ -237,6 +245,7 @@ def grant_extension(assignment: Assignment, student: User, due_at: datetime, rea
     """Give one trainee of the course a later due date for an assignment, with a reason."""
     _require_trainee(assignment.course, student)
     reason = reason.strip()
+    _refuse_rrn(reason)
     if not reason:
         raise CourseError(_l("An extension needs a reason."))
     base = due_for(student, assignment, with_extension=False)
@@ -296,10 +305,17 @@ def due_for(student: User, assignment: Assignment, *, with_extension: bool = Tru
 
 
 def upsert_grade(
-    assignment: Assignment, student: User, score: float, feedback: str, by: User, late_penalty: float = 0.0
+    assignment: Assignment,
+    student: User,
+    score: float,
+    feedback: str,
+    by: User | None,
+    late_penalty: float = 0.0,
+    source: str = "portal",
 ) -> Grade:
-    """Enter or change a trainee's score (after any late penalty) and feedback by hand."""
+    """Enter or change a trainee's score (after any late penalty) and feedback; by None is the grader."""
     _require_trainee(assignment.course, student)
+    _refuse_rrn(feedback)
     if not 0 <= score <= assignment.max_points:
         raise ScoreOutOfRange(
             _l("The score must be between 0 and %(max)s.", max=f"{assignment.max_points:g}")
@@ -317,16 +333,17 @@ def upsert_grade(
     grade.max_score = assignment.max_points
     grade.late_penalty = late_penalty
     grade.feedback = feedback.strip()
-    grade.source = "portal"
-    grade.graded_by_id = by.id
+    grade.source = source
+    grade.graded_by_id = by.id if by else None
     grade.updated_at = utcnow()
     db.session.flush()
     record(
         "grade.saved",
-        actor_id=by.id,
+        actor_id=by.id if by else None,
         subject_user_id=student.id,
         obj=grade,
-        detail={"assignment_id": assignment.id, "before": before, "score": score, "late_penalty": late_penalty},
+        detail={"assignment_id": assignment.id, "before": before, "score": score, "late_penalty": late_penalty,
+                "source": source},
     )
     return grade
 

@@ -24,10 +24,17 @@ from academy.extensions import db
 from academy.skills.models import LEVELS, Skill
 from academy.students.models import Profile, ProfileSkill, Project
 from academy.util import utcnow
+from academy.validators import RRN_MESSAGE, looks_like_rrn
 
 
 class ProfileError(ValueError):
     """A profile change that breaks a rule; the message is shown to the user."""
+
+
+def _refuse_rrn(*texts: str) -> None:
+    # Forms refuse it already; the service says so too, for imports, the API and the CLI.
+    if any(looks_like_rrn(t) for t in texts):
+        raise ProfileError(RRN_MESSAGE)
 
 
 # Korean numbers: mobile 01X, Seoul 02, the regions' 0XX, and 070 internet phones.
@@ -68,6 +75,7 @@ def profile_of(user: User) -> Profile:
 
 def update_profile(user: User, *, headline: str, about: str, major: str, phone: str, skills: dict[int, int]) -> Profile:
     """Change the trainee's own profile and self-declared skill levels."""
+    _refuse_rrn(headline, about, major, phone)
     profile = profile_of(user)
     phone = normalize_phone(phone)
     known = set(db.session.scalars(sa.select(Skill.id).where(Skill.id.in_(list(skills)))))
@@ -99,6 +107,7 @@ def projects_of(user: User) -> list[Project]:
 
 def add_project(user: User, title: str, description: str, url: str) -> Project:
     """Add a project or portfolio link to the trainee's profile."""
+    _refuse_rrn(title, description, url)
     url = url.strip()
     if url and not is_web_url(url):
         raise ProfileError(_l("A link must start with http:// or https://."))

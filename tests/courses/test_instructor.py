@@ -303,3 +303,12 @@ def test_course_pages_render_in_both_languages(client, auth, world, lang):
     for path in ("/assignments/new", f"/assignments/{world.assignment.id}/edit", f"/assignments/{world.assignment.id}/due",
                  f"/assignments/{world.assignment.id}/extensions", "/gradebook"):
         assert client.get(base + path).status_code == 200, path
+
+
+def test_services_refuse_rrn_even_without_a_form(world):
+    from academy.courses.services import CourseError, grant_extension, upsert_grade
+
+    with pytest.raises(CourseError):
+        upsert_grade(world.assignment, world.s1, 10, f"see {RRN}", world.teacher)
+    with pytest.raises(CourseError):
+        grant_extension(world.assignment, world.s1, datetime(2027, 6, 1, tzinfo=UTC), RRN, world.teacher)

@@ -112,3 +112,13 @@ def test_profile_pages_are_for_trainees_only(client, auth, make, role):
     auth.login(make.user(role))
     assert client.get("/my/profile").status_code == 403
     assert client.get("/my/data.json").status_code == 403
+
+
+def test_services_refuse_rrn_even_without_a_form(make):
+    from academy.students.services import add_project, update_profile
+
+    user = make.user("student")
+    with pytest.raises(ProfileError):
+        update_profile(user, headline="", about=f"my number {RRN}", major="", phone="", skills={})
+    with pytest.raises(ProfileError):
+        add_project(user, "t", RRN.replace("-", ""), "")
