@@ -136,8 +136,8 @@ def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADE
     return [(u, c) for u, c in rows]
 
 
-def _require_trainee(course: Course, student: User) -> None:
-    if not any(u.id == student.id for u, _c in course_trainees(course, statuses=(EnrollmentStatus.ACTIVE,))):
+def _require_trainee(course: Course, student: User, statuses=(EnrollmentStatus.ACTIVE,)) -> None:
+    if not any(u.id == student.id for u, _c in course_trainees(course, statuses=statuses)):
         raise NotInCourse(_l("This trainee is not in a cohort of this course."))
 
 
@@ -314,7 +314,8 @@ def upsert_grade(
     source: str = "portal",
 ) -> Grade:
     """Enter or change a trainee's score (after any late penalty) and feedback; by None is the grader."""
-    _require_trainee(assignment.course, student)
+    # A trainee who completed the cohort can still be graded (late marking); a withdrawn one cannot.
+    _require_trainee(assignment.course, student, GRADEBOOK_STATUSES)
     _refuse_rrn(feedback)
     if not 0 <= score <= assignment.max_points:
         raise ScoreOutOfRange(

@@ -312,3 +312,17 @@ def test_services_refuse_rrn_even_without_a_form(world):
         upsert_grade(world.assignment, world.s1, 10, f"see {RRN}", world.teacher)
     with pytest.raises(CourseError):
         grant_extension(world.assignment, world.s1, datetime(2027, 6, 1, tzinfo=UTC), RRN, world.teacher)
+
+
+def test_withdrawn_trainee_leaves_the_gradebook_and_cannot_be_graded(client, auth, world):
+    from academy.admissions.services import withdraw
+    from academy.courses.services import NotInCourse, upsert_grade
+
+    withdraw(world.s2, world.cohort, "left the programme")
+    db.session.commit()
+    with pytest.raises(NotInCourse):
+        upsert_grade(world.assignment, world.s2, 10, "", world.teacher)
+    auth.login(world.teacher)
+    page = client.get(f"/courses/{world.course.id}/gradebook")
+    assert f'data-test="row-{world.s2.id}"'.encode() not in page.data
+    assert f'data-test="row-{world.s1.id}"'.encode() in page.data
