@@ -190,3 +190,34 @@ def test_only_recruiters_have_company_pages(client, make, sign_in, role):
     sign_in(make.user(role))
     for url in ("/company", "/company/demands", "/company/demands/new", "/company/edit"):
         assert client.get(url).status_code == 403
+
+
+def test_submit_and_review_buttons_carry_csrf_tokens(make, csrf_app):
+    from tests.conftest import PASSWORD
+
+    recruiter, admin = make.user("recruiter"), make.user("admin")
+    demand = make.demand(recruiter.company, status="draft")
+    db.session.commit()
+
+    def client_for(user):
+        # Requests run in csrf_app's own contexts, so each gets a fresh `g` (where the CSRF token is cached).
+        client = csrf_app.test_client()
+        client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token(client, "/login")})
+        return client
+
+    def token(client, url: str) -> str:
+        page = client.get(url).get_data(as_text=True)
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+    submit = f"/company/demands/{demand.id}/submit"
+    client = client_for(recruiter)
+    assert client.post(submit).status_code == 400
+    assert client.post(submit, data={"csrf_token": token(client, f"/demands/{demand.id}")}).status_code == 302
+    review = f"/admin/demands/{demand.id}/review"
+    client = client_for(admin)
+    refused = client.post(review, data={"decision": "approve"})
+    assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
+    response = client.post(review, data={"decision": "approve", "csrf_token": token(client, f"/demands/{demand.id}")})
+    assert response.status_code == 302
+    db.session.refresh(demand)
+    assert demand.status == "approved"

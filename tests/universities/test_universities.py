@@ -195,3 +195,39 @@ def test_only_the_office_manages_universities_and_cohorts(client, make, auth, ro
     assert response.status_code == 403
     db.session.refresh(cohort)
     assert cohort.capacity == 30
+
+
+def test_capacity_check_uses_the_enrolment_in_the_database_not_a_stale_copy(make, app):
+    from academy.universities.services import CapacityBelowEnrolment, update_cohort
+
+    cohort = make.cohort(capacity=5)
+    # Another request admits three trainees after this one loaded the cohort.
+    db.session.execute(sa.update(Cohort).where(Cohort.id == cohort.id).values(enrolled_count=3)
+                       .execution_options(synchronize_session=False))
+    assert cohort.enrolled_count == 0
+    with app.test_request_context(), pytest.raises(CapacityBelowEnrolment):
+        update_cohort(cohort, university=cohort.university, year=cohort.year, name=cohort.name, capacity=2,
+                      is_open=True)
+    assert (cohort.capacity, cohort.enrolled_count) == (5, 3)
+
+
+def test_cohort_form_posts_with_csrf_protection_on(make, csrf_app):
+    from tests.conftest import PASSWORD
+
+    admin, cohort = make.user("admin"), make.cohort(capacity=10)
+    db.session.commit()
+    # Requests run in csrf_app's own contexts, so each gets a fresh `g` (where the CSRF token is cached).
+    client = csrf_app.test_client()
+
+    def token(url: str) -> str:
+        page = client.get(url).get_data(as_text=True)
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+    client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token("/login")})
+    form = {"university_id": cohort.university_id, "year": cohort.year, "name": cohort.name, "capacity": 12}
+    url = f"/admin/cohorts/{cohort.id}/edit"
+    assert client.post(url, data=form).status_code == 400
+    response = client.post(url, data={**form, "csrf_token": token(url)})
+    assert response.status_code == 302
+    db.session.refresh(cohort)
+    assert cohort.capacity == 12
