@@ -9,8 +9,11 @@ import nbformat
 import pytest
 
 import lab_harness as h
+from academy.datasets.catalogue import load_catalogue
 
 NAMES = h.assignment_names()
+# One lab's fixture generates it and autogrades five or six notebooks; on a loaded 2-core box that can pass 10 min.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 @dataclass
@@ -50,6 +53,7 @@ def test_syllabus_entry_is_consistent(name: str) -> None:
     path = h.source_notebook(name)
     assert path.exists(), f"{path.relative_to(h.REPO)} is missing"
     assert (h.SHARED_DATA / entry["dataset"]).is_dir(), f"dataset {entry['dataset']} is not in shared/datasets"
+    assert entry["dataset"] in load_catalogue(), f"dataset {entry['dataset']} is not in the datasets catalogue"
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     metas = [h.nbgrader_meta(c) for c in nb.cells]
