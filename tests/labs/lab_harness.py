@@ -245,6 +245,6 @@ def generate(course: Path, name: str, env: dict[str, str]) -> nbformat.NotebookN
     return nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
 
 
-def autograde(course: Path, name: str, env: dict[str, str], timeout: float = 900) -> None:
+def autograde(course: Path, name: str, env: dict[str, str], timeout: float = 1200) -> None:
     """Autograde every submitted student of the assignment in one nbgrader process."""
     run_nbgrader(["autograde", name, "--force"], course, env, timeout=timeout)
