@@ -41,9 +41,10 @@ app.conf.update(
     # Redis redelivers a job not acknowledged within this many seconds (a dead worker's job). It
     # must exceed the longest job, or a running job is handed out twice (which is safe: the
     # result store grades each submission once, but it wastes a slot).
-    broker_transport_options={
-        "visibility_timeout": int(os.environ.get("ACADEMY_BROKER_VISIBILITY_TIMEOUT", "3600")),
-    },
+    broker_transport_options=(
+        {"visibility_timeout": int(os.environ.get("ACADEMY_BROKER_VISIBILITY_TIMEOUT", "3600"))}
+        if broker_url().startswith(("redis://", "rediss://")) else {}  # sqla passes these to SQLAlchemy
+    ),
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )

@@ -56,13 +56,14 @@ def copy_gradebook(course_dir: Path, db_url: str, dest: Path) -> str:
     return f"sqlite:///{dest}"
 
 
-def test_cell_ids(db_url: str, course_id: str, assignment: str) -> set[str]:
-    """Return the grade ids of the assignment's autograder test cells."""
+def instructor_cell_ids(db_url: str, course_id: str, assignment: str) -> set[str]:
+    """Return the ids of the cells autograde restores from the gradebook: tests and locked cells."""
     with Gradebook(db_url, course_id) as gb:
         found = set()
         for notebook in gb.find_assignment(assignment).notebooks:
             solutions = {cell.name for cell in notebook.solution_cells}
             found |= {c.name for c in notebook.grade_cells if c.cell_type == "code" and c.name not in solutions}
+            found |= {c.name for c in notebook.source_cells if c.locked and c.name not in solutions}
         return found
 
 

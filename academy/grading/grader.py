@@ -101,6 +101,7 @@ def _autograde_config(base: Config, course: Path, db_url: str, job: GradingJob,
     config.CourseDirectory.assignment_id = job.assignment
     config.CourseDirectory.student_id = job.student_id
     config.Execute.timeout = job.limits.cell_timeout_seconds
+    config.GuardedExecute.output_bytes = job.limits.output_bytes
     config.Autograde.autograde_preprocessors = [
         execute_for(report, kernel_manager_for(spec, handle)), IgnorePattern,
         ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
@@ -129,7 +130,8 @@ def _grade(job: GradingJob) -> GradingResult:
     base = load_course_config(course)
     course_id = base.CourseDirectory.get("course_id", "") or ""
     main_db = base.CourseDirectory.get("db_url") or f"sqlite:///{course / 'gradebook.db'}"
-    scratch = Path(tempfile.mkdtemp(prefix=f"{safe_key(job.submission_id)}-", dir=scratch_root()))
+    # Short names: the kernel's IPC socket paths must stay under the 107-byte Unix limit.
+    scratch = Path(tempfile.mkdtemp(prefix=f"{safe_key(job.submission_id)[:12]}-", dir=scratch_root()))
     try:
         work = scratch / "course"
         (work / "source").mkdir(parents=True)
@@ -141,9 +143,9 @@ def _grade(job: GradingJob) -> GradingResult:
         except SubmissionRejected as exc:
             result.message = str(exc)
             return result
-        tests = sync.test_cell_ids(db_url, course_id, job.assignment)
+        restored = sync.instructor_cell_ids(db_url, course_id, job.assignment)
         findings = [f"{name}: {item}" for name, nb in submitted_nbs.items()
-                    for item in screen_notebook(nb, tests)]
+                    for item in screen_notebook(nb, restored)]
         report = ExecutionReport()
         handle = KernelHandle()
         data_dir = job.data_dir or os.environ.get("ACADEMY_DATA_DIR")
@@ -163,6 +165,7 @@ def _grade(job: GradingJob) -> GradingResult:
             timed_out = handle.killed
             handle.kill()  # no sandbox outlives its job
         graded_nbs = {p.stem: nbformat.read(p, as_version=4) for p in sorted(spec.work_dir.glob("*.ipynb"))}
+        timed_out = timed_out or handle.cpu_exceeded()
         status = _status(outcome["success"], timed_out, _memory_hit(graded_nbs, spec.socket_dir / "kernel.log"))
         rows, penalties = sync.read_grades(db_url, course_id, job.assignment, job.student_id)
         tampered = findings + report.violations

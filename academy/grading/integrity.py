@@ -116,13 +116,18 @@ def screen_source(source: str) -> list[str]:
     return screen.found
 
 
-def screen_notebook(nb: NotebookNode, test_ids: set[str]) -> list[str]:
-    """Return the findings in every code cell the trainee controls (test cells are restored)."""
+def screen_notebook(nb: NotebookNode, restored_ids: set[str]) -> list[str]:
+    """Return the findings in every code cell the trainee controls.
+
+    Cells that autograde restores from the gradebook (tests, locked cells) are the instructor's.
+    """
     findings: list[str] = []
     modules: set[str] = set()
     for index, cell in enumerate(nb.cells):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if cell.get("cell_type") != "code" or (is_test_cell(cell) and grade_id in test_ids):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        restored = grade_id in restored_ids and (is_test_cell(cell) or meta.get("locked"))
+        if cell.get("cell_type") != "code" or restored:
             continue
         screen = _Screen()
         screen.modules = modules  # aliases imported in earlier cells still count

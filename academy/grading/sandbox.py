@@ -234,6 +234,7 @@ class KernelHandle:
     """The processes of one job's sandboxes, so a watchdog can end them all."""
 
     pids: list[int] = field(default_factory=list)
+    processes: list[subprocess.Popen] = field(default_factory=list)
     killed: bool = False
 
     def kill(self) -> None:
@@ -241,6 +242,11 @@ class KernelHandle:
         self.killed = True
         for pid in self.pids:
             kill_group(pid)
+
+    def cpu_exceeded(self) -> bool:
+        """Return whether a sandbox ended on its CPU-time limit (SIGXCPU)."""
+        codes = {p.poll() for p in self.processes}
+        return bool(codes & {-signal.SIGXCPU, 128 + signal.SIGXCPU})
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -290,6 +296,9 @@ class SandboxKernelManager(AsyncKernelManager):
             await super()._async_launch_kernel(kernel_cmd, **kw)
         if self.handle is not None and self.sandbox_pid is not None:
             self.handle.pids.append(self.sandbox_pid)
+            process = getattr(self.provisioner, "process", None)
+            if process is not None:
+                self.handle.processes.append(process)
             if self.handle.killed:
                 kill_group(self.sandbox_pid)
 

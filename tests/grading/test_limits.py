@@ -88,3 +88,22 @@ def test_sandbox_has_no_network_and_runs_unprivileged(tmp_path: Path):
     assert lines[0] != "127.0.0.1 0" and lines[1] != "1.1.1.1 0", result.stdout + result.stderr
     assert f"uid {spec.uid if os.geteuid() == 0 else os.getuid()}" in result.stdout
     assert "uid 0" not in result.stdout
+
+
+def test_cpu_time_limit_is_a_time_limit(grade, make_submission):
+    spin = "\nimport time\nend = time.process_time() + 30\nwhile time.process_time() < end:\n    pass\n"
+    limits = GradingLimits(wall_seconds=60, cpu_seconds=3)
+    result = grade(make_submission({**SOLUTIONS, "squares": SOLUTIONS["squares"] + spin}), "wren",
+                   limits=limits)
+    assert result.status == "time_limit"
+    assert result.auto_score == 0.0
+
+
+def test_flood_of_output_is_capped_and_grading_goes_on(grade, make_submission, course):
+    flood = "\nfor _ in range(400):\n    print('x' * 10000)\n"
+    limits = GradingLimits(wall_seconds=60, output_bytes=200_000)
+    result = grade(make_submission({**SOLUTIONS, "squares": SOLUTIONS["squares"] + flood}), "xena",
+                   limits=limits)
+    assert (result.status, result.auto_score) == ("graded", 5.0)
+    assert "cut at the size limit" in result.message
+    assert (course / "autograded" / "xena" / "ps1" / "ps1.ipynb").stat().st_size < 400_000
