@@ -49,7 +49,8 @@ class ProfileForm(RRNRejectingForm, FlaskForm):
     description = TextAreaField(_l("About the company"), validators=[Length(max=4000)])
     website = StringField(
         _l("Website"),
-        validators=[Optional(), Length(max=200), URL(require_tld=True, message=_l("Enter a web address (https://...)."))],
+        validators=[Optional(), Length(max=200),
+                    URL(require_tld=True, message=_l("Enter a web address (https://...)."))],
     )
 
     def __init__(self, *args, **kwargs) -> None:

@@ -1,15 +1,25 @@
 """Company pages: self-registration, the recruiter's profile and demands, the office's reviews."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from academy.auth.models import User
 from academy.companies import services
-from academy.companies.forms import KIND_NAMES, LEVEL_NAMES, ProfileForm, RegisterCompanyForm, ReviewForm, demand_form
+from academy.companies.forms import (
+    KIND_NAMES,
+    LEVEL_NAMES,
+    DemandForm,
+    ProfileForm,
+    RegisterCompanyForm,
+    ReviewForm,
+    demand_form,
+)
 from academy.companies.models import CITIES, SECTOR_NAMES, Company, Demand, DemandStatus, ReviewStatus
 from academy.extensions import db, limiter
 from academy.listing import paginate
@@ -42,7 +52,8 @@ def _own_demand(demand_id: int) -> Demand:
     return demand
 
 
-def _filtered(query: sa.Select, column, allowed) -> sa.Select:
+def _filtered(query: sa.Select, column: InstrumentedAttribute, allowed: set[str]) -> sa.Select:
+    """Narrow a list to the value of ?<column>= when it is one of the allowed values."""
     value = request.args.get(column.key)
     return query.where(column == value) if value in allowed else query
 
@@ -169,7 +180,7 @@ def edit_demand(demand_id: int):
     return render_template("companies/demand_form.html", form=form, demand=demand, company=demand.company)
 
 
-def _demand_input(form) -> services.DemandInput:
+def _demand_input(form: DemandForm) -> services.DemandInput:
     return services.DemandInput(
         title=form.title.data, kind=form.kind.data, description=form.description.data or "",
         headcount=form.headcount.data, start_date=form.start_date.data,
@@ -193,7 +204,7 @@ def close_demand(demand_id: int):
     return _recruiter_action(demand_id, services.close_demand, _("Demand closed."))
 
 
-def _recruiter_action(demand_id: int, action, done: str):
+def _recruiter_action(demand_id: int, action: Callable[..., Demand], done: str) -> Response:
     demand = _own_demand(demand_id)
     try:
         action(demand, by=current_user)
@@ -245,7 +256,8 @@ def review_companies():
 def company_detail(company_id: int):
     """Show a company with its recruiters and demands, and the review form."""
     company = db.get_or_404(Company, company_id)
-    return render_template("companies/company.html", company=company, form=ReviewForm(), recruiters=_recruiters(company))
+    return render_template("companies/company.html", company=company, form=ReviewForm(),
+                           recruiters=_recruiters(company))
 
 
 def _recruiters(company: Company) -> list[User]:

@@ -93,7 +93,8 @@ def test_office_adds_a_cohort_with_capacity(client, make, office):
     uni = make.university()
     db.session.commit()
     response = client.post("/admin/cohorts/new",
-                           data={"university_id": uni.id, "year": 2028, "name": "2028-1", "capacity": 40, "is_open": "y"})
+                           data={"university_id": uni.id, "year": 2028, "name": "2028-1", "capacity": 40,
+                                 "is_open": "y"})
     assert response.status_code == 302
     cohort = db.session.scalar(sa.select(Cohort))
     assert (cohort.university_id, cohort.year, cohort.capacity, cohort.enrolled_count, cohort.is_open) == (
