@@ -1,6 +1,7 @@
 """Grade one submission: nbgrader autograde in a scratch course, the kernel in a fresh sandbox."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ MAX_FILES = 200
 MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
 # Files nbgrader reads as metadata: what the trainee sends under these names is dropped.
 METADATA_FILES = frozenset({"timestamp.txt"})
+log = logging.getLogger(__name__)
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
 
@@ -52,7 +54,14 @@ def grade_submission(job: GradingJob, store: ResultStore | None = None) -> Gradi
         existing = store.get(job.submission_id)
         if existing is not None:
             return existing
-        result = _grade(job)
+        try:
+            result = _grade(job)
+        except Exception as exc:  # a worker-side failure: report it, but let a later try regrade
+            log.exception("grading %s failed", job.submission_id)
+            return GradingResult(submission_id=job.submission_id, assignment=job.assignment,
+                                 student_id=job.student_id, status="error",
+                                 message=f"The grader failed: {type(exc).__name__}. / 채점기 오류가 발생했습니다.",
+                                 graded_at=datetime.now(timezone.utc).isoformat())
         store.put(result)
         return result
 

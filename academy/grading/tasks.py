@@ -86,7 +86,11 @@ def requeue_orphans() -> int:
     """Queue again the journalled jobs that no process is grading; return how many."""
     count = 0
     for path in sorted((grading_dir() / "pending").glob("*.json")):
-        job = GradingJob.from_dict(json.loads(path.read_text()))
+        try:
+            job = GradingJob.from_dict(json.loads(path.read_text()))
+        except (ValueError, KeyError, OSError):
+            log.error("unreadable journal entry %s left in place", path)
+            continue
         if _being_graded(job.submission_id):
             continue
         path.unlink(missing_ok=True)
