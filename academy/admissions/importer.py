@@ -15,10 +15,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from werkzeug.security import generate_password_hash
 
-from academy.admissions.services import _, enroll
+from academy.admissions.services import _, enroll_new_trainees
+from academy.audit.services import record as audit
 from academy.auth.models import User
-from academy.auth.services import create_user, normalize_email
+from academy.auth.services import normalize_email
 from academy.extensions import db
 from academy.universities.models import Cohort, University
 from academy.validators import looks_like_rrn
@@ -97,18 +99,30 @@ def import_students_file(path: Path, university: University | None = None) -> Im
     return import_rows(read_rows(path.read_bytes(), path.name), university)
 
 
+def _cohorts(university: University, year: int, name: str, cache: dict[tuple, list[Cohort]]) -> list[Cohort]:
+    # A file lists many trainees of the same few cohorts: look each one up once.
+    key = (university.id, year, name)
+    if key not in cache:
+        query = sa.select(Cohort).where(Cohort.university_id == university.id, Cohort.year == year)
+        if name:
+            query = query.where(Cohort.name == name)
+        cache[key] = list(db.session.scalars(query))
+    return cache[key]
+
+
 def _find_cohort(
-    record: dict[str, str], university: University, seats: dict[int, int], errors: list[str]
+    record: dict[str, str],
+    university: University,
+    seats: dict[int, int],
+    errors: list[str],
+    cache: dict[tuple, list[Cohort]],
 ) -> Cohort | None:
     """Return the row's cohort, counting the seat it takes, or add why there is none."""
     year = record.get("cohort_year", "")
     if not year.isdigit():
         errors.append(_("cohort_year must be a year such as 2027"))
         return None
-    query = sa.select(Cohort).where(Cohort.university_id == university.id, Cohort.year == int(year))
-    if record.get("cohort"):
-        query = query.where(Cohort.name == record["cohort"])
-    found = list(db.session.scalars(query))
+    found = _cohorts(university, int(year), record.get("cohort", ""), cache)
     if not found:
         errors.append(_("no such cohort: %(university)s %(year)s %(name)s",
                         university=university.code, year=year, name=record.get("cohort", "")))
@@ -146,6 +160,7 @@ def import_rows(rows: list[list[str]], university: University | None = None) -> 
     seen: dict[str, int] = {}
     planned: list[tuple[dict[str, str], Cohort]] = []
     seats: dict[int, int] = {}
+    cache: dict[tuple, list[Cohort]] = {}
 
     for line, row in enumerate(rows[1:], start=2):
         if not any(row):
@@ -179,7 +194,7 @@ def import_rows(rows: list[list[str]], university: University | None = None) -> 
         elif university is not None and row_university.id != university.id:
             errors.append(_("you may import only into your own university (%(code)s)", code=university.code))
         else:
-            cohort = _find_cohort(record, row_university, seats, errors)
+            cohort = _find_cohort(record, row_university, seats, errors, cache)
         if errors:
             problems.extend(Problem(line, e) for e in errors)
         elif cohort is not None:
@@ -187,12 +202,33 @@ def import_rows(rows: list[list[str]], university: University | None = None) -> 
 
     if problems:
         raise ImportRejected(problems)
+    return _create_and_enrol(planned)
+
+
+# Initial passwords are 96 random bits, which no hash speed makes guessable; scrypt (about half a
+# second each) is there for passwords people choose, and would make an import of a few hundred
+# trainees take minutes. The trainee's own password, once changed, gets the default hash.
+INITIAL_PASSWORD_HASH = "pbkdf2:sha256:1000"
+
+
+def _create_and_enrol(planned: list[tuple[dict[str, str], Cohort]]) -> ImportResult:
+    """Create the checked rows' accounts and enrol them, a cohort's seats taken in one update."""
     result = ImportResult()
+    students: list[tuple[User, Cohort]] = []
     for data, cohort in planned:
         password = secrets.token_urlsafe(12)
-        student = create_user(data["email"], data["name"], "student", password, check_password=False)
-        enroll(student, cohort)
-        result.created += 1
-        result.enrolled += 1
-        result.passwords[student.email] = password
+        user = User(email=data["email"], name=data["name"].strip(), role="student",
+                    password_hash=generate_password_hash(password, method=INITIAL_PASSWORD_HASH))
+        students.append((user, cohort))
+        result.passwords[user.email] = password
+    db.session.add_all([user for user, _cohort in students])
+    db.session.flush()
+    for user, _cohort in students:
+        audit("user.created", subject_user_id=user.id, obj=user, detail={"role": "student", "via": "import"})
+    by_cohort: dict[int, tuple[Cohort, list[User]]] = {}
+    for user, cohort in students:
+        by_cohort.setdefault(cohort.id, (cohort, []))[1].append(user)
+    for cohort, users in by_cohort.values():
+        result.enrolled += len(enroll_new_trainees(users, cohort))
+    result.created = len(students)
     return result

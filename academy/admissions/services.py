@@ -179,6 +179,30 @@ def enroll(student: User, cohort: Cohort) -> Enrollment:
     return enrollment
 
 
+def enroll_new_trainees(students: list[User], cohort: Cohort) -> list[Enrollment]:
+    """Enrol trainees who have no enrolment in the cohort yet, taking all their seats or none."""
+    if not students:
+        return []
+    # The same conditional UPDATE as for one seat, for n seats at once: a file of trainees
+    # either fits in the seats left or takes none of them.
+    n = len(students)
+    taken = db.session.execute(
+        sa.update(Cohort)
+        .where(Cohort.id == cohort.id, Cohort.enrolled_count + n <= Cohort.capacity)
+        .values(enrolled_count=Cohort.enrolled_count + n)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise CohortFull(_("This cohort is full: no seat is left."))
+    enrollments = [Enrollment(student_id=s.id, cohort_id=cohort.id, status=EnrollmentStatus.ACTIVE) for s in students]
+    db.session.add_all(enrollments)
+    db.session.flush()
+    db.session.refresh(cohort)
+    for enrollment in enrollments:
+        record("enrollment.enrolled", subject_user_id=enrollment.student_id, obj=enrollment)
+    return enrollments
+
+
 def withdraw(student: User, cohort: Cohort, reason: str) -> Enrollment:
     """Withdraw a trainee from a cohort, freeing the seat; hub sign-in stops at once."""
     enrollment = db.session.scalar(

@@ -149,10 +149,16 @@ def test_coordinator_imports_into_own_university_only(english, make, auth, cohor
     # Without a university column the coordinator's own university is meant.
     data = _csv([["Kim Minji", "minji@example.test", "2027", "2027-1"]], header=["name", "email", "cohort_year", "cohort"])
     done = _upload(english, "trainees.csv", data)
-    assert done.status_code == 200 and "1 trainees imported and enrolled." in done.get_data(as_text=True)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "1 trainees imported and enrolled." in page
+    password = page.split("<td>minji@example.test</td><td><code>")[1].split("</code>")[0]
     db.session.expire_all()
     assert cohort.enrolled_count == 1
     assert db.session.scalar(sa.select(User.role).where(User.email == "minji@example.test")) == "student"
+    # The initial password shown once lets the trainee sign in.
+    english.post("/logout")
+    signed_in = english.post("/login", data={"email": "minji@example.test", "password": password})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/")
 
 
 def test_import_page_refuses_other_file_types(english, make, auth, cohort):
@@ -160,3 +166,24 @@ def test_import_page_refuses_other_file_types(english, make, auth, cohort):
     response = _upload(english, "trainees.txt", b"name,email\n")
     assert response.status_code == 400 and "Use a .csv or .xlsx file." in response.get_data(as_text=True)
     assert _students() == 0
+
+
+def test_seats_for_a_file_are_taken_all_or_none(make, cohort):
+    from academy.admissions.services import CohortFull, enroll_new_trainees
+
+    make.enrolled_student(cohort)
+    students = [make.user("student") for _ in range(3)]
+    with pytest.raises(CohortFull):
+        enroll_new_trainees(students, cohort)  # 3 wanted, 2 left
+    db.session.expire_all()
+    assert cohort.enrolled_count == 1
+    assert len(enroll_new_trainees(students[:2], cohort)) == 2
+    assert cohort.enrolled_count == 3
+
+
+def test_an_import_is_audited_per_trainee(runner, tmp_path, cohort):
+    from academy.audit.models import AuditEntry
+
+    assert _invoke(runner, tmp_path, "trainees.csv", _csv(_good_rows())).exit_code == 0
+    actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.subject_user_id.is_not(None))))
+    assert sorted(actions) == ["enrollment.enrolled"] * 2 + ["user.created"] * 2
