@@ -148,6 +148,14 @@ def seed(password: str) -> dict[str, str]:
             db.session.add(Grade(assignment_id=assignment.id, student_id=student.id, score=score,
                                  max_score=100.0, source="autograde", feedback=""))
 
+    # Profiles, projects, extensions and feedback, so every trainee and instructor page has content.
+    from academy.courses.seed import seed_courses
+    from academy.students.seed import seed_students
+
+    db.session.flush()
+    seed_students()
+    seed_courses()
+
     # 40 companies across the province's sectors and cities, 34 approved.
     sectors = [s.value for s in Sector]
     cities = list(CITIES)

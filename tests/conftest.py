@@ -193,9 +193,10 @@ class Factory:
                         start_date=kw.pop("start_date", (datetime.now(UTC) + timedelta(days=60)).date()),
                         duration_months=kw.pop("duration_months", 6), work_city=kw.pop("work_city", "changwon"),
                         status=status, **kw)
-        for code, level in (skills or {"predictive_maintenance": 3}).items():
-            skill = self.db.session.scalar(sa.select(Skill).where(Skill.code == code))
-            demand.skills.append(DemandSkill(skill=skill, min_level=level))
+        with self.db.session.no_autoflush:
+            for code, level in (skills or {"predictive_maintenance": 3}).items():
+                skill = self.db.session.scalar(sa.select(Skill).where(Skill.code == code))
+                demand.skills.append(DemandSkill(skill=skill, min_level=level))
         self.db.session.add(demand)
         self.db.session.flush()
         return demand
@@ -225,9 +226,10 @@ class Factory:
 
         assignment = Assignment(course=course or self.course(), nbgrader_name=name,
                                 title_ko=kw.pop("title_ko", name), title_en=kw.pop("title_en", name), **kw)
-        for code, level in (skills or {"predictive_maintenance": 3}).items():
-            skill = self.db.session.scalar(sa.select(Skill).where(Skill.code == code))
-            assignment.skills.append(AssignmentSkill(skill=skill, level=level))
+        with self.db.session.no_autoflush:
+            for code, level in (skills or {"predictive_maintenance": 3}).items():
+                skill = self.db.session.scalar(sa.select(Skill).where(Skill.code == code))
+                assignment.skills.append(AssignmentSkill(skill=skill, level=level))
         self.db.session.add(assignment)
         self.db.session.flush()
         return assignment

@@ -80,10 +80,13 @@ def instructor_todo(user: User) -> Todo:
 
 
 def student_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
-    """Return (assignment, due date for this trainee, grade) for the trainee's active cohorts."""
+    """Return (assignment, due date for this trainee, grade) once per assignment of the trainee's
+    cohorts (active or completed); an extension wins, else the latest of the cohorts' dates."""
     cohort_ids = list(
         db.session.scalars(
-            sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id, Enrollment.status == "active")
+            sa.select(Enrollment.cohort_id).where(
+                Enrollment.student_id == user.id, Enrollment.status.in_(("active", "completed"))
+            )
         )
     )
     rows = db.session.execute(
@@ -91,13 +94,17 @@ def student_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
         .join(DueDate, DueDate.assignment_id == Assignment.id)
         .join(course_cohorts, course_cohorts.c.course_id == Assignment.course_id)
         .where(DueDate.cohort_id.in_(cohort_ids), course_cohorts.c.cohort_id == DueDate.cohort_id)
-        .order_by(DueDate.due_at)
     ).all()
+    due: dict[int, tuple[Assignment, Any]] = {}
+    for assignment, date in rows:
+        if assignment.id not in due or date.due_at > due[assignment.id][1]:
+            due[assignment.id] = (assignment, date.due_at)
     extensions = {
         e.assignment_id: e.due_at for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == user.id))
     }
     grades = {g.assignment_id: g for g in db.session.scalars(sa.select(Grade).where(Grade.student_id == user.id))}
-    return [(a, extensions.get(a.id, d.due_at), grades.get(a.id)) for a, d in rows]
+    result = [(a, extensions.get(a.id, d), grades.get(a.id)) for a, d in due.values()]
+    return sorted(result, key=lambda row: row[1])
 
 
 def student_todo(user: User) -> Todo:
