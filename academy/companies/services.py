@@ -102,7 +102,10 @@ def register_company(
     company = Company(name=name, sector=sector, city=city, size=size, description=description.strip(),
                       website=website.strip(), status=ReviewStatus.PENDING)
     db.session.add(company)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:  # registered by a concurrent request
+        raise CompanyError(_("A company named %(name)s is already registered.", name=name)) from exc
     try:
         recruiter = accounts.create_user(recruiter_email, recruiter_name, Role.RECRUITER, password,
                                          company_id=company.id)

@@ -26,6 +26,14 @@ class CapacityBelowEnrolment(UniversityError):
     pass
 
 
+def _flush_or(error: UniversityError) -> None:
+    """Write pending changes; a unique constraint hit by a concurrent request becomes `error`."""
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise error from exc
+
+
 def _check_city(city: str) -> None:
     if city not in CITIES:
         raise UniversityError(_("Choose a city or county of Gyeongsangnam-do."))
@@ -46,7 +54,7 @@ def add_university(code: str, name_ko: str, name_en: str, city: str) -> Universi
         raise DuplicateUniversity(_("A university with the code %(code)s already exists.", code=code))
     university = University(code=code, name_ko=name_ko.strip(), name_en=name_en.strip(), city=city)
     db.session.add(university)
-    db.session.flush()
+    _flush_or(DuplicateUniversity(_("A university with the code %(code)s already exists.", code=code)))
     record("university.created", obj=university, detail={"code": code})
     return university
 
@@ -61,7 +69,7 @@ def update_university(university: University, *, code: str, name_ko: str, name_e
               "city": university.city}
     university.code, university.name_ko, university.name_en, university.city = (
         code, name_ko.strip(), name_en.strip(), city)
-    db.session.flush()
+    _flush_or(DuplicateUniversity(_("A university with the code %(code)s already exists.", code=code)))
     record("university.updated", obj=university, detail={"before": before})
     return university
 
@@ -91,7 +99,7 @@ def add_cohort(university: University, *, year: int, name: str, capacity: int, i
     cohort = Cohort(university=university, year=year, name=name, capacity=capacity, is_open=is_open,
                     enrolled_count=0)
     db.session.add(cohort)
-    db.session.flush()
+    _flush_or(DuplicateCohort(_("This university already has a cohort %(name)s in %(year)d.", name=name, year=year)))
     record("cohort.created", obj=cohort, detail={"university": university.code, "capacity": capacity})
     return cohort
 
@@ -122,6 +130,6 @@ def update_cohort(
             _("%(n)d trainees are already enrolled: the capacity cannot be lower.", n=cohort.enrolled_count)
         )
     cohort.university, cohort.year, cohort.name, cohort.is_open = university, year, name, is_open
-    db.session.flush()
+    _flush_or(DuplicateCohort(_("This university already has a cohort %(name)s in %(year)d.", name=name, year=year)))
     record("cohort.updated", obj=cohort, detail={"before": before, "capacity": capacity})
     return cohort

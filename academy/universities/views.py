@@ -52,6 +52,7 @@ def new_university():
         try:
             services.add_university(form.code.data, form.name_ko.data, form.name_en.data, form.city.data)
         except services.UniversityError as exc:
+            db.session.rollback()
             flash(str(exc), "error")
         else:
             db.session.commit()
@@ -121,6 +122,7 @@ def new_cohort():
             services.add_cohort(university, year=form.year.data, name=form.name.data,
                                 capacity=form.capacity.data, is_open=form.is_open.data)
         except services.UniversityError as exc:
+            db.session.rollback()
             flash(str(exc), "error")
         else:
             db.session.commit()

@@ -232,3 +232,16 @@ def test_cohort_form_posts_with_csrf_protection_on(make, csrf_app):
     assert response.status_code == 302
     db.session.refresh(cohort)
     assert cohort.capacity == 12
+
+
+def test_a_concurrent_duplicate_hits_the_unique_constraint_with_the_same_message(client, make, office, monkeypatch):
+    from academy.universities import services
+
+    make.university(code="INJE")
+    db.session.commit()
+    # As if another request added the same code between our check and our write.
+    monkeypatch.setattr(services, "_code_taken", lambda code, but: False)
+    response = client.post("/admin/universities/new",
+                           data={"code": "INJE", "name_ko": "다른", "name_en": "Other", "city": "gimhae"})
+    assert response.status_code == 200 and "already exists" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(University.id))) == 1
