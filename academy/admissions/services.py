@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_babel import gettext
+from sqlalchemy.orm.attributes import set_committed_value
 
 from academy.admissions.models import (
     DECISIONS,
@@ -93,15 +94,25 @@ def move_application(application: Application, to_status: str, by: User, reason:
     reason = (reason or "").strip() or None
     if to_status in DECISIONS and not reason:
         raise AdmissionsError(_("A decision needs a reason."))
+    values: dict[str, object] = {"status": to_status}
+    if to_status in DECISIONS:
+        values.update(decided_at=utcnow(), decided_by_id=by.id, decision_reason=reason)
+    # Claim the step with a conditional UPDATE: of two people moving the same application at
+    # once, the second finds it no longer in `current` and is told so, instead of acting twice.
+    claimed = db.session.execute(
+        sa.update(Application)
+        .where(Application.id == application.id, Application.status == current)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise InvalidTransition(_("This application was changed meanwhile: reload the page."))
+    for key, value in values.items():
+        set_committed_value(application, key, value)
     if to_status == ApplicationStatus.ADMITTED:
         enroll(application.student, application.cohort)
     if current == ApplicationStatus.ADMITTED and to_status == ApplicationStatus.WITHDRAWN:
         withdraw(application.student, application.cohort, reason or "application withdrawn")
-    application.status = to_status
-    if to_status in DECISIONS:
-        application.decided_at = utcnow()
-        application.decided_by_id = by.id
-        application.decision_reason = reason
     application.events.append(ApplicationEvent(from_status=current, to_status=to_status, by_id=by.id, reason=reason))
     db.session.flush()
     record(
