@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,6 +21,19 @@ def _chosen(only: tuple[str, ...]) -> list[Dataset]:
         raise click.BadParameter(f"unknown dataset id(s): {', '.join(unknown)}; known: {', '.join(catalogue)}",
                                  param_hint="--only")
     return [catalogue[i] for i in (only or catalogue)]
+
+
+def _progress(ds: Dataset, every: int = 250) -> Callable[[str], None]:
+    """Return a callback that reports every `every` downloaded files, so long fetches show life."""
+    done = 0
+
+    def report(path: str) -> None:
+        nonlocal done
+        done += 1
+        if done % every == 0:
+            click.echo(f"...  {ds.id}: {done}/{len(ds.files)} files")
+
+    return report
 
 
 def _data_dir(value: Path | None) -> Path:
@@ -84,7 +98,7 @@ def fetch_command(source: Path | None, only: tuple[str, ...], data_dir: Path | N
                 import_dataset(ds, source, root)
             else:
                 click.echo(f"...  {ds.id}: downloading {len(ds.files)} file(s) from {ds.download}")
-                download_dataset(ds, root, timeout=timeout)
+                download_dataset(ds, root, timeout=timeout, progress=_progress(ds))
         except DatasetError as exc:
             failed.append(ds.id)
             click.echo(f"FAIL {ds.id}: {exc}", err=True)
