@@ -30,6 +30,7 @@ UNFAIR_MESSAGE = _l(
     "the Fair Hiring Procedure Act forbids it."
 )
 KIND_NAMES = {"internship": _l("Project internship"), "hire": _l("Hire")}
+REVIEW_STATUS_NAMES = {"rejected": _l("not approved")}
 LEVEL_NAMES = {0: _l("not required"), 1: _l("1 · aware"), 2: _l("2 · guided"), 3: _l("3 · independent"),
                4: _l("4 · proficient"), 5: _l("5 · can teach it")}
 

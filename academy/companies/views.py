@@ -14,6 +14,7 @@ from academy.companies import services
 from academy.companies.forms import (
     KIND_NAMES,
     LEVEL_NAMES,
+    REVIEW_STATUS_NAMES,
     DemandForm,
     ProfileForm,
     RegisterCompanyForm,
@@ -25,6 +26,7 @@ from academy.extensions import db, limiter
 from academy.listing import paginate
 from academy.policy import PUBLIC, Role, allow
 from academy.skills.models import Skill
+from academy.ui import STATUS_NAMES
 
 bp = Blueprint("companies", __name__)
 
@@ -32,6 +34,12 @@ bp = Blueprint("companies", __name__)
 @bp.app_context_processor
 def _names() -> dict:
     return {"kind_names": KIND_NAMES, "level_names": LEVEL_NAMES}
+
+
+@bp.app_template_global()
+def review_status_name(value: str) -> str:
+    """Name a company's or demand's status; a rejection there is "not approved", not an admissions one."""
+    return str(REVIEW_STATUS_NAMES.get(value) or STATUS_NAMES.get(value, value))
 
 
 def _catalogue() -> list[Skill]:

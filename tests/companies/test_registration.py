@@ -106,5 +106,5 @@ def test_rejected_company_sees_the_reason(client, make, sign_in):
     company = make.company(status="rejected", review_reason="Not located in Gyeongsangnam-do")
     sign_in(make.user("recruiter", company_id=company.id))
     page = client.get("/company").get_data(as_text=True)
-    assert "Not located in Gyeongsangnam-do" in page and "rejected" in page
+    assert "Not located in Gyeongsangnam-do" in page and 's-rejected">not approved<' in page
     assert "New demand" not in client.get("/company/demands").get_data(as_text=True)
