@@ -21,8 +21,10 @@ from academy.extensions import db
 from academy.universities.models import Cohort
 from academy.util import utcnow
 
-# Statuses an application is still waiting in (the student may still withdraw it).
+# Statuses an application is still waiting in for a decision.
 OPEN_STATUSES = ("submitted", "under_review", "interview", "waitlisted")
+# The list filter that stands for all of OPEN_STATUSES.
+WAITING = "waiting"
 
 
 def _(message: str, **values: object) -> str:
@@ -296,7 +298,7 @@ def open_application_counts(university_id: int) -> dict[int, int]:
 
 
 def applications_query(university_id: int, cohort_id: int | None = None, status: str | None = None) -> sa.Select:
-    """Select the applications to a university's cohorts, optionally of one cohort or status."""
+    """Select the applications to a university's cohorts, optionally of one cohort or status (or WAITING)."""
     query = (
         sa.select(Application)
         .join(Cohort, Cohort.id == Application.cohort_id)
@@ -305,7 +307,9 @@ def applications_query(university_id: int, cohort_id: int | None = None, status:
     )
     if cohort_id is not None:
         query = query.where(Application.cohort_id == cohort_id)
-    if status is not None:
+    if status == WAITING:
+        query = query.where(Application.status.in_(OPEN_STATUSES))
+    elif status is not None:
         query = query.where(Application.status == status)
     return query
 

@@ -48,11 +48,12 @@ def applications():
     cohort_id = request.args.get("cohort", type=int)
     if cohort_id:
         _own_cohort(cohort_id)
-    status = request.args.get("status") or None
-    if status is not None and status not in set(ApplicationStatus):
-        status = None
+    # The list opens on the work queue; "all statuses" sends an empty status explicitly.
+    status = request.args.get("status", services.WAITING)
+    if status not in set(ApplicationStatus) and status != services.WAITING:
+        status = ""
     listing = paginate(
-        services.applications_query(current_user.university_id, cohort_id or None, status),
+        services.applications_query(current_user.university_id, cohort_id or None, status or None),
         sortable={
             "submitted": Application.submitted_at,
             "name": User.name,
@@ -67,7 +68,7 @@ def applications():
         "admissions/applications.html",
         listing=listing,
         cohorts=services.university_cohorts(current_user.university_id),
-        statuses=list(ApplicationStatus),
+        statuses=[services.WAITING, *ApplicationStatus],
         cohort_id=cohort_id,
         status=status,
     )

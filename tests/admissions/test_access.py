@@ -35,19 +35,23 @@ def test_application_list_filters_searches_sorts_and_pages(app, english, make, a
     first = make.cohort(university=coordinator.university, name="first")
     second = make.cohort(university=coordinator.university, name="second")
     other = make.cohort()
-    apps = [
-        application_at(first, student=make.user("student", name="Kim Minji", email="minji@example.test")),
-        application_at(first, "under_review", student=make.user("student", name="Lee Jun", email="jun@example.test")),
-        application_at(second, student=make.user("student", name="Park Sora", email="sora@example.test")),
-    ]
-    hidden = application_at(other, student=make.user("student", name="Choi Hidden", email="hidden@example.test"))
+    for cohort, status, name in [(first, "submitted", "Kim Minji"), (first, "under_review", "Lee Jun"),
+                                 (second, "submitted", "Park Sora"), (other, "submitted", "Choi Hidden")]:
+        application_at(cohort, status, student=make.user("student", name=name))
+    decided = application_at(second, student=make.user("student", name="Jung Done", email="done@example.test"))
+    from academy.admissions.services import move_application
+
+    move_application(decided, "rejected", coordinator, "not now")
     auth.login(coordinator)
 
     def names(query: str) -> list[str]:
         page = english.get(f"/admissions/applications?{query}").get_data(as_text=True)
-        return [n for n in ("Kim Minji", "Lee Jun", "Park Sora", "Choi Hidden") if n in page]
+        return [n for n in ("Kim Minji", "Lee Jun", "Park Sora", "Choi Hidden", "Jung Done") if n in page]
 
+    # The list opens on the applications waiting for a decision; an empty status means all.
     assert names("") == ["Kim Minji", "Lee Jun", "Park Sora"]
+    assert names("status=") == ["Kim Minji", "Lee Jun", "Park Sora", "Jung Done"]
+    assert names("status=rejected") == ["Jung Done"]
     assert names(f"cohort={first.id}") == ["Kim Minji", "Lee Jun"]
     assert names("status=under_review") == ["Lee Jun"]
     assert names("q=SORA") == ["Park Sora"]
@@ -56,11 +60,10 @@ def test_application_list_filters_searches_sorts_and_pages(app, english, make, a
     assert page.index("Park Sora") < page.index("Lee Jun") < page.index("Kim Minji")
 
     app.config["PAGE_SIZE"] = 2
-    first_page = english.get("/admissions/applications?sort=name").get_data(as_text=True)
-    second_page = english.get("/admissions/applications?sort=name&page=2").get_data(as_text=True)
+    first_page = english.get("/admissions/applications?status=waiting&sort=name").get_data(as_text=True)
+    second_page = english.get("/admissions/applications?status=waiting&sort=name&page=2").get_data(as_text=True)
     assert "3 in all, page 1 of 2" in first_page and "Park Sora" not in first_page
     assert "Park Sora" in second_page and "Kim Minji" not in second_page
-    assert hidden.id not in [a.id for a in apps]
 
 
 def test_cohort_list_shows_seats_and_waiting_applications(english, make, auth, application_at):
