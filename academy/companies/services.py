@@ -293,3 +293,12 @@ def review_demand(demand: Demand, *, approve: bool, reason: str | None, by: User
     demand.reviewed_at = utcnow()
     record(f"demand.{demand.status}", obj=demand, detail={"reason": reason, "company_id": demand.company_id})
     return demand
+
+
+def visible_demands() -> sa.Select:
+    """Return a select of the demands trainees may see: approved, of a company that is approved."""
+    return (
+        sa.select(Demand)
+        .join(Demand.company)
+        .where(Demand.status == DemandStatus.APPROVED, Company.status == ReviewStatus.APPROVED)
+    )

@@ -174,3 +174,18 @@ def test_only_the_office_reviews(client, make, sign_in, role):
     assert client.post(f"/admin/demands/{demand.id}/review", data={"decision": "approve"}).status_code == 403
     db.session.refresh(demand)
     assert (demand.status, demand.company.status) == ("submitted", "pending")
+
+
+def test_trainees_see_only_approved_demands_of_approved_companies(make, client, office):
+    from academy.companies.services import visible_demands
+
+    good = make.company(status="approved")
+    shown = make.demand(good, status="approved")
+    make.demand(good, status="submitted")
+    make.demand(good, status="closed")
+    make.demand(make.company(status="pending"), status="approved")
+    db.session.commit()
+    assert list(db.session.scalars(visible_demands())) == [shown]
+    # Rejecting the company hides its demand at once.
+    client.post(f"/admin/companies/{good.id}/review", data={"decision": "reject", "reason": "Closed down"})
+    assert list(db.session.scalars(visible_demands())) == []
