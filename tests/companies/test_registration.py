@@ -108,3 +108,8 @@ def test_rejected_company_sees_the_reason(client, make, sign_in):
     page = client.get("/company").get_data(as_text=True)
     assert "Not located in Gyeongsangnam-do" in page and 's-rejected">not approved<' in page
     assert "New demand" not in client.get("/company/demands").get_data(as_text=True)
+
+
+def test_registration_is_rate_limited(client):
+    codes = [client.post("/companies/register", data={"name": f"Spam {i}"}).status_code for i in range(11)]
+    assert codes[:10] == [200] * 10 and codes[10] == 429
