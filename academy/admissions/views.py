@@ -8,7 +8,7 @@ from flask_login import current_user
 from academy.admissions import services
 from academy.admissions.forms import ApplyForm, ImportForm, MoveForm, WithdrawApplicationForm, WithdrawTraineeForm
 from academy.admissions.importer import ImportRejected, import_rows, read_rows
-from academy.admissions.models import Application, ApplicationStatus, Enrollment, EnrollmentStatus
+from academy.admissions.models import DECISIONS, Application, ApplicationStatus, Enrollment, EnrollmentStatus
 from academy.audit.services import record, record_view
 from academy.auth.models import User
 from academy.extensions import db
@@ -80,7 +80,9 @@ def _render_detail(application: Application, failed: MoveForm | None = None, cod
     forms = {}
     for step in steps:
         forms[step] = failed if failed is not None and failed.to_status.data == step else MoveForm(to_status=step)
-    return render_template("admissions/application.html", application=application, forms=forms), code
+    return render_template(
+        "admissions/application.html", application=application, forms=forms, decisions=DECISIONS
+    ), code
 
 
 @bp.get("/applications/<int:application_id>")
