@@ -1,0 +1,147 @@
+"""Who may use the hub, what the portal tells the hub about a user, and the hub's client registration."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+
+from academy.admissions.services import active_cohorts
+from academy.auth.models import User
+from academy.courses.models import Course, course_cohorts, course_instructors
+from academy.extensions import db
+from academy.oauth.models import OAuthClient
+from academy.oauth.provider import SCOPES, digest
+from academy.policy import Role
+
+# Why a user may not use the hub; the hub's authenticator shows a message for each.
+REFUSAL_ROLE = "role"  # coordinators and company recruiters never use notebooks
+REFUSAL_NOT_ENROLLED = "not_enrolled"  # a trainee with no active enrolment (withdrawn, completed, applicant)
+REFUSAL_DISABLED = "disabled"
+
+# Hub admins: the academy office.
+ADMIN_GROUP = "academy-admins"
+
+
+class OAuthError(ValueError):
+    """A client registration the portal refuses."""
+
+
+def setting(key: str, default: str | None = None) -> str | None:
+    """Return a setting from the app config, else from ACADEMY_<key> in the environment."""
+    if has_app_context() and current_app.config.get(key):
+        return str(current_app.config[key])
+    return os.environ.get(f"ACADEMY_{key}", default)
+
+
+def hub_redirect_uri() -> str:
+    """Return the hub's OAuth callback URL, the one redirect URI its client may use."""
+    explicit = setting("HUB_REDIRECT_URI")
+    if explicit:
+        return explicit
+    return setting("HUB_URL", "http://127.0.0.1:8000").rstrip("/") + "/hub/oauth_callback"
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+def register_client(client_id: str, secret: str, redirect_uris: list[str], name: str) -> OAuthClient:
+    """Create or update a client; the secret is stored only as a hash."""
+    if len(secret) < 32:
+        raise OAuthError("a client secret needs at least 32 characters")
+    if not redirect_uris or any(not u.startswith(("http://", "https://")) or "#" in u for u in redirect_uris):
+        raise OAuthError("redirect URIs must be absolute http(s) URLs without a fragment")
+    row = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if row is None:
+        row = OAuthClient(client_id=client_id)
+        db.session.add(row)
+    row.name = name
+    row.secret_hash = digest(secret)
+    row.redirect_uris = "\n".join(redirect_uris)
+    row.scope = " ".join(SCOPES)
+    db.session.flush()
+    return row
+
+
+def find_client(client_id: str) -> OAuthClient | None:
+    """Return a registered client; the hub's client follows the environment (id, secret, callback)."""
+    if not client_id or len(client_id) > 80:
+        return None
+    row = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+    hub_id, hub_secret = setting("HUB_CLIENT_ID", "jupyterhub"), setting("HUB_CLIENT_SECRET")
+    if client_id == hub_id and hub_secret:
+        # Kept in step with the environment so a rotated secret or a moved hub needs no command.
+        wanted = (digest(hub_secret), hub_redirect_uri())
+        if row is None or (row.secret_hash, row.redirect_uris) != wanted:
+            row = register_client(hub_id, hub_secret, [wanted[1]], "JupyterHub")
+            db.session.commit()
+    return row
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# --- what the hub learns ------------------------------------------------------------------------
+
+
+@dataclass
+class HubAccess:
+    allowed: bool
+    refusal: str | None = None
+    groups: list[str] = field(default_factory=list)
+
+
+def hub_username(user: User) -> str:
+    """Return the user's immutable hub name ("u" + portal id): never the e-mail, which can change."""
+    return f"u{user.id}"
+
+
+def hub_access(user: User) -> HubAccess:
+    """Decide whether the user may use the hub now, and which hub groups they belong to."""
+    if not user.is_enabled:
+        return HubAccess(False, REFUSAL_DISABLED)
+    if user.role == Role.ADMIN:
+        return HubAccess(True, groups=[ADMIN_GROUP])
+    if user.role == Role.INSTRUCTOR:
+        courses = db.session.scalars(
+            sa.select(Course.nbgrader_course)
+            .join(course_instructors, course_instructors.c.course_id == Course.id)
+            .where(course_instructors.c.user_id == user.id)
+        )
+        return HubAccess(True, groups=sorted({f"formgrade-{c}" for c in courses}))
+    if user.role == Role.STUDENT:
+        cohorts = active_cohorts(user)
+        if not cohorts:
+            return HubAccess(False, REFUSAL_NOT_ENROLLED)
+        courses = db.session.scalars(
+            sa.select(Course.nbgrader_course)
+            .join(course_cohorts, course_cohorts.c.course_id == Course.id)
+            .where(course_cohorts.c.cohort_id.in_([c.id for c in cohorts]))
+        )
+        groups = {f"cohort-{c.id}" for c in cohorts} | {f"nbgrader-{c}" for c in courses}
+        return HubAccess(True, groups=sorted(groups))
+    return HubAccess(False, REFUSAL_ROLE)
+
+
+def userinfo_claims(user: User, scope: str) -> dict:
+    """Return the userinfo claims for a token's scope: a stable subject, name, e-mail, role, groups."""
+    access = hub_access(user)
+    scopes = set(scope.split())
+    claims: dict = {
+        "sub": str(user.id),
+        "preferred_username": hub_username(user),
+        "role": user.role,
+        "hub_access": access.allowed,
+        "hub_refusal": access.refusal,
+    }
+    if "profile" in scopes:
+        claims["name"] = user.name
+    if "email" in scopes:
+        # Addresses are not verified by a mail round-trip, so a relying party must not key on them.
+        claims.update(email=user.email, email_verified=False)
+    if "groups" in scopes:
+        claims["groups"] = access.groups
+    return claims
