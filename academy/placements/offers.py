@@ -1,0 +1,159 @@
+"""Offers and placements: recruiters offer after a published round, trainees accept or decline.
+
+A place is taken only when an offer is accepted, by one conditional UPDATE of the demand's counter
+(`filled < capacity`), so a declined or expired offer never holds a place, and the CHECK on the
+counter and the partial unique index on live placements keep the database right even when many
+trainees accept at the same moment.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from academy.audit.services import record
+from academy.auth.models import User
+from academy.companies.models import Demand
+from academy.extensions import db
+from academy.placements.consent import active_consent
+from academy.placements.models import (
+    FOLLOW_UP_MONTHS,
+    DemandFill,
+    Evaluation,
+    EvaluationBy,
+    FollowUp,
+    MatchRound,
+    Offer,
+    OfferStatus,
+    Placement,
+    PlacementStatus,
+    RoundStatus,
+)
+from academy.placements.rounds import demand_fill
+from academy.placements.services import AlreadyPlaced, ConsentMissing, DemandFull, OfferClosed, PlacementError
+from academy.util import utcnow
+
+
+def make_offer(match_round: MatchRound, demand: Demand, student_id: int, deadline_at: datetime, by: User) -> Offer:
+    """Offer a consenting trainee a place, to be answered before the deadline."""
+    if match_round.status != RoundStatus.PUBLISHED:
+        raise PlacementError(_("Offers can be made once the office has published the round."))
+    if active_consent(student_id, demand) is None:
+        raise ConsentMissing(_("This trainee has not consented to share their data with your company."))
+    if deadline_at <= utcnow():
+        raise PlacementError(_("The response deadline must be in the future."))
+    pending = db.session.scalar(sa.select(Offer.id).where(
+        Offer.demand_id == demand.id, Offer.student_id == student_id,
+        Offer.status.in_((OfferStatus.OPEN, OfferStatus.ACCEPTED))))
+    if pending:
+        raise PlacementError(_("This trainee already has an offer for this demand."))
+    fill = demand_fill(demand)
+    if fill.filled >= fill.capacity:
+        raise DemandFull(_("Every place of this demand is filled."))
+    offer = Offer(round_id=match_round.id, demand_id=demand.id, student_id=student_id,
+                  deadline_at=deadline_at, made_by_id=by.id)
+    db.session.add(offer)
+    db.session.flush()
+    record("offer.made", subject_user_id=student_id, obj=offer, detail={"deadline": deadline_at})
+    return offer
+
+
+def expire_offers(now: datetime | None = None) -> int:
+    """Mark open offers past their deadline as expired (their places stay free); return how many."""
+    now = now or utcnow()
+    expired = list(db.session.scalars(sa.select(Offer).where(
+        Offer.status == OfferStatus.OPEN, Offer.deadline_at < now)))
+    for offer in expired:
+        offer.status, offer.responded_at = OfferStatus.EXPIRED, now
+        record("offer.expired", subject_user_id=offer.student_id, obj=offer, actor_id=None)
+    return len(expired)
+
+
+def _take_place(demand_id: int) -> bool:
+    taken = db.session.execute(
+        sa.update(DemandFill)
+        .where(DemandFill.demand_id == demand_id, DemandFill.filled < DemandFill.capacity)
+        .values(filled=DemandFill.filled + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return taken == 1
+
+
+def respond_to_offer(offer: Offer, student: User, *, accept: bool, now: datetime | None = None) -> Offer:
+    """Accept or decline an open offer before its deadline; accepting takes one of the demand's places."""
+    now = now or utcnow()
+    if offer.student_id != student.id:
+        raise PlacementError(_("This offer is not yours."))
+    if offer.status == OfferStatus.OPEN and offer.deadline_at < now:
+        offer.status, offer.responded_at = OfferStatus.EXPIRED, now
+        record("offer.expired", subject_user_id=student.id, obj=offer)
+        raise OfferClosed(_("The deadline of this offer has passed."))
+    if offer.status != OfferStatus.OPEN:
+        raise OfferClosed(_("This offer was already answered or has expired."))
+    if not accept:
+        offer.status, offer.responded_at = OfferStatus.DECLINED, now
+        record("offer.declined", subject_user_id=student.id, obj=offer)
+        return offer
+    demand_fill(offer.demand)
+    try:
+        with db.session.begin_nested():
+            if not _take_place(offer.demand_id):
+                raise DemandFull(_("Sorry: every place of this demand was taken before you accepted."))
+            db.session.add(Placement(offer_id=offer.id, round_id=offer.round_id, demand_id=offer.demand_id,
+                                     student_id=student.id, accepted_at=now))
+            db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise AlreadyPlaced(_("You already accepted another placement.")) from exc
+    offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
+    # One placement per trainee: their other open offers are answered for them.
+    for other in db.session.scalars(sa.select(Offer).where(
+            Offer.student_id == student.id, Offer.status == OfferStatus.OPEN, Offer.id != offer.id)):
+        other.status, other.responded_at = OfferStatus.DECLINED, now
+    record("offer.accepted", subject_user_id=student.id, obj=offer)
+    return offer
+
+
+def confirm_start(placement: Placement, by: User) -> Placement:
+    """Confirm that the trainee has started at the company."""
+    if placement.status != PlacementStatus.ACCEPTED:
+        raise PlacementError(_("This placement has already started."))
+    placement.status, placement.started_at = PlacementStatus.STARTED, utcnow()
+    record("placement.started", subject_user_id=placement.student_id, obj=placement)
+    return placement
+
+
+def evaluate(placement: Placement, by_kind: str, rating: int, comment: str, by: User) -> Evaluation:
+    """Record (or replace) the supervisor's or the trainee's evaluation of a started placement."""
+    if by_kind not in set(EvaluationBy) or not 1 <= rating <= 5:
+        raise PlacementError(_("Give a rating from 1 to 5."))
+    if placement.status == PlacementStatus.ACCEPTED:
+        raise PlacementError(_("A placement can be evaluated once it has started."))
+    evaluation = next((e for e in placement.evaluations if e.by == by_kind), None)
+    if evaluation is None:
+        evaluation = Evaluation(by=by_kind, rating=rating)
+        placement.evaluations.append(evaluation)
+    evaluation.rating, evaluation.comment, evaluation.recorded_by_id = rating, comment.strip(), by.id
+    db.session.flush()
+    record("placement.evaluated", subject_user_id=placement.student_id, obj=placement,
+           detail={"by": by_kind, "rating": rating})
+    return evaluation
+
+
+def record_follow_up(placement: Placement, months: int, employed: bool, note: str, by: User) -> FollowUp:
+    """Record whether the trainee is still employed 3, 6 or 12 months after the start."""
+    if months not in FOLLOW_UP_MONTHS:
+        raise PlacementError(_("Follow-ups are at 3, 6 and 12 months."))
+    if placement.started_at is None:
+        raise PlacementError(_("Follow-ups start once the placement has started."))
+    follow_up = next((f for f in placement.follow_ups if f.months == months), None)
+    if follow_up is None:
+        follow_up = FollowUp(months=months, employed=employed)
+        placement.follow_ups.append(follow_up)
+    follow_up.employed, follow_up.note, follow_up.recorded_by_id = employed, note.strip(), by.id
+    if not employed:
+        placement.status = PlacementStatus.ENDED
+    db.session.flush()
+    record("placement.follow_up", subject_user_id=placement.student_id, obj=placement,
+           detail={"months": months, "employed": employed})
+    return follow_up
