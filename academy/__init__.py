@@ -21,6 +21,7 @@ BLUEPRINTS = (
     "academy.grading.views?",
     "academy.placements.views?",
     "academy.reports.views?",
+    "academy.submissions.views?",
 )
 
 # Modules whose models must be imported before the metadata is complete.
@@ -36,6 +37,7 @@ MODEL_MODULES = (
     "academy.oauth.models?",
     "academy.grading.models?",
     "academy.placements.models?",
+    "academy.submissions.models?",
 )
 
 
