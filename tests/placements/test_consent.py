@@ -1,0 +1,109 @@
+"""Consent per recipient: the notice, opt-in, ranking, withdrawal at once, and company access control."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.placements.conftest import audit_actions, opt_in
+
+
+def _consents(student_id: int):
+    from academy.extensions import db
+    from academy.placements.models import Consent
+
+    return list(db.session.scalars(sa.select(Consent).where(Consent.student_id == student_id)
+                                   .order_by(Consent.choice_rank)))
+
+
+def test_notice_names_recipient_purpose_items_retention_and_right_to_refuse(client, auth, world):
+    student, demand = world.students[0], world.demands[0]
+    auth.login(student)
+    page = client.get(f"/my/demands/{demand.id}/consent").get_data(as_text=True)
+    for text in ("경남정밀", demand.title, "역량 프로필", world.round.retention_until.isoformat(), "거부할 권리",
+                 "이 수요에 대해서만"):
+        assert text in page
+
+
+def test_opting_in_needs_the_box_ticked(client, auth, world):
+    student = world.students[0]
+    auth.login(student)
+    response = client.post(f"/my/demands/{world.demands[0].id}/consent", data={})
+    assert response.status_code == 200
+    assert _consents(student.id) == []
+
+
+def test_opt_in_rank_and_reorder(client, auth, world):
+    student = world.students[0]
+    auth.login(student)
+    for d in world.demands:
+        assert client.post(f"/my/demands/{d.id}/consent", data={"agree": "y"}).status_code == 302
+    ranked = _consents(student.id)
+    assert [c.demand_id for c in ranked] == [d.id for d in world.demands]
+    assert "consent.given" in audit_actions(student.id)
+    client.post(f"/my/consents/{ranked[1].id}/move", data={"dir": "up"})
+    from academy.extensions import db
+
+    db.session.expire_all()
+    assert [c.demand_id for c in _consents(student.id)] == [world.demands[1].id, world.demands[0].id]
+    page = client.get("/my/demands").get_data(as_text=True)
+    assert page.index(world.demands[1].title) < page.index(world.demands[0].title)
+
+
+def test_unapproved_demand_cannot_be_opted_into(client, auth, world, make):
+    pending = make.demand(world.company, status="submitted")
+    auth.login(world.students[0])
+    assert client.get(f"/my/demands/{pending.id}/consent").status_code == 404
+
+
+def test_company_without_consent_gets_403_and_an_audit_entry(client, auth, world):
+    student, demand = world.students[0], world.demands[0]
+    auth.login(world.recruiter)
+    assert client.get(f"/company/demands/{demand.id}/trainees/{student.id}").status_code == 403
+    actions = audit_actions(student.id)
+    assert "consent.missing" in actions and "access.denied" in actions
+    assert "company.viewed_trainee" not in actions
+
+
+def test_consent_for_one_company_does_not_open_the_trainee_to_another(client, auth, world, make):
+    student, demand = world.students[0], world.demands[0]
+    opt_in(client, auth, student, demand)
+    auth.login(world.other_recruiter)
+    assert client.get(f"/company/demands/{demand.id}/trainees/{student.id}").status_code == 403
+    other_demand = make.demand(world.other_recruiter.company)
+    assert client.get(f"/company/demands/{other_demand.id}/trainees/{student.id}").status_code == 403
+
+
+def test_withdrawal_takes_effect_at_once_and_accesses_are_shown(client, auth, world):
+    student, demand = world.students[0], world.demands[0]
+    opt_in(client, auth, student, demand)
+    auth.login(world.recruiter)
+    page = client.get(f"/company/demands/{demand.id}/trainees/{student.id}")
+    assert page.status_code == 200 and "예지 보전" in page.get_data(as_text=True)
+    assert client.get(f"/company/demands/{demand.id}/rounds/{world.round.id}/shortlist").status_code == 200
+    auth.logout()
+
+    auth.login(student)
+    page = client.get("/my/consents").get_data(as_text=True)
+    assert page.count("경남정밀") >= 3  # the consent and both accesses
+    consent = _consents(student.id)[0]
+    assert client.post(f"/my/consents/{consent.id}/withdraw").status_code == 302
+    auth.logout()
+
+    auth.login(world.recruiter)
+    assert client.get(f"/company/demands/{demand.id}/trainees/{student.id}").status_code == 403
+    shortlist = client.get(f"/company/demands/{demand.id}/rounds/{world.round.id}/shortlist").get_data(as_text=True)
+    assert student.name not in shortlist
+    assert audit_actions(student.id).count("company.viewed_trainee") == 2
+
+
+def test_another_trainees_consent_cannot_be_withdrawn(client, auth, world):
+    opt_in(client, auth, world.students[0], world.demands[0])
+    consent = _consents(world.students[0].id)[0]
+    auth.login(world.students[1])
+    assert client.post(f"/my/consents/{consent.id}/withdraw").status_code == 404
+    assert _consents(world.students[0].id)[0].withdrawn_at is None
+
+
+def test_only_trainees_use_the_trainee_pages(client, auth, world):
+    auth.login(world.recruiter)
+    assert client.get("/my/demands").status_code == 403
+    assert client.get("/my/consents").status_code == 403
