@@ -50,7 +50,9 @@ def seed_demo(password: str) -> None:
 
 @academy_cli.command("import-students")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_students(file: Path) -> None:
+@click.option("--passwords-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write each imported trainee's one-time initial password to this CSV (mode 600).")
+def import_students(file: Path, passwords_out: Path | None) -> None:
     """Import trainees from CSV or XLSX: all rows or none; every bad row is reported."""
     from academy.admissions.importer import ImportRejected, import_students_file
 
@@ -64,6 +66,19 @@ def import_students(file: Path) -> None:
         raise SystemExit(1) from None
     db.session.commit()
     click.echo(f"Imported {result.created} trainees ({result.enrolled} enrolled) from {file.name}.")
+    if passwords_out:
+        import csv
+        import os
+
+        fd = os.open(passwords_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["email", "initial_password"])
+            writer.writerows(sorted(result.passwords.items()))
+        click.echo(f"Initial passwords written to {passwords_out}; hand them over privately.")
+    else:
+        click.echo("Initial passwords were not saved: rerun with --passwords-out, or let the trainees "
+                   "get new passwords from the academy office.")
 
 
 @academy_cli.command("compile-translations")

@@ -62,3 +62,18 @@ def test_seed_demo_is_deterministic_and_complete(runner):
     # A second run on a filled database refuses instead of duplicating.
     again = runner.invoke(args=["academy", "seed-demo"])
     assert again.exit_code != 0 and "already" in again.output
+
+
+def test_import_students_can_save_initial_passwords_that_sign_in(runner, make, tmp_path, client):
+    university = make.university(code="INJE")
+    make.cohort(university=university, year=2027, capacity=5)
+    db.session.commit()
+    source = tmp_path / "trainees.csv"
+    source.write_text("name,email,university,cohort_year\n김하늘,sky@academy.test,INJE,2027\n", encoding="utf-8")
+    out = tmp_path / "passwords.csv"
+    result = runner.invoke(args=["academy", "import-students", str(source), "--passwords-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    email, password = out.read_text().splitlines()[1].split(",")
+    assert email == "sky@academy.test"
+    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
