@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import html
 
 import nbformat
@@ -13,6 +14,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 from academy.grading.jobs import CellScore
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+SAFE_MIME = frozenset({"text/plain", "image/png", "image/jpeg"})
 REDACTED = ("Hidden tests ran in this cell; their details are not shown. "
             "/ 이 셀에서 비공개 테스트가 실행되었습니다. 자세한 내용은 표시되지 않습니다.\n")
 
@@ -52,10 +54,27 @@ def render_feedback(notebooks: dict[str, NotebookNode], cells: list[CellScore], 
                 score = scores.get((name, grade_id))
                 _redact_outputs(cell, failed=score is None or score.score < score.max_score)
         nb, _ = ClearHiddenTests().preprocess(nb, {})
+        _plain_outputs(nb)
         combined.cells.append(nbformat.v4.new_markdown_cell(f"# {name}"))
         combined.cells.extend(nb.cells)
         combined.metadata = nb.metadata
-    exporter = HTMLExporter(template_name="lab", sanitize_html=True, exclude_input_prompt=True)
-    body, _ = exporter.from_notebook_node(combined)
-    marker = body.find(">", body.find("<body")) + 1
-    return body[:marker] + _summary(cells, message) + body[marker:]
+    body, _ = _exporter().from_notebook_node(combined)
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Feedback / 피드백</title></head>'
+        f"<body>{_summary(cells, message)}{body}</body></html>"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter() -> HTMLExporter:
+    # One exporter per worker process: building it loads and compiles the templates.
+    return HTMLExporter(template_name="basic", sanitize_html=True, exclude_input_prompt=True)
+
+
+def _plain_outputs(nb: NotebookNode) -> None:
+    # Trainee-made HTML, SVG and scripts never reach the page; text and raster images do, and
+    # sanitising big HTML tables costs more than grading them.
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "data" in out:
+                out["data"] = {k: v for k, v in out["data"].items() if k in SAFE_MIME}

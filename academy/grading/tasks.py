@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 from academy.grading.celery_app import app
 from academy.grading.grader import grade_submission, scratch_root
@@ -105,6 +105,14 @@ def sweep_scratch(older_than: float = STALE_SCRATCH_SECONDS) -> None:
     for entry in scratch_root().iterdir():
         if entry.is_dir() and entry.stat().st_mtime < cutoff:
             shutil.rmtree(entry, ignore_errors=True)
+
+
+@worker_init.connect
+def _warm(**_: Any) -> None:
+    # Build the feedback exporter before the pool forks, so no job pays for its templates.
+    from academy.grading.feedback import _exporter
+
+    _exporter()
 
 
 @worker_ready.connect
