@@ -28,6 +28,10 @@ STATUS_NAMES = {
     "closed": _l("closed"),
 }
 
+# Review states of companies and demands: "rejected" there means not approved (반려), not an
+# admissions refusal (불합격).
+REVIEW_STATUS_NAMES = {**STATUS_NAMES, "rejected": _l("not approved")}
+
 # Menu entries per role; an entry whose endpoint is not registered is left out.
 NAV = {
     "admin": [
@@ -82,4 +86,5 @@ def init_app(app: Flask) -> None:
         nav_items=nav_items,
         role_name=lambda r: ROLE_NAMES.get(r, r),
         status_name=lambda s: STATUS_NAMES.get(s, s),
+        review_status_name=lambda s: REVIEW_STATUS_NAMES.get(s, s),
     )

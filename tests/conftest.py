@@ -127,7 +127,12 @@ def csrf_app(_schema):
     class Cfg(_schema):
         WTF_CSRF_ENABLED = True
 
-    return create_app(Cfg)
+    app = create_app(Cfg)
+    yield app
+    from academy.extensions import db
+
+    with app.app_context():
+        empty_database(db)
 
 
 class Factory:

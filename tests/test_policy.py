@@ -10,8 +10,14 @@ from academy.policy import PUBLIC, TOKEN, Role, policy_of, roles_allowed
 def _url(app, rule: Rule) -> str:
     values = {}
     for arg in rule.arguments:
-        converter = rule._converters[arg].__class__.__name__  # noqa: SLF001
-        values[arg] = 1 if converter == "IntegerConverter" else "x"
+        converter = rule._converters[arg]  # noqa: SLF001
+        name = converter.__class__.__name__
+        if name == "IntegerConverter":
+            values[arg] = 1
+        elif name == "AnyConverter":
+            values[arg] = sorted(converter.items)[0]
+        else:
+            values[arg] = "x"
     with app.test_request_context():
         return app.url_for(rule.endpoint, **values)
 
