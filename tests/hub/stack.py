@@ -1,0 +1,131 @@
+"""The real portal (gunicorn) and the real JupyterHub with its proxy, on free loopback ports.
+
+Used by the end-to-end browser test and by bench/bench_hub_login.py. Each Stack has its own
+folder: the portal's SQLite database with the demo data, the hub's database and user homes.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+DEMO_PASSWORD = "academy-demo-2027"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: the process ended with {process.returncode}")
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+
+
+class Stack:
+    """Portal + hub + proxy, started and stopped together."""
+
+    def __init__(self, root: Path, portal_threads: int = 8):
+        self.root = root
+        self.portal_port, self.hub_port = free_port(), free_port()
+        self.portal_url = f"http://127.0.0.1:{self.portal_port}"
+        self.hub_url = f"http://127.0.0.1:{self.hub_port}"
+        self.api_token = secrets.token_hex(32)
+        self.portal_threads = portal_threads
+        self.processes: list[subprocess.Popen] = []
+        var = root / "var"
+        var.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "ACADEMY_VAR_DIR": str(var),
+            "ACADEMY_DATA_DIR": str(root / "data"),
+            "DATABASE_URL": f"sqlite:///{var / 'portal.sqlite'}",
+            "ACADEMY_PORTAL_URL": self.portal_url,
+            "ACADEMY_HUB_URL": self.hub_url,
+            "ACADEMY_HUB_CLIENT_SECRET": secrets.token_urlsafe(32),
+            "ACADEMY_HUB_API_TOKEN": self.api_token,
+            "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
+            "ACADEMY_HUB_API_BIND_URL": f"http://127.0.0.1:{free_port()}",
+            "ACADEMY_HUB_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
+        }
+        self.env.pop("ACADEMY_TEST_DATABASE", None)
+
+    # --- the portal -------------------------------------------------------------------------
+    def portal_python(self, code: str) -> str:
+        """Run Python inside the portal's app context (against its database) and return stdout."""
+        script = "from academy import create_app\nfrom academy.extensions import db\napp = create_app()\n"
+        script += "with app.app_context():\n" + "".join(f"    {line}\n" for line in code.splitlines())
+        done = subprocess.run([PYTHON, "-c", script], cwd=REPO, env=self.env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(done.stderr[-3000:])
+        return done.stdout
+
+    def _prepare_portal(self) -> None:
+        flask = [PYTHON, "-m", "flask", "--app", "wsgi"]
+        for command in (["db", "upgrade"], ["academy", "compile-translations"]):
+            subprocess.run([*flask, *command], cwd=REPO, env=self.env, check=True, capture_output=True)
+        self.portal_python("db.create_all()\ndb.session.commit()")  # tables not yet in the migration
+        subprocess.run([*flask, "academy", "seed-demo", "--password", DEMO_PASSWORD], cwd=REPO, env=self.env,
+                       check=True, capture_output=True)
+
+    def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
+        out = (self.root / log).open("wb")
+        process = subprocess.Popen(args, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> Stack:
+        self._prepare_portal()
+        portal = self._spawn([PYTHON, "-m", "gunicorn", "--chdir", str(REPO), "--bind",
+                              f"127.0.0.1:{self.portal_port}", "--workers", "1", "--threads",
+                              str(self.portal_threads), "wsgi:app"], "portal.log")
+        hub = self._spawn([PYTHON, "-m", "jupyterhub", "-f", str(REPO / "jupyterhub_config.py")], "hub.log")
+        wait_until(lambda: requests.get(f"{self.portal_url}/login", timeout=2).ok, 60, "portal", portal)
+        wait_until(lambda: requests.get(f"{self.hub_url}/hub/api", timeout=2).ok, 90, "hub", hub)
+        return self
+
+    def stop(self) -> None:
+        # The hub first (it stops the servers and its proxy), then the portal.
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        self.processes.clear()
+
+    # --- the hub's API with the portal's service token -----------------------------------------
+    def hub_api(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, f"{self.hub_url}/hub/api{path}",
+                                headers={"Authorization": f"token {self.api_token}"}, timeout=10, **kw)
+
+    def user_id(self, email: str) -> int:
+        code = ("from academy.auth.models import User\n"
+                f"print(db.session.scalar(db.select(User.id).where(User.email == {email!r})))")
+        return int(self.portal_python(code).strip())
+
+    def log(self, name: str) -> str:
+        path = self.root / name
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""

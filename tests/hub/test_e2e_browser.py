@@ -1,0 +1,73 @@
+"""End to end: portal sign-in, "Open my notebooks", JupyterLab with no second sign-in; refusals at the hub."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.hub.stack import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TRAINEE = "trainee001@academy.test"
+RECRUITER = "recruiter01@academy.test"
+
+
+def portal_login(page, stack, email: str) -> None:
+    page.goto(f"{stack.portal_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_selector("[data-test=who]")
+
+
+def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_withdrawal(stack, chromium):
+    uid = stack.user_id(TRAINEE)
+    context = chromium.new_context(locale="ko-KR")
+    page = context.new_page()
+    hub_requests: list[str] = []
+    page.on("request", lambda r: hub_requests.append(r.url) if r.url.startswith(stack.hub_url) else None)
+
+    portal_login(page, stack, TRAINEE)
+    page.goto(f"{stack.portal_url}/notebooks")
+    assert page.get_attribute("[data-test=server-state]", "data-state") == "not_started"
+    page.click("[data-test=open-notebooks]")
+    page.wait_for_url(re.compile(rf"^{re.escape(stack.hub_url)}/user/u{uid}/lab"), timeout=90_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    # No login form was ever shown by the hub: every hub request was the OAuth hop or the server.
+    assert not any("/hub/login" in url and "next=" not in url for url in hub_requests[1:])
+    assert page.locator("input[type=password]").count() == 0
+
+    server = stack.hub_api("GET", f"/users/u{uid}").json()["servers"][""]
+    assert server["ready"] is True
+    groups = stack.hub_api("GET", f"/users/u{uid}").json()["groups"]
+    assert any(g.startswith("cohort-") for g in groups) and "nbgrader-manufacturing-ai" in groups
+    page.goto(f"{stack.portal_url}/notebooks")
+    assert page.get_attribute("[data-test=server-state]", "data-state") == "running"
+
+    # Withdrawn in the portal: the next hub login is refused with a clear message.
+    stack.portal_python(
+        "from academy.admissions.models import Enrollment\n"
+        "from academy.admissions.services import withdraw\n"
+        f"e = db.session.scalar(db.select(Enrollment).where(Enrollment.student_id == {uid}))\n"
+        "withdraw(e.student, e.cohort, 'e2e test: left the programme')\n"
+        "db.session.commit()"
+    )
+    stack.hub_api("DELETE", f"/users/u{uid}/server")
+    page.goto(f"{stack.hub_url}/hub/logout")
+    response = page.goto(f"{stack.hub_url}/hub/spawn")
+    assert response.status == 403
+    assert "수강 중인 기수가 없어" in page.content() and "not enrolled in an active cohort" in page.content()
+    context.close()
+
+
+def test_recruiter_is_refused_by_the_hub_with_a_clear_message(stack, chromium):
+    context = chromium.new_context(locale="ko-KR")
+    page = context.new_page()
+    portal_login(page, stack, RECRUITER)
+    response = page.goto(f"{stack.hub_url}/hub/spawn")
+    assert response.status == 403
+    assert "기업 담당자" in page.content() and "Company recruiter" in page.content()
+    uid = stack.user_id(RECRUITER)
+    assert stack.hub_api("GET", f"/users/u{uid}").status_code == 404  # never became a hub user
+    context.close()
