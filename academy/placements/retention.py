@@ -50,5 +50,6 @@ def purge_expired(today: date | None = None) -> list[int]:
         MatchRound.retention_until < today, MatchRound.purged_at.is_(None))))
     for match_round in rounds:
         purge_round(match_round)
-    db.session.expire_all()
+    db.session.flush()
+    db.session.expire_all()  # loaded offers and placements must show the bulk updates
     return [r.id for r in rounds]

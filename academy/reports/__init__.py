@@ -1,0 +1,1 @@
+"""Outcome figures for the academy office: placement, offers, unfilled demands and retention."""
