@@ -116,6 +116,32 @@ def test_match_is_trainee_optimal_among_all_stable_matchings(instance):
                 assert position(student_prefs[s], ours[s]) <= position(student_prefs[s], candidate[s])
 
 
+@settings(max_examples=200, deadline=None)
+@given(instances())
+def test_every_explanation_is_true(instance):
+    student_prefs, demand_prefs, capacities = instance
+    result = match(*instance)
+    for s, prefs in student_prefs.items():
+        explanation = result.explanations[s]
+        assert explanation.demand == result.assignment[s]
+        placed_at = position(prefs, explanation.demand)
+        assert explanation.choice == (None if explanation.demand is None else placed_at + 1)
+        assert [w.demand for w in explanation.preferred] == list(dict.fromkeys(prefs[:placed_at]))
+        for why in explanation.preferred:
+            ranking = demand_prefs[why.demand]
+            if why.reason is Reason.NOT_RANKED_BY_DEMAND:
+                assert s not in ranking
+            elif why.reason is Reason.NO_PLACES:
+                assert capacities[why.demand] == 0 and s in ranking
+            else:
+                assert why.reason is Reason.FILLED_BY_HIGHER
+                taken = result.placements[why.demand]
+                assert len(taken) == capacities[why.demand]
+                assert all(ranking.index(t) < ranking.index(s) for t in taken)
+                assert why.rank_there == ranking.index(s) + 1
+                assert why.lowest_admitted == max(ranking.index(t) for t in taken) + 1
+
+
 def test_audit_finds_blocking_pairs_overfilling_and_unranked_placements():
     student_prefs = {"a": ["x", "y"], "b": ["x"], "c": ["y"]}
     demand_prefs = {"x": ["a", "b"], "y": ["a"]}
