@@ -197,6 +197,14 @@ def test_explanation_names_the_choice_and_why_not_higher():
     assert render(ana, "en") == (
         "you were placed at your 2nd choice; your 1st choice filled with trainees it ranked higher"
     )
+    names = {"x": "비전검사", "y": "Line AI"}
+    assert render(ana, "ko", names) == (
+        "2지망에 배정되었습니다; 1지망(비전검사)은 귀하보다 높은 순위의 훈련생으로 채워졌습니다"
+    )
+    assert render(ana, "en", names) == (
+        "you were placed at your 2nd choice; "
+        "your 1st choice (비전검사) filled with trainees it ranked higher"
+    )
 
 
 def test_explanation_of_an_unplaced_trainee_covers_every_choice():
