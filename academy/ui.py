@@ -53,10 +53,12 @@ NAV = {
     "instructor": [
         ("home.instructor", _l("Home")),
         ("courses.my_courses", _l("My courses")),
+        ("oauth.notebooks", _l("My notebooks")),
     ],
     "student": [
         ("home.student", _l("Home")),
         ("courses.student_courses", _l("My courses")),
+        ("oauth.notebooks", _l("My notebooks")),
         ("admissions.open_cohorts", _l("Apply")),
         ("students.profile", _l("My profile")),
         ("placements.student_demands", _l("Demands")),
