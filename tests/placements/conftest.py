@@ -46,8 +46,9 @@ def world(app, make):
     other_recruiter = make.user("recruiter")
     match_round = MatchRound(cohort_id=cohort.id, retention_until=date.today() + timedelta(days=365))
     db.session.add(match_round)
+    admin = make.user("admin")
     db.session.commit()
-    return World(make.user("admin"), cohort, students, company, recruiter, demands, match_round, other_recruiter)
+    return World(admin, cohort, students, company, recruiter, demands, match_round, other_recruiter)
 
 
 def audit_actions(subject_id: int | None = None) -> list[str]:

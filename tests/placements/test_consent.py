@@ -107,3 +107,25 @@ def test_only_trainees_use_the_trainee_pages(client, auth, world):
     auth.login(world.recruiter)
     assert client.get("/my/demands").status_code == 403
     assert client.get("/my/consents").status_code == 403
+
+
+def test_consent_and_withdrawal_need_the_csrf_token(csrf_app, world):
+    import re
+
+    from tests.conftest import PASSWORD
+
+    student, demand = world.students[0], world.demands[0]
+    client = csrf_app.test_client()
+
+    def token(url: str) -> str:
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(url).get_data(as_text=True)).group(1)
+
+    client.post("/login", data={"email": student.email, "password": PASSWORD, "csrf_token": token("/login")})
+    consent_url = f"/my/demands/{demand.id}/consent"
+    assert client.post(consent_url, data={"agree": "y"}).status_code == 400
+    assert _consents(student.id) == []
+    assert client.post(consent_url, data={"agree": "y", "csrf_token": token(consent_url)}).status_code == 302
+    consent = _consents(student.id)[0]
+    assert client.post(f"/my/consents/{consent.id}/withdraw").status_code == 400
+    withdraw = client.post(f"/my/consents/{consent.id}/withdraw", data={"csrf_token": token("/my/consents")})
+    assert withdraw.status_code == 302
