@@ -234,3 +234,26 @@ def test_office_opens_a_round_and_the_criteria_page_is_public(client, auth, worl
     assert _db().session.scalar(sa.select(sa.func.count()).select_from(m.MatchRound)) == 2
     page = client.get("/placements/criteria")
     assert page.status_code == 200
+
+
+def test_explanation_in_english_and_offer_expiry_command(client, auth, runner, world):
+    d0, d1 = world.demands
+    s0, s1, _ = world.students
+    for s in (s0, s1):
+        opt_in(client, auth, s, d0)
+        opt_in(client, auth, s, d1)
+    _run_and_publish(client, auth, world)
+    auth.login(s1)
+    client.post("/lang/en")
+    page = client.get("/my/placement").get_data(as_text=True)
+    assert f"you were placed at your 2nd choice; your 1st choice ({d0.title}) filled with trainees it ranked higher" \
+        in page
+    auth.logout()
+
+    offer = _offer(client, auth, world, d1, s1)
+    assert "expired 0 offer(s)" in runner.invoke(args=["academy", "placements", "expire-offers"]).output
+    db = _db()
+    db.session.get(_models().Offer, offer.id).deadline_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.session.commit()
+    assert "expired 1 offer(s)" in runner.invoke(args=["academy", "placements", "expire-offers"]).output
+    assert _db().session.get(_models().Offer, offer.id).status == "expired"
