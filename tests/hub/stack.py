@@ -76,8 +76,9 @@ def wait_until(check, timeout: float, what: str, process: subprocess.Popen | Non
 class Stack:
     """Portal + hub + proxy, started and stopped together."""
 
-    def __init__(self, root: Path, trainees: int = 2, portal_threads: int = 8):
+    def __init__(self, root: Path, trainees: int = 2, portal_threads: int = 8, config: Path | None = None):
         self.root = root
+        self.config = config or REPO / "jupyterhub_config.py"
         self.trainees = trainees
         self.portal_port, self.hub_port = free_port(), free_port()
         self.portal_url = f"http://127.0.0.1:{self.portal_port}"
@@ -129,7 +130,7 @@ class Stack:
         portal = self._spawn([PYTHON, "-m", "gunicorn", "--chdir", str(REPO), "--bind",
                               f"127.0.0.1:{self.portal_port}", "--workers", "1", "--threads",
                               str(self.portal_threads), "wsgi:app"], "portal.log")
-        hub = self._spawn([PYTHON, "-m", "jupyterhub", "-f", str(REPO / "jupyterhub_config.py")], "hub.log")
+        hub = self._spawn([PYTHON, "-m", "jupyterhub", "-f", str(self.config)], "hub.log")
         wait_until(lambda: requests.get(f"{self.portal_url}/login", timeout=2).ok, 60, "portal", portal)
         wait_until(lambda: requests.get(f"{self.hub_url}/hub/api", timeout=2).ok, 90, "hub", hub)
         return self
