@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from academy.datasets.catalogue import load_catalogue
 NAMES = h.assignment_names()
 # One lab's fixture generates it and autogrades five or six notebooks; on a loaded 2-core box that can pass 10 min.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+# How many labs are graded at the same time (each in its own nbgrader process and course copy).
+LAB_WORKERS = int(os.environ.get("ACADEMY_LAB_WORKERS", "2"))
 
 
 @dataclass
@@ -27,16 +32,13 @@ class GradedLab:
     scores: dict[str, h.Score]
 
 
-@pytest.fixture(scope="module", params=NAMES)
-def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> GradedLab:
+def grade_lab(name: str, scratch: Path) -> GradedLab:
     """Generate the lab, build its submissions and autograde them all in one nbgrader call."""
-    name: str = request.param
     path = h.source_notebook(name)
     if not path.exists():
-        pytest.fail(f"{name}: source notebook {path.relative_to(h.REPO)} does not exist")
+        raise FileNotFoundError(f"{name}: source notebook {path.relative_to(h.REPO)} does not exist")
     source = nbformat.read(path, as_version=4)
     wrong = h.load_variants(name)
-    scratch = tmp_path_factory.mktemp(name)
     env = h.grading_env(scratch)
     course = h.copy_course(scratch)
     released = h.generate(course, name, env)
@@ -44,6 +46,30 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     h.write_submissions(course, name, subs)
     h.autograde(course, name, env)
     return GradedLab(name, source, released, wrong, h.read_scores(course, name, list(subs)))
+
+
+@pytest.fixture(scope="session")
+def grading_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Start grading every selected lab in the background, LAB_WORKERS labs at a time."""
+    selected: list[str] = []
+    for item in request.session.items:
+        name = getattr(item, "callspec", None) and item.callspec.params.get("graded")
+        if name and name not in selected:
+            selected.append(name)
+    # Each lab is mostly one single-threaded kernel at a time, so two labs at once keep both CI cores busy.
+    pool = ThreadPoolExecutor(max_workers=LAB_WORKERS)
+    runs = {name: pool.submit(grade_lab, name, tmp_path_factory.mktemp(name)) for name in selected}
+    yield runs
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def graded(request: pytest.FixtureRequest, grading_runs: dict) -> GradedLab:
+    """Return the finished grading run of one lab."""
+    name: str = request.param
+    if not h.source_notebook(name).exists():
+        pytest.fail(f"{name}: source notebook {h.source_notebook(name).relative_to(h.REPO)} does not exist")
+    return grading_runs[name].result()
 
 
 @pytest.mark.parametrize("name", NAMES)
