@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from academy.audit.services import record_view
+from academy.audit.services import record, record_view
 from academy.companies.models import Demand, DemandStatus
 from academy.companies.services import visible_demands
 from academy.extensions import db
@@ -425,7 +425,13 @@ def round_detail(round_id: int):
     n_consents = db.session.scalar(sa.select(sa.func.count()).where(
         Consent.round_id == round_id, Consent.withdrawn_at.is_(None)))
     demands = db.session.scalars(sa.select(RoundDemand).where(RoundDemand.round_id == round_id)).all()
-    return render_template("placements/round.html", match_round=match_round, outcomes=rounds.outcomes(match_round),
+    results = rounds.outcomes(match_round)
+    if results:  # the result names trainees: one audit entry per view, listing them
+        record("personal_data.viewed", obj=match_round,
+               detail={"what": "match round result", "round_id": round_id,
+                       "student_ids": [o.student_id for o in results]})
+        db.session.commit()
+    return render_template("placements/round.html", match_round=match_round, outcomes=results,
                            n_consents=n_consents, round_demands=demands, run_form=RunForm(), form=ActionForm())
 
 

@@ -96,6 +96,11 @@ def test_match_round_review_publish_and_explanations(client, auth, world):
     assert client.post(f"/admin/placements/rounds/{world.round.id}/run", data={"seed": 42}).status_code == 302
     page = client.get(f"/admin/placements/rounds/{world.round.id}").get_data(as_text=True)
     assert "42" in page and "1지망에 배정되었습니다" in page
+    from academy.audit.models import AuditEntry
+
+    viewed = _db().session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "personal_data.viewed",
+                                                               AuditEntry.object_type == "match_rounds")).all()
+    assert len(viewed) == 1 and str(s2.id) in viewed[0].detail
     auth.logout()
 
     # Before publication the trainee sees nothing.
