@@ -101,7 +101,10 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             return None
         if row.used_at is not None:
             # A code presented twice was probably stolen: revoke what the first exchange gave.
+            from academy.audit.services import record
+
             revoke_tokens_of_code(row)
+            record("oauth.code_reused", subject_user_id=row.user_id, detail={"client": client.row.client_id})
             db.session.commit()
             return None
         if row.is_expired():

@@ -75,8 +75,13 @@ def find_client(client_id: str) -> OAuthClient | None:
         # Kept in step with the environment so a rotated secret or a moved hub needs no command.
         wanted = (digest(hub_secret), hub_redirect_uri())
         if row is None or (row.secret_hash, row.redirect_uris) != wanted:
-            row = register_client(hub_id, hub_secret, [wanted[1]], "JupyterHub")
-            db.session.commit()
+            try:
+                row = register_client(hub_id, hub_secret, [wanted[1]], "JupyterHub")
+                db.session.commit()
+            except sa.exc.IntegrityError:
+                # Another request registered it at the same moment (a whole cohort signing in at once).
+                db.session.rollback()
+                row = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
     return row
 
 

@@ -164,6 +164,10 @@ def test_reused_code_is_refused_and_revokes_the_first_token(hub_client, client, 
     again = exchange(client, code, verifier)
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"
     assert userinfo(client, first.json["access_token"]).status_code == 401
+    from academy.audit.models import AuditEntry
+    from academy.extensions import db
+
+    assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "oauth.code_reused")) == 1
 
 
 def test_expired_code_is_refused(hub_client, client, auth, make):
@@ -235,3 +239,18 @@ def test_token_endpoint_needs_no_csrf_token_but_a_secret(csrf_app):
         response = csrf_app.test_client().post("/oauth/token", data={"grant_type": "authorization_code", "code": "x"})
     assert response.status_code in {400, 401}
     assert response.json["error"] in {"invalid_client", "invalid_request"}
+
+
+def test_hub_client_follows_the_environment_and_keeps_only_a_hash(hub_client, client, auth, make):
+    from academy.extensions import db
+    from academy.oauth.models import OAuthClient
+
+    auth.login(make.enrolled_student())
+    verifier, challenge = pkce()
+    code = code_from(authorize(client, challenge))
+    row = db.session.scalar(sa.select(OAuthClient))
+    assert row.secret_hash != SECRET and len(row.secret_hash) == 64
+    assert row.redirect_uri_list() == [CALLBACK]
+    hub_client.config["HUB_CLIENT_SECRET"] = "n" * 40  # rotated: the old secret stops working at once
+    assert exchange(client, code, verifier).status_code == 401
+    assert exchange(client, code, verifier, secret="n" * 40).status_code == 200
