@@ -98,7 +98,8 @@ def _own_consent(consent_id: int) -> Consent:
 @allow(Role.STUDENT)
 def student_demands():
     """Browse approved demands of approved companies, and rank the ones I opted into."""
-    match_round = consents.current_round(current_user)
+    # The latest round stays on show after it closes for opt-ins, so trainees still see their ranking.
+    match_round = consents.current_round(current_user, tuple(RoundStatus))
     mine = consents.my_consents(current_user, match_round) if match_round else []
     active = {c.demand_id for c in mine if c.active}
     demands = db.session.scalars(visible_demands().order_by(Demand.start_date, Demand.id)).all()

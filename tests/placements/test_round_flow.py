@@ -113,6 +113,8 @@ def test_match_round_review_publish_and_explanations(client, auth, world):
     auth.login(s1)
     page = client.get("/my/placement").get_data(as_text=True)
     assert "2지망에 배정되었습니다" in page and "높은 순위의 훈련생으로 채워졌습니다" in page
+    demands_page = client.get("/my/demands").get_data(as_text=True)
+    assert "내 지망 순위" in demands_page and f"/my/demands/{d0.id}/consent" not in demands_page
     m = _models()
     match_round = _db().session.get(m.MatchRound, world.round.id)
     assert match_round.seed == 42 and match_round.status == "published" and match_round.participants == 3
