@@ -65,12 +65,20 @@ def open_round(cohort: Cohort, retention_until: date, by: User) -> MatchRound:
 
 
 def demand_fill(demand: Demand) -> DemandFill:
-    """Return the demand's place counter, creating it at its headcount."""
+    """Return the demand's place counter, creating it at its headcount or following a changed headcount."""
     fill = db.session.get(DemandFill, demand.id)
     if fill is None:
         fill = DemandFill(demand_id=demand.id, capacity=demand.headcount, filled=0)
         db.session.add(fill)
         db.session.flush()
+    elif fill.capacity != demand.headcount:
+        # A company may change its headcount; places already taken are never taken back.
+        db.session.execute(sa.update(DemandFill).where(DemandFill.demand_id == demand.id)
+                           .values(capacity=sa.func.max(DemandFill.filled, demand.headcount)
+                                   if db.engine.dialect.name == "sqlite"
+                                   else sa.func.greatest(DemandFill.filled, demand.headcount))
+                           .execution_options(synchronize_session=False))
+        db.session.refresh(fill)
     return fill
 
 

@@ -107,3 +107,17 @@ def test_twenty_concurrent_accepts_for_one_remaining_place(app, make, world):
         t.join(60)
     assert sorted(results) == ["accepted"] + ["refused"] * 19
     assert _counts(demand.id) == (1, 3)
+
+
+def test_the_place_counter_follows_a_changed_headcount_but_never_drops_below_filled(app, make, world):
+    from academy.extensions import db
+    from academy.placements.models import DemandFill
+    from academy.placements.rounds import demand_fill
+
+    demand, _pairs = _offers_for_one_place(make, world, 1)  # 2 of 3 places filled
+    demand.headcount = 5
+    assert demand_fill(demand).capacity == 5
+    demand.headcount = 1
+    assert demand_fill(demand).capacity == 2
+    db.session.commit()
+    assert db.session.get(DemandFill, demand.id).filled == 2
