@@ -159,7 +159,9 @@ def active_consent(student_id: int, demand: Demand) -> Consent | None:
 
 def check_company_access(recruiter: User, student_id: int, demand: Demand, what: str) -> Consent:
     """Let a recruiter of the demand's company see a trainee only with an active consent; log it."""
-    consent = active_consent(student_id, demand) if recruiter.company_id == demand.company_id else None
+    # A company the office no longer approves loses access, as at Handshake-style career centres.
+    own = recruiter.company_id == demand.company_id and demand.company.status == ReviewStatus.APPROVED
+    consent = active_consent(student_id, demand) if own else None
     if consent is None:
         record("consent.missing", subject_user_id=student_id, obj=demand,
                detail={"company": recruiter.company_id, "what": what})

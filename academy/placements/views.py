@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from academy.audit.services import record, record_view
-from academy.companies.models import Demand, DemandStatus
+from academy.companies.models import Demand, DemandStatus, ReviewStatus
 from academy.companies.services import visible_demands
 from academy.extensions import db
 from academy.placements import consent as consents
@@ -293,6 +293,8 @@ def _own_demand(demand_id: int) -> Demand:
     demand = db.get_or_404(Demand, demand_id)
     if demand.company_id != current_user.company_id:
         abort(404)
+    if demand.company.status != ReviewStatus.APPROVED:
+        abort(403)  # trainees' data goes only to companies the office approves
     return demand
 
 

@@ -129,3 +129,15 @@ def test_consent_and_withdrawal_need_the_csrf_token(csrf_app, world):
     assert client.post(f"/my/consents/{consent.id}/withdraw").status_code == 400
     withdraw = client.post(f"/my/consents/{consent.id}/withdraw", data={"csrf_token": token("/my/consents")})
     assert withdraw.status_code == 302
+
+
+def test_a_company_the_office_rejects_loses_access(client, auth, world):
+    from academy.extensions import db
+
+    student, demand = world.students[0], world.demands[0]
+    opt_in(client, auth, student, demand)
+    world.company.status, world.company.review_reason = "rejected", "허위 정보"
+    db.session.commit()
+    auth.login(world.recruiter)
+    assert client.get(f"/company/demands/{demand.id}/trainees/{student.id}").status_code == 403
+    assert client.get(f"/company/demands/{demand.id}/rounds/{world.round.id}/shortlist").status_code == 403
