@@ -15,6 +15,7 @@ from academy.audit.services import record, record_view
 from academy.companies.models import Demand, DemandStatus, ReviewStatus
 from academy.companies.services import visible_demands
 from academy.extensions import db
+from academy.i18n import localized
 from academy.placements import consent as consents
 from academy.placements import offers, rounds
 from academy.placements.forms import (
@@ -386,7 +387,7 @@ def make_offer(demand_id: int, round_id: int):
 
 def _cohort_choices(form: RoundForm) -> RoundForm:
     cohorts = db.session.scalars(sa.select(Cohort).order_by(Cohort.year.desc(), Cohort.name)).all()
-    form.cohort_id.choices = [(c.id, f"{c.university.name_ko} · {c.year} {c.name}") for c in cohorts]
+    form.cohort_id.choices = [(c.id, f"{localized(c.university, 'name')} · {c.year} {c.name}") for c in cohorts]
     return form
 
 
