@@ -264,3 +264,14 @@ def test_explanation_in_english_and_offer_expiry_command(client, auth, runner, w
     db.session.commit()
     assert "expired 1 offer(s)" in runner.invoke(args=["academy", "placements", "expire-offers"]).output
     assert _db().session.get(_models().Offer, offer.id).status == "expired"
+
+
+def test_other_roles_are_refused_the_office_and_company_pages(client, auth, world, make):
+    for user in (make.user("coordinator"), make.user("instructor"), world.students[0]):
+        auth.login(user)
+        assert client.get("/admin/placements").status_code == 403
+        assert client.get(f"/company/demands/{world.demands[0].id}/rounds/{world.round.id}/shortlist").status_code == 403
+        assert client.post(f"/admin/placements/rounds/{world.round.id}/publish").status_code == 403
+        auth.logout()
+    m = _models()
+    assert _db().session.get(m.MatchRound, world.round.id).status == "open"
