@@ -31,6 +31,7 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "_showtraceback", "set_custom_exc", "input_transformers_cleanup", "input_transformers_post",
     "ast_transformers", "do_execute", "run_cell",
 })
+ALLOWED_MODULE = "IPython.display"  # display(), HTML(), clear_output(): ordinary notebook use
 ALLOWED_MAGICS = frozenset({"matplotlib", "time", "timeit"})
 
 
@@ -58,6 +59,8 @@ class _Screen(ast.NodeVisitor):
             self.modules.add(alias.asname or alias.name)  # may be a submodule: treat as one
 
     def _check_module(self, name: str) -> None:
+        if name == ALLOWED_MODULE or name.startswith(ALLOWED_MODULE + "."):
+            return
         for forbidden in FORBIDDEN_MODULES:
             if name == forbidden or name.startswith(forbidden + "."):
                 self.found.append(f"imports {name}")

@@ -36,13 +36,18 @@ def test_correct_submission_gets_full_marks_and_gradebook_is_updated(grade, make
 
 
 def test_feedback_shows_scores_but_no_hidden_test_source(grade, make_submission):
-    wrong_hidden = {**SOLUTIONS, "mean_square": "def mean_square(x):\n    return 2.5\n"}
-    result = grade(make_submission(wrong_hidden), "hana")
+    wrong_hidden = {**SOLUTIONS, "mean_square": "def mean_square(x):\n    return 2.5\n"
+                    "from IPython.display import HTML\nHTML('<script>alert(2)</script>')\n"}
+
+    def inject(nb: nbformat.NotebookNode) -> None:
+        nb.cells.append(nbformat.v4.new_markdown_cell("<script>alert(1)</script><img src=x onerror=alert(3)>"))
+
+    result = grade(make_submission(wrong_hidden, edit=inject), "hana")
     assert result.auto_score == 2.0
     assert "test_mean_square" in result.feedback_html and "squares ok" in result.feedback_html
     for hidden in HIDDEN_SOURCE:
         assert hidden not in result.feedback_html
-    assert "<script>alert" not in result.feedback_html
+    assert "<script>alert" not in result.feedback_html and "<img src=x" not in result.feedback_html
 
 
 def test_wrong_answers_printing_fake_success_get_zero(grade, make_submission):

@@ -17,6 +17,7 @@ CLEAN = [
     "import torch\nnet = torch.nn.Linear(2, 1)\nnet.eval()\nfor m in net.modules():\n    pass",
     "df = pd.DataFrame({'a': [1]})\ndf.events = 1\ndf['b'] = df['a'] * 2\nclass A:\n    pass\nA().x = 3",
     "import os\nDATA = os.environ.get('ACADEMY_DATA_DIR', '/data')",
+    "from IPython.display import display, HTML, clear_output\ndisplay(HTML('<b>x</b>'))",
 ]
 HOSTILE = [
     ("import numpy.testing\nnumpy.testing.assert_allclose = print", "changes numpy.testing.assert_allclose"),
@@ -28,6 +29,7 @@ HOSTILE = [
     ("exec('x = 1')", "uses exec"),
     ("import sys\nsys.settrace(None)", "imports sys"),
     ("import ctypes", "imports ctypes"),
+    ("from IPython.core.interactiveshell import InteractiveShell", "imports IPython.core"),
     ("f = (lambda: 0).__globals__", "uses .__globals__"),
     ("!cat /etc/passwd", "uses get_ipython"),
     ("%load_ext something", "uses get_ipython"),
