@@ -197,6 +197,10 @@ def seed(password: str) -> dict[str, str]:
                          DemandSkill(skill=skills["data_preparation"], min_level=2)]
         db.session.add(demand)
     db.session.flush()
+    # Consents, rankings, a published round with offers and a started placement.
+    from academy.placements.seed import seed_placements
+
+    seed_placements()
     return {
         "admin": admin.email,
         "coordinator": coordinators[0].email,

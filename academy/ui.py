@@ -62,6 +62,8 @@ NAV = {
         ("admissions.open_cohorts", _l("Apply")),
         ("students.profile", _l("My profile")),
         ("placements.student_demands", _l("Demands")),
+        ("placements.my_competencies", _l("Competency profile")),
+        ("placements.my_placement", _l("My results and offers")),
         ("placements.my_consents", _l("My consents")),
         ("students.my_data", _l("My data")),
     ],
@@ -69,6 +71,7 @@ NAV = {
         ("home.recruiter", _l("Home")),
         ("companies.company_profile", _l("Company")),
         ("companies.my_demands", _l("Demands")),
+        ("placements.recruiter_home", _l("Shortlists")),
     ],
 }
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: da15fef983ab
+Revision ID: 9373f3247654
 Revises: 
-Create Date: 2026-11-26 23:36:31.858342
+Create Date: 2026-11-27 01:18:39.359469
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import academy.util
 
 
 # revision identifiers, used by Alembic.
-revision = 'da15fef983ab'
+revision = '9373f3247654'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -38,7 +38,6 @@ def upgrade():
     sa.CheckConstraint("size IN ('small', 'medium', 'large')", name=op.f('ck_companies_size_valid')),
     sa.CheckConstraint("status != 'rejected' OR review_reason IS NOT NULL", name=op.f('ck_companies_rejection_has_reason')),
     sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name=op.f('ck_companies_status_valid')),
-    sa.ForeignKeyConstraint(['reviewed_by_id'], ['users.id'], name=op.f('fk_companies_reviewed_by_id_users'), use_alter=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_companies')),
     sa.UniqueConstraint('name', name=op.f('uq_companies_name'))
     )
@@ -61,6 +60,17 @@ def upgrade():
     sa.CheckConstraint('late_percent_per_day BETWEEN 0 AND 100', name=op.f('ck_courses_late_percent_valid')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_courses')),
     sa.UniqueConstraint('code', name=op.f('uq_courses_code'))
+    )
+    op.create_table('oauth_clients',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.String(length=80), nullable=False),
+    sa.Column('secret_hash', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('redirect_uris', sa.Text(), nullable=False),
+    sa.Column('scope', sa.String(length=200), nullable=False),
+    sa.Column('created_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_clients')),
+    sa.UniqueConstraint('client_id', name=op.f('uq_oauth_clients_client_id'))
     )
     op.create_table('skills',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -137,6 +147,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
+    # companies.reviewed_by_id -> users: added once both tables exist (they refer to each other).
+    with op.batch_alter_table('companies', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_companies_reviewed_by_id_users'), 'users', ['reviewed_by_id'], ['id'])
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_company_id'), ['company_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
@@ -316,6 +329,49 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_grades_assignment_id'), ['assignment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_grades_student_id'), ['student_id'], unique=False)
 
+    op.create_table('match_rounds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cohort_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('seed', sa.BigInteger(), nullable=True),
+    sa.Column('retention_until', sa.Date(), nullable=False),
+    sa.Column('participants', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('matched_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('purged_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'matched', 'published', 'closed')", name=op.f('ck_match_rounds_status_valid')),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohorts.id'], name=op.f('fk_match_rounds_cohort_id_cohorts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_match_rounds_created_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_rounds'))
+    )
+    with op.batch_alter_table('match_rounds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_rounds_cohort_id'), ['cohort_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_rounds_status'), ['status'], unique=False)
+
+    op.create_table('oauth_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('redirect_uri', sa.Text(), nullable=False),
+    sa.Column('scope', sa.String(length=200), nullable=False),
+    sa.Column('nonce', sa.String(length=200), nullable=True),
+    sa.Column('code_challenge', sa.String(length=128), nullable=False),
+    sa.Column('code_challenge_method', sa.String(length=10), nullable=False),
+    sa.Column('created_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['oauth_clients.id'], name=op.f('fk_oauth_codes_client_id_oauth_clients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_oauth_codes_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_codes')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_oauth_codes_code_hash'))
+    )
+    with op.batch_alter_table('oauth_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_oauth_codes_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_oauth_codes_user_id'), ['user_id'], unique=False)
+
     op.create_table('profile_skills',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('skill_id', sa.Integer(), nullable=False),
@@ -361,6 +417,14 @@ def upgrade():
     with op.batch_alter_table('application_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_events_application_id'), ['application_id'], unique=False)
 
+    op.create_table('demand_fills',
+    sa.Column('demand_id', sa.Integer(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('filled', sa.Integer(), nullable=False),
+    sa.CheckConstraint('filled >= 0 AND filled <= capacity', name=op.f('ck_demand_fills_within_capacity')),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_demand_fills_demand_id_demands'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('demand_id', name=op.f('pk_demand_fills'))
+    )
     op.create_table('demand_skills',
     sa.Column('demand_id', sa.Integer(), nullable=False),
     sa.Column('skill_id', sa.Integer(), nullable=False),
@@ -370,12 +434,228 @@ def upgrade():
     sa.ForeignKeyConstraint(['skill_id'], ['skills.id'], name=op.f('fk_demand_skills_skill_id_skills')),
     sa.PrimaryKeyConstraint('demand_id', 'skill_id', name=op.f('pk_demand_skills'))
     )
+    op.create_table('match_outcomes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=False),
+    sa.Column('demand_id', sa.Integer(), nullable=True),
+    sa.Column('choice', sa.Integer(), nullable=True),
+    sa.Column('explanation_ko', sa.Text(), nullable=False),
+    sa.Column('explanation_en', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_match_outcomes_demand_id_demands')),
+    sa.ForeignKeyConstraint(['round_id'], ['match_rounds.id'], name=op.f('fk_match_outcomes_round_id_match_rounds'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['student_id'], ['users.id'], name=op.f('fk_match_outcomes_student_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_outcomes')),
+    sa.UniqueConstraint('round_id', 'student_id', name=op.f('uq_match_outcomes_round_id_student_id'))
+    )
+    with op.batch_alter_table('match_outcomes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_outcomes_round_id'), ['round_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_outcomes_student_id'), ['student_id'], unique=False)
+
+    op.create_table('oauth_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_id', sa.Integer(), nullable=True),
+    sa.Column('scope', sa.String(length=200), nullable=False),
+    sa.Column('issued_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['oauth_clients.id'], name=op.f('fk_oauth_tokens_client_id_oauth_clients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['code_id'], ['oauth_codes.id'], name=op.f('fk_oauth_tokens_code_id_oauth_codes'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_oauth_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_oauth_tokens_token_hash'))
+    )
+    with op.batch_alter_table('oauth_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_oauth_tokens_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_oauth_tokens_code_id'), ['code_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_oauth_tokens_user_id'), ['user_id'], unique=False)
+
+    op.create_table('offers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('demand_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('deadline_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('made_by_id', sa.Integer(), nullable=True),
+    sa.Column('made_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('responded_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'accepted', 'declined', 'expired')", name=op.f('ck_offers_status_valid')),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_offers_demand_id_demands')),
+    sa.ForeignKeyConstraint(['made_by_id'], ['users.id'], name=op.f('fk_offers_made_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['round_id'], ['match_rounds.id'], name=op.f('fk_offers_round_id_match_rounds'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['student_id'], ['users.id'], name=op.f('fk_offers_student_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_offers'))
+    )
+    with op.batch_alter_table('offers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_offers_demand_id'), ['demand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_offers_round_id'), ['round_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_offers_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_offers_student_id'), ['student_id'], unique=False)
+
+    op.create_table('placement_consents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=False),
+    sa.Column('demand_id', sa.Integer(), nullable=False),
+    sa.Column('notice', sa.Text(), nullable=False),
+    sa.Column('given_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('choice_rank', sa.Integer(), nullable=True),
+    sa.CheckConstraint('withdrawn_at IS NULL OR choice_rank IS NULL', name=op.f('ck_placement_consents_withdrawn_unranked')),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_placement_consents_demand_id_demands')),
+    sa.ForeignKeyConstraint(['round_id'], ['match_rounds.id'], name=op.f('fk_placement_consents_round_id_match_rounds'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['student_id'], ['users.id'], name=op.f('fk_placement_consents_student_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_placement_consents')),
+    sa.UniqueConstraint('round_id', 'student_id', 'demand_id', name=op.f('uq_placement_consents_round_id_student_id_demand_id'))
+    )
+    with op.batch_alter_table('placement_consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_placement_consents_demand_id'), ['demand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_placement_consents_round_id'), ['round_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_placement_consents_student_id'), ['student_id'], unique=False)
+
+    op.create_table('round_demands',
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('demand_id', sa.Integer(), nullable=False),
+    sa.Column('submitted_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_round_demands_demand_id_demands')),
+    sa.ForeignKeyConstraint(['round_id'], ['match_rounds.id'], name=op.f('fk_round_demands_round_id_match_rounds'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('round_id', 'demand_id', name=op.f('pk_round_demands'))
+    )
+    op.create_table('shortlist_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('demand_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_shortlist_entries_demand_id_demands')),
+    sa.ForeignKeyConstraint(['round_id'], ['match_rounds.id'], name=op.f('fk_shortlist_entries_round_id_match_rounds'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['student_id'], ['users.id'], name=op.f('fk_shortlist_entries_student_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shortlist_entries')),
+    sa.UniqueConstraint('round_id', 'demand_id', 'student_id', name=op.f('uq_shortlist_entries_round_id_demand_id_student_id'))
+    )
+    with op.batch_alter_table('shortlist_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shortlist_entries_demand_id'), ['demand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shortlist_entries_round_id'), ['round_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shortlist_entries_student_id'), ['student_id'], unique=False)
+
+    op.create_table('placements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('offer_id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('demand_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('accepted_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('accepted', 'started', 'ended')", name=op.f('ck_placements_status_valid')),
+    sa.ForeignKeyConstraint(['demand_id'], ['demands.id'], name=op.f('fk_placements_demand_id_demands')),
+    sa.ForeignKeyConstraint(['offer_id'], ['offers.id'], name=op.f('fk_placements_offer_id_offers'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['match_rounds.id'], name=op.f('fk_placements_round_id_match_rounds'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['student_id'], ['users.id'], name=op.f('fk_placements_student_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_placements')),
+    sa.UniqueConstraint('offer_id', name=op.f('uq_placements_offer_id'))
+    )
+    with op.batch_alter_table('placements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_placements_demand_id'), ['demand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_placements_round_id'), ['round_id'], unique=False)
+        batch_op.create_index('uq_placements_one_live_per_student', ['student_id'], unique=True, postgresql_where=sa.text("status IN ('accepted', 'started') AND student_id IS NOT NULL"), sqlite_where=sa.text("status IN ('accepted', 'started') AND student_id IS NOT NULL"))
+
+    op.create_table('placement_evaluations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('placement_id', sa.Integer(), nullable=False),
+    sa.Column('by', sa.String(length=12), nullable=False),
+    sa.Column('rating', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("by IN ('supervisor', 'trainee')", name=op.f('ck_placement_evaluations_by_valid')),
+    sa.CheckConstraint('rating BETWEEN 1 AND 5', name=op.f('ck_placement_evaluations_rating_1_to_5')),
+    sa.ForeignKeyConstraint(['placement_id'], ['placements.id'], name=op.f('fk_placement_evaluations_placement_id_placements'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_placement_evaluations_recorded_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_placement_evaluations')),
+    sa.UniqueConstraint('placement_id', 'by', name=op.f('uq_placement_evaluations_placement_id_by'))
+    )
+    with op.batch_alter_table('placement_evaluations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_placement_evaluations_placement_id'), ['placement_id'], unique=False)
+
+    op.create_table('placement_follow_ups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('placement_id', sa.Integer(), nullable=False),
+    sa.Column('months', sa.Integer(), nullable=False),
+    sa.Column('employed', sa.Boolean(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('months IN (3, 6, 12)', name=op.f('ck_placement_follow_ups_months_valid')),
+    sa.ForeignKeyConstraint(['placement_id'], ['placements.id'], name=op.f('fk_placement_follow_ups_placement_id_placements'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_placement_follow_ups_recorded_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_placement_follow_ups')),
+    sa.UniqueConstraint('placement_id', 'months', name=op.f('uq_placement_follow_ups_placement_id_months'))
+    )
+    with op.batch_alter_table('placement_follow_ups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_placement_follow_ups_placement_id'), ['placement_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
+    with op.batch_alter_table('companies', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_companies_reviewed_by_id_users'), type_='foreignkey')
+
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('placement_follow_ups', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_placement_follow_ups_placement_id'))
+
+    op.drop_table('placement_follow_ups')
+    with op.batch_alter_table('placement_evaluations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_placement_evaluations_placement_id'))
+
+    op.drop_table('placement_evaluations')
+    with op.batch_alter_table('placements', schema=None) as batch_op:
+        batch_op.drop_index('uq_placements_one_live_per_student', postgresql_where=sa.text("status IN ('accepted', 'started') AND student_id IS NOT NULL"), sqlite_where=sa.text("status IN ('accepted', 'started') AND student_id IS NOT NULL"))
+        batch_op.drop_index(batch_op.f('ix_placements_round_id'))
+        batch_op.drop_index(batch_op.f('ix_placements_demand_id'))
+
+    op.drop_table('placements')
+    with op.batch_alter_table('shortlist_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shortlist_entries_student_id'))
+        batch_op.drop_index(batch_op.f('ix_shortlist_entries_round_id'))
+        batch_op.drop_index(batch_op.f('ix_shortlist_entries_demand_id'))
+
+    op.drop_table('shortlist_entries')
+    op.drop_table('round_demands')
+    with op.batch_alter_table('placement_consents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_placement_consents_student_id'))
+        batch_op.drop_index(batch_op.f('ix_placement_consents_round_id'))
+        batch_op.drop_index(batch_op.f('ix_placement_consents_demand_id'))
+
+    op.drop_table('placement_consents')
+    with op.batch_alter_table('offers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_offers_student_id'))
+        batch_op.drop_index(batch_op.f('ix_offers_status'))
+        batch_op.drop_index(batch_op.f('ix_offers_round_id'))
+        batch_op.drop_index(batch_op.f('ix_offers_demand_id'))
+
+    op.drop_table('offers')
+    with op.batch_alter_table('oauth_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_oauth_tokens_user_id'))
+        batch_op.drop_index(batch_op.f('ix_oauth_tokens_code_id'))
+        batch_op.drop_index(batch_op.f('ix_oauth_tokens_client_id'))
+
+    op.drop_table('oauth_tokens')
+    with op.batch_alter_table('match_outcomes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_outcomes_student_id'))
+        batch_op.drop_index(batch_op.f('ix_match_outcomes_round_id'))
+
+    op.drop_table('match_outcomes')
     op.drop_table('demand_skills')
+    op.drop_table('demand_fills')
     with op.batch_alter_table('application_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_application_events_application_id'))
 
@@ -386,6 +666,16 @@ def downgrade():
     op.drop_table('projects')
     op.drop_table('profiles')
     op.drop_table('profile_skills')
+    with op.batch_alter_table('oauth_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_oauth_codes_user_id'))
+        batch_op.drop_index(batch_op.f('ix_oauth_codes_client_id'))
+
+    op.drop_table('oauth_codes')
+    with op.batch_alter_table('match_rounds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_rounds_status'))
+        batch_op.drop_index(batch_op.f('ix_match_rounds_cohort_id'))
+
+    op.drop_table('match_rounds')
     with op.batch_alter_table('grades', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grades_student_id'))
         batch_op.drop_index(batch_op.f('ix_grades_assignment_id'))
@@ -441,6 +731,7 @@ def downgrade():
     op.drop_table('assignments')
     op.drop_table('universities')
     op.drop_table('skills')
+    op.drop_table('oauth_clients')
     op.drop_table('courses')
     with op.batch_alter_table('companies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_companies_status'))
