@@ -117,7 +117,10 @@ c.JupyterHub.load_roles = roles
 # --- notebook servers ---------------------------------------------------------------------------
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = int(env("HUB_START_TIMEOUT", "120"))
-c.Spawner.http_timeout = int(env("HUB_HTTP_TIMEOUT", "60"))
+# How long a started server may take to answer. On one small machine a whole class starting at once
+# shares its cores: with 20 servers starting together on 2 busy cores some needed more than 60 s
+# (JupyterHub's default) and failed, so the default here is 300 s.
+c.Spawner.http_timeout = int(env("HUB_HTTP_TIMEOUT", "300"))
 IMAGE = env("HUB_IMAGE", "ghcr.io/gyeongnam-ai-academy/course-notebook:2027.1")
 GPU_NODE_SELECTOR = dict(
     [env("HUB_GPU_NODE_SELECTOR", "nvidia.com/gpu.present=true").split("=", 1)]
