@@ -41,7 +41,7 @@ BENCH_CONFIG = """\
 load_subconfig({main!r})
 c.JupyterHub.services.append({{"name": "bench", "api_token": {token!r}}})
 c.JupyterHub.load_roles.append({{"name": "bench", "services": ["bench"],
-    "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users"]}})
+    "scopes": ["admin:users", "admin:servers", "access:servers", "list:users", "read:users", "read:servers"]}})
 """
 
 
@@ -124,11 +124,9 @@ def crowd(stack: Stack, api, first: int, n: int) -> list[tuple[bool, float, str]
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
                 # The hub's view of the server (bench token), as the spawn-pending page follows it.
+                # (A server may be missing from the model for a moment; only the deadline fails a user.)
                 server = api("GET", f"/users/u{uid}").json().get("servers", {}).get("")
-                if server is None:
-                    results[k] = (False, time.perf_counter() - start, "spawn failed")
-                    return
-                if server["ready"]:
+                if server and server["ready"]:
                     r = s.get(f"{stack.hub_url}/user/u{uid}/lab", timeout=300)
                     ok = r.status_code == 200 and "jupyter-config-data" in r.text
                     results[k] = (ok, time.perf_counter() - start, "" if ok else f"lab answered {r.status_code}")
