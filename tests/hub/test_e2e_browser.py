@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,17 +26,19 @@ def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_
     uid = stack.user_id(TRAINEE)
     context = chromium.new_context(locale="ko-KR")
     page = context.new_page()
-    hub_requests: list[str] = []
-    page.on("request", lambda r: hub_requests.append(r.url) if r.url.startswith(stack.hub_url) else None)
-
     portal_login(page, stack, TRAINEE)
+    hops: list[tuple[str, int]] = []  # every page load on the way, redirects included
+    page.on("response", lambda r: hops.append((r.url, r.status)) if r.request.is_navigation_request() else None)
     page.goto(f"{stack.portal_url}/notebooks")
     assert page.get_attribute("[data-test=server-state]", "data-state") == "not_started"
     page.click("[data-test=open-notebooks]")
     page.wait_for_url(re.compile(rf"^{re.escape(stack.hub_url)}/user/u{uid}/lab"), timeout=90_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
-    # No login form was ever shown by the hub: every hub request was the OAuth hop or the server.
-    assert not any("/hub/login" in url and "next=" not in url for url in hub_requests[1:])
+    # No second sign-in: after the portal's, no page on the way was a sign-in form (the portal's /login
+    # or the hub's own login page); the only portal stop was the OAuth authorize redirect.
+    shown = [u for u, status in hops if status == 200]
+    assert not any(urlsplit(u).path in {"/login", "/hub/login"} for u in shown), hops
+    assert any(u.startswith(f"{stack.portal_url}/oauth/authorize") and status == 302 for u, status in hops), hops
     assert page.locator("input[type=password]").count() == 0
 
     server = stack.hub_api("GET", f"/users/u{uid}").json()["servers"][""]
