@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,15 +137,27 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        # The hub first (it stops the servers and its proxy), then the portal.
+        """Stop everything, the hub's proxy and servers included even if the hub cannot stop them."""
+        # The servers and the proxy run in sessions of their own: note them before the hub goes.
+        descendants = []
+        for process in self.processes:
+            try:
+                descendants += psutil.Process(process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+        for child in descendants:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
         self.processes.clear()
 
     # --- the hub's API with the portal's service token -----------------------------------------
