@@ -13,7 +13,7 @@ from academy.extensions import db
 academy_cli = AppGroup("academy", help="Academy portal administration.")
 
 # Command groups other packages contribute, registered when they are present.
-EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements")
+EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth")
 
 
 @academy_cli.command("create-admin")

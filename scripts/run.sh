@@ -40,7 +40,7 @@ echo "==> portal on $ACADEMY_PORTAL_URL"
 pids+=($!)
 if [ -f jupyterhub_config.py ]; then
   echo "==> JupyterHub on $ACADEMY_HUB_URL"
-  (cd "$ACADEMY_VAR_DIR" && exec "$OLDPWD/.venv/bin/jupyterhub" -f "$OLDPWD/jupyterhub_config.py") &
+  .venv/bin/jupyterhub -f jupyterhub_config.py &
   pids+=($!)
 fi
 if [ -f academy/grading/celery_app.py ]; then
