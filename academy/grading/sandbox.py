@@ -22,7 +22,6 @@ from jupyter_client.manager import AsyncKernelManager
 
 from academy.grading.jobs import MIB, GradingLimits
 
-SANDBOX_HOME = "/home/trainee"
 SANDBOX_WORK = "/home/trainee/work"
 SANDBOX_DATA = "/data"
 GUARD_FILE = Path(__file__).with_name("kernel_guard.py")

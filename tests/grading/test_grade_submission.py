@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from academy.grading.jobs import GradingLimits, GradingResult
+from academy.grading.jobs import GradingResult
 from academy.grading.store import ResultStore
 from tests.grading.conftest import DUE, SOLUTIONS, WRONG, all_output_text, graded_notebook
 
