@@ -1,0 +1,56 @@
+"""Main flows of each role through real clicks on the seeded demo portal (phone viewport, Korean)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+DEMO_PASSWORD = "academy-demo-2027"
+
+
+def sign_in(page, portal_url: str, email: str) -> None:
+    """Sign in with a demo login and wait for the role's home page."""
+    page.goto(portal_url + "/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit].primary")
+    page.locator("[data-test=home-title]").wait_for()
+
+
+@pytest.mark.browser
+def test_coordinator_opens_an_application_and_moves_it_to_interview(page, portal_url):
+    sign_in(page, portal_url, "coord.inje@academy.test")
+    page.goto(portal_url + "/admissions/applications")
+    page.click("main a:has-text('신민재')")
+    assert "검토 중" in page.inner_text("main")
+    step = page.locator("[data-test=step-interview]")
+    step.locator("textarea[name=reason]").fill("서류 통과, 면접 일정 안내")
+    step.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    main = page.inner_text("main")
+    assert "면접" in main and "서류 통과, 면접 일정 안내" in main
+    # The way back to the list is on the page.
+    page.click("main a:has-text('지원서')")
+    assert page.url.endswith("/admissions/applications")
+
+
+@pytest.mark.browser
+def test_instructor_opens_the_gradebook_from_my_courses(page, portal_url):
+    sign_in(page, portal_url, "instructor01@academy.test")
+    page.click("nav a:has-text('내 과목')")
+    page.click("main a:has-text('성적부')")
+    table = page.locator("[data-test=gradebook]")
+    table.wait_for()
+    assert "성적부" in page.inner_text("h1")
+    assert table.locator("tbody tr").count() > 0
+
+
+@pytest.mark.browser
+def test_trainee_downloads_own_data_as_json(page, portal_url):
+    sign_in(page, portal_url, "trainee001@academy.test")
+    page.click("nav a:has-text('내 데이터')")
+    with page.expect_download() as info:
+        page.click("[data-test=download-json]")
+    data = json.loads(open(info.value.path(), encoding="utf-8").read())
+    assert data  # the export carries the trainee's own records
+    assert "trainee001@academy.test" in json.dumps(data, ensure_ascii=False)
