@@ -1,0 +1,1 @@
+"""Submissions: every file a trainee hands in, its receipt, its grading job and its result."""

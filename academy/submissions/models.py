@@ -1,0 +1,54 @@
+"""A submission: kept forever, stamped with the portal's clock and the sha256 of what arrived."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from academy.courses.models import Assignment
+from academy.extensions import db
+from academy.util import UTCDateTime
+
+
+class SubmissionStatus(StrEnum):
+    QUEUED = "queued"
+    GRADING = "grading"
+    GRADED = "graded"
+    TIME_LIMIT = "time_limit"
+    MEMORY_LIMIT = "memory_limit"
+    ERROR = "error"
+
+
+class Submission(db.Model):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('queued','grading','graded','time_limit','memory_limit','error')",
+            name="submission_status_valid",
+        ),
+        sa.CheckConstraint("late_penalty >= 0", name="submission_penalty_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(sa.ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    # The portal's clock at receipt; whatever time the trainee's files claim is ignored.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    # Relative to ACADEMY_VAR_DIR so the store can move with the data directory.
+    stored_path: Mapped[str] = mapped_column(sa.String(400))
+    status: Mapped[str] = mapped_column(sa.String(20), default=SubmissionStatus.QUEUED)
+    days_late: Mapped[int] = mapped_column(default=0)
+    auto_score: Mapped[float | None] = mapped_column()
+    late_penalty: Mapped[float] = mapped_column(default=0.0)
+    feedback_path: Mapped[str | None] = mapped_column(sa.String(400))
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    job_id: Mapped[str | None] = mapped_column(sa.String(80))
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    assignment: Mapped[Assignment] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Submission {self.id} a={self.assignment_id} s={self.student_id} {self.status}>"

@@ -1,0 +1,193 @@
+"""Receive submissions on the portal's clock, queue their grading, and record results exactly once."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from academy.audit.services import record
+from academy.auth.models import User
+from academy.config import var_dir
+from academy.courses.models import Assignment
+from academy.courses.services import due_for, takes, upsert_grade
+from academy.extensions import db
+from academy.submissions.models import Submission, SubmissionStatus
+from academy.util import utcnow
+
+log = logging.getLogger(__name__)
+FINAL = {SubmissionStatus.GRADED, SubmissionStatus.TIME_LIMIT, SubmissionStatus.MEMORY_LIMIT, SubmissionStatus.ERROR}
+MAX_BYTES = 20 * 1024 * 1024
+# nbgrader writes this file; its time is the trainee's claim and never counts.
+IGNORED_FILES = {"timestamp.txt"}
+
+
+class SubmissionError(ValueError):
+    """A submission or result the portal refuses."""
+
+
+class NotYourCourse(SubmissionError):
+    pass
+
+
+class NotReleased(SubmissionError):
+    pass
+
+
+class PastCutoff(SubmissionError):
+    pass
+
+
+class BadFiles(SubmissionError):
+    pass
+
+
+class UnknownSubmission(SubmissionError):
+    pass
+
+
+def days_late(received_at: datetime, due_at: datetime | None) -> int:
+    """Return the started days past the due date (0 when on time or undated)."""
+    if due_at is None or received_at <= due_at:
+        return 0
+    return math.ceil((received_at - due_at) / timedelta(days=1))
+
+
+def penalty_percent(assignment: Assignment, late_days: int) -> float:
+    """Return the percent deducted for this many days late under the course's policy."""
+    course = assignment.course
+    return float(min(late_days * course.late_percent_per_day, course.late_max_deduction))
+
+
+def _safe_name(name: str) -> str:
+    path = PurePosixPath(name.replace("\\", "/"))
+    if not name or path.is_absolute() or ".." in path.parts or any(p.startswith(".") for p in path.parts):
+        raise BadFiles(_l("A submitted file has an unsafe name."))
+    return str(path)
+
+
+def digest(files: dict[str, bytes]) -> str:
+    """Return the sha256 of the submission: each file's name and contents, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).hexdigest().encode() + b"\n")
+    return h.hexdigest()
+
+
+def _default_enqueue(submission: Submission, files: dict[str, bytes]) -> str:
+    from academy.grading.jobs import GradingJob
+    from academy.grading.tasks import submit
+
+    assignment = submission.assignment
+    job = GradingJob(
+        submission_id=str(submission.id),
+        course_dir=str(Path(current_app.config["COURSES_DIR"]) / assignment.course.nbgrader_course),
+        assignment=assignment.nbgrader_name,
+        student_id=str(submission.student_id),
+        files=files,
+        submitted_at=submission.received_at,
+        gpu=assignment.needs_gpu,
+    )
+    return submit(job)
+
+
+def _enqueuer() -> Callable[[Submission, dict[str, bytes]], str]:
+    return current_app.config.get("SUBMISSIONS_ENQUEUE") or _default_enqueue
+
+
+def receive_submission(assignment: Assignment, student: User, files: dict[str, bytes]) -> Submission:
+    """Store a trainee's files with the portal's receipt time and sha256, then queue grading."""
+    received_at = utcnow()
+    if not takes(student, assignment.course):
+        raise NotYourCourse(_l("You are not a trainee of this course."))
+    due_at = due_for(student, assignment)
+    if due_at is None:
+        raise NotReleased(_l("This assignment has not been released to you."))
+    late = days_late(received_at, due_at)
+    if received_at > due_at + timedelta(days=assignment.course.late_cutoff_days):
+        raise PastCutoff(_l("The cut-off for this assignment has passed; submissions are closed."))
+    clean = {_safe_name(n): b for n, b in files.items() if PurePosixPath(n).name not in IGNORED_FILES}
+    if not clean or not any(n.endswith(".ipynb") for n in clean):
+        raise BadFiles(_l("A submission needs at least one notebook."))
+    if sum(len(b) for b in clean.values()) > MAX_BYTES:
+        raise BadFiles(_l("The submission is too large."))
+    submission = Submission(assignment_id=assignment.id, student_id=student.id, received_at=received_at,
+                            sha256=digest(clean), stored_path="", days_late=late,
+                            status=SubmissionStatus.QUEUED)
+    db.session.add(submission)
+    db.session.flush()
+    rel = Path("submissions") / str(assignment.id) / str(student.id) / str(submission.id)
+    for name, blob in clean.items():
+        target = var_dir() / rel / "files" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)
+    submission.stored_path = str(rel)
+    record("submission.received", actor_id=student.id, subject_user_id=student.id, obj=submission,
+           detail={"assignment_id": assignment.id, "sha256": submission.sha256, "days_late": late})
+    try:
+        submission.job_id = _enqueuer()(submission, clean)
+    except Exception:  # noqa: BLE001 - a down broker must not lose the submission
+        log.exception("grading queue unavailable; submission %s stays queued", submission.id)
+    db.session.flush()
+    return submission
+
+
+def record_result(data: dict) -> Submission:
+    """Record a worker's result once: later copies of the same result change nothing."""
+    submission = db.session.get(Submission, int(data.get("submission_id", 0) or 0))
+    if submission is None:
+        raise UnknownSubmission(_l("No such submission."))
+    if submission.status in FINAL:
+        return submission
+    status = str(data.get("status", "error"))
+    if status not in set(SubmissionStatus) - {SubmissionStatus.QUEUED}:
+        raise SubmissionError(_l("Unknown grading status."))
+    if status == SubmissionStatus.GRADING:
+        submission.status = status
+        return submission
+    assignment = submission.assignment
+    auto, top = float(data.get("auto_score") or 0), float(data.get("max_auto_score") or 0)
+    score = round(min(max(auto / top, 0.0), 1.0) * assignment.max_points, 2) if top > 0 else 0.0
+    penalty = round(score * penalty_percent(assignment, submission.days_late) / 100, 2)
+    submission.status = status
+    submission.auto_score = score
+    submission.late_penalty = penalty
+    submission.message = str(data.get("message", ""))[:2000]
+    submission.graded_at = utcnow()
+    html = str(data.get("feedback_html") or "")
+    if html:
+        rel = Path(submission.stored_path) / "feedback.html"
+        (var_dir() / rel).parent.mkdir(parents=True, exist_ok=True)
+        (var_dir() / rel).write_text(html, encoding="utf-8")
+        submission.feedback_path = str(rel)
+    db.session.flush()
+    if not _newer_graded(submission):
+        student = db.session.get(User, submission.student_id)
+        upsert_grade(assignment, student, score - penalty, "", None, late_penalty=penalty, source="autograde")
+    return submission
+
+
+def _newer_graded(submission: Submission) -> bool:
+    """Return whether a later submission of the same work already set the grade."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Submission).where(
+        Submission.assignment_id == submission.assignment_id, Submission.student_id == submission.student_id,
+        Submission.id > submission.id, Submission.status.in_([s.value for s in FINAL]))) > 0
+
+
+def my_submissions(student: User) -> list[Submission]:
+    """Return a trainee's own submissions, newest first."""
+    return list(db.session.scalars(
+        sa.select(Submission).where(Submission.student_id == student.id).order_by(Submission.id.desc())))
+
+
+def feedback_html(submission: Submission) -> str | None:
+    """Return the stored feedback HTML of a submission, if any."""
+    if not submission.feedback_path:
+        return None
+    return (var_dir() / submission.feedback_path).read_text(encoding="utf-8")

@@ -1,0 +1,200 @@
+"""Submitting over the exchange API: receipt on the portal's clock, lateness, results exactly once."""
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+GRADER = "grader-secret-for-tests"
+
+
+@pytest.fixture
+def queue(app):
+    jobs: list[int] = []
+    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: jobs.append(sub.id) or f"job-{sub.id}"
+    app.config["GRADER_TOKEN"] = GRADER
+    yield jobs
+    app.config.pop("SUBMISSIONS_ENQUEUE", None)
+
+
+def _token(user) -> str:
+    from academy.extensions import db
+    from academy.oauth.models import OAuthClient, OAuthToken
+    from academy.oauth.provider import digest
+
+    client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == "hub-test"))
+    if client is None:
+        client = OAuthClient(client_id="hub-test", secret_hash="x" * 64, name="hub", redirect_uris="http://h/cb")
+        db.session.add(client)
+        db.session.flush()
+    raw = secrets.token_urlsafe(24)
+    db.session.add(OAuthToken(token_hash=digest(raw), client_id=client.id, user_id=user.id,
+                              expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    db.session.commit()
+    return raw
+
+
+def _setup(make, due_in: timedelta, **course_kw):
+    from academy.courses.services import set_due_date
+    from academy.extensions import db
+
+    cohort = make.cohort()
+    student = make.enrolled_student(cohort)
+    course = make.course(cohorts=[cohort], **course_kw)
+    assignment = make.assignment(course)
+    due = datetime.now(UTC) + due_in
+    set_due_date(assignment, cohort, due, released_at=min(datetime.now(UTC), due - timedelta(days=1)))
+    db.session.commit()
+    return student, assignment, cohort
+
+
+def _submit(client, token, assignment, files=None):
+    files = files or [(io.BytesIO(NB), "lab.ipynb")]
+    return client.post(f"/api/exchange/assignments/{assignment.id}/submit", data={"files": files},
+                       headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data")
+
+
+def _result(client, sub_id, auto=8.0, top=10.0, token=GRADER):
+    body = {"submission_id": str(sub_id), "assignment": "a", "student_id": "s", "status": "graded",
+            "auto_score": auto, "max_auto_score": top, "feedback_html": "<p>well done</p><script>x()</script>"}
+    return client.post("/api/grading/results", json=body, headers={"X-Academy-Grader-Token": token})
+
+
+def test_submit_records_receipt_time_and_sha256_ignoring_forged_timestamp(client, make, queue):
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+    from academy.submissions.services import digest
+
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    token = _token(student)
+    before = datetime.now(UTC)
+    forged = [(io.BytesIO(NB), "lab.ipynb"), (io.BytesIO(b"2000-01-01 00:00:00"), "timestamp.txt")]
+    response = _submit(client, token, assignment, forged)
+    assert response.status_code == 201, response.get_json()
+    sub = db.session.get(Submission, response.get_json()["id"])
+    assert before <= sub.received_at <= datetime.now(UTC)
+    assert sub.sha256 == digest({"lab.ipynb": NB})
+    assert sub.status == "queued" and sub.job_id == f"job-{sub.id}" and queue == [sub.id]
+    assert response.get_json()["status_label"] == "grading queued"
+
+
+def test_every_submission_is_kept(client, make, queue):
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    token = _token(student)
+    ids = [_submit(client, token, assignment).get_json()["id"] for _ in range(2)]
+    listed = client.get("/api/exchange/submissions", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert sorted(s["id"] for s in listed) == sorted(ids)
+
+
+def test_without_a_valid_token_nothing_is_accepted(client, make, queue):
+    _, assignment, _ = _setup(make, timedelta(days=1))
+    assert _submit(client, "not-a-token", assignment).status_code == 401
+    assert client.get("/api/exchange/submissions").status_code == 401
+    assert queue == []
+
+
+def test_not_a_trainee_of_the_course_is_refused(client, make, queue):
+    _, assignment, _ = _setup(make, timedelta(days=1))
+    outsider = make.enrolled_student()
+    assert _submit(client, _token(outsider), assignment).status_code == 403
+
+
+def test_after_cutoff_submission_is_refused(client, make, queue):
+    student, assignment, _ = _setup(make, -timedelta(days=3), late_cutoff_days=2)
+    response = _submit(client, _token(student), assignment)
+    assert response.status_code == 422
+    assert "cut-off" in response.get_json()["error"] or "마감" in response.get_json()["error"]
+    assert queue == []
+
+
+def test_extension_wins_over_the_cohort_date(client, make, queue):
+    from academy.courses.services import grant_extension
+    from academy.extensions import db
+
+    student, assignment, _ = _setup(make, -timedelta(days=3), late_cutoff_days=2)
+    grant_extension(assignment, student, datetime.now(UTC) + timedelta(days=1), "illness", make.user("instructor"))
+    db.session.commit()
+    response = _submit(client, _token(student), assignment)
+    assert response.status_code == 201 and response.get_json()["days_late"] == 0
+
+
+def test_late_penalty_applied_once_and_result_idempotent(client, make, queue):
+    from academy.courses.services import find_grade
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+
+    # 1.5 days late with 10 %/day: 2 started days -> 20 % off.
+    student, assignment, _ = _setup(make, -timedelta(hours=36), late_percent_per_day=10, late_max_deduction=50)
+    token = _token(student)
+    sub_id = _submit(client, token, assignment).get_json()["id"]
+    assert _result(client, sub_id).status_code == 200
+    assert _result(client, sub_id, auto=10.0).status_code == 200  # a redelivered job's second report
+    db.session.expire_all()
+    sub = db.session.get(Submission, sub_id)
+    assert sub.days_late == 2 and sub.auto_score == 80.0 and sub.late_penalty == 16.0
+    grade = find_grade(assignment, student)
+    assert grade.score == 64.0 and grade.late_penalty == 16.0 and grade.source == "autograde"
+
+
+def test_late_penalty_is_capped(app, make):
+    from academy.submissions.services import days_late, penalty_percent
+
+    _, assignment, _ = _setup(make, timedelta(days=1), late_percent_per_day=30, late_max_deduction=50)
+    due = datetime(2027, 3, 1, tzinfo=UTC)
+    assert days_late(due + timedelta(seconds=1), due) == 1
+    assert days_late(due, due) == 0
+    assert penalty_percent(assignment, 1) == 30 and penalty_percent(assignment, 3) == 50
+
+
+def test_result_needs_the_grader_token(client, make, queue):
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    sub_id = _submit(client, _token(student), assignment).get_json()["id"]
+    assert _result(client, sub_id, token="wrong").status_code == 401
+    assert _result(client, 999999).status_code == 404
+
+
+def test_feedback_only_for_its_trainee_with_strict_csp(client, make, queue):
+    student, assignment, cohort = _setup(make, timedelta(days=1))
+    other = make.enrolled_student(cohort)
+    token = _token(student)
+    sub_id = _submit(client, token, assignment).get_json()["id"]
+    _result(client, sub_id)
+    mine = client.get(f"/api/exchange/submissions/{sub_id}/feedback", headers={"Authorization": f"Bearer {token}"})
+    assert mine.status_code == 200 and b"well done" in mine.data
+    assert "sandbox" in mine.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in mine.headers["Content-Security-Policy"]
+    other_token = _token(other)
+    theirs = client.get(f"/api/exchange/submissions/{sub_id}/feedback",
+                        headers={"Authorization": f"Bearer {other_token}"})
+    assert theirs.status_code == 404
+    listed = client.get("/api/exchange/submissions", headers={"Authorization": f"Bearer {other_token}"}).get_json()
+    assert listed == []
+
+
+def test_queue_down_still_accepts_and_shows_grading_queued(client, make, app):
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+
+    def broken(sub, files):
+        raise ConnectionError("broker down")
+
+    app.config["SUBMISSIONS_ENQUEUE"] = broken
+    try:
+        student, assignment, _ = _setup(make, timedelta(days=1))
+        response = _submit(client, _token(student), assignment)
+    finally:
+        app.config.pop("SUBMISSIONS_ENQUEUE", None)
+    assert response.status_code == 201
+    assert response.get_json()["status_label"] == "grading queued"
+    assert db.session.get(Submission, response.get_json()["id"]).job_id is None
+
+
+def test_unsafe_file_names_are_refused(client, make, queue):
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    response = _submit(client, _token(student), assignment, [(io.BytesIO(NB), "../../etc/x.ipynb")])
+    assert response.status_code == 422 and queue == []
