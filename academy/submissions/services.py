@@ -140,7 +140,12 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
 
 def record_result(data: dict) -> Submission:
     """Record a worker's result once: later copies of the same result change nothing."""
-    submission = db.session.get(Submission, int(data.get("submission_id", 0) or 0))
+    try:
+        key = int(data.get("submission_id", 0) or 0)
+    except (TypeError, ValueError):
+        raise UnknownSubmission(_l("No such submission.")) from None
+    # The row lock makes two copies of one result arriving together record it once (PostgreSQL).
+    submission = db.session.get(Submission, key, with_for_update=True)
     if submission is None:
         raise UnknownSubmission(_l("No such submission."))
     if submission.status in FINAL:
