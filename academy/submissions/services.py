@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 from academy.audit.services import record
 from academy.auth.models import User
 from academy.config import var_dir
-from academy.courses.models import Assignment
-from academy.courses.services import due_for, takes, upsert_grade
+from academy.courses.models import Assignment, DueDate
+from academy.courses.services import GRADEBOOK_STATUSES, _student_cohort_ids, due_for, takes, upsert_grade
 from academy.extensions import db
 from academy.submissions.models import Submission, SubmissionStatus
 from academy.util import utcnow
@@ -107,7 +107,10 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     if not takes(student, assignment.course):
         raise NotYourCourse(_l("You are not a trainee of this course."))
     due_at = due_for(student, assignment)
-    if due_at is None:
+    released = db.session.scalar(sa.select(sa.func.count()).select_from(DueDate).where(
+        DueDate.assignment_id == assignment.id, DueDate.released_at.is_not(None), DueDate.released_at <= received_at,
+        DueDate.cohort_id.in_(_student_cohort_ids(student, GRADEBOOK_STATUSES))))
+    if due_at is None or not released:
         raise NotReleased(_l("This assignment has not been released to you."))
     late = days_late(received_at, due_at)
     if received_at > due_at + timedelta(days=assignment.course.late_cutoff_days):

@@ -198,3 +198,16 @@ def test_unsafe_file_names_are_refused(client, make, queue):
     student, assignment, _ = _setup(make, timedelta(days=1))
     response = _submit(client, _token(student), assignment, [(io.BytesIO(NB), "../../etc/x.ipynb")])
     assert response.status_code == 422 and queue == []
+
+
+def test_unreleased_assignment_is_refused(client, make, queue):
+    from academy.courses.services import set_due_date
+    from academy.extensions import db
+
+    cohort = make.cohort()
+    student = make.enrolled_student(cohort)
+    assignment = make.assignment(make.course(cohorts=[cohort]))
+    set_due_date(assignment, cohort, datetime.now(UTC) + timedelta(days=2))  # dated, not released
+    db.session.commit()
+    assert _submit(client, _token(student), assignment).status_code == 422
+    assert queue == []
