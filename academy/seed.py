@@ -135,7 +135,8 @@ def seed(password: str) -> dict[str, str]:
     term_start = datetime(2027, 3, 2, tzinfo=UTC)
     for spec in syllabus["assignment"]:
         assignment = Assignment(course=course, nbgrader_name=spec["name"], title_ko=spec["title_ko"],
-                                title_en=spec["title_en"], week=spec["week"], needs_gpu=spec.get("gpu", False))
+                                title_en=spec["title_en"], week=spec["week"], needs_gpu=spec.get("gpu", False),
+                                max_points=float(spec["points"]))
         assignment.skills = [AssignmentSkill(skill=skills[c], level=lvl) for c, lvl in spec["skills"].items()]
         due = term_start + timedelta(weeks=spec["week"], hours=14)  # Tuesdays 23:00 KST
         assignment.due_dates = [DueDate(cohort=c, due_at=due, released_at=due - timedelta(days=7)) for c in cohorts]
@@ -144,9 +145,10 @@ def seed(password: str) -> dict[str, str]:
     # Grades for the first two labs, so profiles and gradebooks have something to show.
     for assignment in course.assignments[:2]:
         for student, _cohort in trainees:
-            score = round(min(100.0, max(20.0, rng.gauss(78, 12))), 1)
+            percent = min(100.0, max(20.0, rng.gauss(78, 12)))
+            score = round(assignment.max_points * percent / 100, 1)
             db.session.add(Grade(assignment_id=assignment.id, student_id=student.id, score=score,
-                                 max_score=100.0, source="autograde", feedback=""))
+                                 max_score=assignment.max_points, source="autograde", feedback=""))
 
     # Profiles, projects, extensions and feedback, so every trainee and instructor page has content.
     from academy.courses.seed import seed_courses

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 9373f3247654
+Revision ID: 81457952e65f
 Revises: 
-Create Date: 2026-11-27 01:18:39.359469
+Create Date: 2026-11-27 01:57:57.542127
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import academy.util
 
 
 # revision identifiers, used by Alembic.
-revision = '9373f3247654'
+revision = '81457952e65f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -402,6 +402,31 @@ def upgrade():
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_projects_user_id'), ['user_id'], unique=False)
 
+    op.create_table('submissions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assignment_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=False),
+    sa.Column('received_at', academy.util.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('stored_path', sa.String(length=400), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('days_late', sa.Integer(), nullable=False),
+    sa.Column('auto_score', sa.Double(), nullable=True),
+    sa.Column('late_penalty', sa.Double(), nullable=False),
+    sa.Column('feedback_path', sa.String(length=400), nullable=True),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('job_id', sa.String(length=80), nullable=True),
+    sa.Column('graded_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('queued','grading','graded','time_limit','memory_limit','error')", name=op.f('ck_submissions_submission_status_valid')),
+    sa.CheckConstraint('late_penalty >= 0', name=op.f('ck_submissions_submission_penalty_positive')),
+    sa.ForeignKeyConstraint(['assignment_id'], ['assignments.id'], name=op.f('fk_submissions_assignment_id_assignments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['student_id'], ['users.id'], name=op.f('fk_submissions_student_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_submissions'))
+    )
+    with op.batch_alter_table('submissions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_submissions_assignment_id'), ['assignment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_submissions_student_id'), ['student_id'], unique=False)
+
     op.create_table('application_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('application_id', sa.Integer(), nullable=False),
@@ -660,6 +685,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_application_events_application_id'))
 
     op.drop_table('application_events')
+    with op.batch_alter_table('submissions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_submissions_student_id'))
+        batch_op.drop_index(batch_op.f('ix_submissions_assignment_id'))
+
+    op.drop_table('submissions')
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_projects_user_id'))
 
