@@ -54,3 +54,32 @@ def test_trainee_downloads_own_data_as_json(page, portal_url):
     data = json.loads(open(info.value.path(), encoding="utf-8").read())
     assert data  # the export carries the trainee's own records
     assert "trainee001@academy.test" in json.dumps(data, ensure_ascii=False)
+
+
+@pytest.mark.browser
+def test_recruiter_creates_and_submits_a_demand_and_the_office_approves_it(page, portal_url):
+    title = "브라우저 시험: 품질 검사 비전 모델"
+    sign_in(page, portal_url, "recruiter01@academy.test")
+    page.click("nav a:has-text('채용 수요')")
+    page.click("main a.button.primary")
+    page.fill("input[name=title]", title)
+    page.fill("input[name=headcount]", "2")
+    page.fill("input[name=start_date]", "2027-09-01")
+    page.fill("input[name=duration_months]", "6")
+    page.locator("select[name^=skill_]").first.select_option("3")  # at least one skill is required
+    page.click("main form button[type=submit]")
+    page.locator("form[action$='/submit'] button").click()
+    page.wait_for_load_state()
+    assert title in page.inner_text("main") and "제출됨" in page.inner_text("main")
+
+    page.click("[data-test=logout]")
+    sign_in(page, portal_url, "office@academy.test")
+    page.click("nav a:has-text('채용 수요')")
+    page.fill("input[name=q]", title)
+    page.press("input[name=q]", "Enter")
+    page.click(f"main a:has-text('{title}')")
+    review = page.locator("[data-test=review-form]")
+    review.locator("textarea[name=reason]").fill("요건 확인 완료")
+    review.locator("button[value=approve]").click()
+    page.wait_for_load_state()
+    assert "승인됨" in page.inner_text("main")

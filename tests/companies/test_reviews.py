@@ -189,3 +189,14 @@ def test_trainees_see_only_approved_demands_of_approved_companies(make, client, 
     # Rejecting the company hides its demand at once.
     client.post(f"/admin/companies/{good.id}/review", data={"decision": "reject", "reason": "Closed down"})
     assert list(db.session.scalars(visible_demands())) == []
+
+
+def test_demand_review_list_shows_newest_first_unless_a_column_is_picked(app, client, make, office):
+    from datetime import datetime, timezone
+
+    acme = make.company(name="Acme Gears")
+    make.demand(acme, status="submitted", title="Old demand", created_at=datetime(2027, 1, 1, tzinfo=timezone.utc))
+    make.demand(acme, status="submitted", title="New demand", created_at=datetime(2027, 6, 1, tzinfo=timezone.utc))
+    db.session.commit()
+    assert _titles(client.get("/admin/demands").get_data(as_text=True)) == ["New demand", "Old demand"]
+    assert _titles(client.get("/admin/demands?sort=created").get_data(as_text=True)) == ["Old demand", "New demand"]
