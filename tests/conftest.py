@@ -91,6 +91,7 @@ def app(_schema):
         limiter.reset()
         yield app
         empty_database(db)
+        db.engine.dispose()  # one app per test: give its connections back to the server
 
 
 def empty_database(db) -> None:
@@ -100,6 +101,8 @@ def empty_database(db) -> None:
     tables = db.metadata.sorted_tables
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
+            # Fail loudly instead of waiting forever if a stray session still holds a lock.
+            conn.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
@@ -129,10 +132,14 @@ def csrf_app(_schema):
 
     app = create_app(Cfg)
     yield app
+    # Its rows live in the same database and the app fixture (always in use through `make`)
+    # empties it; here only this app's own session and connections are let go, so they cannot
+    # hold a lock the purge waits for.
     from academy.extensions import db
 
     with app.app_context():
-        empty_database(db)
+        db.session.remove()
+        db.engine.dispose()
 
 
 class Factory:
