@@ -44,7 +44,8 @@ def paginate(
     sort = request.args.get("sort", default_sort)
     if sort not in sortable:
         sort = default_sort
-    direction = request.args.get("dir", default_direction)
+    # The default direction belongs to the default order; a column the user picks starts ascending.
+    direction = request.args.get("dir", default_direction if "sort" not in request.args else "asc")
     direction = "desc" if direction == "desc" else "asc"
     column = sortable[sort]
     query = query.order_by(column.desc() if direction == "desc" else column.asc())

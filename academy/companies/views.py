@@ -60,11 +60,6 @@ def _own_demand(demand_id: int) -> Demand:
     return demand
 
 
-def _newest_first() -> str:
-    """Return "desc" unless the user picked a column: new submissions must not hide on the last page."""
-    return "asc" if "sort" in request.args else "desc"
-
-
 def _filtered(query: sa.Select, column: InstrumentedAttribute, allowed: set[str]) -> sa.Select:
     """Narrow a list to the value of ?<column>= when it is one of the allowed values."""
     value = request.args.get(column.key)
@@ -256,7 +251,7 @@ def review_companies():
         query,
         sortable={"name": Company.name, "sector": Company.sector, "city": Company.city, "size": Company.size,
                   "status": Company.status, "created": Company.created_at},
-        default_sort="created", default_direction=_newest_first(),
+        default_sort="created", default_direction="desc",
         searchable=[Company.name, Company.description],
     )
     counts = dict(db.session.execute(sa.select(Company.status, sa.func.count()).group_by(Company.status)).all())
@@ -312,7 +307,7 @@ def review_demands():
         sortable={"title": Demand.title, "company": Company.name, "kind": Demand.kind,
                   "headcount": Demand.headcount, "start": Demand.start_date, "city": Demand.work_city,
                   "status": Demand.status, "company_status": Company.status, "created": Demand.created_at},
-        default_sort="created", default_direction=_newest_first(),
+        default_sort="created", default_direction="desc",
         searchable=[Demand.title, Company.name],
     )
     counts = dict(db.session.execute(sa.select(Demand.status, sa.func.count()).group_by(Demand.status)).all())
