@@ -22,6 +22,7 @@ BLUEPRINTS = (
     "academy.placements.views?",
     "academy.reports.views?",
     "academy.submissions.views?",
+    "academy.submissions.pages?",
 )
 
 # Modules whose models must be imported before the metadata is complete.

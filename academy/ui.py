@@ -58,6 +58,7 @@ NAV = {
     "student": [
         ("home.student", _l("Home")),
         ("courses.student_courses", _l("My courses")),
+        ("submission_pages.my_submissions", _l("My submissions")),
         ("oauth.notebooks", _l("My notebooks")),
         ("admissions.open_cohorts", _l("Apply")),
         ("students.profile", _l("My profile")),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,12 +18,13 @@ from academy.courses.forms import (
     with_skill_levels,
 )
 from academy.courses.models import Assignment, Course, DueDate, Extension
-from academy.audit.services import record_view
+from academy.audit.services import record, record_view
 from academy.extensions import db
 from academy.i18n import localized
 from academy.policy import Role, allow
 from academy.skills.models import Skill
 from academy.universities.models import Cohort
+from academy.util import utcnow
 
 bp = Blueprint("courses", __name__)
 
@@ -67,7 +68,10 @@ def course_page(course_id: int):
     """Show a taught course with its assignments and each cohort's due dates."""
     course = _taught_course(course_id)
     dues = {(d.assignment_id, d.cohort_id): d for a in course.assignments for d in a.due_dates}
-    return render_template("courses/course.html", course=course, dues=dues)
+    hub = current_app.config.get("HUB_URL", "http://127.0.0.1:8000").rstrip("/")
+    # Each course's formgrader is a hub service only its instructors' group may reach; it opens in its own tab.
+    formgrader_url = f"{hub}/services/formgrade-{course.nbgrader_course}/formgrader"
+    return render_template("courses/course.html", course=course, dues=dues, formgrader_url=formgrader_url)
 
 
 def _assignment_form(course: Course, assignment: Assignment | None):
@@ -153,6 +157,34 @@ def due_dates(course_id: int, assignment_id: int):
     dues = {d.cohort_id: d for d in db.session.scalars(db.select(DueDate).where(DueDate.assignment_id == assignment.id))}
     status = 400 if request.method == "POST" else 200
     return render_template("courses/due_dates.html", course=course, assignment=assignment, form=form, dues=dues), status
+
+
+@bp.post("/courses/<int:course_id>/assignments/<int:assignment_id>/release")
+@allow(Role.INSTRUCTOR)
+def release_now(course_id: int, assignment_id: int):
+    """Release an assignment to one cohort now: nbgrader generate_assignment, then open it to fetching."""
+    course = _taught_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    back = redirect(url_for("courses.due_dates", course_id=course.id, assignment_id=assignment.id))
+    due = db.session.scalar(db.select(DueDate).where(
+        DueDate.assignment_id == assignment.id, DueDate.cohort_id == request.form.get("cohort_id", type=int)))
+    if due is None:
+        flash(_("Set this cohort's due date first, then release."), "error")
+        return back
+    from academy.integrations import nbgrader as releases
+
+    try:
+        releases.ensure_release(assignment, force=True)
+    except releases.ReleaseError as exc:
+        flash(_("nbgrader could not generate the released version: %(error)s", error=str(exc)), "error")
+        return back
+    now = utcnow()
+    if due.released_at is None or due.released_at > now:
+        due.released_at = now
+    record("assignment.released", obj=due, detail={"assignment_id": assignment.id, "cohort_id": due.cohort_id})
+    db.session.commit()
+    flash(_("Released: the cohort's trainees can fetch it in JupyterLab's Assignments list now."), "success")
+    return back
 
 
 @bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/extensions", methods=["GET", "POST"])

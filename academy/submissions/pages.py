@@ -1,0 +1,79 @@
+"""Trainee pages for submissions (and the instructor's view of an assignment's submissions).
+
+The JupyterLab exchange talks to the JSON API in views.py; these are the same facts for people:
+what arrived when, with which sha256, whether grading is queued, the score and the feedback.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, render_template
+from flask_login import current_user
+
+from academy.auth.models import User
+from academy.courses.services import teaches
+from academy.courses.models import Assignment
+from academy.extensions import db
+from academy.policy import Role, allow
+from academy.submissions import services
+from academy.submissions.models import Submission, SubmissionStatus
+
+bp = Blueprint("submission_pages", __name__)
+PENDING = {SubmissionStatus.QUEUED, SubmissionStatus.GRADING}
+# The feedback document is worker-made from untrusted notebook output: no scripts, its own origin,
+# framed only by the portal's own page.
+FEEDBACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+
+
+def _own(submission_id: int) -> Submission:
+    sub = db.get_or_404(Submission, submission_id)
+    # Another trainee's submission does not exist for this trainee.
+    if sub.student_id != current_user.id:
+        abort(404)
+    return sub
+
+
+@bp.get("/my/submissions")
+@allow(Role.STUDENT)
+def my_submissions():
+    """List everything I submitted: receipt time, sha256, grading status, score and feedback."""
+    subs = services.my_submissions(current_user)
+    pending = any(s.status in PENDING for s in subs)
+    return render_template("submissions/mine.html", submissions=subs, pending=pending)
+
+
+@bp.get("/my/submissions/<int:submission_id>/feedback")
+@allow(Role.STUDENT)
+def my_feedback(submission_id: int):
+    """Show one of my submissions with its score and the grader's feedback."""
+    sub = _own(submission_id)
+    return render_template("submissions/feedback.html", sub=sub, pending=sub.status in PENDING)
+
+
+@bp.get("/my/submissions/<int:submission_id>/feedback.html")
+@allow(Role.STUDENT)
+def my_feedback_document(submission_id: int):
+    """Return the feedback document of one of my submissions, for the frame on the feedback page."""
+    html = services.feedback_html(_own(submission_id))
+    if html is None:
+        abort(404)
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = FEEDBACK_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/submissions")
+@allow(Role.INSTRUCTOR)
+def assignment_submissions(course_id: int, assignment_id: int):
+    """List every submission of an assignment, newest first, for the course's instructors."""
+    assignment = db.get_or_404(Assignment, assignment_id)
+    if assignment.course_id != course_id:
+        abort(404)
+    if not teaches(current_user, assignment.course):
+        abort(403)
+    subs = list(db.session.scalars(
+        sa.select(Submission).where(Submission.assignment_id == assignment.id).order_by(Submission.id.desc())))
+    ids = {s.student_id for s in subs}
+    names = {u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
+    return render_template("submissions/assignment.html", assignment=assignment, course=assignment.course,
+                           submissions=subs, names=names)

@@ -1,0 +1,109 @@
+"""Trainees follow their submissions in the portal; instructors see an assignment's submissions and release it."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from academy.courses.services import set_due_date
+from academy.extensions import db
+
+NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+@pytest.fixture
+def world(app, make):
+    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: f"job-{sub.id}"
+    teacher, other_teacher = make.user("instructor"), make.user("instructor")
+    cohort = make.cohort()
+    course = make.course(cohorts=[cohort], instructors=[teacher])
+    lab = make.assignment(course, max_points=10)
+    me, classmate = make.enrolled_student(cohort), make.enrolled_student(cohort)
+    now = datetime.now(UTC)
+    set_due_date(lab, cohort, now + timedelta(days=2), released_at=now - timedelta(hours=1))
+    db.session.commit()
+    yield SimpleNamespace(teacher=teacher, other_teacher=other_teacher, cohort=cohort, course=course, lab=lab,
+                          me=me, classmate=classmate)
+    app.config.pop("SUBMISSIONS_ENQUEUE", None)
+
+
+def _submit(student, lab):
+    from academy.submissions.services import receive_submission
+
+    sub = receive_submission(lab, student, {"lab.ipynb": NB})
+    db.session.commit()
+    return sub
+
+
+def _grade(sub, auto=8.0, html="<p>FEEDBACK-FOR-ME</p><script>alert(1)</script>"):
+    from academy.submissions.services import record_result
+
+    record_result({"submission_id": sub.id, "status": "graded", "auto_score": auto, "max_auto_score": 10,
+                   "feedback_html": html})
+    db.session.commit()
+
+
+def test_my_submissions_shows_grading_queued_then_score_and_feedback(client, auth, world):
+    sub = _submit(world.me, world.lab)
+    auth.login(world.me)
+    page = client.get("/my/submissions").get_data(as_text=True)
+    row = re.search(rf'<tr data-submission-id="{sub.id}">.*?</tr>', page, re.S).group(0)
+    assert "Grading queued" in row or "채점 대기" in row
+    assert sub.sha256[:12] in row
+    assert 'http-equiv="refresh"' in page  # keeps itself current while grading is pending
+    assert "feedback-link" not in row
+
+    _grade(sub)
+    page = client.get("/my/submissions").get_data(as_text=True)
+    row = re.search(rf'<tr data-submission-id="{sub.id}">.*?</tr>', page, re.S).group(0)
+    assert "8 / 10" in row
+    assert 'http-equiv="refresh"' not in page
+    link = re.search(r'class="feedback-link" href="([^"]+)"', row).group(1)
+    detail = client.get(link).get_data(as_text=True)
+    assert "8 / 10" in detail and sub.sha256 in detail and "<iframe" in detail
+
+    document = client.get(f"/my/submissions/{sub.id}/feedback.html")
+    assert document.status_code == 200 and "FEEDBACK-FOR-ME" in document.get_data(as_text=True)
+    csp = document.headers["Content-Security-Policy"]
+    assert "sandbox" in csp and "script-src" not in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'self'" in csp and document.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_a_trainee_never_sees_a_classmates_submission(client, auth, world):
+    theirs = _submit(world.classmate, world.lab)
+    _grade(theirs, html="<p>CLASSMATE-SECRET</p>")
+    mine = _submit(world.me, world.lab)
+    auth.login(world.me)
+    page = client.get("/my/submissions").get_data(as_text=True)
+    assert f'data-submission-id="{mine.id}"' in page and f'data-submission-id="{theirs.id}"' not in page
+    assert client.get(f"/my/submissions/{theirs.id}/feedback").status_code == 404
+    assert client.get(f"/my/submissions/{theirs.id}/feedback.html").status_code == 404
+
+
+def test_instructor_sees_every_submission_of_their_assignment_only(client, auth, world):
+    a, b = _submit(world.me, world.lab), _submit(world.classmate, world.lab)
+    url = f"/courses/{world.course.id}/assignments/{world.lab.id}/submissions"
+    auth.login(world.teacher)
+    page = client.get(url).get_data(as_text=True)
+    assert f'data-submission-id="{a.id}"' in page and f'data-submission-id="{b.id}"' in page
+    assert world.me.name in page and world.classmate.name in page
+    auth.logout()
+    auth.login(world.other_teacher)
+    assert client.get(url).status_code == 403
+    auth.logout()
+    auth.login(world.me)
+    assert client.get(url).status_code == 403
+
+
+def test_release_now_needs_a_due_date_first(client, auth, make, world):
+    other = make.cohort()
+    world.course.cohorts.append(other)
+    db.session.commit()
+    auth.login(world.teacher)
+    response = client.post(f"/courses/{world.course.id}/assignments/{world.lab.id}/release",
+                           data={"cohort_id": other.id}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "due date first" in page or "마감일을 먼저" in page
