@@ -199,3 +199,28 @@ echo "notebook server ended gracefully"
 
     c.SlurmSpawner.options_from_form = slurm_profile
     c.SlurmSpawner.start_timeout = int(env("HUB_START_TIMEOUT", "300"))  # queue waits
+
+# --- nbgrader's exchange in each server: the portal, with the trainee's own token --------------
+# The exchange (academy/exchange) asks the hub for the user's current portal token before each action:
+# the hub refreshes it with the sign-in, while ACADEMY_PORTAL_TOKEN keeps the one from spawn time. The
+# `server` role (the server's own hub token) may read its own user's auth_state, nobody else's; a server
+# token only gets scopes its user holds, so users get it too (it is their own portal sign-in).
+c.JupyterHub.extra_user_scopes = {"admin:auth_state!user"}
+c.JupyterHub.load_roles = [*roles, {
+    "name": "server",
+    "description": "Post activity, be reached, and read its own user's portal token (auth_state)",
+    "scopes": ["users:activity!user", "access:servers!server", "admin:auth_state!user"],
+}]
+if BACKEND == "local":
+    # Same venv as the hub: nbgrader finds deploy/singleuser/nbgrader_config.py (which selects the portal
+    # exchange) on JUPYTER_CONFIG_PATH from any working folder, and imports academy.exchange from here.
+    c.Spawner.environment.update({
+        "JUPYTER_CONFIG_PATH": lambda spawner: str(ROOT / "deploy" / "singleuser"),
+        # Kernels see the repository on their path too; this backend does not isolate users anyway.
+        "PYTHONPATH": lambda spawner: os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    })
+# kubernetes and slurm: the course image (or the cluster's notebook environment) carries the exchange
+# itself, as deploy/singleuser/README.md shows: requests and nbgrader installed, academy/exchange/ copied
+# to site-packages/academy/exchange/ (no academy/__init__.py, so the portal's Flask stack is not needed)
+# and deploy/singleuser/nbgrader_config.py copied to /etc/jupyter/. ACADEMY_PORTAL_URL and
+# ACADEMY_PORTAL_TOKEN come from pass_portal_token on every backend.
