@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -15,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from academy.audit.services import record
 from academy.auth.models import User
 from academy.config import var_dir
-from academy.courses.models import Assignment, DueDate
+from academy.courses.models import Assignment, Course, DueDate, course_cohorts
 from academy.courses.services import GRADEBOOK_STATUSES, _student_cohort_ids, due_for, takes, upsert_grade
 from academy.extensions import db
 from academy.submissions.models import Submission, SubmissionStatus
@@ -101,19 +102,85 @@ def _enqueuer() -> Callable[[Submission, dict[str, bytes]], str]:
     return current_app.config.get("SUBMISSIONS_ENQUEUE") or _default_enqueue
 
 
+# --- what a trainee may fetch ----------------------------------------------------------------
+
+
+@dataclass
+class ReleasedAssignment:
+    """An assignment released to one of the trainee's cohorts, with the trainee's own dates."""
+
+    assignment: Assignment
+    released_at: datetime
+    due_at: datetime | None
+    cutoff_at: datetime | None
+
+
+def _released_to(student: User, at: datetime):
+    """Return a select of (assignment id, first release time) released to the trainee's cohorts by `at`.
+
+    Only cohorts that still take the assignment's course count, and a withdrawn trainee has none.
+    """
+    cohort_ids = _student_cohort_ids(student, GRADEBOOK_STATUSES)
+    return (
+        sa.select(DueDate.assignment_id, sa.func.min(DueDate.released_at).label("released_at"))
+        .join(Assignment, Assignment.id == DueDate.assignment_id)
+        .join(course_cohorts, sa.and_(course_cohorts.c.course_id == Assignment.course_id,
+                                      course_cohorts.c.cohort_id == DueDate.cohort_id))
+        .where(DueDate.cohort_id.in_(cohort_ids), DueDate.released_at.is_not(None), DueDate.released_at <= at)
+        .group_by(DueDate.assignment_id)
+    )
+
+
+def is_released_to(student: User, assignment: Assignment, at: datetime | None = None) -> bool:
+    """Return whether the assignment was released to one of the trainee's cohorts (by now or `at`)."""
+    released = _released_to(student, at or utcnow()).where(DueDate.assignment_id == assignment.id)
+    return db.session.execute(released).first() is not None
+
+
+def cutoff_for(assignment: Assignment, due_at: datetime | None) -> datetime | None:
+    """Return when submissions close: the due date plus the course's cut-off days."""
+    return due_at + timedelta(days=assignment.course.late_cutoff_days) if due_at is not None else None
+
+
+def released_assignments(student: User, nbgrader_course: str | None = None) -> list[ReleasedAssignment]:
+    """Return the assignments released to the trainee, with their own due dates, by course and week."""
+    released = _released_to(student, utcnow()).subquery()
+    query = (
+        sa.select(Assignment, released.c.released_at)
+        .join(released, released.c.assignment_id == Assignment.id)
+        .join(Course, Course.id == Assignment.course_id)
+        .order_by(Course.code, Assignment.week, Assignment.id)
+    )
+    if nbgrader_course is not None:
+        query = query.where(Course.nbgrader_course == nbgrader_course)
+    rows = []
+    for assignment, released_at in db.session.execute(query).all():
+        due_at = due_for(student, assignment)
+        rows.append(ReleasedAssignment(assignment, released_at, due_at, cutoff_for(assignment, due_at)))
+    return rows
+
+
+def find_released(student: User, assignment_id: int) -> Assignment | None:
+    """Return the assignment if it exists and was released to the trainee, else None (the two look alike)."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None or not is_released_to(student, assignment):
+        return None
+    return assignment
+
+
+# --- receiving work -------------------------------------------------------------------------
+
+
 def receive_submission(assignment: Assignment, student: User, files: dict[str, bytes]) -> Submission:
     """Store a trainee's files with the portal's receipt time and sha256, then queue grading."""
     received_at = utcnow()
     if not takes(student, assignment.course):
         raise NotYourCourse(_l("You are not a trainee of this course."))
     due_at = due_for(student, assignment)
-    released = db.session.scalar(sa.select(sa.func.count()).select_from(DueDate).where(
-        DueDate.assignment_id == assignment.id, DueDate.released_at.is_not(None), DueDate.released_at <= received_at,
-        DueDate.cohort_id.in_(_student_cohort_ids(student, GRADEBOOK_STATUSES))))
-    if due_at is None or not released:
+    if due_at is None or not is_released_to(student, assignment, received_at):
         raise NotReleased(_l("This assignment has not been released to you."))
     late = days_late(received_at, due_at)
-    if received_at > due_at + timedelta(days=assignment.course.late_cutoff_days):
+    if received_at > cutoff_for(assignment, due_at):
         raise PastCutoff(_l("The cut-off for this assignment has passed; submissions are closed."))
     clean = {_safe_name(n): b for n, b in files.items() if PurePosixPath(n).name not in IGNORED_FILES}
     if not clean or not any(n.endswith(".ipynb") for n in clean):
@@ -188,10 +255,24 @@ def _newer_graded(submission: Submission) -> bool:
         Submission.id > submission.id, Submission.status.in_([s.value for s in FINAL]))) > 0
 
 
-def my_submissions(student: User) -> list[Submission]:
-    """Return a trainee's own submissions, newest first."""
-    return list(db.session.scalars(
-        sa.select(Submission).where(Submission.student_id == student.id).order_by(Submission.id.desc())))
+def my_submissions(student: User, nbgrader_course: str | None = None, nbgrader_name: str | None = None) -> list[Submission]:
+    """Return a trainee's own submissions, newest first, optionally of one nbgrader course and assignment."""
+    query = sa.select(Submission).where(Submission.student_id == student.id)
+    if nbgrader_course is not None or nbgrader_name is not None:
+        query = query.join(Assignment, Assignment.id == Submission.assignment_id)
+    if nbgrader_course is not None:
+        query = query.join(Course, Course.id == Assignment.course_id).where(Course.nbgrader_course == nbgrader_course)
+    if nbgrader_name is not None:
+        query = query.where(Assignment.nbgrader_name == nbgrader_name)
+    return list(db.session.scalars(query.order_by(Submission.received_at.desc(), Submission.id.desc())))
+
+
+def submitted_notebooks(submission: Submission) -> list[str]:
+    """Return the notebooks of a submission (stems of its top-level .ipynb files), sorted."""
+    if not submission.stored_path:
+        return []
+    folder = var_dir() / submission.stored_path / "files"
+    return sorted(p.stem for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
 
 
 def feedback_html(submission: Submission) -> str | None:

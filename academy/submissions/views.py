@@ -4,22 +4,41 @@ from __future__ import annotations
 import hmac
 import os
 
+import logging
+
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 
 from academy.auth.models import User
 from academy.courses.models import Assignment
 from academy.extensions import csrf, db
+from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
 from academy.oauth.provider import digest as token_digest
 from academy.policy import TOKEN, allow
 from academy.submissions import services
 from academy.submissions.models import Submission
 
+log = logging.getLogger(__name__)
 bp = Blueprint("submissions", __name__)
 GRADER_HEADER = "X-Academy-Grader-Token"
 FEEDBACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
-STATUS_LABELS = {"queued": "grading queued", "grading": "grading"}
+STATUS_LABELS = {"queued": "grading queued", "grading": "grading", "time_limit": "time limit",
+                 "memory_limit": "memory limit"}
+
+
+@bp.errorhandler(HTTPException)
+def _api_error(exc: HTTPException):
+    """Answer the API's refusals as JSON {"error": ...} in the request's language."""
+    if not request.path.startswith("/api/"):
+        return exc
+    messages = {
+        401: _("Sign in again: the access token is missing, expired or revoked."),
+        403: _("You may not do this."),
+        404: _("Not found."),
+    }
+    return jsonify(error=messages.get(exc.code or 500, exc.name)), exc.code
 
 
 def _bearer_user() -> User:
@@ -34,6 +53,28 @@ def _bearer_user() -> User:
     return row.user
 
 
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _assignment_json(row: services.ReleasedAssignment) -> dict:
+    a, course = row.assignment, row.assignment.course
+    return {
+        "id": a.id,
+        "course": course.nbgrader_course,
+        "assignment": a.nbgrader_name,
+        "title_en": a.title_en,
+        "title_ko": a.title_ko,
+        "released_at": _iso(row.released_at),
+        "due_at": _iso(row.due_at),
+        "cutoff_at": _iso(row.cutoff_at),
+        "late_policy": {"percent_per_day": course.late_percent_per_day, "max_deduction": course.late_max_deduction,
+                        "cutoff_days": course.late_cutoff_days},
+        "notebooks": nbgrader.notebook_names(a),
+        "needs_gpu": a.needs_gpu,
+    }
+
+
 def _as_json(sub: Submission) -> dict:
     return {
         "id": sub.id,
@@ -46,9 +87,40 @@ def _as_json(sub: Submission) -> dict:
         "status_label": STATUS_LABELS.get(sub.status, sub.status),
         "days_late": sub.days_late,
         "score": sub.auto_score,
+        "max_points": sub.assignment.max_points,
         "late_penalty": sub.late_penalty,
         "has_feedback": bool(sub.feedback_path),
+        "notebooks": services.submitted_notebooks(sub),
     }
+
+
+@bp.get("/api/exchange/assignments")
+@allow(TOKEN)
+def api_assignments():
+    user = _bearer_user()
+    rows = services.released_assignments(user, request.args.get("course") or None)
+    return jsonify([_assignment_json(r) for r in rows])
+
+
+@bp.get("/api/exchange/assignments/<int:assignment_id>/release")
+@allow(TOKEN)
+def api_release(assignment_id: int):
+    user = _bearer_user()
+    # An unknown assignment and one not released to this trainee get the same answer.
+    assignment = services.find_released(user, assignment_id)
+    if assignment is None:
+        abort(404)
+    try:
+        blob, sha256 = nbgrader.release_archive(assignment)
+    except nbgrader.ReleaseError as exc:
+        log.error("release of assignment %s failed: %s", assignment.id, exc)
+        return jsonify(error=_("This assignment cannot be downloaded right now: its release could not be "
+                               "prepared. Try again later or tell your instructor.")), 503
+    response = Response(blob, mimetype="application/gzip")
+    response.headers["X-Release-Sha256"] = sha256
+    response.headers["Content-Disposition"] = f'attachment; filename="{assignment.nbgrader_name}.tar.gz"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/api/exchange/assignments/<int:assignment_id>/submit")
@@ -74,7 +146,8 @@ def api_submit(assignment_id: int):
 @allow(TOKEN)
 def api_my_submissions():
     user = _bearer_user()
-    return jsonify([_as_json(s) for s in services.my_submissions(user)])
+    subs = services.my_submissions(user, request.args.get("course") or None, request.args.get("assignment") or None)
+    return jsonify([_as_json(s) for s in subs])
 
 
 @bp.get("/api/exchange/submissions/<int:submission_id>/feedback")

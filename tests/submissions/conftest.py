@@ -1,0 +1,11 @@
+"""Each test of this package gets its own data directory: submission folders are named by row ids, which
+the per-test purge of the database hands out again, so a shared folder would mix one test's files into the next."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def own_var_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path / "var"))
+    return tmp_path / "var"
