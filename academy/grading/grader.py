@@ -23,6 +23,7 @@ from nbgrader.utils import capture_log
 from academy.grading import gradebook_sync as sync
 from academy.grading.execute import ExecutionReport, execute_for
 from academy.grading.feedback import render_feedback
+from academy.grading.forkserver import fork_server_enabled
 from academy.grading.integrity import screen_notebook
 from academy.grading.jobs import CellScore, GradingJob, GradingResult, Status
 from academy.grading.sandbox import KernelHandle, SandboxSpec, kernel_manager_for, sandbox_uid
@@ -160,7 +161,8 @@ def _grade(job: GradingJob) -> GradingResult:
         data_dir = job.data_dir or os.environ.get("ACADEMY_DATA_DIR")
         spec = SandboxSpec(work_dir=work / "autograded" / job.student_id / job.assignment,
                            socket_dir=scratch / "ipc", data_dir=Path(data_dir) if data_dir else None,
-                           limits=job.limits, uid=sandbox_uid(), gpu=job.gpu)
+                           limits=job.limits, uid=sandbox_uid(), gpu=job.gpu,
+                           scratch_root=scratch.parent if fork_server_enabled(job.gpu) else None)
         config = _autograde_config(base, work, db_url, job, report, spec, handle)
         app = Autograde(coursedir=CourseDirectory(config=config), config=config)
         app.force = True

@@ -8,6 +8,7 @@ does not cross the network namespace.
 """
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import shutil
@@ -33,6 +34,7 @@ ETC_ENTRIES = (
 )
 NVIDIA_DEVICES = ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 TMP_BYTES = 256 * MIB
+log = logging.getLogger(__name__)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -49,6 +51,7 @@ class SandboxSpec:
     limits: GradingLimits
     uid: int  # unprivileged host uid the student's code runs as
     gpu: bool = False
+    scratch_root: Path | None = None  # set: the kernel comes from this root's fork server
 
 
 def sandbox_uid() -> int:
@@ -146,6 +149,45 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     return args + inner
 
 
+ZYGOTE_FILE = Path(__file__).with_name("zygote.py")
+SANDBOX_ZYGOTE = "/opt/academy/zygote.py"
+# The stage folder a fork-server child binds a job's socket folder through (see zygote.py).
+ZYGOTE_STAGE = "/run/academy-stage"
+
+
+def zygote_command(scratch: Path, data_dir: Path | None, gpu: bool, inner: list[str]) -> list[str]:
+    """Wrap the fork server in its worker's sandbox (root only: it builds each job's namespaces).
+
+    It sees what a kernel sandbox sees, plus the whole scratch root (each child hides it again
+    and keeps only its own job's folders) and keeps the four capabilities a child needs to build
+    its namespaces and drop to the sandbox uid. Only the worker's own code runs with them.
+    """
+    bwrap = require_bwrap()
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
+            "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    for cap in ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
+        args += ["--cap-add", cap]
+    args += _system_binds()
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+             "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "0755", "--dir", SANDBOX_WORK,
+             "--dir", ZYGOTE_STAGE]
+    if gpu:
+        for dev in NVIDIA_DEVICES:
+            args += ["--dev-bind-try", f"/dev/{dev}", f"/dev/{dev}"]
+    mounts = [("--ro-bind", r, r) for r in _python_roots()]
+    mounts += [("--ro-bind", str(GUARD_FILE), SANDBOX_GUARD), ("--ro-bind", str(ZYGOTE_FILE), SANDBOX_ZYGOTE)]
+    if data_dir is not None and data_dir.is_dir():
+        mounts.append(("--ro-bind", str(data_dir), SANDBOX_DATA))
+    mounts.append(("--bind", str(scratch), str(scratch)))
+    # The sandbox uid must traverse the folders bwrap creates (root-only) above each mount.
+    for parent in _ancestors([dest for _, _, dest in mounts] + [SANDBOX_WORK]):
+        if parent not in ("/tmp", "/usr", "/etc") and not parent.startswith(("/tmp/", "/usr/")):
+            args += ["--perms", "0755", "--dir", parent]
+    for flag, src, dest in mounts:
+        args += [flag, src, dest]
+    return args + ["--chdir", "/", "--"] + inner
+
+
 def sandbox_env(spec: SandboxSpec) -> dict[str, str]:
     """Return the whole environment of sandboxed code: nothing inherited from the worker."""
     path = [str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
@@ -233,7 +275,7 @@ class KernelHandle:
     """The processes of one job's sandboxes, so a watchdog can end them all."""
 
     pids: list[int] = field(default_factory=list)
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[Any] = field(default_factory=list)  # Popen, or forkserver.ForkedKernel
     killed: bool = False
 
     def kill(self) -> None:
@@ -241,6 +283,9 @@ class KernelHandle:
         self.killed = True
         for pid in self.pids:
             kill_group(pid)
+        for process in self.processes:
+            if not isinstance(process, subprocess.Popen):
+                process.kill()  # a forked kernel: its server ends the job's namespace
 
     def cpu_exceeded(self) -> bool:
         """Return whether a sandbox ended on its CPU-time limit (SIGXCPU)."""
@@ -287,6 +332,14 @@ class SandboxKernelManager(AsyncKernelManager):
         # The kernel's parent inside the pid namespace is bwrap, not the worker: no parent
         # polling (it would see pid 1 and quit); --die-with-parent covers a dying worker.
         kw["independent"] = True
+        if self.spec.scratch_root is not None:
+            from academy.grading.forkserver import ForkServerUnavailable
+
+            try:
+                await self._launch_forked(kw["env"])
+                return
+            except ForkServerUnavailable:
+                log.warning("no fork server; this kernel starts in its own sandbox", exc_info=True)
         log_path = self.spec.socket_dir / "kernel.log"
         with open(log_path, "ab") as log:  # kernel chatter stays out of the worker's log
             kw["stdout"] = kw["stderr"] = log
@@ -300,6 +353,23 @@ class SandboxKernelManager(AsyncKernelManager):
                 self.handle.processes.append(process)
             if self.handle.killed:
                 kill_group(self.sandbox_pid)
+
+    async def _launch_forked(self, env: dict[str, str]) -> None:
+        """Have the worker's fork server fork this job's kernel (see forkserver.py)."""
+        from academy.grading.forkserver import fork_server_for
+
+        assert self.spec is not None and self.spec.scratch_root is not None and self.provisioner is not None
+        if self.handle is not None and self.handle.killed:
+            raise RuntimeError("the job's time limit passed before the kernel started")
+        server = fork_server_for(self.spec.scratch_root, self.spec.data_dir, env)
+        kernel = server.launch(self.spec, self.connection_file, env)
+        provisioner: Any = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = kernel, kernel.pid, None
+        if self.handle is not None:
+            self.handle.processes.append(kernel)
+            if self.handle.killed:
+                kernel.kill()
+        self._reconcile_connection_info(provisioner.connection_info)
 
     async def _async_interrupt_kernel(self) -> None:
         # A signal to bwrap's process group would not reach the kernel's own session:

@@ -1,0 +1,210 @@
+"""The worker's side of the fork server (zygote.py): start it once, ask it for one kernel per job.
+
+A grading kernel normally starts a fresh Python in a fresh sandbox and imports the kernel
+machinery and the lab's libraries: about 2-3 s of CPU per submission, as much as a third of a
+lab's whole cost. The fork server pays that once per worker process; each job's kernel is a
+forked child in fresh namespaces that serves that one submission and is then destroyed.
+
+ACADEMY_GRADING_FORK_SERVER=0 turns it off (each kernel then starts in its own bubblewrap
+sandbox, as before). It is only used by a root worker (it needs to build namespaces and change
+uid) and never for GPU jobs. ACADEMY_GRADING_PRELOAD lists the modules it imports (comma-separated).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, zygote_command
+
+log = logging.getLogger(__name__)
+DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
+                   "sklearn.model_selection", "sklearn.preprocessing", "matplotlib.pyplot")
+START_SECONDS = 120.0
+
+
+class ForkServerUnavailable(RuntimeError):
+    """The fork server could not start or stopped; the job falls back to a fresh sandbox."""
+
+
+def fork_server_enabled(gpu: bool) -> bool:
+    """Return whether kernels of this worker come from the fork server."""
+    return (os.environ.get("ACADEMY_GRADING_FORK_SERVER", "1") == "1" and os.geteuid() == 0
+            and not gpu and sys.platform == "linux")
+
+
+def preload_modules() -> list[str]:
+    """Return the modules the fork server imports before it forks any kernel."""
+    configured = os.environ.get("ACADEMY_GRADING_PRELOAD")
+    if configured is None:
+        return list(DEFAULT_PRELOAD)
+    return [name.strip() for name in configured.split(",") if name.strip()]
+
+
+class ForkedKernel:
+    """A job's kernel as the kernel provisioner sees it: the subset of Popen it uses."""
+
+    def __init__(self, server: ForkServer, job_id: str) -> None:
+        self.server = server
+        self.job_id = job_id
+        self.pid = server.process.pid  # only for display: the kernel lives in the server's namespaces
+        self.returncode: int | None = None
+        self.stdin = self.stdout = self.stderr = None
+        self._done = threading.Event()
+
+    def _exited(self, code: int) -> None:
+        self.returncode = code
+        self._done.set()
+
+    def poll(self) -> int | None:
+        """Return the exit code, or None while the kernel runs."""
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the kernel to end and return its exit code."""
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired(f"kernel {self.job_id}", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        """End the job's whole namespace: the kernel and anything it started."""
+        if self.returncode is None:
+            try:
+                self.server.send({"op": "kill", "id": self.job_id})
+            except ForkServerUnavailable:
+                pass  # the server and all its kernels are gone already
+
+    terminate = kill
+
+    def send_signal(self, signum: int) -> None:
+        """Only ending signals apply (interrupts go through the kernel's control channel)."""
+        if signum in (signal.SIGKILL, signal.SIGTERM):
+            self.kill()
+
+
+class ForkServer:
+    """One running zygote.py, for one scratch root and data folder."""
+
+    def __init__(self, scratch: Path, data_dir: Path | None, env: dict[str, str], log_path: Path) -> None:
+        self.scratch = scratch
+        self.lock = threading.Lock()
+        self.kernels: dict[str, ForkedKernel] = {}
+        self.counter = 0
+        inner = [sys.executable, SANDBOX_ZYGOTE, str(scratch), *preload_modules()]
+        with open(log_path, "ab") as errors:
+            self.process = subprocess.Popen(
+                zygote_command(scratch, data_dir, False, inner), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=errors, env=env, cwd="/", start_new_session=True)
+        assert self.process.stdout is not None
+        ready = _read_ready(self.process, START_SECONDS)
+        if not ready.get("ready"):
+            self.stop()
+            raise ForkServerUnavailable(f"the fork server did not start: {ready}")
+        self.preload_cpu_s = ready.get("preload_cpu_s")
+        threading.Thread(target=self._read, name="fork-server-reader", daemon=True).start()
+
+    def alive(self) -> bool:
+        """Return whether the server still answers."""
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one request line."""
+        assert self.process.stdin is not None
+        with self.lock:
+            try:
+                self.process.stdin.write((json.dumps(message) + "\n").encode())
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError) as exc:
+                raise ForkServerUnavailable("the fork server stopped") from exc
+
+    def launch(self, spec: SandboxSpec, connection_file: str, env: dict[str, str]) -> ForkedKernel:
+        """Start one job's kernel and return its handle."""
+        with self.lock:
+            self.counter += 1
+            job_id = f"{os.getpid()}-{self.counter}"
+        kernel = ForkedKernel(self, job_id)
+        self.kernels[job_id] = kernel
+        limits = spec.limits
+        self.send({
+            "op": "start", "id": job_id, "work": str(spec.work_dir), "ipc": str(spec.socket_dir),
+            "connection_file": connection_file, "uid": spec.uid, "env": env,
+            "limits": {"cpu_seconds": limits.cpu_seconds, "max_processes": limits.max_processes,
+                       "file_bytes": limits.file_bytes, "memory_bytes": limits.memory_bytes},
+        })
+        return kernel
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if "exited" in message:
+                kernel = self.kernels.pop(str(message["exited"]), None)
+                if kernel is not None:
+                    kernel._exited(int(message["code"]))
+        # The server is gone: every kernel it held is gone with it.
+        for kernel in list(self.kernels.values()):
+            kernel._exited(128 + signal.SIGKILL)
+        self.kernels.clear()
+
+    def stop(self) -> None:
+        """End the server and every kernel it started."""
+        kill_group(self.process.pid)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _read_ready(process: subprocess.Popen, timeout: float) -> dict[str, Any]:
+    box: dict[str, Any] = {}
+
+    def read() -> None:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        try:
+            box.update(json.loads(line) if line else {"error": "exited"})
+        except ValueError:
+            box["error"] = line[:200]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return box or {"error": f"no answer in {timeout:g} s"}
+
+
+_servers: dict[tuple[str, str], ForkServer] = {}
+_servers_lock = threading.Lock()
+
+
+def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str]) -> ForkServer:
+    """Return this process's running fork server for a scratch root and data folder, started if needed."""
+    key = (str(scratch), str(data_dir or ""))
+    with _servers_lock:
+        server = _servers.get(key)
+        if server is not None and server.alive():
+            return server
+        if server is not None:
+            server.stop()
+        log_path = scratch / f"fork-server-{os.getpid()}.log"
+        server = ForkServer(scratch, data_dir, env, log_path)
+        _servers[key] = server
+        return server
+
+
+def stop_all() -> None:
+    """Stop every fork server of this process (tests, worker shutdown)."""
+    with _servers_lock:
+        for server in _servers.values():
+            server.stop()
+        _servers.clear()
+
