@@ -1,17 +1,22 @@
 """The real portal (gunicorn) and the real JupyterHub with its proxy, on free loopback ports.
 
-Used by the end-to-end browser test and by bench/bench_hub_login.py. Each Stack has its own
+Used by the end-to-end browser tests and by bench/bench_hub_login.py. Each Stack has its own
 folder: the portal's SQLite database with the demo data, the hub's database and user homes.
+With grader=True a Celery grading worker runs beside them (the broker a SQLite file in the
+stack's folder), sharing the portal's grader token; courses_dir points portal and worker at
+another nbgrader course folder (a small test course instead of ./courses).
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,6 +58,20 @@ from academy.auth.models import User
 print(json.dumps(dict(db.session.execute(db.select(User.email, User.id)).all())))
 """
 
+RELEASE = """\
+from datetime import timedelta
+from academy.courses.models import Course
+from academy.courses.services import save_assignment, set_due_date
+from academy.util import utcnow
+course = db.session.scalar(db.select(Course).where(Course.code == "MAI-101"))
+assignment = save_assignment(course, None, nbgrader_name={name!r}, title_ko={title_ko!r}, title_en={title_en!r},
+                             week=1, max_points={max_points!r}, needs_gpu=False, skills={{}})
+for cohort in course.cohorts:
+    set_due_date(assignment, cohort, utcnow() + timedelta(days=7), released_at=utcnow() - timedelta(minutes=1))
+db.session.commit()
+print(assignment.id)
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -77,8 +96,10 @@ def wait_until(check, timeout: float, what: str, process: subprocess.Popen | Non
 class Stack:
     """Portal + hub + proxy, started and stopped together."""
 
-    def __init__(self, root: Path, trainees: int = 2, portal_threads: int = 8, config: Path | None = None):
+    def __init__(self, root: Path, trainees: int = 2, portal_threads: int = 8, config: Path | None = None,
+                 courses_dir: Path | None = None, grader: bool = False):
         self.root = root
+        self.grader = grader
         self.config = config or REPO / "jupyterhub_config.py"
         self.trainees = trainees
         self.portal_port, self.hub_port = free_port(), free_port()
@@ -101,8 +122,19 @@ class Stack:
             "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
             "ACADEMY_HUB_API_BIND_URL": f"http://127.0.0.1:{free_port()}",
             "ACADEMY_HUB_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
+            # Shared by the portal (checks it) and the grading worker (sends it with each result).
+            "ACADEMY_GRADER_TOKEN": secrets.token_hex(32),
+            "ACADEMY_GRADING_DIR": str(var / "grading"),
         }
         self.env.pop("ACADEMY_TEST_DATABASE", None)
+        self.env.pop("ACADEMY_BROKER_URL", None)  # the default: a SQLite broker under the grading dir
+        if courses_dir is not None:
+            self.env["ACADEMY_COURSES_DIR"] = str(courses_dir)
+        # Job folders hold the kernels' IPC sockets, whose paths must stay under 107 bytes: a short
+        # folder of this stack's own, not pytest's long tmp path.
+        self.scratch = Path(tempfile.mkdtemp(prefix="stack-grading-")) if grader else None
+        if self.scratch is not None:
+            self.env["ACADEMY_GRADING_SCRATCH"] = str(self.scratch)
 
     # --- the portal -------------------------------------------------------------------------
     def portal_python(self, code: str) -> str:
@@ -132,9 +164,19 @@ class Stack:
                               f"127.0.0.1:{self.portal_port}", "--workers", "1", "--threads",
                               str(self.portal_threads), "wsgi:app"], "portal.log")
         hub = self._spawn([PYTHON, "-m", "jupyterhub", "-f", str(self.config)], "hub.log")
+        worker = self._start_worker() if self.grader else None
         wait_until(lambda: requests.get(f"{self.portal_url}/login", timeout=2).ok, 60, "portal", portal)
         wait_until(lambda: requests.get(f"{self.hub_url}/hub/api", timeout=2).ok, 90, "hub", hub)
+        if worker is not None:
+            # The SQLite broker has no remote control to ping: the worker says "ready" in its log.
+            wait_until(lambda: " ready." in self.log("worker.log"), 90, "grading worker", worker)
         return self
+
+    def _start_worker(self) -> subprocess.Popen:
+        """Start one grading worker process (as scripts/run.sh does, with one slot)."""
+        return self._spawn([PYTHON, "-m", "celery", "--workdir", str(REPO), "-A", "academy.grading.celery_app", "worker", "-Q", "cpu,gpu",
+                            "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
+                            "--without-mingle"], "worker.log")
 
     def stop(self) -> None:
         """Stop everything, the hub's proxy and servers included even if the hub cannot stop them."""
@@ -159,11 +201,18 @@ class Stack:
             except psutil.NoSuchProcess:
                 pass
         self.processes.clear()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     # --- the hub's API with the portal's service token -----------------------------------------
     def hub_api(self, method: str, path: str, **kw) -> requests.Response:
         return requests.request(method, f"{self.hub_url}/hub/api{path}",
                                 headers={"Authorization": f"token {self.api_token}"}, timeout=10, **kw)
+
+    def release_assignment(self, nbgrader_name: str, title_en: str, title_ko: str, max_points: float) -> int:
+        """Add an assignment to the seeded course, released now to its cohorts, due in a week; return its id."""
+        return int(self.portal_python(RELEASE.format(name=nbgrader_name, title_en=title_en, title_ko=title_ko,
+                                                     max_points=max_points)).strip().splitlines()[-1])
 
     def user_id(self, email: str) -> int:
         return self.ids[email]

@@ -1,0 +1,115 @@
+"""Issue 5, first "Done when": a trainee fetches, answers and submits in JupyterLab's assignment list and
+sees the score and feedback in the portal within seconds.
+
+Everything is real: gunicorn portal, JupyterHub with its proxy and the trainee's server, nbgrader's
+JupyterLab extension on the portal exchange (academy/exchange), a Celery grading worker running the
+notebook in its sandbox. The course is a one-notebook stand-in for manufacturing-ai (tests/e2e/fixtures),
+so grading itself takes a few seconds and the test measures the path around it.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ASSIGNMENT
+from tests.hub.stack import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TRAINEE, OTHER = "trainee001@academy.test", "trainee002@academy.test"
+ANSWER = "def double(x): return 2 * x"  # one line: the editor's auto-indent cannot change it
+# Issue 5 says "within seconds"; a correct run takes ~10 s here (see the printed figure).
+SCORE_WITHIN_S = 60
+
+
+def portal_login(page, stack, email: str) -> None:
+    page.goto(f"{stack.portal_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_selector("[data-test=who]")
+
+
+def open_jupyterlab(page, stack) -> None:
+    """Go from the portal's notebooks page to JupyterLab (the hub signs in through the portal)."""
+    page.goto(f"{stack.portal_url}/notebooks")
+    page.click("[data-test=open-notebooks]")
+    page.wait_for_url(re.compile(rf"^{re.escape(stack.hub_url)}/user/u\d+/lab"), timeout=90_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+
+
+def open_assignment_list(page) -> None:
+    page.get_by_role("menuitem", name="Nbgrader").click()
+    page.get_by_role("menuitem", name="Assignment List").click()
+    page.wait_for_selector("#assignments")
+
+
+def answer_and_save(page) -> None:
+    """Replace the stub of the answer cell with ANSWER and save the notebook."""
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    answer = notebook.locator(".jp-Cell", has_text="raise NotImplementedError()")
+    answer.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(ANSWER)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current", has_text=f"{ASSIGNMENT}.ipynb")).not_to_have_class(
+        re.compile(r"\bjp-mod-dirty\b"))
+
+
+def test_trainee_submits_in_jupyterlab_and_sees_score_and_feedback_in_the_portal(graded_stack, chromium):
+    stack = graded_stack
+    context = chromium.new_context(locale="ko-KR", viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    portal_login(page, stack, TRAINEE)
+    open_jupyterlab(page, stack)
+
+    # Fetch the released assignment from the assignment list and open its notebook.
+    open_assignment_list(page)
+    released = page.locator("#released_assignments_list > .list_item", has_text=ASSIGNMENT)
+    released.get_by_role("button", name="Fetch").click()
+    fetched = page.locator("#fetched_assignments_list > .list_item", has_text=ASSIGNMENT)
+    fetched.locator("a.assignment-notebooks-link").click()
+    fetched.locator(".nested_list_item a", has_text=ASSIGNMENT).click()
+    answer_and_save(page)
+
+    # Back to the assignment list: submit.
+    page.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    fetched.get_by_role("button", name="Submit").click()
+    submitted_at = time.monotonic()
+    expect(page.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)).to_be_visible()
+
+    # The portal: my submissions page, which refreshes itself until grading is done.
+    portal = context.new_page()
+    portal.goto(f"{stack.portal_url}/my/submissions")
+    row = portal.locator("#submissions tr[data-submission-id]")
+    expect(row).to_have_count(1)
+    expect(row.locator(".status .s-graded")).to_be_visible(timeout=SCORE_WITHIN_S * 1000)
+    expect(row.locator(".score")).to_have_text("10 / 10")
+    seconds = time.monotonic() - submitted_at
+    print(f"\nsubmit click -> score visible in the portal: {seconds:.1f} s")
+    assert seconds < SCORE_WITHIN_S
+
+    # The feedback: the score, and the graded notebook without the hidden tests' source.
+    submission_id = row.get_attribute("data-submission-id")
+    row.locator("a.feedback-link").click()
+    portal.wait_for_url(f"{stack.portal_url}/my/submissions/{submission_id}/feedback")
+    expect(portal.locator("#submission-summary .score")).to_have_text("10 / 10")
+    feedback = portal.frame_locator("iframe.feedback")
+    expect(feedback.locator("body")).to_contain_text("double ok")
+    expect(feedback.locator("body")).not_to_contain_text("e2e-hidden-check")
+    context.close()
+
+    # Another trainee of the same cohort sees none of it.
+    other = chromium.new_context(locale="ko-KR")
+    page = other.new_page()
+    portal_login(page, stack, OTHER)
+    page.goto(f"{stack.portal_url}/my/submissions")
+    expect(page.locator("#submissions tr[data-submission-id]")).to_have_count(0)
+    assert page.goto(f"{stack.portal_url}/my/submissions/{submission_id}/feedback").status == 404
+    assert page.goto(f"{stack.portal_url}/my/submissions/{submission_id}/feedback.html").status == 404
+    other.close()
