@@ -107,3 +107,28 @@ def test_release_now_needs_a_due_date_first(client, auth, make, world):
                            data={"cohort_id": other.id}, follow_redirects=True)
     page = response.get_data(as_text=True)
     assert "due date first" in page or "마감일을 먼저" in page
+
+
+def test_release_now_generates_the_student_version_and_opens_it_to_the_cohort(client, auth, make, world):
+    from academy.courses.models import DueDate
+    from academy.integrations.nbgrader import release_dir
+
+    later = make.cohort()
+    world.course.cohorts.append(later)
+    set_due_date(world.lab, later, datetime.now(UTC) + timedelta(days=9))
+    db.session.commit()
+    auth.login(world.teacher)
+    page = client.post(f"/courses/{world.course.id}/assignments/{world.lab.id}/release",
+                       data={"cohort_id": later.id}, follow_redirects=True).get_data(as_text=True)
+    assert "Released" in page or "배포했습니다" in page
+    due = db.session.scalar(db.select(DueDate).where(DueDate.cohort_id == later.id))
+    db.session.refresh(due)
+    assert due.released_at is not None and due.released_at <= datetime.now(UTC)
+    notebook = (release_dir(world.lab) / "lab1_predictive_maintenance.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in notebook and "BEGIN HIDDEN TESTS" not in notebook
+    # The trainee of that cohort now finds it in the exchange list.
+    student = make.enrolled_student(later)
+    from tests.submissions.test_api import _token
+
+    listed = client.get("/api/exchange/assignments", headers={"Authorization": f"Bearer {_token(student)}"})
+    assert [a["assignment"] for a in listed.get_json()] == ["lab1_predictive_maintenance"]
