@@ -1,0 +1,193 @@
+"""Send the grades instructors enter in a course's formgrader to the portal's gradebook.
+
+Autograding reports its own scores (academy.grading.report). Answers graded by hand exist only in the
+course gradebook that the formgrader writes, so this reads that gradebook and, for each submission
+with at least one hand-entered score whose total changed since it was last sent, POSTs the total to
+the portal (ACADEMY_PORTAL_URL/api/grading/manual, header X-Academy-Grader-Token = ACADEMY_GRADER_TOKEN).
+
+    python -m academy.grading.manual_sync --course-dir courses/manufacturing-ai --every 30   # the hub's service
+    python -m academy.grading.manual_sync --course-dir courses/manufacturing-ai              # one pass
+
+A state file remembers what the portal accepted, so an unchanged total is never sent twice. When the
+portal is down or refuses the token, the pass stops and nothing is marked sent: the next pass retries.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+from nbgrader.api import Gradebook
+from traitlets.config import PyFileConfigLoader
+
+from academy.grading.gradebook_sync import sqlite_path
+from academy.grading.report import TOKEN_HEADER
+
+ENDPOINT = "/api/grading/manual"
+log = logging.getLogger("academy.grading.manual_sync")
+
+
+@dataclass(frozen=True)
+class ManualTotal:
+    """A submission's total in the course gradebook, hand-entered scores included."""
+
+    course: str
+    assignment: str
+    student: str  # the portal user id
+    score: float  # nbgrader's total: manual score where given, else the autograde score, plus extra credit
+    max_score: float
+    manually_graded: int  # cells with a hand-entered score or extra credit
+    needs_manual_grade: list[str] = field(default_factory=list)  # "notebook/cell" still to grade by hand
+
+    @property
+    def key(self) -> str:
+        return f"{self.course}/{self.assignment}/{self.student}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    sent: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[str] = field(default_factory=list)  # the portal answered 404/422: retried when it changes
+    stopped: str | None = None  # why the pass stopped early (portal down, token refused)
+
+
+def course_gradebook(course_dir: Path) -> tuple[str, str]:
+    """Return (db_url, course_id) from the course's nbgrader_config.py, as the formgrader reads them."""
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+    course_id = str(cfg.CourseDirectory.get("course_id") or Path(course_dir).name)
+    db_url = str(cfg.CourseDirectory.get("db_url") or f"sqlite:///{Path(course_dir) / 'gradebook.db'}")
+    return db_url, course_id
+
+
+def read_totals(db_url: str, course_id: str) -> Iterator[ManualTotal]:
+    """Yield the total of every submission of the course that has a hand-entered score."""
+    path = sqlite_path(db_url)
+    if path is not None and not path.exists():
+        return  # no gradebook yet; opening it would create one in the course folder
+    with Gradebook(db_url, course_id) as gb:
+        for assignment in gb.assignments:
+            if assignment.course_id != course_id:
+                continue
+            for sub in assignment.submissions:
+                grades = [(nb.name, g) for nb in sub.notebooks for g in nb.grades]
+                by_hand = [g for _nb, g in grades if g.manual_score is not None or g.extra_credit]
+                if not by_hand:
+                    continue  # autograde's own report already carries this submission's score
+                yield ManualTotal(
+                    course=course_id, assignment=assignment.name, student=sub.student.id,
+                    score=round(float(sub.score), 4), max_score=round(float(sub.max_score), 4),
+                    manually_graded=len(by_hand),
+                    needs_manual_grade=sorted(f"{nb}/{g.name}" for nb, g in grades if g.needs_manual_grade),
+                )
+
+
+class SyncState:
+    """The fingerprint of each total the portal accepted, kept in a JSON file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.sent: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.sent = {}
+        except ValueError:
+            log.warning("state file %s is unreadable; every total is sent again", self.path)
+            self.sent = {}
+
+    def mark(self, key: str, fingerprint: str) -> None:
+        self.sent[key] = fingerprint
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.path.with_name(self.path.name + ".tmp")
+        staging.write_text(json.dumps(self.sent, sort_keys=True, indent=0), encoding="utf-8")
+        os.replace(staging, self.path)  # a crash leaves the old file or the new one, never half of one
+
+
+def sync_once(course_dirs: list[Path], state: SyncState, portal_url: str, token: str,
+              session: requests.Session | None = None, rejected: dict[str, str] | None = None) -> PassReport:
+    """Send every changed total of the courses to the portal once; stop at the first portal failure.
+
+    rejected remembers, for the life of the loop, totals the portal refused (unknown trainee,
+    assignment or course), so they are not sent every round; they are sent again once they change.
+    """
+    session = session or requests.Session()
+    rejected = {} if rejected is None else rejected
+    report = PassReport()
+    url = portal_url.rstrip("/") + ENDPOINT
+    for course_dir in course_dirs:
+        for total in read_totals(*course_gradebook(course_dir)):
+            fingerprint = total.fingerprint()
+            if state.sent.get(total.key) == fingerprint or rejected.get(total.key) == fingerprint:
+                report.unchanged += 1
+                continue
+            try:
+                response = session.post(url, json=total.to_dict(), headers={TOKEN_HEADER: token}, timeout=30)
+            except requests.RequestException as exc:
+                report.stopped = f"portal unreachable: {exc.__class__.__name__}"
+                return report
+            if response.status_code < 300:
+                state.mark(total.key, fingerprint)
+                report.sent.append(total.key)
+            elif response.status_code in (404, 422):
+                log.warning("portal refused %s: %s %s", total.key, response.status_code, response.text[:300])
+                rejected[total.key] = fingerprint
+                report.rejected.append(total.key)
+            else:  # 401 (token), 5xx, 429: nothing is lost, the next pass tries again
+                report.stopped = f"portal answered {response.status_code}"
+                return report
+    return report
+
+
+def run(course_dirs: list[Path], state_path: Path, portal_url: str, token: str, every: float | None) -> int:
+    """Run one pass, or a pass every `every` seconds until stopped."""
+    state, rejected = SyncState(state_path), {}
+    while True:
+        try:
+            report = sync_once(course_dirs, state, portal_url, token, rejected=rejected)
+        except Exception:  # noqa: BLE001 - a gradebook being rewritten must not end the service
+            log.exception("manual grade sync pass failed; retrying next round")
+            report = PassReport(stopped="error")
+        if report.sent or report.rejected or report.stopped:
+            log.info("sent %d, unchanged %d, refused %d%s", len(report.sent), report.unchanged,
+                     len(report.rejected), f", stopped: {report.stopped}" if report.stopped else "")
+        if every is None:
+            return 1 if report.stopped else 0
+        time.sleep(every)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m academy.grading.manual_sync", description=__doc__.split("\n")[0])
+    parser.add_argument("--course-dir", action="append", type=Path, required=True,
+                        help="a course folder (with nbgrader_config.py); repeat for several courses")
+    parser.add_argument("--every", type=float, default=None,
+                        help="seconds between passes; without it, run one pass and exit (1 if it stopped early)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="state file (default: <first course dir>/.manual-sync.json)")
+    parser.add_argument("--portal-url", default=os.environ.get("ACADEMY_PORTAL_URL", ""),
+                        help="the portal's base URL (default: $ACADEMY_PORTAL_URL)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s manual_sync: %(message)s")
+    token = os.environ.get("ACADEMY_GRADER_TOKEN", "")
+    if not args.portal_url or not token:
+        parser.error("set ACADEMY_PORTAL_URL (or --portal-url) and ACADEMY_GRADER_TOKEN")
+    state = args.state or args.course_dir[0] / ".manual-sync.json"
+    return run(args.course_dir, state, args.portal_url, token, args.every)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
