@@ -35,7 +35,7 @@ class Stub:
     """An HTTP server on a free port: routes[(method, path)] = (status, body); records what it got."""
 
     def __init__(self):
-        self.routes: dict[tuple[str, str], tuple[int, object]] = {}
+        self.routes: dict[tuple[str, str], tuple] = {}  # (status, body[, headers])
         self.seen: list[tuple[str, str, dict]] = []
         stub = self
 
@@ -46,9 +46,11 @@ class Stub:
                     self.rfile.read(length)
                 path = self.path.split("?")[0]
                 stub.seen.append((self.command, self.path, dict(self.headers)))
-                status, body = stub.routes.get((self.command, path), (404, {"error": "Not found."}))
+                status, body, *headers = stub.routes.get((self.command, path), (404, {"error": "Not found."}))
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
+                for key, value in (headers[0] if headers else {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Type", "application/octet-stream" if isinstance(body, bytes)
                                  else "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -313,3 +315,43 @@ def test_notebook_server_loads_the_portal_exchange_from_any_working_folder(monke
         factory = ExchangeFactory(config=config)
         assert factory.list is PortalList and factory.submit is PortalSubmit
         assert factory.collect is PortalCollect
+
+
+def test_fetch_restores_only_missing_files_when_asked(portal, tmp_path):
+    import hashlib
+
+    blob = tarball([("lab1.ipynb", b"released", b"f"), ("helpers.py", b"def f(): pass", b"f")])
+    portal.routes[("GET", "/api/exchange/assignments")] = (200, [ASSIGNMENT])
+    portal.routes[("GET", "/api/exchange/assignments/3/release")] = (200, blob)
+    run(PortalFetchAssignment)
+    (tmp_path / "lab1" / "lab1.ipynb").write_bytes(b"my answers")
+    (tmp_path / "lab1" / "helpers.py").unlink()
+    with pytest.raises(ExchangeError, match="already have a copy"):
+        run(PortalFetchAssignment)
+    run(PortalFetchAssignment, replace_missing_files=True)
+    assert (tmp_path / "lab1" / "lab1.ipynb").read_bytes() == b"my answers"
+    assert (tmp_path / "lab1" / "helpers.py").read_bytes() == b"def f(): pass"
+    # The release's checksum header, when the portal sends one, must match what arrived.
+    (tmp_path / "lab1" / "helpers.py").unlink()
+    portal.routes[("GET", "/api/exchange/assignments/3/release")] = (200, blob, {"X-Release-Sha256": "0" * 64})
+    with pytest.raises(ExchangeError, match="damaged"):
+        run(PortalFetchAssignment, replace_missing_files=True)
+    assert not (tmp_path / "lab1" / "helpers.py").exists()
+    good = {"X-Release-Sha256": hashlib.sha256(blob).hexdigest()}
+    portal.routes[("GET", "/api/exchange/assignments/3/release")] = (200, blob, good)
+    run(PortalFetchAssignment, replace_missing_files=True)
+    assert (tmp_path / "lab1" / "helpers.py").exists()
+
+
+def test_strict_submit_refuses_a_missing_notebook_and_large_work_is_named(portal, tmp_path):
+    portal.routes[("GET", "/api/exchange/assignments")] = (200, [ASSIGNMENT])
+    (tmp_path / "lab1").mkdir()
+    (tmp_path / "lab1" / "renamed.ipynb").write_text("{}")
+    with pytest.raises(ExchangeError, match="missing notebooks.*lab1.ipynb"):
+        run(PortalSubmit, strict=True)
+    (tmp_path / "lab1" / "lab1.ipynb").write_text("{}")
+    (tmp_path / "lab1" / "model.pkl").write_bytes(b"0" * 3000)
+    (tmp_path / "lab1" / "outputs.pkl").write_bytes(b"0" * 3500)
+    with pytest.raises(ExchangeError, match="too large.*Largest files: outputs.pkl, model.pkl"):
+        run(PortalSubmit, max_submission_bytes=4000)
+    assert not any(method == "POST" for method, *_ in portal.seen)
