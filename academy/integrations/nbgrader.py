@@ -149,7 +149,8 @@ def _run_generate(course_copy: Path, name: str, scratch: Path) -> None:
     except subprocess.TimeoutExpired as exc:
         tail = "".join(o.decode(errors="replace") if isinstance(o, bytes) else o
                        for o in (exc.stdout or "", exc.stderr or ""))
-        raise ReleaseError(f"nbgrader generate_assignment {name} took over {timeout:g} s:\n{tail[-_LOG_TAIL:]}") from None
+        raise ReleaseError(
+            f"nbgrader generate_assignment {name} took over {timeout:g} s:\n{tail[-_LOG_TAIL:]}") from None
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-_LOG_TAIL:]
         raise ReleaseError(f"nbgrader generate_assignment {name} exited {proc.returncode}:\n{tail}")

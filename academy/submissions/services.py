@@ -255,7 +255,9 @@ def _newer_graded(submission: Submission) -> bool:
         Submission.id > submission.id, Submission.status.in_([s.value for s in FINAL]))) > 0
 
 
-def my_submissions(student: User, nbgrader_course: str | None = None, nbgrader_name: str | None = None) -> list[Submission]:
+def my_submissions(
+    student: User, nbgrader_course: str | None = None, nbgrader_name: str | None = None
+) -> list[Submission]:
     """Return a trainee's own submissions, newest first, optionally of one nbgrader course and assignment."""
     query = sa.select(Submission).where(Submission.student_id == student.id)
     if nbgrader_course is not None or nbgrader_name is not None:

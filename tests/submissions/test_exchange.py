@@ -72,7 +72,8 @@ def test_list_shows_only_assignments_released_to_own_cohorts(client, make):
 
     assert client.get("/api/exchange/assignments?course=manufacturing-ai",
                       headers=_bearer(_token(student))).get_json()[0]["id"] == open_lab.id
-    assert client.get("/api/exchange/assignments?course=other-course", headers=_bearer(_token(student))).get_json() == []
+    other = client.get("/api/exchange/assignments?course=other-course", headers=_bearer(_token(student)))
+    assert other.get_json() == []
 
 
 def test_withdrawn_trainee_sees_nothing_and_cannot_fetch(client, make):
@@ -111,7 +112,7 @@ def test_expired_or_missing_token_gets_401_as_json(client, make):
     assert "access token" in english.get_json()["error"]
 
 
-def test_release_is_the_student_version_of_the_real_lab(client, make):
+def test_release_is_the_student_version_of_the_real_lab(client, make, tmp_path):
     import hashlib
 
     cohort = make.cohort()
@@ -123,7 +124,8 @@ def test_release_is_the_student_version_of_the_real_lab(client, make):
     assert response.headers["X-Release-Sha256"] == hashlib.sha256(response.data).hexdigest()
     with tarfile.open(fileobj=io.BytesIO(response.data), mode="r:gz") as tar:
         assert tar.getnames() == [f"{LAB}.ipynb"]
-        released = tar.extractfile(f"{LAB}.ipynb").read().decode()
+        tar.extractall(tmp_path / "fetched", filter="data")  # as the plugin unpacks it: no top folder
+    released = (tmp_path / "fetched" / f"{LAB}.ipynb").read_text()
     nbformat.validate(nbformat.reads(released, as_version=4))
     source = LAB_SOURCE.read_text()
     assert "### BEGIN SOLUTION" in source and "### BEGIN HIDDEN TESTS" in source  # the check below means something
@@ -174,7 +176,7 @@ def test_another_courses_trainee_and_unknown_assignment_get_the_same_404(client,
     theirs = client.get(f"/api/exchange/assignments/{assignment.id}/release", headers=_bearer(token))
     unknown = client.get("/api/exchange/assignments/999999/release", headers=_bearer(token))
     assert theirs.status_code == unknown.status_code == 404
-    assert theirs.get_json() == unknown.get_json() and "error" in theirs.get_json()
+    assert theirs.get_json() == unknown.get_json() == {"error": "찾을 수 없습니다."}  # Korean by default
 
 
 def test_unreleased_assignment_gives_404(client, make):
@@ -189,10 +191,7 @@ def test_generate_failure_is_503_with_a_message_and_leaves_nothing(client, make,
     from academy.config import var_dir
 
     courses = tmp_path / "courses"
-    (courses / "broken-course" / "source" / "lab_broken").mkdir(parents=True)
-    (courses / "broken-course" / "nbgrader_config.py").write_text(
-        (REPO / "courses" / "manufacturing-ai" / "nbgrader_config.py").read_text())
-    (courses / "broken-course" / "source" / "lab_broken" / "lab_broken.ipynb").write_text("{ not a notebook")
+    _tiny_course(courses, "broken-course", "lab_broken", "{ not a notebook")
     app.config["COURSES_DIR"] = courses
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
@@ -202,45 +201,29 @@ def test_generate_failure_is_503_with_a_message_and_leaves_nothing(client, make,
                           headers={**_bearer(_token(student)), "Accept-Language": "en"})
     assert response.status_code == 503
     assert "could not be prepared" in response.get_json()["error"]
+    assert "NotJSONError" not in response.get_data(as_text=True)  # nbgrader's log is for the portal's log only
     store = var_dir() / "releases" / "broken-course"
     assert sorted(p.name for p in store.iterdir()) == [".lab_broken.lock"]  # no release, no build left over
 
 
-def test_generate_failure_keeps_the_previous_release(app, make, tmp_path):
-    from academy.integrations import nbgrader
-
-    courses = tmp_path / "courses"
-    source = courses / "keep-course" / "source" / "lab_keep"
+def _tiny_course(courses: Path, course: str, name: str, notebook: str) -> Path:
+    source = courses / course / "source" / name
     source.mkdir(parents=True)
-    (courses / "keep-course" / "nbgrader_config.py").write_text(
+    (courses / course / "nbgrader_config.py").write_text(
         (REPO / "courses" / "manufacturing-ai" / "nbgrader_config.py").read_text())
-    (source / "lab_keep.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_markdown_cell("Read me")])))
-    app.config["COURSES_DIR"] = courses
-    assignment = make.assignment(make.course(nbgrader_course="keep-course"), name="lab_keep")
-    folder = nbgrader.ensure_release(assignment)
-    blob, sha = nbgrader.release_archive(assignment)
-    assert (folder / "lab_keep.ipynb").is_file()
-    (source / "lab_keep.ipynb").write_text("{ broken")
-    with pytest.raises(nbgrader.ReleaseError, match="generate_assignment lab_keep exited"):
-        nbgrader.ensure_release(assignment, force=True)
-    assert nbgrader.release_archive(assignment) == (blob, sha)
-    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".build-")]
+    (source / f"{name}.ipynb").write_text(notebook)
+    return source / f"{name}.ipynb"
 
 
-def test_concurrent_first_requests_build_one_release(app, make, tmp_path, monkeypatch):
+def test_concurrent_first_requests_build_once_and_a_failed_rebuild_keeps_the_release(app, make, tmp_path,
+                                                                                      monkeypatch):
     import threading
 
     from academy.integrations import nbgrader
 
-    courses = tmp_path / "courses"
-    source = courses / "race-course" / "source" / "lab_race"
-    source.mkdir(parents=True)
-    (courses / "race-course" / "nbgrader_config.py").write_text(
-        (REPO / "courses" / "manufacturing-ai" / "nbgrader_config.py").read_text())
-    (source / "lab_race.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell("x = 1")])))
-    app.config["COURSES_DIR"] = courses
+    notebook = _tiny_course(tmp_path / "courses", "race-course", "lab_race",
+                            nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])))
+    app.config["COURSES_DIR"] = tmp_path / "courses"
     assignment = make.assignment(make.course(nbgrader_course="race-course"), name="lab_race")
     runs = []
     real = nbgrader._run_generate
@@ -261,6 +244,16 @@ def test_concurrent_first_requests_build_one_release(app, make, tmp_path, monkey
         t.join(timeout=120)
     assert errors == [] and len(results) == 4 and len(set(results)) == 1
     assert len(runs) == 1
+    folder = nbgrader.release_dir(assignment)
+    assert (folder / "lab_race.ipynb").is_file()
+
+    # "Release now" after the source broke: nbgrader's own words in the error, the old release still served.
+    notebook.write_text("{ broken")
+    with pytest.raises(nbgrader.ReleaseError, match="(?s)generate_assignment lab_race exited.*NotJSONError"):
+        nbgrader.ensure_release(assignment, force=True)
+    assert nbgrader.release_archive(assignment) == results[0]
+    assert (folder / "lab_race.ipynb").is_file()
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".build-")]
 
 
 def test_submission_json_fields_and_filters(client, make, queue):
@@ -302,3 +295,15 @@ def test_list_is_json_and_stable_for_the_plugin(client, make):
     response = client.get("/api/exchange/assignments", headers=_bearer(_token(student)))
     assert response.mimetype == "application/json"
     assert json.loads(response.data)[0]["needs_gpu"] is True
+
+
+def test_a_stuck_nbgrader_is_stopped_and_reported(app, make, tmp_path):
+    from academy.integrations import nbgrader
+
+    _tiny_course(tmp_path / "courses", "slow-course", "lab_slow",
+                 nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])))
+    app.config.update(COURSES_DIR=tmp_path / "courses", RELEASE_TIMEOUT_S=0.05)
+    assignment = make.assignment(make.course(nbgrader_course="slow-course"), name="lab_slow")
+    with pytest.raises(nbgrader.ReleaseError, match="took over 0.05 s"):
+        nbgrader.ensure_release(assignment)
+    assert not nbgrader.release_dir(assignment).exists()
