@@ -24,8 +24,9 @@ class PortalSubmit(PortalExchange, ExchangeSubmit):
         self.record = self.find_released(self.coursedir.course_id, self.coursedir.assignment_id)
         self.src_path = self.local_dir(self.coursedir.course_id, self.coursedir.assignment_id)
         if not os.path.isdir(self.src_path):
+            name = self.coursedir.assignment_id
             self.fail(f"과제 폴더가 없습니다 / Assignment not found at: {self.src_path}. "
-                      f"Fetch it first (Assignments tab, or `nbgrader fetch_assignment {self.coursedir.assignment_id}`).")
+                      f"Fetch it first (Assignments tab, or `nbgrader fetch_assignment {name}`).")
 
     def copy_files(self):
         limit = min(self.max_submission_bytes, self.coursedir.max_file_size * 1000)
