@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
@@ -23,6 +24,20 @@ TRAINEE, OTHER = "trainee001@academy.test", "trainee002@academy.test"
 ANSWER = "def double(x): return 2 * x"  # one line: the editor's auto-indent cannot change it
 # Issue 5 says "within seconds"; a correct run takes ~10 s here (see the printed figure).
 SCORE_WITHIN_S = 60
+# JupyterLab and nbgrader's calls are slow on a busy 2-core machine: wait up to this long for each step.
+STEP_MS = 30_000
+
+
+@contextmanager
+def evidence(stack, context, folder):
+    """On failure, keep a screenshot of every open page and add the worker's and portal's logs."""
+    try:
+        yield
+    except Exception as exc:
+        for i, page in enumerate(context.pages):
+            page.screenshot(path=str(folder / f"page{i}.png"))
+        logs = "".join(f"\n--- {name} ---\n{stack.log(name)[-2500:]}" for name in ("worker.log", "portal.log"))
+        raise AssertionError(f"{exc}\nscreenshots in {folder}{logs}") from exc
 
 
 def portal_login(page, stack, email: str) -> None:
@@ -57,13 +72,31 @@ def answer_and_save(page) -> None:
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
     expect(page.locator(".lm-TabBar-tab.jp-mod-current", has_text=f"{ASSIGNMENT}.ipynb")).not_to_have_class(
-        re.compile(r"\bjp-mod-dirty\b"))
+        re.compile(r"\bjp-mod-dirty\b"), timeout=STEP_MS)
 
 
-def test_trainee_submits_in_jupyterlab_and_sees_score_and_feedback_in_the_portal(graded_stack, chromium):
+def test_trainee_submits_in_jupyterlab_and_sees_score_and_feedback_in_the_portal(graded_stack, chromium, tmp_path):
     stack = graded_stack
     context = chromium.new_context(locale="ko-KR", viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(STEP_MS)
+    with evidence(stack, context, tmp_path):
+        submission_id = submit_and_follow(stack, context)
+    context.close()
+
+    # Another trainee of the same cohort sees none of it.
+    other = chromium.new_context(locale="ko-KR")
+    page = other.new_page()
+    portal_login(page, stack, OTHER)
+    page.goto(f"{stack.portal_url}/my/submissions")
+    expect(page.locator("#submissions")).to_be_visible()
+    expect(page.locator("#submissions tr[data-submission-id]")).to_have_count(0)
+    assert page.goto(f"{stack.portal_url}/my/submissions/{submission_id}/feedback").status == 404
+    assert page.goto(f"{stack.portal_url}/my/submissions/{submission_id}/feedback.html").status == 404
+    other.close()
+
+
+def submit_and_follow(stack, context) -> str:
+    """Fetch, answer and submit in JupyterLab, then follow the portal to the feedback; return the submission id."""
     page = context.new_page()
     portal_login(page, stack, TRAINEE)
     open_jupyterlab(page, stack)
@@ -81,35 +114,28 @@ def test_trainee_submits_in_jupyterlab_and_sees_score_and_feedback_in_the_portal
     page.locator(".lm-TabBar-tab", has_text="Assignments").click()
     fetched.get_by_role("button", name="Submit").click()
     submitted_at = time.monotonic()
-    expect(page.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)).to_be_visible()
+    submitted = page.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)
+    expect(submitted).to_be_visible(timeout=STEP_MS)
+    received = time.monotonic() - submitted_at  # the portal has answered the exchange's upload
 
     # The portal: my submissions page, which refreshes itself until grading is done.
     portal = context.new_page()
     portal.goto(f"{stack.portal_url}/my/submissions")
     row = portal.locator("#submissions tr[data-submission-id]")
-    expect(row).to_have_count(1)
+    expect(row).to_have_count(1, timeout=STEP_MS)
     expect(row.locator(".status .s-graded")).to_be_visible(timeout=SCORE_WITHIN_S * 1000)
-    expect(row.locator(".score")).to_have_text("10 / 10")
+    expect(row.locator(".score")).to_have_text("10 / 10", timeout=STEP_MS)
     seconds = time.monotonic() - submitted_at
-    print(f"\nsubmit click -> score visible in the portal: {seconds:.1f} s")
+    print(f"\nsubmit click -> score visible in the portal: {seconds:.1f} s "
+          f"(JupyterLab listed it as submitted after {received:.1f} s)")
     assert seconds < SCORE_WITHIN_S
 
     # The feedback: the score, and the graded notebook without the hidden tests' source.
     submission_id = row.get_attribute("data-submission-id")
     row.locator("a.feedback-link").click()
     portal.wait_for_url(f"{stack.portal_url}/my/submissions/{submission_id}/feedback")
-    expect(portal.locator("#submission-summary .score")).to_have_text("10 / 10")
+    expect(portal.locator("#submission-summary .score")).to_have_text("10 / 10", timeout=STEP_MS)
     feedback = portal.frame_locator("iframe.feedback")
-    expect(feedback.locator("body")).to_contain_text("double ok")
-    expect(feedback.locator("body")).not_to_contain_text("e2e-hidden-check")
-    context.close()
-
-    # Another trainee of the same cohort sees none of it.
-    other = chromium.new_context(locale="ko-KR")
-    page = other.new_page()
-    portal_login(page, stack, OTHER)
-    page.goto(f"{stack.portal_url}/my/submissions")
-    expect(page.locator("#submissions tr[data-submission-id]")).to_have_count(0)
-    assert page.goto(f"{stack.portal_url}/my/submissions/{submission_id}/feedback").status == 404
-    assert page.goto(f"{stack.portal_url}/my/submissions/{submission_id}/feedback.html").status == 404
-    other.close()
+    expect(feedback.locator("body")).to_contain_text("double ok", timeout=STEP_MS)
+    expect(feedback.locator("body")).not_to_contain_text("e2e-hidden-check", timeout=STEP_MS)
+    return submission_id

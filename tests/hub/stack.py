@@ -174,9 +174,9 @@ class Stack:
 
     def _start_worker(self) -> subprocess.Popen:
         """Start one grading worker process (as scripts/run.sh does, with one slot)."""
-        return self._spawn([PYTHON, "-m", "celery", "--workdir", str(REPO), "-A", "academy.grading.celery_app", "worker", "-Q", "cpu,gpu",
-                            "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
-                            "--without-mingle"], "worker.log")
+        return self._spawn([PYTHON, "-m", "celery", "--workdir", str(REPO), "-A", "academy.grading.celery_app",
+                            "worker", "-Q", "cpu,gpu", "--concurrency", "1", "--loglevel", "INFO",
+                            "--without-heartbeat", "--without-gossip", "--without-mingle"], "worker.log")
 
     def stop(self) -> None:
         """Stop everything, the hub's proxy and servers included even if the hub cannot stop them."""
