@@ -187,8 +187,12 @@ def generate_release(assignment: Assignment) -> Path:
 
 def _generate_locked(assignment: Assignment) -> Path:
     store, target = _store(assignment), release_dir(assignment)
+    # Under the lock any earlier build folder of this assignment is a killed process's leftover.
+    # ("+" cannot occur in an nbgrader name, so another assignment's builds never match.)
+    for stale in store.glob(f".build+{target.name}+*"):
+        shutil.rmtree(stale, ignore_errors=True)
     # Built beside the store so the final moves are renames on one filesystem.
-    scratch = Path(tempfile.mkdtemp(prefix=f".build-{target.name}-", dir=store))
+    scratch = Path(tempfile.mkdtemp(prefix=f".build+{target.name}+", dir=store))
     try:
         released = _build(assignment, scratch)
         blob = _tar_gz(released)
