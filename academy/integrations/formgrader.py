@@ -92,7 +92,7 @@ def formgrader_services(
     for offset, folder in enumerate(folders):
         name = service_name(folder.name)
         services.append(_formgrader(name, folder, base_port + offset, state_dir / folder.name, python,
-                                    allow_root, passed_on))
+                                    allow_root, passed_on, env.get("PATH", os.defpath)))
         roles.append({
             "name": name,
             "description": f"Instructors of {folder.name}: open its formgrader",
@@ -119,7 +119,7 @@ def formgrader_services(
 
 
 def _formgrader(name: str, folder: Path, port: int, state: Path, python: str, allow_root: bool,
-                passed_on: dict[str, str]) -> dict:
+                passed_on: dict[str, str], path: str) -> dict:
     # The server's root is the course folder, so nbgrader reads the course's own nbgrader_config.py
     # and the formgrader's course root is the server root (nbgrader needs it inside the root).
     # The trainee-side tools (assignment list, course list) have no use here. traitlets reads a Python literal.
@@ -142,6 +142,8 @@ def _formgrader(name: str, folder: Path, port: int, state: Path, python: str, al
         "environment": {
             **passed_on,
             "JUPYTERHUB_DEFAULT_URL": "/formgrader",
+            # nbgrader runs the `alembic` script beside this Python when it creates a course's gradebook.
+            "PATH": f"{Path(python).parent}{os.pathsep}{path}",
             # Jupyter and IPython state stay beside the hub's data, not in the hub user's $HOME.
             "JUPYTER_CONFIG_DIR": str(state / "config"),
             "JUPYTER_DATA_DIR": str(state / "data"),

@@ -1,0 +1,247 @@
+"""Hand-graded answers in a course gradebook reach the portal's gradebook through the sync and the API."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from nbgrader.api import Gradebook
+from werkzeug.serving import make_server
+
+from academy.grading import manual_sync
+from academy.grading.manual_sync import SyncState, sync_once
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "grader-secret-for-formgrader-tests"
+COURSE = "manufacturing-ai"
+LAB = "lab1_predictive_maintenance"
+
+
+@pytest.fixture
+def portal(app):
+    """The test app served on a free loopback port, as the sync service sees the portal."""
+    app.config["GRADER_TOKEN"] = TOKEN
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def blank_gradebook(tmp_path_factory) -> Path:
+    """A gradebook with the lab: a 6-point test cell and two hand-graded answers (2 + 2); made once,
+    since nbgrader creates a gradebook through an alembic subprocess (seconds)."""
+    path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
+    with Gradebook(f"sqlite:///{path}", COURSE) as gb:
+        gb.add_assignment(LAB)
+        gb.add_notebook(LAB, LAB)
+        gb.add_grade_cell("test_features", LAB, LAB, max_score=6, cell_type="code")
+        for name in ("explain_model", "explain_costs"):
+            gb.add_grade_cell(name, LAB, LAB, max_score=2, cell_type="markdown")
+            gb.add_solution_cell(name, LAB, LAB)
+        gb.db.commit()
+    return path
+
+
+@pytest.fixture
+def course_dir(tmp_path, monkeypatch, blank_gradebook):
+    """The course's own nbgrader config beside a fresh copy of the gradebook, in tmp."""
+    monkeypatch.delenv("ACADEMY_GRADEBOOK_URL", raising=False)
+    folder = tmp_path / COURSE
+    folder.mkdir()
+    shutil.copy(REPO / "courses" / COURSE / "nbgrader_config.py", folder)
+    shutil.copy(blank_gradebook, folder / "gradebook.db")
+    return folder
+
+
+def gradebook(course_dir: Path) -> Gradebook:
+    return Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", COURSE)
+
+
+def autograded_submission(course_dir: Path, student: str) -> None:
+    """The trainee's submission as autograde leaves it: the test scored, the written answers waiting."""
+    with gradebook(course_dir) as gb:
+        gb.add_student(student)
+        gb.add_submission(LAB, student)
+        test = gb.find_grade("test_features", LAB, LAB, student)
+        test.auto_score, test.needs_manual_grade = 6.0, False
+        gb.db.commit()
+
+
+def grade_by_hand(course_dir: Path, student: str, cell: str, score: float | None) -> None:
+    """Enter a score the way formgrader's grade API does (nbgrader GradeHandler.put)."""
+    with gradebook(course_dir) as gb:
+        grade = gb.find_grade(cell, LAB, LAB, student)
+        grade.manual_score = score
+        grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+        gb.db.commit()
+
+
+@pytest.fixture
+def records(make):
+    """A trainee one day late on a 20-point lab of a course with 10 % per day, and its instructor."""
+    from academy.courses.services import upsert_grade
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+
+    cohort = make.cohort()
+    trainee = make.enrolled_student(cohort)
+    instructor = make.user("instructor")
+    course = make.course(cohorts=[cohort], instructors=[instructor], nbgrader_course=COURSE,
+                         late_percent_per_day=10, late_max_deduction=50)
+    assignment = make.assignment(course, name=LAB, max_points=20)
+    db.session.add(Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
+                              sha256="0" * 64, stored_path="x", status="graded", days_late=1, auto_score=12.0,
+                              late_penalty=1.2))
+    # What the worker's report recorded: 6 of 10 autograded points = 12 of 20, less 10 %.
+    upsert_grade(assignment, trainee, 10.8, "", None, late_penalty=1.2, source="autograde")
+    db.session.commit()
+    return trainee, instructor, course, assignment
+
+
+@pytest.fixture
+def graded(records, course_dir):
+    """The portal's records and the trainee's autograded submission in the course gradebook."""
+    autograded_submission(course_dir, str(records[0].id))
+    return records
+
+
+def csv_row(client, auth, instructor, course, trainee) -> dict:
+    auth.login(instructor)
+    text = client.get(f"/courses/{course.id}/gradebook.csv").get_data(as_text=True).lstrip("\ufeff")
+    auth.logout()
+    return next(r for r in csv.DictReader(io.StringIO(text)) if r["student_id"] == str(trainee.id))
+
+
+def audit_count(action: str = "grade.saved") -> int:
+    from academy.audit.models import AuditEntry
+    from academy.extensions import db
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
+
+
+def test_a_hand_graded_answer_reaches_the_portal_gradebook_once(client, auth, graded, portal, course_dir, tmp_path):
+    trainee, instructor, course, _assignment = graded
+    student = str(trainee.id)
+    state = SyncState(tmp_path / "state.json")
+    # Autograde only: the worker's own report carries that score; the sync sends nothing.
+    assert sync_once([course_dir], state, portal, TOKEN).sent == []
+    assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} score"] == "10.8"
+
+    grade_by_hand(course_dir, student, "explain_model", 1.5)
+    report = sync_once([course_dir], state, portal, TOKEN)
+    assert report.sent == [f"{COURSE}/{LAB}/{student}"] and report.stopped is None
+    row = csv_row(client, auth, instructor, course, trainee)
+    # (6 + 1.5) / 10 of 20 points = 15, less 10 % for the day late.
+    assert (row[f"{LAB} score"], row[f"{LAB} late_penalty"]) == ("13.5", "1.5")
+
+    saved = audit_count()
+    again = sync_once([course_dir], SyncState(tmp_path / "state.json"), portal, TOKEN)  # a restarted service too
+    assert again.sent == [] and again.unchanged == 1 and audit_count() == saved
+
+    # The second answer graded: the new total replaces the old one.
+    grade_by_hand(course_dir, student, "explain_costs", 2)
+    assert sync_once([course_dir], state, portal, TOKEN).sent == [f"{COURSE}/{LAB}/{student}"]
+    row = csv_row(client, auth, instructor, course, trainee)
+    assert (row[f"{LAB} score"], row[f"{LAB} late_penalty"]) == ("17.1", "1.9")
+
+
+def test_portal_down_or_wrong_token_loses_nothing(client, auth, graded, portal, course_dir, tmp_path):
+    from tests.hub.stack import free_port
+
+    trainee, instructor, course, _assignment = graded
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 2)
+    state = SyncState(tmp_path / "state.json")
+    down = sync_once([course_dir], state, f"http://127.0.0.1:{free_port()}", TOKEN)
+    assert down.sent == [] and down.stopped.startswith("portal unreachable")
+    refused = sync_once([course_dir], state, portal, "wrong-token")
+    assert refused.sent == [] and refused.stopped == "portal answered 401"
+    assert not (tmp_path / "state.json").exists()
+    assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} score"] == "10.8"  # autograde's, still
+    # The portal is back: the next round sends it.
+    assert len(sync_once([course_dir], state, portal, TOKEN).sent) == 1
+    assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} score"] == "14.4"
+
+
+def test_the_one_shot_command_sends_and_reports(graded, portal, course_dir, tmp_path, monkeypatch):
+    trainee, *_ = graded
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 0)
+    monkeypatch.setenv("ACADEMY_GRADER_TOKEN", TOKEN)
+    args = ["--course-dir", str(course_dir), "--state", str(tmp_path / "s.json"), "--portal-url", portal]
+    assert manual_sync.main(args) == 0
+    assert f"{COURSE}/{LAB}/{trainee.id}" in (tmp_path / "s.json").read_text()
+    monkeypatch.setenv("ACADEMY_GRADER_TOKEN", "wrong")
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 1)
+    assert manual_sync.main(args) == 1  # stopped early: the caller (cron, a person) sees it
+
+
+def test_totals_say_which_answers_still_need_a_person(graded, course_dir):
+    trainee, *_ = graded
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 1)
+    [total] = manual_sync.read_totals(*manual_sync.course_gradebook(course_dir))
+    assert (total.score, total.max_score, total.manually_graded) == (7.0, 10.0, 1)
+    assert total.needs_manual_grade == [f"{LAB}/explain_costs"]
+
+
+# --- the endpoint ---------------------------------------------------------------------------------------
+
+
+def body(trainee, **over) -> dict:
+    return {"course": COURSE, "assignment": LAB, "student": str(trainee.id), "score": 8.0, "max_score": 10.0,
+            "manually_graded": 1, "needs_manual_grade": [], **over}
+
+
+def post(client, data, token=TOKEN):
+    headers = {"X-Academy-Grader-Token": token} if token is not None else {}
+    return client.post("/api/grading/manual", json=data, headers=headers)
+
+
+def test_the_endpoint_records_once_and_keeps_portal_feedback(app, client, records):
+    from academy.courses.services import find_grade, upsert_grade
+    from academy.extensions import db
+
+    app.config["GRADER_TOKEN"] = TOKEN
+    trainee, instructor, _course, assignment = records
+    upsert_grade(assignment, trainee, 10, "Good plots.", instructor)
+    db.session.commit()
+    first = post(client, body(trainee))
+    assert first.status_code == 200, first.get_json()
+    assert {"score": 14.4, "late_penalty": 1.6, "source": "formgrader", "changed": True}.items() <= first.get_json().items()
+    saved = audit_count()
+    second = post(client, body(trainee))
+    assert second.get_json()["changed"] is False and audit_count() == saved
+    db.session.expire_all()
+    grade = find_grade(assignment, trainee)
+    assert (grade.score, grade.source, grade.feedback) == (14.4, "formgrader", "Good plots.")
+
+
+@pytest.mark.parametrize(("token", "status"), [(None, 401), ("wrong", 401), ("", 401)])
+def test_the_endpoint_wants_the_grader_token(app, client, records, token, status):
+    app.config["GRADER_TOKEN"] = TOKEN
+    trainee, *_ = records
+    assert post(client, body(trainee), token).status_code == status
+
+
+@pytest.mark.parametrize(("field", "value"), [("course", "no-such-course"), ("assignment", "lab9"),
+                                                ("student", "999999"), ("student", "u1")])
+def test_unknown_course_assignment_or_trainee_is_404(app, client, records, field, value):
+    app.config["GRADER_TOKEN"] = TOKEN
+    trainee, *_ = records
+    response = post(client, body(trainee, **{field: value}))
+    assert response.status_code == 404 and response.get_json()["unknown"] == field
+
+
+def test_someone_outside_the_course_is_404_and_bad_numbers_422(app, client, make, records):
+    app.config["GRADER_TOKEN"] = TOKEN
+    trainee, *_ = records
+    outsider = make.enrolled_student()
+    assert post(client, body(outsider)).status_code == 404
+    for bad in ({"score": "many"}, {"max_score": 0}, {"score": -1}, {"score": None}, {"score": float("nan")}):
+        assert post(client, body(trainee, **bad)).status_code == 422, bad
