@@ -5,7 +5,8 @@ Run from the repository root (Redis on 127.0.0.1 for the queue, db 14 is flushed
 
 1. Builds N submissions of lab 1 (solutions and the lab tests' wrong versions, real AI4I data).
 2. System: starts a Celery worker with --concurrency W and, once it is ready, submits the N jobs
-   and times until the last result has reached a fake portal endpoint (sandbox on).
+   and times until the last result has reached a fake portal endpoint (sandbox on; kernels from
+   the fork server unless ACADEMY_GRADING_FORK_SERVER=0).
 3. Baseline: the same N submissions autograded by one `nbgrader autograde` process.
 4. Latency: on the idle system, one submission from submit to result, against the notebook's
    own run time in a plain local kernel.
@@ -68,10 +69,10 @@ class SandboxCpu:
     the worker's child counters; polling /proc misses at most the last 0.1 s of each kernel.
     """
 
-    def __init__(self, uid_base: int = 200000) -> None:
+    def __init__(self, uid_base: int = 200000, active: bool = True) -> None:
         self.uid_base = uid_base
         self.seen: dict[tuple[int, int], float] = {}
-        self.running = True
+        self.running = active
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
@@ -158,6 +159,7 @@ def run_system(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[s
 
         redis.Redis.from_url(broker).flushdb()
     from academy.grading import tasks
+    from academy.grading.forkserver import fork_server_enabled
     from academy.grading.jobs import GradingJob, GradingLimits
 
     tasks.app.conf.broker_url = broker
@@ -167,6 +169,7 @@ def run_system(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[s
         cwd=REPO, env=wenv, stdout=(scratch / "worker.log").open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True)
     limits = GradingLimits(wall_seconds=600, cell_timeout_seconds=120)
+    forked = fork_server_enabled(gpu=False)
 
     def job(sid: str, nb: nbformat.NotebookNode, key: str) -> GradingJob:
         return GradingJob(submission_id=key, course_dir=str(course), assignment=LAB, student_id=sid,
@@ -179,7 +182,9 @@ def run_system(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[s
         tasks.submit(job(first, subs[first], "warmup"))  # the worker is up once this comes back
         portal.wait_for({"warmup"}, 600)
         cpu_before = tree_cpu(worker.pid)
-        kernels = SandboxCpu()
+        # Forked kernels are reaped up to their fork server, inside the worker's tree: sampling
+        # them as well would count them twice.
+        kernels = SandboxCpu(active=not forked)
         load_start = os.getloadavg()[0]
         started = time.monotonic()
         for sid, nb in subs.items():
@@ -201,7 +206,8 @@ def run_system(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[s
         worker.wait(60)
     return {"batch_s": batch, "cpu_s": worker_cpu + kernel_cpu, "worker_cpu_s": worker_cpu,
             "kernel_cpu_s": kernel_cpu, "load": [load_start, load_end], "latency_s": latency, "first_job_incl_worker_start_s": started - warm,
-            "scores": scores, "statuses": statuses, "mean_job_s": sum(durations) / len(durations)}
+            "scores": scores, "statuses": statuses, "mean_job_s": sum(durations) / len(durations),
+            "fork_server": forked}
 
 
 def run_nbgrader(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[str, str]) -> dict[str, float]:
@@ -264,7 +270,7 @@ def main() -> None:
             "one_submission_submit_to_result_s": round(system["latency_s"], 2),
             "notebook_plain_run_s": round(run_time, 2),
             "latency_over_run_s": round(system["latency_s"] - run_time, 2),
-            "statuses": system["statuses"], "scores_equal": True,
+            "statuses": system["statuses"], "scores_equal": True, "fork_server": system["fork_server"],
             "cpu_count": os.cpu_count(), "load_avg_after": [round(x, 1) for x in os.getloadavg()],
         }
         print(json.dumps(summary, indent=2))

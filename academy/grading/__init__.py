@@ -10,6 +10,9 @@ Interface for the portal (the only names it needs):
 
 Environment: ACADEMY_BROKER_URL (default sqla+sqlite under the grading dir, no server),
 ACADEMY_GRADING_DIR (results, locks, journal), ACADEMY_GRADING_SCRATCH (job folders),
-ACADEMY_DATA_DIR (read-only data for kernels), ACADEMY_SANDBOX_UID_BASE.
+ACADEMY_DATA_DIR (read-only data for kernels), ACADEMY_SANDBOX_UID_BASE,
+ACADEMY_GRADING_FORK_SERVER (default 1: a root worker forks each kernel from its fork server,
+which imported the kernel and the lab libraries once; 0: each kernel starts in its own sandbox),
+ACADEMY_GRADING_PRELOAD (comma-separated modules the fork server imports; see forkserver.py).
 Needs bubblewrap on the worker host: apt-get install -y bubblewrap.
 """

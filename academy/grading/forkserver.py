@@ -21,7 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, zygote_command
+from academy.grading.jobs import GradingLimits
+from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
 
 log = logging.getLogger(__name__)
 DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
@@ -186,7 +187,13 @@ _servers: dict[tuple[str, str], ForkServer] = {}
 _servers_lock = threading.Lock()
 
 
-def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str]) -> ForkServer:
+def server_env(scratch: Path) -> dict[str, str]:
+    """Return the fork server's own environment (each kernel gets its job's on top)."""
+    spec = SandboxSpec(work_dir=scratch, socket_dir=scratch, data_dir=None, limits=GradingLimits(), uid=0)
+    return sandbox_env(spec)
+
+
+def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str] | None = None) -> ForkServer:
     """Return this process's running fork server for a scratch root and data folder, started if needed."""
     key = (str(scratch), str(data_dir or ""))
     with _servers_lock:
@@ -196,7 +203,7 @@ def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str]) -
         if server is not None:
             server.stop()
         log_path = scratch / f"fork-server-{os.getpid()}.log"
-        server = ForkServer(scratch, data_dir, env, log_path)
+        server = ForkServer(scratch, data_dir, env or server_env(scratch), log_path)
         _servers[key] = server
         return server
 

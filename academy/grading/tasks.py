@@ -13,13 +13,15 @@ import logging
 import os
 import shutil
 import time
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 from academy.grading.celery_app import app
+from academy.grading.forkserver import ForkServerUnavailable, fork_server_enabled, fork_server_for
 from academy.grading.grader import grade_submission, scratch_root
 from academy.grading.jobs import GradingJob
 from academy.grading.report import ReportFailed, load_reporter
@@ -103,8 +105,28 @@ def sweep_scratch(older_than: float = STALE_SCRATCH_SECONDS) -> None:
     """Remove job folders left behind by killed workers."""
     cutoff = time.time() - older_than
     for entry in scratch_root().iterdir():
-        if entry.is_dir() and entry.stat().st_mtime < cutoff:
+        if entry.stat().st_mtime >= cutoff:
+            continue
+        if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
+        else:  # fork server logs of stopped workers
+            entry.unlink(missing_ok=True)
+
+
+@worker_process_init.connect
+def _start_fork_server(**_: Any) -> None:
+    # Each pool process starts its fork server now, in the background (Celery allows a pool
+    # process only a few seconds to initialise), so that no job waits for the imports.
+    if fork_server_enabled(gpu=False):
+        threading.Thread(target=_prestart, name="fork-server-start", daemon=True).start()
+
+
+def _prestart() -> None:
+    data_dir = os.environ.get("ACADEMY_DATA_DIR")
+    try:
+        fork_server_for(scratch_root(), Path(data_dir) if data_dir else None)
+    except ForkServerUnavailable:
+        log.warning("the fork server did not start; jobs start their own sandboxes", exc_info=True)
 
 
 @worker_init.connect

@@ -239,7 +239,9 @@ def main() -> None:
     if sys.path and sys.path[0].endswith("/opt/academy"):
         sys.path.pop(0)  # the kernel's folder is not for trainee imports
     started = time.process_time()
+    import ipykernel.ipkernel  # noqa: F401 - with its debugger, which every kernel loads
     import ipykernel.kernelapp  # noqa: F401
+    import IPython.core.history  # noqa: F401
     import IPython.core.interactiveshell  # noqa: F401
 
     failed = []
