@@ -16,7 +16,10 @@ of its own (JupyterHub >= 4.1 refuses to be framed by another page).
 
 Settings (environment, prefix ACADEMY_):
   FORMGRADERS             "off" starts no formgrader and no sync (default "on")
-  FORMGRADER_BASE_PORT    loopback port of the first course's formgrader; the next course +1 (9700)
+  FORMGRADER_BASE_PORT    loopback port of the first course's formgrader, the next course +1; unset, each
+                          formgrader gets a free port when the hub starts (two hubs on one machine never clash)
+  FORMGRADER_START_TIMEOUT seconds the hub waits for a formgrader at start-up (120); a formgrader that
+                          does not answer in time, or exits, stops the hub (JupyterHub's rule for managed services)
   FORMGRADER_SYNC_EVERY   seconds between two passes of the grade sync (30)
   GRADER_TOKEN            shared secret of the portal's grading endpoints; no token, no sync
   GRADEBOOK_URL           passed on, so formgraders and the sync open the gradebook the worker writes
@@ -25,14 +28,15 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 SERVICE_PREFIX = "formgrade-"
 SYNC_SERVICE = "formgrade-sync"
-DEFAULT_BASE_PORT = 9700
 DEFAULT_SYNC_EVERY = 30
+DEFAULT_START_TIMEOUT = 120
 # A course folder's name becomes part of a service name, a group name and a URL path.
 _COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 # Settings the services need from the hub's environment (a managed service sees only what it is given).
@@ -60,6 +64,12 @@ def course_folders(courses_dir: Path) -> list[Path]:
     return found
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _switched_on(value: str | None) -> bool:
     return (value or "on").strip().lower() not in {"off", "0", "false", "no"}
 
@@ -83,7 +93,8 @@ def formgrader_services(
     folders = course_folders(courses_dir)
     if not folders:
         return [], []
-    base_port = int(env.get("ACADEMY_FORMGRADER_BASE_PORT") or DEFAULT_BASE_PORT)
+    base_port = int(env["ACADEMY_FORMGRADER_BASE_PORT"]) if env.get("ACADEMY_FORMGRADER_BASE_PORT") else None
+    timeout = int(env.get("ACADEMY_FORMGRADER_START_TIMEOUT") or DEFAULT_START_TIMEOUT)
     if allow_root is None:
         allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
     state_dir = Path(state_dir)
@@ -91,8 +102,10 @@ def formgrader_services(
     services, roles = [], []
     for offset, folder in enumerate(folders):
         name = service_name(folder.name)
-        services.append(_formgrader(name, folder, base_port + offset, state_dir / folder.name, python,
-                                    allow_root, passed_on, env.get("PATH", os.defpath)))
+        port = base_port + offset if base_port is not None else _free_port()
+        service = _formgrader(name, folder, port, state_dir / folder.name, python, allow_root, passed_on,
+                              env.get("PATH", os.defpath))
+        services.append({**service, "timeout": timeout})
         roles.append({
             "name": name,
             "description": f"Instructors of {folder.name}: open its formgrader",

@@ -43,7 +43,7 @@ c.Authenticator.allowed_users = {{"u1", "u2"}}
 c.JupyterHub.load_groups = {{"formgrade-manufacturing-ai": {{"users": ["u1"]}},
                             "nbgrader-manufacturing-ai": {{"users": ["u2"]}}}}
 c.JupyterHub.services, c.JupyterHub.load_roles = formgrader_services(
-    here / "courses", {{"ACADEMY_FORMGRADER_BASE_PORT": "{service_port}"}}, state_dir=here / "formgrader",
+    here / "courses", {{}}, state_dir=here / "formgrader",
     portal_url="http://127.0.0.1:9")
 """
 
@@ -60,7 +60,7 @@ def hub(tmp_path_factory):
     port = free_port()
     (root / "hub_config.py").write_text(CONFIG.format(
         repo=str(REPO), root=str(root), port=port, hub_port=free_port(), proxy_port=free_port(),
-        proxy=str(proxy), password=PASSWORD, service_port=free_port()))
+        proxy=str(proxy), password=PASSWORD))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "ACADEMY_GRADEBOOK"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     log = (root / "hub.log").open("wb")
