@@ -10,6 +10,8 @@ the portal (ACADEMY_PORTAL_URL/api/grading/manual, header X-Academy-Grader-Token
 
 A state file remembers what the portal accepted, so an unchanged total is never sent twice. When the
 portal is down or refuses the token, the pass stops and nothing is marked sent: the next pass retries.
+While the trainee's newest submission still awaits its autograde report the portal answers 409 and the
+total is sent again next pass, so the worker's later report cannot overwrite it.
 """
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ class PassReport:
     sent: list[str] = field(default_factory=list)
     unchanged: int = 0
     rejected: list[str] = field(default_factory=list)  # the portal answered 404/422: retried when it changes
+    waiting: list[str] = field(default_factory=list)  # 409: the newest submission is still being autograded
     stopped: str | None = None  # why the pass stopped early (portal down, token refused)
 
 
@@ -143,6 +146,8 @@ def sync_once(course_dirs: list[Path], state: SyncState, portal_url: str, token:
             if response.status_code < 300:
                 state.mark(total.key, fingerprint)
                 report.sent.append(total.key)
+            elif response.status_code == 409:
+                report.waiting.append(total.key)  # sent again next pass, after the worker's report
             elif response.status_code in (404, 422):
                 log.warning("portal refused %s: %s %s", total.key, response.status_code, response.text[:300])
                 rejected[total.key] = fingerprint
@@ -163,8 +168,9 @@ def run(course_dirs: list[Path], state_path: Path, portal_url: str, token: str, 
             log.exception("manual grade sync pass failed; retrying next round")
             report = PassReport(stopped="error")
         if report.sent or report.rejected or report.stopped:
-            log.info("sent %d, unchanged %d, refused %d%s", len(report.sent), report.unchanged,
-                     len(report.rejected), f", stopped: {report.stopped}" if report.stopped else "")
+            log.info("sent %d, unchanged %d, refused %d, waiting %d%s", len(report.sent), report.unchanged,
+                     len(report.rejected), len(report.waiting),
+                     f", stopped: {report.stopped}" if report.stopped else "")
         if every is None:
             return 1 if report.stopped else 0
         time.sleep(every)

@@ -28,6 +28,10 @@ bp = Blueprint("grading_api", __name__)
 SOURCE = "formgrader"
 
 
+class GradingInProgress(RuntimeError):
+    """The trainee's latest submission is still being autograded: its report would overwrite this total."""
+
+
 class UnknownTarget(LookupError):
     """The course, assignment or trainee named by a manual total is not in the portal."""
 
@@ -76,7 +80,8 @@ def record_manual_total(data: dict) -> tuple[Grade, bool]:
 
     The penalty is the course's policy applied to the days late of the trainee's latest graded
     submission (none without one). Return the grade and whether it changed; the same total twice
-    changes nothing and logs nothing.
+    changes nothing and logs nothing. While the trainee's newest submission awaits its autograde
+    report, raise GradingInProgress (that report would overwrite the total).
     """
     assignment, student = _find_target(data)
     score, top = _number(data, "score"), _number(data, "max_score")
@@ -84,9 +89,14 @@ def record_manual_total(data: dict) -> tuple[Grade, bool]:
         raise ValueError("score")
     # Extra credit can lift nbgrader's total past its maximum; the portal's scale stops at max_points.
     scaled = round(min(score / top, 1.0) * assignment.max_points, 2)
-    latest = db.session.scalar(sa.select(Submission).where(
-        Submission.assignment_id == assignment.id, Submission.student_id == student.id,
-        Submission.status.in_([s.value for s in FINAL])).order_by(Submission.id.desc()).limit(1))
+    submissions = sa.select(Submission).where(Submission.assignment_id == assignment.id,
+                                              Submission.student_id == student.id)
+    newest = db.session.scalar(submissions.order_by(Submission.id.desc()).limit(1))
+    if newest is not None and newest.status not in FINAL:
+        # Its autograde report comes later and would replace this total; the sync sends it again after.
+        raise GradingInProgress()
+    latest = db.session.scalar(submissions.where(Submission.status.in_([s.value for s in FINAL]))
+                               .order_by(Submission.id.desc()).limit(1))
     penalty = round(scaled * penalty_percent(assignment, latest.days_late if latest else 0) / 100, 2)
     final = round(scaled - penalty, 2)
     penalty = min(penalty, assignment.max_points - final)  # rounding must not push the sum past the maximum
@@ -111,6 +121,9 @@ def api_manual_total():
     except (UnknownTarget, NotInCourse) as exc:
         db.session.rollback()
         return jsonify(error=_("Not found."), unknown=getattr(exc, "what", "student")), 404
+    except GradingInProgress:
+        db.session.rollback()
+        return jsonify(error=_("Grading queued"), pending=True), 409
     except CourseError as exc:
         db.session.rollback()
         return jsonify(error=str(exc)), 422

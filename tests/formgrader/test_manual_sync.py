@@ -170,6 +170,30 @@ def test_portal_down_or_wrong_token_loses_nothing(client, auth, graded, portal, 
     assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} score"] == "14.4"
 
 
+def test_a_total_waits_while_the_newest_submission_is_being_autograded(client, auth, graded, portal, course_dir,
+                                                                       tmp_path):
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+
+    trainee, instructor, course, assignment = graded
+    # A resubmission is queued: its autograde report will land after anything sent now and replace it.
+    newer = Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
+                       sha256="1" * 64, stored_path="y", status="queued", days_late=0)
+    db.session.add(newer)
+    db.session.commit()
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 2)
+    state = SyncState(tmp_path / "state.json")
+    waiting = sync_once([course_dir], state, portal, TOKEN)
+    assert waiting.sent == [] and waiting.waiting == [f"{COURSE}/{LAB}/{trainee.id}"] and waiting.stopped is None
+    assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} score"] == "10.8"
+    # The worker's report arrives (on time now: no penalty); the next pass sends the total after it.
+    newer.status = "graded"
+    db.session.commit()
+    assert len(sync_once([course_dir], state, portal, TOKEN).sent) == 1
+    assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} late_penalty"] == "0"
+    assert csv_row(client, auth, instructor, course, trainee)[f"{LAB} score"] == "16"
+
+
 def test_the_one_shot_command_sends_and_reports(graded, portal, course_dir, tmp_path, monkeypatch):
     trainee, *_ = graded
     grade_by_hand(course_dir, str(trainee.id), "explain_model", 0)
