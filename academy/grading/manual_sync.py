@@ -67,6 +67,7 @@ class PassReport:
     unchanged: int = 0
     rejected: list[str] = field(default_factory=list)  # the portal answered 404/422: retried when it changes
     waiting: list[str] = field(default_factory=list)  # 409: the newest submission is still being autograded
+    unreadable: list[str] = field(default_factory=list)  # course folders whose config or gradebook failed
     stopped: str | None = None  # why the pass stopped early (portal down, token refused)
 
 
@@ -133,7 +134,14 @@ def sync_once(course_dirs: list[Path], state: SyncState, portal_url: str, token:
     report = PassReport()
     url = portal_url.rstrip("/") + ENDPOINT
     for course_dir in course_dirs:
-        for total in read_totals(*course_gradebook(course_dir)):
+        try:
+            # Read the whole course first: no gradebook transaction stays open while the portal answers.
+            totals = list(read_totals(*course_gradebook(course_dir)))
+        except Exception:  # noqa: BLE001 - one broken course must not hold up the others
+            log.exception("cannot read the gradebook of %s", course_dir)
+            report.unreadable.append(str(course_dir))
+            continue
+        for total in totals:
             fingerprint = total.fingerprint()
             if state.sent.get(total.key) == fingerprint or rejected.get(total.key) == fingerprint:
                 report.unchanged += 1
@@ -167,12 +175,12 @@ def run(course_dirs: list[Path], state_path: Path, portal_url: str, token: str, 
         except Exception:  # noqa: BLE001 - a gradebook being rewritten must not end the service
             log.exception("manual grade sync pass failed; retrying next round")
             report = PassReport(stopped="error")
-        if report.sent or report.rejected or report.stopped:
+        if report.sent or report.rejected or report.stopped or report.unreadable:
             log.info("sent %d, unchanged %d, refused %d, waiting %d%s", len(report.sent), report.unchanged,
                      len(report.rejected), len(report.waiting),
                      f", stopped: {report.stopped}" if report.stopped else "")
         if every is None:
-            return 1 if report.stopped else 0
+            return 1 if report.stopped or report.unreadable else 0
         time.sleep(every)
 
 

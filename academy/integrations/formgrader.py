@@ -21,6 +21,8 @@ Settings (environment, prefix ACADEMY_):
   FORMGRADER_START_TIMEOUT seconds the hub waits for a formgrader at start-up (120); a formgrader that
                           does not answer in time, or exits, stops the hub (JupyterHub's rule for managed services)
   FORMGRADER_SYNC_EVERY   seconds between two passes of the grade sync (30)
+  FORMGRADER_USER         OS user the formgraders run as (the hub must run as root); unset, the hub's own user,
+                          which, like the local backend's notebook servers, does not isolate them from the hub
   GRADER_TOKEN            shared secret of the portal's grading endpoints; no token, no sync
   GRADEBOOK_URL           passed on, so formgraders and the sync open the gradebook the worker writes
 """
@@ -105,6 +107,8 @@ def formgrader_services(
         port = base_port + offset if base_port is not None else _free_port()
         service = _formgrader(name, folder, port, state_dir / folder.name, python, allow_root, passed_on,
                               env.get("PATH", os.defpath))
+        if env.get("ACADEMY_FORMGRADER_USER"):
+            service["user"] = env["ACADEMY_FORMGRADER_USER"]
         services.append({**service, "timeout": timeout})
         roles.append({
             "name": name,

@@ -206,6 +206,16 @@ def test_the_one_shot_command_sends_and_reports(graded, portal, course_dir, tmp_
     assert manual_sync.main(args) == 1  # stopped early: the caller (cron, a person) sees it
 
 
+def test_a_broken_course_does_not_hold_up_the_others(graded, portal, course_dir, tmp_path):
+    trainee, *_ = graded
+    broken = tmp_path / "broken-course"
+    broken.mkdir()
+    (broken / "nbgrader_config.py").write_text("c = get_config(\n")  # a syntax error
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 1)
+    report = sync_once([broken, course_dir], SyncState(tmp_path / "s.json"), portal, TOKEN)
+    assert report.unreadable == [str(broken)] and len(report.sent) == 1
+
+
 def test_totals_say_which_answers_still_need_a_person(graded, course_dir):
     trainee, *_ = graded
     grade_by_hand(course_dir, str(trainee.id), "explain_model", 1)

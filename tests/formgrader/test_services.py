@@ -71,7 +71,7 @@ def test_one_sync_service_covers_every_course_with_the_portal_and_token(tmp_path
     assert [by_name[f"formgrade-{c}"]["url"] for c in ("a-course", "b-course")] == [
         "http://127.0.0.1:9800", "http://127.0.0.1:9801"]
     assert by_name["formgrade-a-course"]["environment"]["ACADEMY_GRADEBOOK_URL"] == "postgresql://gb/academy"
-    assert by_name["formgrade-a-course"]["timeout"] == 60
+    assert by_name["formgrade-a-course"]["timeout"] == 60 and "user" not in by_name["formgrade-a-course"]
     sync = by_name["formgrade-sync"]
     assert "url" not in sync and sync["display"] is False
     command = sync["command"]
@@ -82,6 +82,11 @@ def test_one_sync_service_covers_every_course_with_the_portal_and_token(tmp_path
     assert sync["environment"] == {"ACADEMY_PORTAL_URL": "http://10.0.0.2:5000", "ACADEMY_GRADER_TOKEN": TOKEN,
                                    "ACADEMY_GRADEBOOK_URL": "postgresql://gb/academy"}
     assert [r["groups"] for r in roles] == [["formgrade-a-course"], ["formgrade-b-course"]]
+
+
+def test_formgraders_can_run_as_their_own_os_user(tmp_path):
+    services, _ = build(COURSES, tmp_path, ACADEMY_FORMGRADER_USER="grader")
+    assert {s["name"]: s for s in services}["formgrade-manufacturing-ai"]["user"] == "grader"
 
 
 def test_switched_off_or_without_courses_there_is_nothing(tmp_path):
