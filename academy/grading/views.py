@@ -89,14 +89,12 @@ def record_manual_total(data: dict) -> tuple[Grade, bool]:
         raise ValueError("score")
     # Extra credit can lift nbgrader's total past its maximum; the portal's scale stops at max_points.
     scaled = round(min(score / top, 1.0) * assignment.max_points, 2)
-    submissions = sa.select(Submission).where(Submission.assignment_id == assignment.id,
-                                              Submission.student_id == student.id)
-    newest = db.session.scalar(submissions.order_by(Submission.id.desc()).limit(1))
-    if newest is not None and newest.status not in FINAL:
+    latest = db.session.scalar(sa.select(Submission).where(
+        Submission.assignment_id == assignment.id, Submission.student_id == student.id,
+    ).order_by(Submission.id.desc()).limit(1))
+    if latest is not None and latest.status not in FINAL:
         # Its autograde report comes later and would replace this total; the sync sends it again after.
         raise GradingInProgress()
-    latest = db.session.scalar(submissions.where(Submission.status.in_([s.value for s in FINAL]))
-                               .order_by(Submission.id.desc()).limit(1))
     penalty = round(scaled * penalty_percent(assignment, latest.days_late if latest else 0) / 100, 2)
     final = round(scaled - penalty, 2)
     penalty = min(penalty, assignment.max_points - final)  # rounding must not push the sum past the maximum
