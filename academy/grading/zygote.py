@@ -155,6 +155,7 @@ def _init(job: dict) -> None:
     os.dup2(log, 2)
     os.close(log)
     os.close(null)
+    os.closerange(3, 65536)  # nothing of the server (its log, its pipes) reaches the job
     kernel = os.fork()
     if kernel == 0:
         try:

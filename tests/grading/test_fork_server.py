@@ -19,6 +19,7 @@ PROBE = (
     "print('FORKED', 'zygote.py' in open('/proc/self/cmdline').read())\n"
     "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())]\n"
     "print('OTHERS', others)\n"
+    "print('FDS', sorted(os.readlink(f'/proc/self/fd/{f}') for f in os.listdir('/proc/self/fd')))\n"
 )
 
 
@@ -47,6 +48,8 @@ def test_forked_kernel_has_no_privileges_and_sees_only_its_own_processes(grade, 
     assert caps.startswith("CAPS ['0000000000000000'] NNP 1 UID ")
     assert " 0 " not in caps + " " and not caps.endswith(" 0")
     assert _lines(course, "fern", "OTHERS") == ["OTHERS []"]  # its init (pid 1) and itself, no server
+    fds = _lines(course, "fern", "FDS")[0]
+    assert "fork-server" not in fds and "gradebook" not in fds and "/course" not in fds, fds
 
 
 def test_what_one_job_leaves_behind_never_reaches_the_next(grade, make_submission, course):
