@@ -8,6 +8,7 @@ so grading itself takes a few seconds and the test measures the path around it.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -26,6 +27,14 @@ ANSWER = "def double(x): return 2 * x"  # one line: the editor's auto-indent can
 SCORE_WITHIN_S = 60
 # JupyterLab and nbgrader's calls are slow on a busy 2-core machine: wait up to this long for each step.
 STEP_MS = 30_000
+
+
+def snap(page, name: str) -> None:
+    """Keep a screenshot of a step when ACADEMY_SCREENSHOTS names a folder (as the portal browser tests do)."""
+    folder = os.environ.get("ACADEMY_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        page.screenshot(path=os.path.join(folder, f"e2e_submit_{name}.png"), full_page=True)
 
 
 @contextmanager
@@ -127,6 +136,7 @@ def submit_and_follow(stack, context) -> str:
     submitted = page.locator("#submitted_assignments_list > .list_item", has_text=ASSIGNMENT)
     expect(submitted).to_be_visible(timeout=STEP_MS)
     received = time.monotonic() - submitted_at  # the portal has answered the exchange's upload
+    snap(page, "1_jupyterlab_submitted")
 
     # The portal: my submissions page, which refreshes itself until grading is done.
     portal = context.new_page()
@@ -136,6 +146,7 @@ def submit_and_follow(stack, context) -> str:
     expect(row.locator(".status .s-graded")).to_be_visible(timeout=SCORE_WITHIN_S * 1000)
     expect(row.locator(".score")).to_have_text("10 / 10", timeout=STEP_MS)
     seconds = time.monotonic() - submitted_at
+    snap(portal, "2_portal_graded")
     print(f"\nsubmit click -> score visible in the portal: {seconds:.1f} s "
           f"(JupyterLab listed it as submitted after {received:.1f} s)")
     assert seconds < SCORE_WITHIN_S
@@ -148,4 +159,5 @@ def submit_and_follow(stack, context) -> str:
     feedback = portal.frame_locator("iframe.feedback")
     expect(feedback.locator("body")).to_contain_text("double ok", timeout=STEP_MS)
     expect(feedback.locator("body")).not_to_contain_text("e2e-hidden-check", timeout=STEP_MS)
+    snap(portal, "3_portal_feedback")
     return submission_id
