@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -203,9 +204,21 @@ def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str] | 
         if server is not None:
             server.stop()
         log_path = scratch / f"fork-server-{os.getpid()}.log"
-        server = ForkServer(scratch, data_dir, env or server_env(scratch), log_path)
-        _servers[key] = server
+        start = _starter().submit(ForkServer, scratch, data_dir, env or server_env(scratch), log_path)
+        server = _servers[key] = start.result()
         return server
+
+
+_starters: dict[int, ThreadPoolExecutor] = {}
+
+
+def _starter() -> ThreadPoolExecutor:
+    # bwrap --die-with-parent ends the server when the *thread* that started it ends, so every
+    # server is started by one thread that lives as long as the process (one per forked process).
+    pid = os.getpid()
+    if pid not in _starters:
+        _starters[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server-starter")
+    return _starters[pid]
 
 
 def stop_all() -> None:

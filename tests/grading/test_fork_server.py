@@ -19,7 +19,8 @@ PROBE = (
     "print('FORKED', 'zygote.py' in open('/proc/self/cmdline').read())\n"
     "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())]\n"
     "print('OTHERS', others)\n"
-    "print('FDS', sorted(os.readlink(f'/proc/self/fd/{f}') for f in os.listdir('/proc/self/fd')))\n"
+    "fds = []\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n        fds.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+    "    except OSError:\n        pass\nprint('FDS', sorted(fds))\n"
 )
 
 
