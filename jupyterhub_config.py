@@ -111,6 +111,13 @@ services.append({
 })
 roles.append({"name": "idle-culler", "services": ["idle-culler"],
               "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]})
+# Each course's formgrader (only its instructors' group may open it) and the sync of hand-entered grades.
+from academy.integrations.formgrader import formgrader_services  # noqa: E402
+
+fg_services, fg_roles = formgrader_services(Path(env("COURSES_DIR") or ROOT / "courses"), os.environ,
+                                            state_dir=HUB_DIR / "formgrader", portal_url=PORTAL_INTERNAL_URL)
+services += fg_services
+roles += fg_roles
 c.JupyterHub.services = services
 c.JupyterHub.load_roles = roles
 

@@ -55,8 +55,12 @@ def _schema(database_url, tmp_path_factory):
     from academy import create_app
     from academy.config import TestConfig
 
+    gradebooks = tmp_path_factory.mktemp("gradebooks")
+
     class Cfg(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url
+        # Releases record assignments in a course gradebook: the tests' own, never the repository's.
+        GRADEBOOK_URL = f"sqlite:///{gradebooks}/{{course}}.db"
 
     app = create_app(Cfg)
     with app.app_context():

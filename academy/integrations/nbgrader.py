@@ -4,8 +4,11 @@
     var/releases/<nbgrader course>/<assignment>.tar.gz        the same files as served (no top folder)
     var/releases/<nbgrader course>/<assignment>.tar.gz.sha256
 
-nbgrader runs on a scratch copy of the course (its config and that one source folder) with a scratch gradebook,
-so releasing never writes into the repository's courses/ folder or a course gradebook. A release is built beside
+nbgrader runs on a scratch copy of the course (its config and that one source folder), so releasing never writes
+into the repository's courses/ folder. It records the assignment (notebooks, graded and locked cells) in the
+course gradebook, as an instructor's own generate_assignment does: the grading worker autogrades against that
+record, so a course is gradeable as soon as it is released. The write holds the gradebook lock the worker's
+merges take. A release is built beside
 the store and moved in whole; a flock per assignment keeps concurrent first requests (threads or processes) from
 building it twice or reading it half-swapped.
 """
@@ -134,15 +137,26 @@ def _nbgrader_env(scratch: Path) -> dict[str, str]:
         # nbgrader shells out to `alembic` for the gradebook; find it beside this interpreter.
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     )
-    # A deployment's gradebook must never receive a scratch release's records.
+    # The gradebook is named on the command line (--db); the scratch copy's config must not pick another.
     env.pop("ACADEMY_GRADEBOOK_URL", None)
     return env
 
 
-def _run_generate(course_copy: Path, name: str, scratch: Path) -> None:
+def course_gradebook_url(course_root: Path, course: str) -> str:
+    """Return the db URL of a course's gradebook: the app's GRADEBOOK_URL ({course} filled in) if set, else
+    what the course's own nbgrader_config.py says (as the grading worker reads it)."""
+    override = current_app.config.get("GRADEBOOK_URL")
+    if override:
+        return str(override).format(course=course)
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    return config.CourseDirectory.get("db_url") or f"sqlite:///{course_root / 'gradebook.db'}"
+
+
+def _run_generate(course_copy: Path, name: str, scratch: Path, db_url: str) -> None:
     timeout = float(current_app.config.get("RELEASE_TIMEOUT_S", DEFAULT_TIMEOUT_S))
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
-               "--db", f"sqlite:///{scratch / 'gradebook.db'}"]
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--db", db_url]
     try:
         proc = subprocess.run(command, cwd=course_copy, env=_nbgrader_env(scratch), capture_output=True,
                               text=True, timeout=timeout, check=False)
@@ -169,7 +183,14 @@ def _build(assignment: Assignment, scratch: Path) -> Path:
     (course_copy / "source").mkdir(parents=True)
     shutil.copy2(root / "nbgrader_config.py", course_copy / "nbgrader_config.py")
     shutil.copytree(source, course_copy / "source" / name, ignore=_SKIP, symlinks=False)
-    _run_generate(course_copy, name, scratch)
+    from academy.grading.gradebook_sync import lock_path
+    from academy.grading.store import file_lock
+
+    db_url = course_gradebook_url(root, course)
+    if db_url.startswith("sqlite:///"):
+        Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(lock_path(root)):
+        _run_generate(course_copy, name, scratch, db_url)
     released = course_copy / "release" / name
     if not released.is_dir() or not any(released.glob("*.ipynb")):
         raise ReleaseError(f"nbgrader generate_assignment {name} released no notebook")

@@ -126,6 +126,15 @@ def test_release_now_generates_the_student_version_and_opens_it_to_the_cohort(cl
     assert due.released_at is not None and due.released_at <= datetime.now(UTC)
     notebook = (release_dir(world.lab) / "lab1_predictive_maintenance.ipynb").read_text()
     assert "BEGIN SOLUTION" not in notebook and "BEGIN HIDDEN TESTS" not in notebook
+    # The course gradebook now knows the assignment, so the grading worker can autograde it at once.
+    from flask import current_app
+    from nbgrader.api import Gradebook
+
+    url = current_app.config["GRADEBOOK_URL"].format(course="manufacturing-ai")
+    with Gradebook(url, "manufacturing-ai") as gb:
+        recorded = gb.find_assignment("lab1_predictive_maintenance")
+        assert [nb.name for nb in recorded.notebooks] == ["lab1_predictive_maintenance"]
+        assert len(recorded.notebooks[0].grade_cells) >= 8
     # The trainee of that cohort now finds it in the exchange list.
     student = make.enrolled_student(later)
     from tests.submissions.test_api import _token

@@ -143,7 +143,7 @@ def submit_and_follow(stack, context) -> str:
     portal.goto(f"{stack.portal_url}/my/submissions")
     row = portal.locator("#submissions tr[data-submission-id]")
     expect(row).to_have_count(1, timeout=STEP_MS)
-    expect(row.locator(".status .s-graded")).to_be_visible(timeout=SCORE_WITHIN_S * 1000)
+    expect(row.locator(".state .s-graded")).to_be_visible(timeout=SCORE_WITHIN_S * 1000)
     expect(row.locator(".score")).to_have_text("10 / 10", timeout=STEP_MS)
     seconds = time.monotonic() - submitted_at
     snap(portal, "2_portal_graded")

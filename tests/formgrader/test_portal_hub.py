@@ -36,6 +36,7 @@ def stack(tmp_path_factory):
     course.mkdir(parents=True)  # a copy: the formgrader creates its gradebook in the course folder
     shutil.copy(REPO / "courses" / COURSE / "nbgrader_config.py", course)
     stack = Stack(root / "stack", courses_dir=root / "courses")
+    stack.env["ACADEMY_FORMGRADERS"] = "on"
     stack.env["ACADEMY_FORMGRADER_SYNC_EVERY"] = "1"
     stack.course_dir = course
     try:

@@ -125,6 +125,9 @@ class Stack:
             # Shared by the portal (checks it) and the grading worker (sends it with each result).
             "ACADEMY_GRADER_TOKEN": secrets.token_hex(32),
             "ACADEMY_GRADING_DIR": str(var / "grading"),
+            # Formgraders start only where a test asks for them (tests/formgrader): they add seconds to
+            # every hub start and would write a gradebook into the course folder.
+            "ACADEMY_FORMGRADERS": "off",
         }
         self.env.pop("ACADEMY_TEST_DATABASE", None)
         self.env.pop("ACADEMY_BROKER_URL", None)  # the default: a SQLite broker under the grading dir
