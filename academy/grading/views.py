@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import math
 import os
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -23,9 +24,12 @@ from academy.grading.report import TOKEN_HEADER
 from academy.policy import TOKEN, allow
 from academy.submissions.models import Submission
 from academy.submissions.services import FINAL, penalty_percent
+from academy.util import utcnow
 
 bp = Blueprint("grading_api", __name__)
 SOURCE = "formgrader"
+# How long a queued autograde job may still report (and overwrite a hand-graded total).
+PENDING_AT_MOST = timedelta(hours=2)
 
 
 class GradingInProgress(RuntimeError):
@@ -92,8 +96,10 @@ def record_manual_total(data: dict) -> tuple[Grade, bool]:
     latest = db.session.scalar(sa.select(Submission).where(
         Submission.assignment_id == assignment.id, Submission.student_id == student.id,
     ).order_by(Submission.id.desc()).limit(1))
-    if latest is not None and latest.status not in FINAL:
+    if latest is not None and latest.status not in FINAL and latest.job_id and \
+            latest.received_at > utcnow() - PENDING_AT_MOST:
         # Its autograde report comes later and would replace this total; the sync sends it again after.
+        # A submission never queued, or stuck for hours, does not hold hand grading back.
         raise GradingInProgress()
     penalty = round(scaled * penalty_percent(assignment, latest.days_late if latest else 0) / 100, 2)
     final = round(scaled - penalty, 2)

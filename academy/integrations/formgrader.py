@@ -144,7 +144,11 @@ def _formgrader(name: str, folder: Path, port: int, state: Path, python: str, al
                        "nbgrader.server_extensions.assignment_list": False,
                        "nbgrader.server_extensions.course_list": False})
     command = [python, "-m", "jupyterhub.singleuser", f"--ServerApp.jpserver_extensions={extensions}",
-               f"--ServerApp.root_dir={folder}"]
+               f"--ServerApp.root_dir={folder}",
+               # Grading needs neither a shell nor a kernel: an instructor must not run code as the hub's
+               # user (its secrets, every course), and trainee code runs only in the grading sandbox.
+               "--ServerApp.terminals_enabled=False", "--KernelSpecManager.allowed_kernelspecs=no-kernels",
+               "--KernelProvisionerFactory.default_provisioner_name=no-kernels"]
     if allow_root:
         command.append("--allow-root")  # containers and CI run as root; a real install should not
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -17,7 +18,14 @@ from academy.audit.services import record
 from academy.auth.models import User
 from academy.config import var_dir
 from academy.courses.models import Assignment, Course, DueDate, course_cohorts
-from academy.courses.services import GRADEBOOK_STATUSES, _student_cohort_ids, due_for, takes, upsert_grade
+from academy.courses.services import (
+    GRADEBOOK_STATUSES,
+    _student_cohort_ids,
+    due_for,
+    find_grade,
+    takes,
+    upsert_grade,
+)
 from academy.extensions import db
 from academy.submissions.models import Submission, SubmissionStatus
 from academy.util import utcnow
@@ -183,6 +191,9 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     if received_at > cutoff_for(assignment, due_at):
         raise PastCutoff(_l("The cut-off for this assignment has passed; submissions are closed."))
     clean = {_safe_name(n): b for n, b in files.items() if PurePosixPath(n).name not in IGNORED_FILES}
+    folders = {str(parent) for n in clean for parent in PurePosixPath(n).parents if str(parent) != "."}
+    if folders & set(clean):
+        raise BadFiles(_l("A submitted file has the same name as a submitted folder."))
     if not clean or not any(n.endswith(".ipynb") for n in clean):
         raise BadFiles(_l("A submission needs at least one notebook."))
     if sum(len(b) for b in clean.values()) > MAX_BYTES:
@@ -193,6 +204,8 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     db.session.add(submission)
     db.session.flush()
     rel = Path("submissions") / str(assignment.id) / str(student.id) / str(submission.id)
+    # A folder under this id can only be the leftover of a request that failed before its commit.
+    shutil.rmtree(var_dir() / rel, ignore_errors=True)
     for name, blob in clean.items():
         target = var_dir() / rel / "files" / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -200,12 +213,45 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     submission.stored_path = str(rel)
     record("submission.received", actor_id=student.id, subject_user_id=student.id, obj=submission,
            detail={"assignment_id": assignment.id, "sha256": submission.sha256, "days_late": late})
+    # The submission is durable before its job exists: a job never names a row that could be rolled back
+    # (and whose id another trainee's submission could then take).
+    db.session.commit()
+    _queue(submission, clean)
+    return submission
+
+
+def _queue(submission: Submission, files: dict[str, bytes]) -> bool:
+    """Queue a stored submission's grading job; a down broker leaves it queued for requeue_unqueued()."""
     try:
-        submission.job_id = _enqueuer()(submission, clean)
+        submission.job_id = _enqueuer()(submission, files)
     except Exception:  # noqa: BLE001 - a down broker must not lose the submission
         log.exception("grading queue unavailable; submission %s stays queued", submission.id)
+        return False
     db.session.flush()
-    return submission
+    return True
+
+
+def stored_files(submission: Submission) -> dict[str, bytes]:
+    """Return the files of a stored submission, by their submitted names."""
+    root = var_dir() / submission.stored_path / "files"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def requeue_unqueued(limit: int = 50, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Queue the submissions that arrived while the broker was down; return how many were queued.
+
+    Grading results are recorded once per submission, so queueing one that was in fact queued is harmless.
+    """
+    cutoff = utcnow() - older_than
+    waiting = list(db.session.scalars(sa.select(Submission).where(
+        Submission.status == SubmissionStatus.QUEUED, Submission.job_id.is_(None),
+        Submission.received_at <= cutoff).order_by(Submission.id).limit(limit)))
+    queued = 0
+    for submission in waiting:
+        if not _queue(submission, stored_files(submission)):
+            break  # still down: try again later
+        queued += 1
+    return queued
 
 
 def record_result(data: dict) -> Submission:
@@ -223,11 +269,23 @@ def record_result(data: dict) -> Submission:
     status = str(data.get("status", "error"))
     if status not in set(SubmissionStatus) - {SubmissionStatus.QUEUED}:
         raise SubmissionError(_l("Unknown grading status."))
+    assignment = submission.assignment
+    # A report names the work it graded; one about another trainee's or assignment's files is refused.
+    if str(data.get("student_id", submission.student_id)) != str(submission.student_id) or \
+            str(data.get("assignment", assignment.nbgrader_name)) != assignment.nbgrader_name:
+        raise SubmissionError(_l("This result belongs to another submission."))
     if status == SubmissionStatus.GRADING:
         submission.status = status
         return submission
-    assignment = submission.assignment
-    auto, top = float(data.get("auto_score") or 0), float(data.get("max_auto_score") or 0)
+    student = db.session.get(User, submission.student_id)
+    # An extension granted after the submission counts: lateness is measured against today's due date.
+    due_at = due_for(student, assignment)
+    if due_at is not None:
+        submission.days_late = days_late(submission.received_at, due_at)
+    auto = float(data.get("auto_score") or 0)
+    # Scaled against all of nbgrader's points (tests and hand-graded answers): written answers are not
+    # free marks while they wait for an instructor.
+    top = float(data.get("max_total_score") or data.get("max_auto_score") or 0)
     score = round(min(max(auto / top, 0.0), 1.0) * assignment.max_points, 2) if top > 0 else 0.0
     penalty = round(score * penalty_percent(assignment, submission.days_late) / 100, 2)
     submission.status = status
@@ -243,8 +301,10 @@ def record_result(data: dict) -> Submission:
         submission.feedback_path = str(rel)
     db.session.flush()
     if not _newer_graded(submission):
-        student = db.session.get(User, submission.student_id)
-        upsert_grade(assignment, student, score - penalty, "", None, late_penalty=penalty, source="autograde")
+        # Feedback an instructor wrote in the portal stays; the grader's own is in the feedback document.
+        grade = find_grade(assignment, student)
+        upsert_grade(assignment, student, score - penalty, grade.feedback if grade else "", None,
+                     late_penalty=penalty, source="autograde")
     return submission
 
 

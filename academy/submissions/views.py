@@ -47,7 +47,7 @@ def _bearer_user() -> User:
     if not header.lower().startswith("bearer "):
         abort(401)
     row = db.session.scalar(db.select(OAuthToken).where(OAuthToken.token_hash == token_digest(header[7:].strip())))
-    if row is None or not row.is_usable():
+    if row is None or not row.is_usable() or not row.user.is_enabled:
         abort(401)
     g.api_user = row.user
     return row.user
@@ -139,7 +139,18 @@ def api_submit(assignment_id: int):
         db.session.rollback()
         return jsonify(error=str(exc)), 422
     db.session.commit()
+    if sub.job_id:  # the queue works: anything that arrived while it was down goes in now
+        _drain_backlog()
     return jsonify(_as_json(sub)), 201
+
+
+def _drain_backlog() -> None:
+    try:
+        if services.requeue_unqueued(limit=20):
+            db.session.commit()
+    except Exception:  # noqa: BLE001 - the caller's own request has succeeded; the next one tries again
+        db.session.rollback()
+        current_app.logger.exception("requeue of waiting submissions failed")
 
 
 @bp.get("/api/exchange/submissions")

@@ -108,3 +108,17 @@ def test_a_trainee_of_the_course_is_refused(hub):
     # Nor can the trainee reach the server's API behind the page.
     api = session.get(f"{hub}/services/formgrade-manufacturing-ai/api/contents", timeout=30, allow_redirects=False)
     assert api.status_code in (302, 403) and "content" not in api.text
+
+
+def test_the_formgrader_offers_no_shell_and_no_kernel(hub):
+    session = signed_in(hub, "u1")
+    base = f"{hub}/services/formgrade-manufacturing-ai"
+    session.get(f"{base}/formgrader", timeout=30)  # completes the service's OAuth: the instructor is in
+    assert session.get(f"{base}/api/contents", timeout=30).status_code == 200
+    # The service sets its own _xsrf cookie under its path (the hub has another).
+    token = next((c.value for c in session.cookies if c.name == "_xsrf" and c.path.startswith("/services/")), "")
+    xsrf = {"X-XSRFToken": token}
+    assert session.post(f"{base}/api/terminals", headers=xsrf, timeout=30).status_code in (403, 404)
+    assert session.get(f"{base}/api/kernelspecs", timeout=30).json()["kernelspecs"] == {}
+    started = session.post(f"{base}/api/kernels", json={"name": "python3"}, headers=xsrf, timeout=30)
+    assert started.status_code >= 400

@@ -178,7 +178,7 @@ def test_a_total_waits_while_the_newest_submission_is_being_autograded(client, a
     trainee, instructor, course, assignment = graded
     # A resubmission is queued: its autograde report will land after anything sent now and replace it.
     newer = Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
-                       sha256="1" * 64, stored_path="y", status="queued", days_late=0)
+                       sha256="1" * 64, stored_path="y", status="queued", days_late=0, job_id="job-newer")
     db.session.add(newer)
     db.session.commit()
     grade_by_hand(course_dir, str(trainee.id), "explain_model", 2)
@@ -279,3 +279,16 @@ def test_someone_outside_the_course_is_404_and_bad_numbers_422(app, client, make
     assert post(client, body(outsider)).status_code == 404
     for bad in ({"score": "many"}, {"max_score": 0}, {"score": -1}, {"score": None}, {"score": float("nan")}):
         assert post(client, body(trainee, **bad)).status_code == 422, bad
+
+
+def test_a_submission_never_queued_does_not_hold_hand_grading_back(client, auth, graded, portal, course_dir, tmp_path):
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+
+    trainee, instructor, course, assignment = graded
+    # Arrived while the broker was down: no job exists yet that could overwrite a hand-graded total.
+    db.session.add(Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
+                              sha256="2" * 64, stored_path="z", status="queued", days_late=0))
+    db.session.commit()
+    grade_by_hand(course_dir, str(trainee.id), "explain_model", 2)
+    assert len(sync_once([course_dir], SyncState(tmp_path / "state.json"), portal, TOKEN).sent) == 1

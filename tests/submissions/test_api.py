@@ -60,7 +60,7 @@ def _submit(client, token, assignment, files=None):
 
 
 def _result(client, sub_id, auto=8.0, top=10.0, token=GRADER):
-    body = {"submission_id": str(sub_id), "assignment": "a", "student_id": "s", "status": "graded",
+    body = {"submission_id": str(sub_id), "status": "graded",
             "auto_score": auto, "max_auto_score": top, "feedback_html": "<p>well done</p><script>x()</script>"}
     return client.post("/api/grading/results", json=body, headers={"X-Academy-Grader-Token": token})
 
@@ -211,3 +211,79 @@ def test_unreleased_assignment_is_refused(client, make, queue):
     db.session.commit()
     assert _submit(client, _token(student), assignment).status_code == 422
     assert queue == []
+
+
+def test_submissions_that_arrived_while_the_queue_was_down_are_queued_when_it_is_back(client, make, app, queue):
+    from academy.extensions import db
+    from academy.submissions.models import Submission
+    from academy.submissions.services import requeue_unqueued
+
+    working = app.config["SUBMISSIONS_ENQUEUE"]
+    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: (_ for _ in ()).throw(ConnectionError("down"))
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    token = _token(student)
+    waiting = _submit(client, token, assignment).get_json()["id"]
+    assert requeue_unqueued(older_than=timedelta(0)) == 0  # still down: nothing lost, nothing queued
+    app.config["SUBMISSIONS_ENQUEUE"] = working
+    assert requeue_unqueued(older_than=timedelta(0)) == 1
+    db.session.commit()
+    assert queue == [waiting] and db.session.get(Submission, waiting).job_id == f"job-{waiting}"
+    assert requeue_unqueued(older_than=timedelta(0)) == 0
+
+
+def test_a_result_about_other_work_is_refused(client, make, queue):
+    student, assignment, cohort = _setup(make, timedelta(days=1))
+    other = make.enrolled_student(cohort)
+    sub_id = _submit(client, _token(student), assignment).get_json()["id"]
+    body = {"submission_id": str(sub_id), "status": "graded", "auto_score": 1, "max_auto_score": 1,
+            "student_id": str(other.id), "assignment": assignment.nbgrader_name}
+    response = client.post("/api/grading/results", json=body, headers={"X-Academy-Grader-Token": GRADER})
+    assert response.status_code == 422
+    body["student_id"] = str(student.id)
+    assert client.post("/api/grading/results", json=body,
+                       headers={"X-Academy-Grader-Token": GRADER}).status_code == 200
+
+
+def test_score_counts_hand_graded_points_and_keeps_instructor_feedback(client, make, queue):
+    from academy.courses.services import find_grade, upsert_grade
+    from academy.extensions import db
+
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    teacher = make.user("instructor")
+    upsert_grade(assignment, student, 50, "Explain your threshold.", teacher)
+    db.session.commit()
+    sub_id = _submit(client, _token(student), assignment).get_json()["id"]
+    body = {"submission_id": str(sub_id), "status": "graded", "auto_score": 16, "max_auto_score": 16,
+            "max_total_score": 20}
+    assert client.post("/api/grading/results", json=body, headers={"X-Academy-Grader-Token": GRADER}).status_code == 200
+    grade = find_grade(assignment, student)
+    db.session.refresh(grade)
+    assert grade.score == 80.0  # 16 of 20 points: the 4 written-answer points wait for the instructor
+    assert grade.feedback == "Explain your threshold."
+
+
+def test_an_extension_granted_after_a_late_submission_lifts_the_penalty(client, make, queue):
+    from academy.courses.services import find_grade, grant_extension
+    from academy.extensions import db
+
+    student, assignment, _ = _setup(make, -timedelta(hours=5), late_percent_per_day=10)
+    sub_id = _submit(client, _token(student), assignment).get_json()["id"]
+    grant_extension(assignment, student, datetime.now(UTC) + timedelta(days=2), "sick leave", make.user("instructor"))
+    db.session.commit()
+    assert _result(client, sub_id, auto=10.0).status_code == 200
+    grade = find_grade(assignment, student)
+    db.session.refresh(grade)
+    assert grade.late_penalty == 0 and grade.score == 100.0
+
+
+def test_disabled_accounts_tokens_and_file_folder_clashes_are_refused(client, make, queue):
+    from academy.extensions import db
+
+    student, assignment, _ = _setup(make, timedelta(days=1))
+    token = _token(student)
+    clash = _submit(client, token, assignment, [(io.BytesIO(NB), "a.ipynb"), (io.BytesIO(b"x"), "data"),
+                                                 (io.BytesIO(b"y"), "data/x.csv")])
+    assert clash.status_code == 422 and queue == []
+    student.is_enabled = False
+    db.session.commit()
+    assert _submit(client, token, assignment).status_code == 401
