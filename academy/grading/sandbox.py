@@ -5,6 +5,10 @@ The sandbox sees the system, the Python installation and the data folder read-on
 folder, the gradebook, solutions, other submissions, secrets or $HOME. Kernels talk to the
 worker over ZeroMQ IPC sockets in a folder bound into the sandbox, because TCP on loopback
 does not cross the network namespace.
+
+By default a root worker's kernels are forked from its fork server (zygote_command here, the
+rest in forkserver.py and zygote.py), which builds the same view per job with namespaces of its
+own; otherwise each kernel is a fresh Python started by bwrap_command.
 """
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ SANDBOX_WORK = "/home/trainee/work"
 SANDBOX_DATA = "/data"
 GUARD_FILE = Path(__file__).with_name("kernel_guard.py")
 SANDBOX_GUARD = "/opt/academy/kernel_guard.py"
+ZYGOTE_FILE = Path(__file__).with_name("zygote.py")
+SANDBOX_ZYGOTE = "/opt/academy/zygote.py"
+# The stage folder a fork-server child binds a job's socket folder through (see zygote.py).
+ZYGOTE_STAGE = "/run/academy-stage"
 # /etc entries a Python kernel needs; the rest of /etc (deployment secrets) stays hidden.
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
@@ -147,12 +155,6 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
         args += ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs",
                  "--bounding-set", "-all", "--inh-caps", "-all", "--"]
     return args + inner
-
-
-ZYGOTE_FILE = Path(__file__).with_name("zygote.py")
-SANDBOX_ZYGOTE = "/opt/academy/zygote.py"
-# The stage folder a fork-server child binds a job's socket folder through (see zygote.py).
-ZYGOTE_STAGE = "/run/academy-stage"
 
 
 def zygote_command(scratch: Path, data_dir: Path | None, gpu: bool, inner: list[str]) -> list[str]:
