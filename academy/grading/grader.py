@@ -191,11 +191,13 @@ def _grade(job: GradingJob) -> GradingResult:
                         for r in rows if r.is_test]
         result.auto_score = sum(c.score for c in result.cells) - sum(penalties.values())
         result.max_auto_score = sum(c.max_score for c in result.cells)
+        result.max_total_score = sum(r.max_score for r in rows)
         result.message = _message(status, tampered, report.output_capped, job, outcome)
         result.feedback_html = render_feedback(graded_nbs, result.cells, result.message)
-        if sync.sqlite_path(db_url) is not None:  # a copy: bring the grades home
-            sync.merge_grades(course, main_db, course_id, job.assignment, job.student_id,
-                              job.submitted_at, rows, penalties)
+        # Bring the grades home from the job's copy; on a server gradebook (used in place) this writes back
+        # the zeroed tests of a tampered or limit-hit run over the raw scores nbgrader stored there.
+        sync.merge_grades(course, main_db, course_id, job.assignment, job.student_id,
+                          job.submitted_at, rows, penalties)
         sync.publish_files(course, "submitted", job.student_id, job.assignment, submitted)
         if graded_nbs:
             sync.publish_files(course, "autograded", job.student_id, job.assignment, spec.work_dir)

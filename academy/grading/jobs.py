@@ -116,6 +116,8 @@ class GradingResult:
     cells: list[CellScore] = field(default_factory=list)
     auto_score: float = 0.0
     max_auto_score: float = 0.0
+    # All of nbgrader's points for the work, hand-graded answers included: the portal scales against it.
+    max_total_score: float = 0.0
     feedback_html: str = ""
     duration_seconds: float = 0.0
     message: str = ""

@@ -28,6 +28,7 @@ def test_correct_submission_gets_full_marks_and_gradebook_is_updated(grade, make
     result = grade(make_submission(SOLUTIONS), "alice")
     assert result.status == "graded", result.message
     assert (result.auto_score, result.max_auto_score) == (5.0, 5.0)
+    assert result.max_total_score == 5.0  # this fixture has no hand-graded answer
     assert {c.grade_id: c.score for c in result.cells} == {"test_squares": 2.0, "test_mean_square": 3.0}
     assert result.integrity == []
     assert _scores(course, "alice") == {"test_squares": 2.0, "test_mean_square": 3.0}
