@@ -75,6 +75,8 @@ class Config:
     PAGE_SIZE = int(_env("PAGE_SIZE", "25"))
     # Where the JupyterHub the portal signs users into answers (browser-facing URL).
     HUB_URL = _env("HUB_URL", "http://127.0.0.1:8000")
+    # Life of the access tokens the portal issues to JupyterHub (and so to trainees' notebook servers).
+    OAUTH_TOKEN_LIFETIME = int(_env("OAUTH_TOKEN_LIFETIME", "3600"))
     # The nbgrader course material the portal releases assignments from.
     COURSES_DIR = Path(_env("COURSES_DIR", str(PROJECT_ROOT / "courses")))
     # Accept addresses under the reserved .test domain (the demo accounts use it); turn off in production.
