@@ -31,6 +31,9 @@ else
   $FLASK academy datasets fetch || echo "!! could not fetch every dataset from its canonical source (see above); labs that need it will say so"
 fi
 
+# Job control: background services keep the default SIGINT (a script's background jobs otherwise ignore
+# it), so JupyterHub's stop of its services (SIGINT first) ends them at once instead of after timeouts.
+set -m
 pids=()
 stop() { echo "==> stopping"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; }
 trap stop EXIT INT TERM
