@@ -241,6 +241,26 @@ def set_due_date(assignment: Assignment, cohort: Cohort, due_at: datetime, relea
     return due
 
 
+def release_now(assignment: Assignment, cohort_id: int | None) -> DueDate:
+    """Release an assignment to one cohort now: nbgrader makes its student version, then trainees may fetch it."""
+    due = db.session.scalar(
+        sa.select(DueDate).where(DueDate.assignment_id == assignment.id, DueDate.cohort_id == cohort_id)
+    )
+    if due is None:
+        raise CourseError(_l("Set this cohort's due date first, then release."))
+    from academy.integrations import nbgrader as releases
+
+    try:
+        releases.ensure_release(assignment, force=True)
+    except releases.ReleaseError as exc:
+        raise CourseError(_l("nbgrader could not generate the released version: %(error)s", error=str(exc))) from exc
+    now = utcnow()
+    if due.released_at is None or due.released_at > now:
+        due.released_at = now
+    record("assignment.released", obj=due, detail={"assignment_id": assignment.id, "cohort_id": due.cohort_id})
+    return due
+
+
 def grant_extension(assignment: Assignment, student: User, due_at: datetime, reason: str, by: User) -> Extension:
     """Give one trainee of the course a later due date for an assignment, with a reason."""
     _require_trainee(assignment.course, student)

@@ -18,13 +18,12 @@ from academy.courses.forms import (
     with_skill_levels,
 )
 from academy.courses.models import Assignment, Course, DueDate, Extension
-from academy.audit.services import record, record_view
+from academy.audit.services import record_view
 from academy.extensions import db
 from academy.i18n import localized
 from academy.policy import Role, allow
 from academy.skills.models import Skill
 from academy.universities.models import Cohort
-from academy.util import utcnow
 
 bp = Blueprint("courses", __name__)
 
@@ -166,22 +165,12 @@ def release_now(course_id: int, assignment_id: int):
     course = _taught_course(course_id)
     assignment = _course_assignment(course, assignment_id)
     back = redirect(url_for("courses.due_dates", course_id=course.id, assignment_id=assignment.id))
-    due = db.session.scalar(db.select(DueDate).where(
-        DueDate.assignment_id == assignment.id, DueDate.cohort_id == request.form.get("cohort_id", type=int)))
-    if due is None:
-        flash(_("Set this cohort's due date first, then release."), "error")
-        return back
-    from academy.integrations import nbgrader as releases
-
     try:
-        releases.ensure_release(assignment, force=True)
-    except releases.ReleaseError as exc:
-        flash(_("nbgrader could not generate the released version: %(error)s", error=str(exc)), "error")
+        services.release_now(assignment, request.form.get("cohort_id", type=int))
+    except services.CourseError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
         return back
-    now = utcnow()
-    if due.released_at is None or due.released_at > now:
-        due.released_at = now
-    record("assignment.released", obj=due, detail={"assignment_id": assignment.id, "cohort_id": due.cohort_id})
     db.session.commit()
     flash(_("Released: the cohort's trainees can fetch it in JupyterLab's Assignments list now."), "success")
     return back

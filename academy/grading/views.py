@@ -7,23 +7,21 @@ in the X-Academy-Grader-Token header. The body names the submission the nbgrader
 """
 from __future__ import annotations
 
-import hmac
 import math
-import os
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
 from academy.auth.models import User
 from academy.courses.models import Assignment, Course, Grade
 from academy.courses.services import CourseError, NotInCourse, find_grade, takes, upsert_grade
 from academy.extensions import csrf, db
-from academy.grading.report import TOKEN_HEADER
 from academy.policy import TOKEN, allow
 from academy.submissions.models import Submission
 from academy.submissions.services import FINAL, penalty_percent
+from academy.submissions.views import require_grader_token
 from academy.util import utcnow
 
 bp = Blueprint("grading_api", __name__)
@@ -42,13 +40,6 @@ class UnknownTarget(LookupError):
     def __init__(self, what: str):
         super().__init__(what)
         self.what = what
-
-
-def _require_grader_token() -> None:
-    expected = current_app.config.get("GRADER_TOKEN") or os.environ.get("ACADEMY_GRADER_TOKEN", "")
-    given = request.headers.get(TOKEN_HEADER, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(401)
 
 
 def _find_target(data: dict) -> tuple[Assignment, User]:
@@ -118,7 +109,7 @@ def record_manual_total(data: dict) -> tuple[Grade, bool]:
 @allow(TOKEN)
 @csrf.exempt
 def api_manual_total():
-    _require_grader_token()
+    require_grader_token()
     data = request.get_json(silent=True) or {}
     try:
         grade, changed = record_manual_total(data)

@@ -6,7 +6,7 @@ what arrived when, with which sha256, whether grading is queued, the score and t
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
 from academy.auth.models import User
@@ -16,18 +16,15 @@ from academy.extensions import db
 from academy.policy import Role, allow
 from academy.submissions import services
 from academy.submissions.models import Submission, SubmissionStatus
+from academy.submissions.views import feedback_response
 
 bp = Blueprint("submission_pages", __name__)
 PENDING = {SubmissionStatus.QUEUED, SubmissionStatus.GRADING}
-# The feedback document is worker-made from untrusted notebook output: no scripts, its own origin,
-# framed only by the portal's own page.
-FEEDBACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
 
 
 def _own(submission_id: int) -> Submission:
-    sub = db.get_or_404(Submission, submission_id)
-    # Another trainee's submission does not exist for this trainee.
-    if sub.student_id != current_user.id:
+    sub = services.own_submission(current_user, submission_id)
+    if sub is None:
         abort(404)
     return sub
 
@@ -53,13 +50,7 @@ def my_feedback(submission_id: int):
 @allow(Role.STUDENT)
 def my_feedback_document(submission_id: int):
     """Return the feedback document of one of my submissions, for the frame on the feedback page."""
-    html = services.feedback_html(_own(submission_id))
-    if html is None:
-        abort(404)
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = FEEDBACK_CSP
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return feedback_response(current_user, submission_id, framed_by_portal=True)
 
 
 @bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/submissions")

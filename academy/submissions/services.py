@@ -337,6 +337,12 @@ def submitted_notebooks(submission: Submission) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
 
 
+def own_submission(student: User, submission_id: int) -> Submission | None:
+    """Return the trainee's own submission, else None: another trainee's looks like one that does not exist."""
+    submission = db.session.get(Submission, submission_id)
+    return submission if submission is not None and submission.student_id == student.id else None
+
+
 def feedback_html(submission: Submission) -> str | None:
     """Return the stored feedback HTML of a submission, if any."""
     if not submission.feedback_path:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from academy.auth.models import User
 from academy.courses.models import Assignment
 from academy.extensions import csrf, db
+from academy.grading.report import TOKEN_HEADER
 from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
 from academy.oauth.provider import digest as token_digest
@@ -22,7 +23,7 @@ from academy.submissions.models import Submission
 
 log = logging.getLogger(__name__)
 bp = Blueprint("submissions", __name__)
-GRADER_HEADER = "X-Academy-Grader-Token"
+# The feedback document is worker-made from untrusted notebook output: no scripts, its own origin.
 FEEDBACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 STATUS_LABELS = {"queued": "grading queued", "grading": "grading", "time_limit": "time limit",
                  "memory_limit": "memory limit"}
@@ -164,27 +165,36 @@ def api_my_submissions():
 @bp.get("/api/exchange/submissions/<int:submission_id>/feedback")
 @allow(TOKEN)
 def api_feedback(submission_id: int):
-    user = _bearer_user()
-    sub = db.get_or_404(Submission, submission_id)
-    # Another trainee's submission does not exist as far as this token is concerned.
-    if sub.student_id != user.id:
-        abort(404)
-    html = services.feedback_html(sub)
+    return feedback_response(_bearer_user(), submission_id)
+
+
+def feedback_response(student: User, submission_id: int, *, framed_by_portal: bool = False) -> Response:
+    """Return the feedback document of the trainee's own submission (404 for anyone else's, or none yet)."""
+    sub = services.own_submission(student, submission_id)
+    html = services.feedback_html(sub) if sub is not None else None
     if html is None:
         abort(404)
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = FEEDBACK_CSP
+    if framed_by_portal:  # shown in a frame on the portal's own feedback page, nowhere else
+        response.headers["Content-Security-Policy"] += "; frame-ancestors 'self'"
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+def require_grader_token() -> None:
+    """Abort 401 unless the request carries the grading worker's shared token."""
+    expected = current_app.config.get("GRADER_TOKEN") or os.environ.get("ACADEMY_GRADER_TOKEN", "")
+    given = request.headers.get(TOKEN_HEADER, "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(401)
 
 
 @bp.post("/api/grading/results")
 @allow(TOKEN)
 @csrf.exempt
 def api_grading_result():
-    expected = current_app.config.get("GRADER_TOKEN") or os.environ.get("ACADEMY_GRADER_TOKEN", "")
-    given = request.headers.get(GRADER_HEADER, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(401)
+    require_grader_token()
     try:
         sub = services.record_result(request.get_json(silent=True) or {})
     except services.UnknownSubmission as exc:
