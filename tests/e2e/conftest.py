@@ -31,12 +31,11 @@ def graded_stack(tmp_path_factory, courses_dir):
     # Nothing but the portal prepares the course: the trainee's first fetch makes the release, which also
     # records the assignment in the course gradebook the worker grades against.
     stack = Stack(tmp_path_factory.mktemp("e2e-stack"), trainees=2, courses_dir=courses_dir, grader=True)
+    stack.start_or_explain()
     try:
-        stack.start()
         stack.assignment_id = stack.release_assignment(ASSIGNMENT, "Double it", "두 배 함수", MAX_POINTS)
     except Exception:
         stack.stop()
-        raise RuntimeError(f"stack did not start\nhub.log:\n{stack.log('hub.log')}\nportal.log:\n"
-                           f"{stack.log('portal.log')}\nworker.log:\n{stack.log('worker.log')}")
+        raise
     yield stack
     stack.stop()

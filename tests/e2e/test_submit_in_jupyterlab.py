@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ASSIGNMENT
-from tests.hub.stack import DEMO_PASSWORD
+from tests.hub.stack import portal_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,14 +47,6 @@ def evidence(stack, context, folder):
             page.screenshot(path=str(folder / f"page{i}.png"))
         logs = "".join(f"\n--- {name} ---\n{stack.log(name)[-2500:]}" for name in ("worker.log", "portal.log"))
         raise AssertionError(f"{exc}\nscreenshots in {folder}{logs}") from exc
-
-
-def portal_login(page, stack, email: str) -> None:
-    page.goto(f"{stack.portal_url}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_selector("[data-test=who]")
 
 
 def open_jupyterlab(page, stack) -> None:

@@ -108,9 +108,7 @@ def test_a_course_folder_name_unfit_for_a_url_is_refused(tmp_path):
 
 
 def test_the_hub_config_carries_the_formgraders_once_wired(monkeypatch, tmp_path):
-    """jupyterhub_config.py adds these services and roles (skipped until it calls formgrader_services)."""
-    if "formgrader_services" not in (REPO / "jupyterhub_config.py").read_text():
-        pytest.skip("jupyterhub_config.py does not call formgrader_services yet")
+    """jupyterhub_config.py adds these services and roles."""
     from tests.hub.test_hub_config import load
 
     c = load(monkeypatch, tmp_path, None, ACADEMY_GRADER_TOKEN=TOKEN)

@@ -17,12 +17,7 @@ def stack(tmp_path_factory):
     proxy = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
         pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/setup.sh does)")
-    stack = Stack(tmp_path_factory.mktemp("hub-stack"))
-    try:
-        stack.start()
-    except Exception:
-        stack.stop()
-        raise RuntimeError(f"stack did not start\nhub.log:\n{stack.log('hub.log')}\nportal.log:\n{stack.log('portal.log')}")
+    stack = Stack(tmp_path_factory.mktemp("hub-stack")).start_or_explain()
     yield stack
     stack.stop()
 

@@ -175,6 +175,16 @@ class Stack:
             wait_until(lambda: " ready." in self.log("worker.log"), 90, "grading worker", worker)
         return self
 
+    def start_or_explain(self) -> Stack:
+        """Start, or stop what did start and fail with the logs that say why (for fixtures)."""
+        try:
+            return self.start()
+        except Exception as exc:
+            self.stop()
+            logs = "".join(f"\n{name}:\n{self.log(name)}" for name in ("hub.log", "portal.log", "worker.log")
+                           if self.log(name))
+            raise RuntimeError(f"stack did not start: {exc}{logs}") from exc
+
     def _start_worker(self) -> subprocess.Popen:
         """Start one grading worker process (as scripts/run.sh does, with one slot)."""
         return self._spawn([PYTHON, "-m", "celery", "--workdir", str(REPO), "-A", "academy.grading.celery_app",
@@ -223,3 +233,12 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.root / name
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def portal_login(page, stack: Stack, email: str) -> None:
+    """Sign in at the portal in a Playwright page with the demo password."""
+    page.goto(f"{stack.portal_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_selector("[data-test=who]")

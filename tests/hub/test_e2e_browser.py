@@ -6,20 +6,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.hub.stack import DEMO_PASSWORD
+from tests.hub.stack import portal_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TRAINEE = "trainee001@academy.test"
 RECRUITER = "recruiter01@academy.test"
-
-
-def portal_login(page, stack, email: str) -> None:
-    page.goto(f"{stack.portal_url}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_selector("[data-test=who]")
 
 
 def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_withdrawal(stack, chromium):
