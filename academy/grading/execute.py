@@ -1,17 +1,29 @@
-"""nbgrader's Execute preprocessor with an output cap and tamper probes after each test cell."""
+"""nbgrader's Execute preprocessor: output cap, tamper probes, and test cells decided by the judge.
+
+Before a test cell runs, the kernel saves a copy of the variables the cell reads; then only the
+cell's visible lines run in the kernel. When the notebook is done, the judge (judging.py) runs each
+test cell whole on its copy and its verdicts replace what the kernel's run of the cell showed.
+"""
 from __future__ import annotations
 
 import ast
 import json
 import secrets
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 from traitlets import Integer
 
 from nbgrader.preprocessors import Execute
+
+from academy.grading.judging import apply_verdict
+
+if TYPE_CHECKING:
+    from academy.grading.judging import Judge
 
 GUARD_MODULE = "academy_kernel_guard"
 
@@ -28,6 +40,9 @@ class ExecutionReport:
 
     violations: list[str] = field(default_factory=list)
     output_capped: bool = False
+    judge: Judge | None = None  # set: test cells are decided by it (see judging.py)
+    snapshot_dir: Path | None = None  # where the kernel saves its copies (its socket folder)
+    judge_timed_out: bool = False
 
 
 class GuardedExecute(Execute):
@@ -58,17 +73,60 @@ class GuardedExecute(Execute):
             return None
         return super().output(outs, msg, display_id, cell_index)
 
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
+        """Run the notebook, then let the judge decide every test cell."""
+        self._judged: dict[int, Any] = {}
+        nb, resources = super().preprocess(nb, resources, km)
+        judge = self.report.judge if self.report is not None else None
+        if judge is not None and self._judged:
+            verdicts = judge.run()
+            self.report.judge_timed_out = judge.timed_out  # type: ignore[union-attr]
+            for index, judged in self._judged.items():
+                verdict = verdicts[judged.key]
+                if verdict.tampered:
+                    self.violations.append(f"{judged.grade_id}: {verdict.tampered}")
+                apply_verdict(nb.cells[index], judged, verdict)
+        return nb, resources
+
     async def async_execute_cell(self, cell: NotebookNode, cell_index: int,
                                  execution_count: int | None = None,
                                  store_history: bool = True) -> NotebookNode:
-        """Run a cell; after a test cell, check that nothing it relies on was replaced."""
-        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        if is_test_cell(cell):
-            await self._probe(cell)
+        """Run a cell; a test cell runs only its visible lines, after its variables were saved."""
+        judge = self.report.judge if self.report is not None else None
+        if judge is None or not judge.judges(cell):
+            result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if is_test_cell(cell):
+                await self._probe(cell)
+            return result
+        assert self.report is not None and self.report.snapshot_dir is not None
+        judged = judge.add(cell, self.report.snapshot_dir)
+        self._judged[cell_index] = judged
+        judged.missing = await self._save_copy(cell, judged.names, judged.snapshot)
+        cell.source = judged.visible  # the hidden lines never reach the trainee's kernel
+        try:
+            result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            cell.source = judged.visible
+        await self._probe(cell)
         return result
 
     # nbconvert calls the sync wrapper, which was bound to the base class's coroutine.
     execute_cell = run_sync(async_execute_cell)
+
+    async def _save_copy(self, cell: NotebookNode, names: list[str], path: Path) -> list[str]:
+        """Ask the kernel's guard to save the named variables; return the names it could not save."""
+        if not names:
+            return []
+        expression = f"__import__('sys').modules[{GUARD_MODULE!r}].snapshot({str(path)!r}, {names!r})"
+        assert self.kc is not None
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"copy": expression})
+        try:
+            reply = await self.async_wait_for_reply(msg_id, cell)
+            data = reply["content"]["user_expressions"]["copy"]["data"]["text/plain"]  # type: ignore[index]
+            missing = json.loads(ast.literal_eval(data))
+        except Exception:  # noqa: BLE001 - the trainee's kernel is not trusted to answer sensibly
+            return list(names)
+        return [n for n in missing if n in names] if isinstance(missing, list) else list(names)
 
     async def _probe(self, cell: NotebookNode) -> None:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "?")

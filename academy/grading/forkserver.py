@@ -26,7 +26,7 @@ from academy.grading.jobs import GradingLimits
 from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
 
 log = logging.getLogger(__name__)
-DEFAULT_PRELOAD = ("numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
+DEFAULT_PRELOAD = ("cloudpickle", "numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
                    "sklearn.model_selection", "sklearn.preprocessing", "matplotlib.pyplot")
 START_SECONDS = 120.0
 
@@ -126,8 +126,9 @@ class ForkServer:
             except (BrokenPipeError, ValueError) as exc:
                 raise ForkServerUnavailable("the fork server stopped") from exc
 
-    def launch(self, spec: SandboxSpec, connection_file: str, env: dict[str, str]) -> ForkedKernel:
-        """Start one job's kernel and return its handle."""
+    def launch(self, spec: SandboxSpec, connection_file: str, env: dict[str, str],
+               program: str = "kernel") -> ForkedKernel:
+        """Start one job's kernel (or its judge, program="judge") and return its handle."""
         with self.lock:
             self.counter += 1
             job_id = f"{os.getpid()}-{self.counter}"
@@ -136,7 +137,7 @@ class ForkServer:
         limits = spec.limits
         self.send({
             "op": "start", "id": job_id, "work": str(spec.work_dir), "ipc": str(spec.socket_dir),
-            "connection_file": connection_file, "uid": spec.uid, "env": env,
+            "connection_file": connection_file, "uid": spec.uid, "env": env, "program": program,
             "limits": {"cpu_seconds": limits.cpu_seconds, "max_processes": limits.max_processes,
                        "file_bytes": limits.file_bytes, "memory_bytes": limits.memory_bytes},
         })

@@ -14,7 +14,11 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from academy.grading import untrusted
 from academy.grading.store import file_lock
+
+PUBLISH_MAX_FILE = 64 * 1024 * 1024
+PUBLISH_MAX_TOTAL = 128 * 1024 * 1024
 
 
 @dataclass
@@ -67,6 +71,16 @@ def instructor_cell_ids(db_url: str, course_id: str, assignment: str) -> set[str
         return found
 
 
+def instructor_test_ids(db_url: str, course_id: str, assignment: str) -> set[str]:
+    """Return the ids of the assignment's autograder test cells (code grade cells that are not answers)."""
+    with Gradebook(db_url, course_id) as gb:
+        found = set()
+        for notebook in gb.find_assignment(assignment).notebooks:
+            solutions = {cell.name for cell in notebook.solution_cells}
+            found |= {c.name for c in notebook.grade_cells if c.cell_type == "code" and c.name not in solutions}
+        return found
+
+
 def read_grades(db_url: str, course_id: str, assignment: str, student: str) -> tuple[list[GradeRow], dict[str, float]]:
     """Return a submission's grades and each notebook's late penalty."""
     rows: list[GradeRow] = []
@@ -104,13 +118,20 @@ def merge_grades(course_dir: Path, db_url: str, course_id: str, assignment: str,
         gb.db.commit()
 
 
-def publish_files(course_dir: Path, step: str, student: str, assignment: str, source: Path) -> None:
-    """Replace course_dir/step/student/assignment with a copy of source, under the lock."""
+def publish_files(course_dir: Path, step: str, student: str, assignment: str, source: Path) -> list[str]:
+    """Replace course_dir/step/student/assignment with the regular files of source, under the lock.
+
+    Only plain, single-linked regular files under the caps are copied (academy.grading.untrusted):
+    a link, FIFO, socket or device file is left out, never followed. Return what was left out.
+    """
+    found = untrusted.collect(source, max_file=PUBLISH_MAX_FILE, max_total=PUBLISH_MAX_TOTAL,
+                              skip=frozenset({".ipynb_checkpoints", "__pycache__"}))
     target = course_dir / step / student / assignment
     staging = target.with_name(f".{assignment}.incoming")
     with file_lock(lock_path(course_dir)):
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging, symlinks=False,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        untrusted.write_tree(staging, found.files)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
+    return [f"{path}: {why}" for path, why in found.refused]

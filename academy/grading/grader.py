@@ -24,13 +24,17 @@ from academy.grading import gradebook_sync as sync
 from academy.grading.execute import ExecutionReport, execute_for
 from academy.grading.feedback import render_feedback
 from academy.grading.forkserver import fork_server_enabled
+from academy.grading import untrusted
 from academy.grading.integrity import screen_notebook
 from academy.grading.jobs import CellScore, GradingJob, GradingResult, Status
-from academy.grading.sandbox import KernelHandle, SandboxSpec, kernel_manager_for, sandbox_uid
+from academy.grading.judging import Judge
+from academy.grading.sandbox import KernelHandle, SandboxSpec, judge_uid, kernel_manager_for, sandbox_uid
 from academy.grading.store import ResultStore, safe_key
 
 MAX_FILES = 200
 MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # a graded notebook, outputs included (outputs are capped lower)
+MAX_LOG_BYTES = 4 * 1024 * 1024  # the tail of a kernel log the worker reads for signs of memory trouble
 # Files nbgrader reads as metadata: what the trainee sends under these names is dropped.
 METADATA_FILES = frozenset({"timestamp.txt"})
 log = logging.getLogger(__name__)
@@ -125,11 +129,44 @@ def _memory_hit(notebooks: dict[str, nbformat.NotebookNode], kernel_log: Path) -
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error" and out.get("ename") == "MemoryError":
                     return True
-    try:
-        log = kernel_log.read_text(errors="replace")[-20000:]
-    except FileNotFoundError:
+    try:  # the log lies in a folder the sandbox could write: a link or a FIFO there is refused, never followed
+        log = untrusted.read_file(kernel_log, MAX_LOG_BYTES).decode("utf-8", "replace")[-20000:]
+    except OSError:
         return False
     return any(sign in log for sign in MEMORY_SIGNS)
+
+
+def _prepare_sandbox(folder: Path, submitted: Path, source: Path, ignore: list[str]) -> None:
+    """Fill the kernel's own working folder: the submission's other files and the assignment's.
+
+    It is not the folder nbgrader writes the graded notebook to: nothing the trainee's code leaves
+    in it is ever read back as a result.
+    """
+    import fnmatch
+
+    files: dict[str, bytes] = {}
+    for root in (source, submitted):  # the submission's own files win over the course's
+        found = untrusted.collect(root, max_total=MAX_SUBMISSION_BYTES)
+        for rel, blob in found.files.items():
+            parts = Path(rel).parts
+            if rel.endswith(".ipynb") or any(fnmatch.fnmatch(p, pat) for p in parts for pat in ignore):
+                continue
+            files[rel] = blob
+    untrusted.write_tree(folder, files)
+
+
+def _graded_notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
+    """Read the notebooks nbgrader wrote (a folder no sandbox sees)."""
+    notebooks = {}
+    if not folder.is_dir():
+        return notebooks
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            notebooks[path.stem] = nbformat.reads(untrusted.read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8"),
+                                                  as_version=4)
+        except (OSError, ValueError) as exc:
+            log.warning("graded notebook %s unreadable: %s", path.name, exc)
+    return notebooks
 
 
 def _grade(job: GradingJob) -> GradingResult:
@@ -156,13 +193,20 @@ def _grade(job: GradingJob) -> GradingResult:
         restored = sync.instructor_cell_ids(db_url, course_id, job.assignment)
         findings = [f"{name}: {item}" for name, nb in submitted_nbs.items()
                     for item in screen_notebook(nb, restored)]
-        report = ExecutionReport()
         handle = KernelHandle()
         data_dir = job.data_dir or os.environ.get("ACADEMY_DATA_DIR")
-        spec = SandboxSpec(work_dir=work / "autograded" / job.student_id / job.assignment,
-                           socket_dir=scratch / "ipc", data_dir=Path(data_dir) if data_dir else None,
-                           limits=job.limits, uid=sandbox_uid(), gpu=job.gpu,
-                           scratch_root=scratch.parent if fork_server_enabled(job.gpu) else None)
+        forked_from = scratch.parent if fork_server_enabled(job.gpu) else None
+        ignore = list(base.CourseDirectory.get("ignore", []) or [])
+        _prepare_sandbox(scratch / "sandbox", submitted, course / "source" / job.assignment, ignore)
+        spec = SandboxSpec(work_dir=scratch / "sandbox", socket_dir=scratch / "ipc",
+                           data_dir=Path(data_dir) if data_dir else None, limits=job.limits, uid=sandbox_uid(),
+                           gpu=job.gpu, scratch_root=forked_from)
+        judge_spec = SandboxSpec(work_dir=scratch / "judge", socket_dir=scratch / "judge-ipc",
+                                 data_dir=spec.data_dir, limits=job.limits, uid=judge_uid(), gpu=job.gpu,
+                                 scratch_root=forked_from)
+        judge = Judge(judge_spec, handle, sync.instructor_test_ids(db_url, course_id, job.assignment),
+                      deadline=started + job.limits.wall_seconds, cell_timeout=job.limits.cell_timeout_seconds)
+        report = ExecutionReport(judge=judge, snapshot_dir=spec.socket_dir)
         config = _autograde_config(base, work, db_url, job, report, spec, handle)
         app = Autograde(coursedir=CourseDirectory(config=config), config=config)
         app.force = True
@@ -175,8 +219,9 @@ def _grade(job: GradingJob) -> GradingResult:
             watchdog.cancel()
             timed_out = handle.killed
             handle.kill()  # no sandbox outlives its job
-        graded_nbs = {p.stem: nbformat.read(p, as_version=4) for p in sorted(spec.work_dir.glob("*.ipynb"))}
-        timed_out = timed_out or handle.cpu_exceeded()
+        graded_dir = work / "autograded" / job.student_id / job.assignment
+        graded_nbs = _graded_notebooks(graded_dir)
+        timed_out = timed_out or handle.cpu_exceeded() or report.judge_timed_out
         status = _status(outcome["success"], timed_out, _memory_hit(graded_nbs, spec.socket_dir / "kernel.log"))
         rows, penalties = sync.read_grades(db_url, course_id, job.assignment, job.student_id)
         tampered = findings + report.violations
@@ -200,7 +245,7 @@ def _grade(job: GradingJob) -> GradingResult:
                           job.submitted_at, rows, penalties)
         sync.publish_files(course, "submitted", job.student_id, job.assignment, submitted)
         if graded_nbs:
-            sync.publish_files(course, "autograded", job.student_id, job.assignment, spec.work_dir)
+            sync.publish_files(course, "autograded", job.student_id, job.assignment, graded_dir)
         return result
     finally:
         result.duration_seconds = round(time.monotonic() - started, 3)

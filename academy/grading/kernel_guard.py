@@ -104,11 +104,44 @@ def check(nonce: str) -> str:
     return f"{nonce}:" + ("ok" if not found else "; ".join(sorted(set(found))))
 
 
+def snapshot(path: str, names: list[str]) -> str:
+    """Save the named variables of the notebook for the judge; return a JSON list of those not saved.
+
+    The judge runs the test cell on this copy (academy/grading/judging.py). Objects travel by
+    cloudpickle, which carries functions and classes defined in the notebook by value.
+    """
+    import json
+    import os
+
+    import cloudpickle
+
+    namespace = _snapshot["shell"].user_ns
+    chosen = {n: namespace[n] for n in names if isinstance(n, str) and n in namespace}
+    missing = [n for n in names if n not in chosen]
+    try:
+        data = cloudpickle.dumps(chosen, protocol=5)
+    except Exception:  # noqa: BLE001 - one variable that cannot travel must not lose the others
+        kept = {}
+        for name, value in chosen.items():
+            try:
+                cloudpickle.dumps(value, protocol=5)
+            except Exception:  # noqa: BLE001
+                missing.append(name)
+            else:
+                kept[name] = value
+        data = cloudpickle.dumps(kept, protocol=5)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return json.dumps(sorted(set(missing)))
+
+
 def main() -> None:
     """Start the guarded kernel (argv as for ipykernel_launcher)."""
     sys.addaudithook(_audit)
     module = types.ModuleType(GUARD_NAME)
     module.check = check  # type: ignore[attr-defined]
+    module.snapshot = snapshot  # type: ignore[attr-defined]
     sys.modules[GUARD_NAME] = module
     if sys.path and sys.path[0] and sys.path[0].endswith("/opt/academy"):
         sys.path.pop(0)  # the guard's folder is not for imports

@@ -33,6 +33,9 @@ GUARD_FILE = Path(__file__).with_name("kernel_guard.py")
 SANDBOX_GUARD = "/opt/academy/kernel_guard.py"
 ZYGOTE_FILE = Path(__file__).with_name("zygote.py")
 SANDBOX_ZYGOTE = "/opt/academy/zygote.py"
+# The judge runs each test cell on a copy of the trainee's variables, in a sandbox of its own (judge.py).
+JUDGE_FILE = Path(__file__).with_name("judge.py")
+SANDBOX_JUDGE = "/opt/academy/judge.py"
 # The stage folder a fork-server child binds a job's socket folder through (see zygote.py).
 ZYGOTE_STAGE = "/run/academy-stage"
 # /etc entries a Python kernel needs; the rest of /etc (deployment secrets) stays hidden.
@@ -66,6 +69,11 @@ def sandbox_uid() -> int:
     """Pick this worker process's sandbox uid, so parallel jobs do not share a process count."""
     base = int(os.environ.get("ACADEMY_SANDBOX_UID_BASE", "200000"))
     return base + os.getpid() % 50000
+
+
+def judge_uid() -> int:
+    """Pick this worker process's uid for the judge: never the uid its trainee kernels run as."""
+    return sandbox_uid() + 50000
 
 
 def require_bwrap() -> str:
@@ -120,6 +128,7 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     bwrap = require_bwrap()
     mounts: list[tuple[str, str, str]] = [("--ro-bind", r, r) for r in _python_roots()]
     mounts.append(("--ro-bind", str(GUARD_FILE), SANDBOX_GUARD))
+    mounts.append(("--ro-bind", str(JUDGE_FILE), SANDBOX_JUDGE))
     if spec.data_dir is not None and spec.data_dir.is_dir():
         mounts.append(("--ro-bind", str(spec.data_dir), SANDBOX_DATA))
     mounts.append(("--bind", str(spec.work_dir), SANDBOX_WORK))
@@ -177,7 +186,8 @@ def zygote_command(scratch: Path, data_dir: Path | None, gpu: bool, inner: list[
         for dev in NVIDIA_DEVICES:
             args += ["--dev-bind-try", f"/dev/{dev}", f"/dev/{dev}"]
     mounts = [("--ro-bind", r, r) for r in _python_roots()]
-    mounts += [("--ro-bind", str(GUARD_FILE), SANDBOX_GUARD), ("--ro-bind", str(ZYGOTE_FILE), SANDBOX_ZYGOTE)]
+    mounts += [("--ro-bind", str(GUARD_FILE), SANDBOX_GUARD), ("--ro-bind", str(ZYGOTE_FILE), SANDBOX_ZYGOTE),
+               ("--ro-bind", str(JUDGE_FILE), SANDBOX_JUDGE)]
     if data_dir is not None and data_dir.is_dir():
         mounts.append(("--ro-bind", str(data_dir), SANDBOX_DATA))
     mounts.append(("--bind", str(scratch), str(scratch)))
@@ -270,6 +280,47 @@ def run_in_sandbox(spec: SandboxSpec, inner: list[str], timeout: float) -> subpr
         kill_group(proc.pid)
         out, err = proc.communicate()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_judge(spec: SandboxSpec, timeout: float, handle: KernelHandle | None = None) -> int | None:
+    """Run judge.py once in a fresh sandbox of its own; return its exit code, None if it ran out of time.
+
+    Its input and output are files in spec.work_dir (see judge.py); what it prints goes to
+    spec.socket_dir/kernel.log. Forked from the worker's fork server when spec.scratch_root is set.
+    """
+    prepare_dirs(spec)
+    if handle is not None and handle.killed:
+        return None
+    env = sandbox_env(spec)
+    process: Any = None
+    if spec.scratch_root is not None:
+        from academy.grading.forkserver import ForkServerUnavailable, fork_server_for
+
+        try:
+            server = fork_server_for(spec.scratch_root, spec.data_dir, env)
+            process = server.launch(spec, "", env, program="judge")
+        except ForkServerUnavailable:
+            log.warning("no fork server; the judge starts in its own sandbox", exc_info=True)
+    if process is None:
+        with open(spec.socket_dir / "kernel.log", "ab") as out:
+            process = subprocess.Popen(
+                bwrap_command(spec, [sys.executable, SANDBOX_JUDGE]), env=env, cwd=spec.work_dir,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                preexec_fn=limits_preexec(spec.limits, spec.gpu))
+    if handle is not None:
+        handle.processes.append(process)
+        if isinstance(process, subprocess.Popen):
+            handle.pids.append(process.pid)
+        if handle.killed:
+            handle.kill()
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if isinstance(process, subprocess.Popen):
+            kill_group(process.pid)
+        else:
+            process.kill()
+        return None
 
 
 @dataclass

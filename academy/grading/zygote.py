@@ -6,7 +6,8 @@ with only CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID and CAP_SETPCAP. It imports the 
 and the labs' libraries, then waits for requests on stdin (one JSON object a line):
 
   {"op": "start", "id": ..., "work": dir, "ipc": dir, "connection_file": path, "uid": n,
-   "limits": {...}, "env": {...}}  ->  {"started": id}  and later  {"exited": id, "code": n}
+   "limits": {...}, "env": {...}, "program": "kernel" | "judge"}
+      ->  {"started": id}  and later  {"exited": id, "code": n}
   {"op": "kill", "id": ...}
 
 Per job it forks a monitor that unshares fresh mount, pid, network, IPC and UTS namespaces,
@@ -137,6 +138,11 @@ def _kernel(job: dict) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
+    if job.get("program") == "judge":
+        import judge
+
+        judge.main()
+        os._exit(0)
     import kernel_guard
 
     sys.argv = [sys.argv[0], "-f", job["connection_file"]]
@@ -235,6 +241,7 @@ def _kill(job_id: str) -> None:
 def main() -> None:
     """Import the preload list (argv[2:]), say ready, and serve requests until stdin closes."""
     scratch = os.path.realpath(sys.argv[1])
+    import judge  # noqa: F401 - loaded now, run per job that asks for the judge
     import kernel_guard  # noqa: F401 - loaded now, run per job
 
     if sys.path and sys.path[0].endswith("/opt/academy"):
