@@ -1,0 +1,196 @@
+"""Static check of the hidden-test authoring rules R1-R4 (LABS.md, courses/manufacturing-ai/README.md).
+
+The production grader runs the visible part of each test cell in the trainee's kernel and the hidden block
+afterwards in a separate sandboxed process, on a copy of the variables it reads. A notebook written for the old
+in-kernel runner can pass there and fail (or, worse, pass for the wrong reason) here, so every lab's source
+notebook is read with the ast/symtable modules and each broken rule is reported as "R<n> <cell>: <what>".
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+import symtable
+from dataclasses import dataclass
+
+import nbformat
+
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Names an IPython kernel provides without any cell defining them.
+KERNEL_NAMES = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "_", "__", "___", "exit", "quit"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule in one cell."""
+
+    rule: str  # "R1".."R4"
+    cell: str  # grade_id, or "cell <index>"
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.cell}: {self.what}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """What a piece of code binds at notebook level and which notebook-level names it reads first."""
+
+    bound: frozenset[str]
+    reads: frozenset[str]
+
+
+def python_source(cell_source: str) -> str:
+    """Return a cell's source as plain Python (IPython magics become function calls)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(cell_source)
+
+
+def names_of(code: str) -> Names:
+    """Return the notebook-level names code binds and those it reads without binding (flow-insensitive)."""
+    table = symtable.symtable(code, "<cell>", "exec")
+    bound = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    reads = {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.get_name() not in bound}
+    stack = list(table.get_children())
+    while stack:
+        child = stack.pop()
+        stack.extend(child.get_children())
+        for s in child.get_symbols():
+            if s.is_declared_global() and s.is_assigned():
+                bound.add(s.get_name())  # `global x; x = ...` inside a function binds x in the notebook
+            elif s.is_global() and s.is_referenced():
+                reads.add(s.get_name())
+    return Names(frozenset(bound), frozenset(reads - bound))
+
+
+def split_test_cell(source: str) -> tuple[str, str | None, str]:
+    """Return (visible part, hidden block or None, whatever follows END HIDDEN TESTS)."""
+    begin, end = source.find(BEGIN_HIDDEN), source.find(END_HIDDEN)
+    if begin < 0:
+        return source, None, ""
+    return source[:begin], source[begin + len(BEGIN_HIDDEN):end if end >= 0 else len(source)], (
+        source[end + len(END_HIDDEN):] if end >= 0 else "")
+
+
+def korean_first(text: str) -> bool:
+    """Return whether a message reads "<Korean> / <English>": Hangul before the first " / ", English after."""
+    head, sep, tail = text.partition(" / ")
+    return bool(HANGUL.search(head)) and bool(sep) and bool(LATIN_WORD.search(tail))
+
+
+def message_text(node: ast.expr) -> str | None:
+    """Return the literal text of a message expression (f-string values as {}), or None if it has none."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp):
+        left, right = message_text(node.left), message_text(node.right)
+        if left is not None or right is not None:
+            return (left or "{}") + (right or "{}")
+    return None
+
+
+def _hidden_message_problems(code: str, cell: str) -> list[Problem]:
+    problems = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Assert):
+            msg = node.msg
+            if msg is None:
+                problems.append(Problem("R4", cell, f"hidden assert on line {node.lineno} has no message"))
+            elif not (isinstance(msg, ast.Constant) and isinstance(msg.value, str)):
+                problems.append(Problem("R4", cell, f"hidden assert on line {node.lineno}: the message must be "
+                                                    "one plain string literal (no f-string, format or +)"))
+            elif not korean_first(msg.value):
+                problems.append(Problem("R4", cell, f"hidden assert on line {node.lineno}: message "
+                                                    f"{msg.value!r} is not '<Korean> / <English>'"))
+        elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+            arg = node.exc.args[0]
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str) and korean_first(arg.value)):
+                problems.append(Problem("R4", cell, f"hidden raise on line {node.lineno}: the message must be one "
+                                                    "plain '<Korean> / <English>' string literal"))
+    return problems
+
+
+def _visible_message_problems(code: str, cell: str) -> list[Problem]:
+    problems = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            text = message_text(node.msg)
+            if text is None or not korean_first(text):
+                shown = ast.unparse(node.msg)[:80]
+                problems.append(Problem("R4", cell, f"visible assert on line {node.lineno}: message {shown} is not "
+                                                    "'<Korean> / <English>' text"))
+    return problems
+
+
+def _r1_problems(source: str, cell: str, is_test: bool) -> list[Problem]:
+    begins, ends = source.count(BEGIN_HIDDEN), source.count(END_HIDDEN)
+    if not begins and not ends:
+        return []
+    if not is_test:
+        return [Problem("R1", cell, "hidden tests outside an autograded test cell")]
+    problems = []
+    if begins > 1 or ends > 1:
+        problems.append(Problem("R1", cell, f"{begins} hidden blocks; a test cell may have at most one"))
+    if begins != ends or source.find(BEGIN_HIDDEN) > source.find(END_HIDDEN):
+        problems.append(Problem("R1", cell, "BEGIN/END HIDDEN TESTS markers do not pair up"))
+    _, _, after = split_test_cell(source)
+    if after.strip():
+        problems.append(Problem("R1", cell, "code after END HIDDEN TESTS: the hidden block must end the cell"))
+    return problems
+
+
+def _meta(cell: nbformat.NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
+    """Return every broken rule R1-R4 in an nbgrader source notebook, in cell order."""
+    problems: list[Problem] = []
+    defined: set[str] = set(KERNEL_NAMES)  # what the trainee's kernel holds after the visible code so far
+    from_hidden: dict[str, str] = {}  # name -> cell whose hidden code (re)bound it last
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = _meta(cell)
+        where = meta.get("grade_id", f"cell {index}")
+        is_test = bool(meta.get("grade")) and not meta.get("solution")
+        r1 = _r1_problems(cell.source, where, is_test)
+        problems += r1
+        if r1:
+            continue
+        visible_src, hidden_src, _ = split_test_cell(cell.source)
+        try:
+            visible_py = python_source(visible_src)
+            visible = names_of(visible_py)
+            hidden_py = python_source(hidden_src) if hidden_src is not None else None
+            hidden = names_of(hidden_py) if hidden_py is not None else None
+        except SyntaxError as exc:
+            problems.append(Problem("R1", where, f"does not parse: {exc.msg} (line {exc.lineno})"))
+            continue
+        for name in sorted(visible.reads & from_hidden.keys()):
+            problems.append(Problem("R2", where, f"reads `{name}`, which the hidden code of "
+                                                 f"{from_hidden[name]} binds; hidden code never runs in the kernel"))
+        if not meta.get("solution"):
+            problems += _visible_message_problems(visible_py, where)
+        defined |= visible.bound
+        for name in visible.bound:
+            from_hidden.pop(name, None)
+        if hidden is None:
+            continue
+        for name in sorted(hidden.reads - defined):
+            problems.append(Problem("R3", where, f"hidden code reads `{name}`, which the notebook does not define "
+                                                 "at that point"))
+        for name in sorted((hidden.reads & from_hidden.keys()) & defined):
+            problems.append(Problem("R2", where, f"hidden code reads `{name}`, which the hidden code of "
+                                                 f"{from_hidden[name]} rebinds; it gets the kernel's value"))
+        for name in hidden.bound:
+            from_hidden[name] = where
+        problems += _hidden_message_problems(hidden_py, where)
+    return problems
