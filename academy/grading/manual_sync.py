@@ -3,10 +3,14 @@
 Autograding reports its own scores (academy.grading.report). Answers graded by hand exist only in the
 course gradebook that the formgrader writes, so this reads that gradebook and, for each submission
 with at least one hand-entered score whose total changed since it was last sent, POSTs the total to
-the portal (ACADEMY_PORTAL_URL/api/grading/manual, header X-Academy-Grader-Token = ACADEMY_GRADER_TOKEN).
+the portal (ACADEMY_PORTAL_URL/api/grading/manual, header X-Academy-Grader-Token = ACADEMY_SYNC_TOKEN).
 
     python -m academy.grading.manual_sync --course-dir courses/manufacturing-ai --every 30   # the hub's service
     python -m academy.grading.manual_sync --course-dir courses/manufacturing-ai              # one pass
+
+One sync per course: its token (the hub derives it; `flask --app wsgi grading service-token manual
+--course CODE` prints it) lets it post that course's totals and nothing else. The course's settings are
+read as data (academy.integrations.course_config): nothing in the course folder is run.
 
 A state file remembers what the portal accepted, so an unchanged total is never sent twice. When the
 portal is down or refuses the token, the pass stops and nothing is marked sent: the next pass retries.
@@ -27,10 +31,10 @@ from pathlib import Path
 
 import requests
 from nbgrader.api import Gradebook
-from traitlets.config import PyFileConfigLoader
 
 from academy.grading.gradebook_sync import sqlite_path
 from academy.grading.report import TOKEN_HEADER
+from academy.integrations.course_config import course_id, default_gradebook_path, gradebook_url, read_settings
 
 ENDPOINT = "/api/grading/manual"
 log = logging.getLogger("academy.grading.manual_sync")
@@ -72,11 +76,8 @@ class PassReport:
 
 
 def course_gradebook(course_dir: Path) -> tuple[str, str]:
-    """Return (db_url, course_id) from the course's nbgrader_config.py, as the formgrader reads them."""
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
-    course_id = str(cfg.CourseDirectory.get("course_id") or Path(course_dir).name)
-    db_url = str(cfg.CourseDirectory.get("db_url") or f"sqlite:///{Path(course_dir) / 'gradebook.db'}")
-    return db_url, course_id
+    """Return (db_url, course_id) of the course: the platform's gradebook, the course id read as data."""
+    return gradebook_url(Path(course_dir)), course_id(Path(course_dir), read_settings(Path(course_dir)))
 
 
 def read_totals(db_url: str, course_id: str) -> Iterator[ManualTotal]:
@@ -160,7 +161,7 @@ def sync_once(course_dirs: list[Path], state: SyncState, portal_url: str, token:
                 log.warning("portal refused %s: %s %s", total.key, response.status_code, response.text[:300])
                 rejected[total.key] = fingerprint
                 report.rejected.append(total.key)
-            else:  # 401 (token), 5xx, 429: nothing is lost, the next pass tries again
+            else:  # 401/403 (token), 5xx, 429: nothing is lost, the next pass tries again
                 report.stopped = f"portal answered {response.status_code}"
                 return report
     return report
@@ -186,21 +187,22 @@ def run(course_dirs: list[Path], state_path: Path, portal_url: str, token: str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m academy.grading.manual_sync", description=__doc__.split("\n")[0])
-    parser.add_argument("--course-dir", action="append", type=Path, required=True,
-                        help="a course folder (with nbgrader_config.py); repeat for several courses")
+    parser.add_argument("--course-dir", type=Path, required=True,
+                        help="the course folder; its token (ACADEMY_SYNC_TOKEN) is good for this course only")
     parser.add_argument("--every", type=float, default=None,
                         help="seconds between passes; without it, run one pass and exit (1 if it stopped early)")
     parser.add_argument("--state", type=Path, default=None,
-                        help="state file (default: <first course dir>/.manual-sync.json)")
+                        help="state file (default: beside the course's default gradebook, under the var folder)")
     parser.add_argument("--portal-url", default=os.environ.get("ACADEMY_PORTAL_URL", ""),
                         help="the portal's base URL (default: $ACADEMY_PORTAL_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s manual_sync: %(message)s")
-    token = os.environ.get("ACADEMY_GRADER_TOKEN", "")
+    token = os.environ.get("ACADEMY_SYNC_TOKEN", "")
     if not args.portal_url or not token:
-        parser.error("set ACADEMY_PORTAL_URL (or --portal-url) and ACADEMY_GRADER_TOKEN")
-    state = args.state or args.course_dir[0] / ".manual-sync.json"
-    return run(args.course_dir, state, args.portal_url, token, args.every)
+        parser.error("set ACADEMY_PORTAL_URL (or --portal-url) and ACADEMY_SYNC_TOKEN (this course's sync token)")
+    # Never inside the course folder: the sync may run as an OS user that cannot write there.
+    state = args.state or default_gradebook_path(args.course_dir.name).parent / "manual-sync.json"
+    return run([args.course_dir], state, args.portal_url, token, args.every)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
     var/releases/<nbgrader course>/<assignment>.tar.gz        the same files as served (no top folder)
     var/releases/<nbgrader course>/<assignment>.tar.gz.sha256
 
-nbgrader runs on a scratch copy of the course (its config and that one source folder), so releasing never writes
-into the repository's courses/ folder. It records the assignment (notebooks, graded and locked cells) in the
+nbgrader runs on a scratch copy of the course (that one source folder, and a config written from the course's
+settings read as data: academy.integrations.course_config), so releasing never writes into the repository's
+courses/ folder and never runs anything from it. It records the assignment (notebooks, graded and locked cells) in the
 course gradebook, as an instructor's own generate_assignment does: the grading worker autogrades against that
 record, so a course is gradeable as soon as it is released. The write holds the gradebook lock the worker's
 merges take. A release is built beside
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from academy.config import var_dir
+from academy.integrations.course_config import (CourseConfigError, course_config, gradebook_url, read_settings,
+                                                render_config)
 
 if TYPE_CHECKING:
     from academy.courses.models import Assignment
@@ -143,15 +146,9 @@ def _nbgrader_env(scratch: Path) -> dict[str, str]:
 
 
 def course_gradebook_url(course_root: Path, course: str) -> str:
-    """Return the db URL of a course's gradebook: the app's GRADEBOOK_URL ({course} filled in) if set, else
-    what the course's own nbgrader_config.py says (as the grading worker reads it)."""
-    override = current_app.config.get("GRADEBOOK_URL")
-    if override:
-        return str(override).format(course=course)
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    return config.CourseDirectory.get("db_url") or f"sqlite:///{course_root / 'gradebook.db'}"
+    """Return the db URL of a course's gradebook, as the worker, the sync and the formgrader find it: the app's
+    GRADEBOOK_URL (else ACADEMY_GRADEBOOK_URL; "{course}" is the folder), else the platform's default."""
+    return gradebook_url(course_root, current_app.config.get("GRADEBOOK_URL") or None)
 
 
 def _run_generate(course_copy: Path, name: str, scratch: Path, db_url: str) -> None:
@@ -181,12 +178,17 @@ def _build(assignment: Assignment, scratch: Path) -> Path:
         raise ReleaseError(f"no nbgrader_config.py in course {course}")
     course_copy = scratch / course
     (course_copy / "source").mkdir(parents=True)
-    shutil.copy2(root / "nbgrader_config.py", course_copy / "nbgrader_config.py")
+    db_url = course_gradebook_url(root, course)
+    try:
+        # nbgrader reads the copy's config; it gets the course's settings as literals, never the course's file.
+        config = course_config(course_copy, db_url=db_url, settings=read_settings(root))
+    except CourseConfigError as exc:
+        raise ReleaseError(f"the course's nbgrader_config.py is refused: {exc}") from None
+    (course_copy / "nbgrader_config.py").write_text(render_config(config), encoding="utf-8")
     shutil.copytree(source, course_copy / "source" / name, ignore=_SKIP, symlinks=False)
     from academy.grading.gradebook_sync import lock_path
     from academy.grading.store import file_lock
 
-    db_url = course_gradebook_url(root, course)
     if db_url.startswith("sqlite:///"):
         Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     with file_lock(lock_path(root)):

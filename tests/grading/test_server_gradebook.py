@@ -42,13 +42,15 @@ def pg_course(tmp_path_factory):
     engine.dispose()
 
 
-def test_a_tampered_run_scores_zero_in_a_server_gradebook(pg_course, make_submission, tmp_path):
+def test_a_tampered_run_scores_zero_in_a_server_gradebook(pg_course, make_submission, tmp_path, monkeypatch):
     from nbgrader.api import Gradebook
 
     from academy.grading.grader import grade_submission
     from academy.grading.store import ResultStore
 
     root, url = pg_course
+    # The worker takes the gradebook from the platform's setting, never from the course's config file.
+    monkeypatch.setenv("ACADEMY_GRADEBOOK_URL", url)
     patch = ("import numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n"
              "numpy.testing.assert_array_equal = lambda *a, **k: None\n")
     job = GradingJob(submission_id="pg-1", course_dir=str(root), assignment="ps1", student_id="mallory",
