@@ -141,6 +141,48 @@ def _require_trainee(course: Course, student: User, statuses=(EnrollmentStatus.A
         raise NotInCourse(_l("This trainee is not in a cohort of this course."))
 
 
+# --- the nbgrader folder -----------------------------------------------------------------------
+# One course, one folder: a folder's gradebook, its formgrader (opened by the course's instructors) and its
+# grade sync (which writes that course's grades) belong to exactly one portal course. Two courses on one
+# folder would share a gradebook, so each one's instructors would grade and see the other's trainees.
+
+# Folder names become part of paths, of the gradebook's file name and of URLs.
+_FOLDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
+
+
+class FolderTaken(CourseError):
+    """Another course already uses this nbgrader folder."""
+
+
+class BadFolderName(CourseError):
+    pass
+
+
+def link_nbgrader_folder(course: Course, folder: str) -> Course:
+    """Link the course to an nbgrader course folder that no other course uses."""
+    if not _FOLDER_NAME.match(folder or ""):
+        raise BadFolderName(_l("An nbgrader folder name is 1-60 lowercase letters, digits, '-' or '_'."))
+    with db.session.no_autoflush:  # a new course is not flushed before the check
+        other = next((c for c in db.session.scalars(sa.select(Course).where(Course.nbgrader_course == folder))
+                      if c is not course), None)
+    if other is not None:
+        raise FolderTaken(_l("The nbgrader folder %(folder)s already belongs to course %(code)s. One course, one "
+                             "folder: its gradebook, formgrader and grade sync serve that course alone. Give this "
+                             "course a folder of its own.", folder=folder, code=other.code))
+    previous = course.nbgrader_course
+    course.nbgrader_course = folder
+    db.session.add(course)
+    try:
+        with db.session.begin_nested():  # another request may link the folder at the same moment
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise FolderTaken(_l("The nbgrader folder %(folder)s already belongs to another course.",
+                             folder=folder)) from None
+    if previous != folder:
+        record("course.folder_linked", obj=course, detail={"from": previous, "to": folder})
+    return course
+
+
 # --- assignments ----------------------------------------------------------------------------
 
 

@@ -9,24 +9,49 @@ from typing import Callable
 import requests
 
 from academy.grading.jobs import GradingResult
+from academy.integrations.service_tokens import RESULTS, derive
 
 Reporter = Callable[[GradingResult], None]
 TOKEN_HEADER = "X-Academy-Grader-Token"
 log = logging.getLogger(__name__)
+_warned = False
 
 
 class ReportFailed(RuntimeError):
     """The portal did not take the result; the job retries the report later."""
 
 
+def worker_token() -> str:
+    """Return the worker's own token, which may post results and nothing else (ACADEMY_WORKER_TOKEN).
+
+    A worker set up before scoped tokens has only the master secret (ACADEMY_GRADER_TOKEN): its results
+    token is derived from it, with a warning, since a worker should not hold what mints every token.
+    """
+    token = os.environ.get("ACADEMY_WORKER_TOKEN", "")
+    if token:
+        return token
+    master = os.environ.get("ACADEMY_GRADER_TOKEN", "")
+    if not master:
+        return ""
+    global _warned
+    if not _warned:
+        log.warning("the worker holds ACADEMY_GRADER_TOKEN, the master secret: give it ACADEMY_WORKER_TOKEN "
+                    "(flask --app wsgi grading service-token results) and take the master away")
+        _warned = True
+    return derive(master, RESULTS)
+
+
 def post_result(result: GradingResult) -> None:
-    """POST the result as JSON to ACADEMY_PORTAL_URL/api/grading/results with the shared secret."""
+    """POST the result as JSON to ACADEMY_PORTAL_URL/api/grading/results with the worker's token."""
     base = os.environ.get("ACADEMY_PORTAL_URL")
     if not base:
         log.warning("ACADEMY_PORTAL_URL is not set: result of %s kept only in the store",
                     result.submission_id)
         return
-    headers = {TOKEN_HEADER: os.environ.get("ACADEMY_GRADER_TOKEN", "")}
+    token = worker_token()
+    if not token:
+        raise ReportFailed("ACADEMY_WORKER_TOKEN is not set: the portal would refuse the result")
+    headers = {TOKEN_HEADER: token}
     try:
         response = requests.post(f"{base.rstrip('/')}/api/grading/results", json=result.to_dict(),
                                  headers=headers, timeout=30)
