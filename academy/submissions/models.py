@@ -19,13 +19,16 @@ class SubmissionStatus(StrEnum):
     TIME_LIMIT = "time_limit"
     MEMORY_LIMIT = "memory_limit"
     ERROR = "error"
+    # A newer submission of the same work arrived before this one's job was handed to a worker: never graded,
+    # kept as a record.
+    SUPERSEDED = "superseded"
 
 
 class Submission(db.Model):
     __tablename__ = "submissions"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('queued','grading','graded','time_limit','memory_limit','error')",
+            "status IN ('queued','grading','graded','time_limit','memory_limit','error','superseded')",
             name="submission_status_valid",
         ),
         sa.CheckConstraint("late_penalty >= 0", name="submission_penalty_positive"),
@@ -39,6 +42,8 @@ class Submission(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     # Relative to ACADEMY_VAR_DIR so the store can move with the data directory.
     stored_path: Mapped[str] = mapped_column(sa.String(400))
+    # Bytes of the submitted files as stored: what the trainee's storage allowance counts.
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(sa.String(20), default=SubmissionStatus.QUEUED)
     days_late: Mapped[int] = mapped_column(default=0)
     auto_score: Mapped[float | None] = mapped_column()
@@ -46,6 +51,9 @@ class Submission(db.Model):
     feedback_path: Mapped[str | None] = mapped_column(sa.String(400))
     message: Mapped[str] = mapped_column(sa.Text, default="")
     job_id: Mapped[str | None] = mapped_column(sa.String(80))
+    # When the portal handed this submission to the grading queue (claimed it); None while it waits in the
+    # portal behind the trainee's job in the queue, or after the queue refused it.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     assignment: Mapped[Assignment] = relationship()
