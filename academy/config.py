@@ -69,6 +69,13 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # Failed logins allowed per client address within the window before 429.
     LOGIN_FAILURE_LIMIT = _env("LOGIN_FAILURE_LIMIT", "10 per 5 minutes")
+    # Submissions one trainee may make of one assignment within the window before 429 (every attempt counts).
+    SUBMIT_RATE_LIMIT = _env("SUBMIT_RATE_LIMIT", "6 per 10 minutes")
+    # Bytes of submitted files the portal keeps per trainee, over all their submissions; more is refused.
+    SUBMISSION_STORAGE_PER_TRAINEE = int(_env("SUBMISSION_STORAGE_PER_TRAINEE", str(200 * 1024 * 1024)))
+    # Seconds a trainee's grading job may go without a result before their next submission is queued anyway
+    # (a dead worker or a lost job must not hold their work back for ever).
+    GRADING_JOB_TIMEOUT = int(_env("GRADING_JOB_TIMEOUT", str(2 * 3600)))
     # Shortest password accepted.
     PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "10"))
     # Rows per page in every list.
