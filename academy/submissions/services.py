@@ -8,7 +8,6 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -28,10 +27,15 @@ from academy.courses.services import (
 )
 from academy.extensions import db
 from academy.submissions.models import Submission, SubmissionStatus
+# requeue_unqueued and stored_files are part of this module's interface; they live with the queue.
+from academy.submissions.queue import queue_next, requeue_unqueued, stored_files, supersede_waiting  # noqa: F401
 from academy.util import utcnow
 
 log = logging.getLogger(__name__)
 FINAL = {SubmissionStatus.GRADED, SubmissionStatus.TIME_LIMIT, SubmissionStatus.MEMORY_LIMIT, SubmissionStatus.ERROR}
+# Statuses whose result is never recorded: graded already, or replaced by newer work before grading.
+CLOSED = FINAL | {SubmissionStatus.SUPERSEDED}
+MIB = 1024 * 1024
 MAX_BYTES = 20 * 1024 * 1024
 # nbgrader writes this file; its time is the trainee's claim and never counts.
 IGNORED_FILES = {"timestamp.txt"}
@@ -61,6 +65,20 @@ class UnknownSubmission(SubmissionError):
     pass
 
 
+class StorageFull(SubmissionError):
+    """The trainee's kept submissions and this one together exceed their storage allowance."""
+
+    def __init__(self, used: int, size: int, allowance: int):
+        super().__init__(
+            f"제출물 보관 한도({allowance / MIB:.0f} MiB)를 넘어 이 제출을 받을 수 없습니다. 지금까지의 제출물이 "
+            f"{used / MIB:.1f} MiB, 이번 제출이 {size / MIB:.1f} MiB입니다. 필요 없는 큰 파일(데이터, 출력)을 빼고 다시 "
+            f"제출하거나 아카데미 사무국에 문의하세요. / This submission cannot be accepted: it would exceed your "
+            f"storage for submissions ({allowance / MIB:.0f} MiB). Your earlier submissions hold {used / MIB:.1f} MiB "
+            f"and this one is {size / MIB:.1f} MiB. Leave out large files you do not need (data, outputs) and submit "
+            f"again, or ask the academy office.")
+        self.used, self.size, self.allowance = used, size, allowance
+
+
 def days_late(received_at: datetime, due_at: datetime | None) -> int:
     """Return the started days past the due date (0 when on time or undated)."""
     if due_at is None or received_at <= due_at:
@@ -87,27 +105,6 @@ def digest(files: dict[str, bytes]) -> str:
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).hexdigest().encode() + b"\n")
     return h.hexdigest()
-
-
-def _default_enqueue(submission: Submission, files: dict[str, bytes]) -> str:
-    from academy.grading.jobs import GradingJob
-    from academy.grading.tasks import submit
-
-    assignment = submission.assignment
-    job = GradingJob(
-        submission_id=str(submission.id),
-        course_dir=str(Path(current_app.config["COURSES_DIR"]) / assignment.course.nbgrader_course),
-        assignment=assignment.nbgrader_name,
-        student_id=str(submission.student_id),
-        files=files,
-        submitted_at=submission.received_at,
-        gpu=assignment.needs_gpu,
-    )
-    return submit(job)
-
-
-def _enqueuer() -> Callable[[Submission, dict[str, bytes]], str]:
-    return current_app.config.get("SUBMISSIONS_ENQUEUE") or _default_enqueue
 
 
 # --- what a trainee may fetch ----------------------------------------------------------------
@@ -196,13 +193,18 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
         raise BadFiles(_l("A submitted file has the same name as a submitted folder."))
     if not clean or not any(n.endswith(".ipynb") for n in clean):
         raise BadFiles(_l("A submission needs at least one notebook."))
-    if sum(len(b) for b in clean.values()) > MAX_BYTES:
+    size = sum(len(b) for b in clean.values())
+    if size > MAX_BYTES:
         raise BadFiles(_l("The submission is too large."))
+    # PostgreSQL: a trainee's submissions take turns on their row, so two at once cannot both fit the
+    # allowance that only one fits (SQLite runs one writer at a time anyway).
+    db.session.execute(sa.select(User.id).where(User.id == student.id).with_for_update())
     submission = Submission(assignment_id=assignment.id, student_id=student.id, received_at=received_at,
-                            sha256=digest(clean), stored_path="", days_late=late,
+                            sha256=digest(clean), stored_path="", days_late=late, size_bytes=size,
                             status=SubmissionStatus.QUEUED)
     db.session.add(submission)
     db.session.flush()
+    _check_storage(student, submission)
     rel = Path("submissions") / str(assignment.id) / str(student.id) / str(submission.id)
     # A folder under this id can only be the leftover of a request that failed before its commit.
     shutil.rmtree(var_dir() / rel, ignore_errors=True)
@@ -213,45 +215,44 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     submission.stored_path = str(rel)
     record("submission.received", actor_id=student.id, subject_user_id=student.id, obj=submission,
            detail={"assignment_id": assignment.id, "sha256": submission.sha256, "days_late": late})
+    # Only the newest waiting submission of a work is graded: an older one still waiting is superseded.
+    supersede_waiting(student.id)
     # The submission is durable before its job exists: a job never names a row that could be rolled back
     # (and whose id another trainee's submission could then take).
     db.session.commit()
-    _queue(submission, clean)
+    # Queued now unless a job of this trainee is in the queue: then it waits for that job's result.
+    queue_next(student.id)
     return submission
 
 
-def _queue(submission: Submission, files: dict[str, bytes]) -> bool:
-    """Queue a stored submission's grading job; a down broker leaves it queued for requeue_unqueued()."""
-    try:
-        submission.job_id = _enqueuer()(submission, files)
-    except Exception:  # noqa: BLE001 - a down broker must not lose the submission
-        log.exception("grading queue unavailable; submission %s stays queued", submission.id)
-        return False
-    db.session.flush()
-    return True
+def _check_storage(student: User, submission: Submission) -> None:
+    """Refuse the submission when the trainee's kept submissions and it exceed their storage allowance."""
+    allowance = int(current_app.config["SUBMISSION_STORAGE_PER_TRAINEE"])
+    used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Submission.size_bytes), 0))
+                             .where(Submission.student_id == student.id, Submission.id != submission.id))
+    if used + submission.size_bytes > allowance:
+        raise StorageFull(int(used), submission.size_bytes, allowance)
 
 
-def stored_files(submission: Submission) -> dict[str, bytes]:
-    """Return the files of a stored submission, by their submitted names."""
-    root = var_dir() / submission.stored_path / "files"
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+def prune_superseded_files(student: User | None = None) -> tuple[int, int]:
+    """Delete the files of superseded submissions (of one trainee, or all); return (submissions, bytes) freed.
 
-
-def requeue_unqueued(limit: int = 50, older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Queue the submissions that arrived while the broker was down; return how many were queued.
-
-    Grading results are recorded once per submission, so queueing one that was in fact queued is harmless.
+    A superseded submission is never graded and never queued again, so its files serve nothing; its record
+    (receipt time, sha256, status) stays. What was freed counts no more against the storage allowance.
     """
-    cutoff = utcnow() - older_than
-    waiting = list(db.session.scalars(sa.select(Submission).where(
-        Submission.status == SubmissionStatus.QUEUED, Submission.job_id.is_(None),
-        Submission.received_at <= cutoff).order_by(Submission.id).limit(limit)))
-    queued = 0
-    for submission in waiting:
-        if not _queue(submission, stored_files(submission)):
-            break  # still down: try again later
-        queued += 1
-    return queued
+    query = sa.select(Submission).where(Submission.status == SubmissionStatus.SUPERSEDED, Submission.size_bytes > 0)
+    if student is not None:
+        query = query.where(Submission.student_id == student.id)
+    pruned = freed = 0
+    for submission in db.session.scalars(query):
+        if submission.stored_path:
+            shutil.rmtree(var_dir() / submission.stored_path / "files", ignore_errors=True)
+        record("submission.files_pruned", subject_user_id=submission.student_id, obj=submission,
+               detail={"bytes": submission.size_bytes, "sha256": submission.sha256})
+        pruned, freed = pruned + 1, freed + submission.size_bytes
+        submission.size_bytes = 0
+    db.session.flush()
+    return pruned, freed
 
 
 def record_result(data: dict) -> Submission:
@@ -264,7 +265,9 @@ def record_result(data: dict) -> Submission:
     submission = db.session.get(Submission, key, with_for_update=True)
     if submission is None:
         raise UnknownSubmission(_l("No such submission."))
-    if submission.status in FINAL:
+    if submission.status in CLOSED:
+        # Graded already (a redelivered job), or superseded: a superseded submission is never graded, even
+        # if a job for it ran after all (its claim outlived a crashed portal process).
         return submission
     status = str(data.get("status", "error"))
     if status not in set(SubmissionStatus) - {SubmissionStatus.QUEUED}:

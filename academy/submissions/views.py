@@ -1,24 +1,23 @@
 """Exchange API for the trainee's notebook server, the grader's result endpoint, and trainee pages."""
 from __future__ import annotations
 
-import hmac
-import os
-
 import logging
 
+import click
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from academy.auth.models import User
 from academy.courses.models import Assignment
-from academy.extensions import csrf, db
-from academy.grading.report import TOKEN_HEADER
+from academy.extensions import csrf, db, limiter
+from academy.grading.service_auth import require_grader_token  # the worker's scoped token
 from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
 from academy.oauth.provider import digest as token_digest
 from academy.policy import TOKEN, allow
 from academy.submissions import services
+from academy.submissions.limits import too_many_submissions
 from academy.submissions.models import Submission
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ bp = Blueprint("submissions", __name__)
 # The feedback document is worker-made from untrusted notebook output: no scripts, its own origin.
 FEEDBACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 STATUS_LABELS = {"queued": "grading queued", "grading": "grading", "time_limit": "time limit",
-                 "memory_limit": "memory limit"}
+                 "memory_limit": "memory limit", "superseded": "superseded by a newer submission, not graded"}
 
 
 @bp.errorhandler(HTTPException)
@@ -34,6 +33,8 @@ def _api_error(exc: HTTPException):
     """Answer the API's refusals as JSON {"error": ...} in the request's language."""
     if not request.path.startswith("/api/"):
         return exc
+    if exc.code == 429:
+        return too_many_submissions()
     messages = {
         401: _("Sign in again: the access token is missing, expired or revoked."),
         403: _("You may not do this."),
@@ -124,9 +125,18 @@ def api_release(assignment_id: int):
     return response
 
 
+def _submitter_and_assignment() -> str:
+    # One count per trainee and assignment; a request without a valid token is refused (401) before it counts.
+    user = _bearer_user()
+    return f"trainee-{user.id}:assignment-{request.view_args['assignment_id']}"
+
+
 @bp.post("/api/exchange/assignments/<int:assignment_id>/submit")
 @allow(TOKEN)
 @csrf.exempt
+# Every attempt counts, refused ones included: counting only accepted ones would test and count apart,
+# and a burst of parallel requests would all pass the test.
+@limiter.limit(lambda: current_app.config["SUBMIT_RATE_LIMIT"], key_func=_submitter_and_assignment)
 def api_submit(assignment_id: int):
     user = _bearer_user()
     assignment = db.get_or_404(Assignment, assignment_id)
@@ -140,15 +150,14 @@ def api_submit(assignment_id: int):
         db.session.rollback()
         return jsonify(error=str(exc)), 422
     db.session.commit()
-    if sub.job_id:  # the queue works: anything that arrived while it was down goes in now
+    if sub.job_id:  # the queue works: anything that waits for it goes in now
         _drain_backlog()
     return jsonify(_as_json(sub)), 201
 
 
 def _drain_backlog() -> None:
     try:
-        if services.requeue_unqueued(limit=20):
-            db.session.commit()
+        services.requeue_unqueued(limit=20)
     except Exception:  # noqa: BLE001 - the caller's own request has succeeded; the next one tries again
         db.session.rollback()
         current_app.logger.exception("requeue of waiting submissions failed")
@@ -182,14 +191,6 @@ def feedback_response(student: User, submission_id: int, *, framed_by_portal: bo
     return response
 
 
-def require_grader_token() -> None:
-    """Abort 401 unless the request carries the grading worker's shared token."""
-    expected = current_app.config.get("GRADER_TOKEN") or os.environ.get("ACADEMY_GRADER_TOKEN", "")
-    given = request.headers.get(TOKEN_HEADER, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(401)
-
-
 @bp.post("/api/grading/results")
 @allow(TOKEN)
 @csrf.exempt
@@ -204,4 +205,36 @@ def api_grading_result():
         db.session.rollback()
         return jsonify(error=str(exc) or _("Invalid result.")), 422
     db.session.commit()
-    return jsonify(_as_json(sub))
+    answer = _as_json(sub)
+    if sub.status != "grading":  # the trainee's place in the queue is free: their next work goes in
+        try:
+            queued = services.queue_next(sub.student_id)
+        except Exception:  # noqa: BLE001 - the result is recorded; the periodic requeue queues it later
+            db.session.rollback()
+            current_app.logger.exception("queueing the next submission of trainee %s failed", sub.student_id)
+        else:
+            if queued:  # the queue works: anything else that waits for it goes in now
+                _drain_backlog()
+    return jsonify(answer)
+
+
+@bp.cli.command("requeue")
+def requeue_command() -> None:
+    """Queue the submissions that wait: run every few minutes (cron) so no trainee's work waits for ever."""
+    click.echo(f"queued {services.requeue_unqueued(limit=500)}")
+
+
+@bp.cli.command("prune-superseded")
+@click.option("--trainee", "email", help="Only this trainee's (e-mail); default: every trainee's.")
+def prune_superseded_command(email: str | None) -> None:
+    """Delete the files of superseded submissions, keeping their records, to free trainees' storage."""
+    from academy.auth.services import find_user_by_email
+
+    student = None
+    if email:
+        student = find_user_by_email(email)
+        if student is None:
+            raise click.ClickException(f"no such account: {email}")
+    count, freed = services.prune_superseded_files(student)
+    db.session.commit()
+    click.echo(f"pruned the files of {count} superseded submission(s), {freed / 1024 / 1024:.1f} MiB freed")

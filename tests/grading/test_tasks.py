@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -142,3 +143,63 @@ def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, 
     stored = json.loads((state / "results" / "killed-1.json").read_text())
     assert stored == bodies[0]
     assert not (state / "pending" / "killed-1.json").exists()
+
+
+def _queued_submission_ids(redis_client, queue: str = "cpu") -> list[str]:
+    """Return the submission ids of the jobs waiting in a Redis queue, first to be taken first."""
+    import base64
+
+    ids = []
+    for raw in reversed(redis_client.lrange(queue, 0, -1)):  # kombu pushes on the left, workers pop on the right
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ids.append(args[0]["submission_id"])
+    return ids
+
+
+def test_in_the_real_queue_a_trainees_burst_is_one_job_and_superseded_work_never_arrives(
+        app, client, make, tmp_path, monkeypatch):
+    """Through the portal's own enqueuer into Redis (no worker): trainee A sends three submissions of each of
+    three assignments, then trainee B one. The broker holds A's first job and then B's: B waits behind one
+    job. When A's job reports, A's next goes in: the newest of its assignment; superseded submissions never
+    reach the broker.
+
+    Checked: fails when queue._claim no longer checks for the trainee's job in the queue (nine jobs of A
+    came before B's).
+    """
+    import redis
+
+    from academy.courses.services import set_due_date
+    from academy.extensions import db
+    from academy.grading import tasks
+    from tests.submissions.test_api import GRADER, _result, _submit, _token
+
+    monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path / "var"))  # submission folders are named by row ids
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    app.config["GRADER_TOKEN"] = GRADER
+    cohort = make.cohort()
+    a, b = make.enrolled_student(cohort), make.enrolled_student(cohort)
+    course = make.course(cohorts=[cohort])
+    labs = [make.assignment(course, name=f"flood{i}") for i in range(3)]
+    for lab in labs:
+        set_due_date(lab, cohort, datetime.now(UTC) + timedelta(days=1),
+                     released_at=datetime.now(UTC) - timedelta(hours=1))
+    db.session.commit()
+    previous = tasks.app.conf.broker_url
+    tasks.app.conf.broker_url = REDIS_URL
+    try:
+        token_a = _token(a)
+        sent = [[_submit(client, token_a, lab).get_json()["id"] for _ in range(3)] for lab in labs]
+        b_first = _submit(client, _token(b), labs[0]).get_json()["id"]
+        assert _queued_submission_ids(broker) == [str(sent[0][0]), str(b_first)]
+        assert _result(client, sent[0][0]).status_code == 200
+        assert _queued_submission_ids(broker) == [str(sent[0][0]), str(b_first), str(sent[0][-1])]
+        superseded = {str(i) for ids in sent for i in ids[1:-1]}
+        assert not superseded & set(_queued_submission_ids(broker))
+    finally:
+        tasks.app.conf.broker_url = previous
+        if tasks.app._pool is not None:  # connections made for Redis must not serve the next test's broker
+            tasks.app._pool.force_close_all()
+            tasks.app._pool = None
+        broker.flushdb()
