@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 from nbgrader.exchange.abc import ExchangeSubmit
 from traitlets import Int
@@ -10,6 +12,20 @@ from academy.exchange.exchange import PortalExchange
 from academy.exchange.files import collect_submission
 
 MIB = 1024 * 1024
+
+
+def _seconds_until(retry_after: str) -> int | None:
+    """Return the wait a Retry-After header asks for (seconds or an HTTP date), or None if it says nothing."""
+    value = retry_after.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0, round((when - datetime.now(timezone.utc)).total_seconds()))
 
 
 class PortalSubmit(PortalExchange, ExchangeSubmit):
@@ -45,7 +61,9 @@ class PortalSubmit(PortalExchange, ExchangeSubmit):
                       "Remove data files or outputs you do not need and submit again.")
         upload = [("files", (name, blob, "application/octet-stream")) for name, blob in sorted(collected.files.items())]
         reply = self.call("POST", f"/api/exchange/assignments/{self.record['id']}/submit", files=upload,
-                          expect=(201, 413))
+                          expect=(201, 413, 429))
+        if reply.status_code == 429:
+            self.fail(self.too_many_text(reply))
         if reply.status_code == 413:
             self.fail(f"제출물이 너무 큽니다 / The portal refused the submission as too large "
                       f"({collected.size / MIB:.1f} MB). Remove large files and submit again.")
@@ -57,6 +75,16 @@ class PortalSubmit(PortalExchange, ExchangeSubmit):
         if receipt.get("days_late"):
             self.log.warning("Received %s day(s) after the due date; the course's late policy applies.",
                              receipt["days_late"])
+
+    def too_many_text(self, reply) -> str:
+        """Return what the trainee reads on a 429: the portal's own words, else when to retry from Retry-After."""
+        text = self.portal_error_text(reply)
+        if text:
+            return text
+        wait = _seconds_until(reply.headers.get("Retry-After", ""))
+        when = (f"{wait}초 뒤", f"in {wait} s") if wait is not None else ("잠시 뒤", "in a few minutes")
+        return (f"제출이 너무 잦습니다. {when[0]}에 다시 제출하세요. 마지막으로 받은 제출은 그대로 채점됩니다. / "
+                f"Too many submissions. Submit again {when[1]}; your last accepted submission is graded as usual.")
 
     def check_notebooks(self, files: dict[str, bytes]) -> None:
         """Compare the notebooks with the release's, refusing a submission with one missing in strict mode."""

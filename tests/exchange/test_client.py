@@ -355,3 +355,42 @@ def test_strict_submit_refuses_a_missing_notebook_and_large_work_is_named(portal
     with pytest.raises(ExchangeError, match="too large.*Largest files: outputs.pkl, model.pkl"):
         run(PortalSubmit, max_submission_bytes=4000)
     assert not any(method == "POST" for method, *_ in portal.seen)
+
+
+# --- too many submissions -------------------------------------------------------------------------
+
+PORTAL_429 = {"error": "제출이 너무 잦습니다. 이 과제는 10분에 6번까지 제출할 수 있습니다. 4분 10초 뒤(한국 시각 14:32:05 이후)에 "
+                       "다시 제출하세요. / Too many submissions. This assignment takes at most 6 submissions per 10 "
+                       "minutes. Submit again in 4 min 10 s (after 14:32:05 Korea time).",
+              "retry_after": 250, "retry_at": "2027-03-02T05:32:05+00:00"}
+
+
+def test_a_429_shows_the_portals_own_words_on_when_to_submit_again(portal, tmp_path):
+    """The trainee reads the portal's refusal as it is (its rule and the clock time to submit again).
+
+    Checked: fails when PortalSubmit.too_many_text ignores the portal's words (only Retry-After's seconds).
+    """
+    portal.routes[("GET", "/api/exchange/assignments")] = (200, [ASSIGNMENT])
+    portal.routes[("POST", "/api/exchange/assignments/3/submit")] = (429, PORTAL_429, {"Retry-After": "250"})
+    (tmp_path / "lab1").mkdir()
+    (tmp_path / "lab1" / "lab1.ipynb").write_text("{}")
+    with pytest.raises(ExchangeError) as refused:
+        run(PortalSubmit)
+    assert str(refused.value) == PORTAL_429["error"]
+
+
+@pytest.mark.parametrize("retry_after, said", [("90", "in 90 s"), ("", "in a few minutes"),
+                                               ("Wed, 21 Oct 2099 07:28:00 GMT", "in ")])
+def test_a_429_without_the_portals_words_still_says_when_to_retry(portal, tmp_path, retry_after, said):
+    """A 429 from something in front of the portal (a proxy's HTML page) still tells the trainee, in Korean
+    and English, that they submitted too often and when to retry, from Retry-After (seconds or a date).
+
+    Checked: fails when PortalSubmit answers a 429 with the generic portal error ("HTTP 429").
+    """
+    portal.routes[("GET", "/api/exchange/assignments")] = (200, [ASSIGNMENT])
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    portal.routes[("POST", "/api/exchange/assignments/3/submit")] = (429, b"<html>slow down</html>", headers)
+    (tmp_path / "lab1").mkdir()
+    (tmp_path / "lab1" / "lab1.ipynb").write_text("{}")
+    with pytest.raises(ExchangeError, match="제출이 너무 잦습니다.*Too many submissions. Submit again " + said):
+        run(PortalSubmit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -146,8 +147,10 @@ def _by_status(listing: dict) -> dict[str, list[dict]]:
 def _report_result(live, submission_id: int, html: str) -> None:
     body = {"submission_id": str(submission_id), "status": "graded", "auto_score": 7.0, "max_auto_score": 10.0,
             "feedback_html": html}
+    from tests.submissions.test_api import worker_token
+
     reply = requests.post(f"{live['url']}/api/grading/results", json=body,
-                          headers={"X-Academy-Grader-Token": GRADER}, timeout=30)
+                          headers={"X-Academy-Grader-Token": worker_token(GRADER)}, timeout=30)
     assert reply.status_code == 200, reply.text
 
 
@@ -267,3 +270,27 @@ def test_expired_sign_in_says_how_to_renew(live, lab):
     result = manager.list_assignments(course_id=COURSE)
     assert not result["success"] and "sign-in has expired" in result["value"]
     assert "exchange directory does not exist" not in result["value"]
+
+
+def test_submitting_too_often_shows_the_portals_429_and_when_to_retry_in_jupyterlab(live, lab):
+    """A trainee who submits one assignment more often than the portal allows reads, in JupyterLab's
+    Assignments list, the portal's own Korean and English refusal with when to submit again; nothing of
+    the refused submission is stored.
+
+    Checked: fails when the portal's limiter on the submit endpoint is removed (every submission succeeds).
+    """
+    app = live["app"]
+    before, limit = len(_portal_submissions(live, "b")), app.config["SUBMIT_RATE_LIMIT"]
+    app.config["SUBMIT_RATE_LIMIT"] = "1 per hour"  # a limit of its own: counted afresh from here
+    try:
+        manager, home = lab("b")
+        if not (home / LAB1 / NB1).exists():
+            assert manager.fetch_assignment(COURSE, LAB1)["success"]
+        results = [manager.submit_assignment(COURSE, LAB1) for _ in range(2)]
+    finally:
+        app.config["SUBMIT_RATE_LIMIT"] = limit
+    assert [r["success"] for r in results] == [True, False], results
+    text = results[1]["value"]
+    assert "제출이 너무 잦습니다" in text and "Too many submissions" in text
+    assert re.search(r"Submit again in \d+ (h|min|s)[\d hmins]* \(after \d\d:\d\d:\d\d Korea time\)", text), text
+    assert len(_portal_submissions(live, "b")) == before + 1
