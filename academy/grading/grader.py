@@ -72,11 +72,10 @@ def grade_submission(job: GradingJob, store: ResultStore | None = None) -> Gradi
 
 
 def load_course_config(course_dir: Path) -> Config:
-    """Return the course's nbgrader config (its nbgrader_config.py, if any)."""
-    path = course_dir / "nbgrader_config.py"
-    if not path.exists():
-        return Config()
-    return PyFileConfigLoader(path.name, path=str(course_dir)).load_config()
+    """Return the course's nbgrader config: its settings read as data (never run), root and gradebook ours."""
+    from academy.integrations.course_config import course_config
+
+    return course_config(course_dir)
 
 
 def _write_submission(job: GradingJob, dest: Path) -> dict[str, nbformat.NotebookNode]:
