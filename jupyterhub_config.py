@@ -22,6 +22,20 @@ def env(key, default=None):
     return os.environ.get(f"ACADEMY_{key}", default)
 
 
+def loopback_only(url):
+    """Return whether a URL's host is this machine's loopback (127.0.0.0/8, ::1 or localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def required(name):
     value = os.environ.get(name)
     if not value:
@@ -111,10 +125,21 @@ services.append({
 })
 roles.append({"name": "idle-culler", "services": ["idle-culler"],
               "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]})
-# Each course's formgrader (only its instructors' group may open it) and the sync of hand-entered grades.
-from academy.integrations.formgrader import formgrader_services  # noqa: E402
+# Each course's formgrader (only its instructors' group may open it) and the sync of hand-entered grades,
+# named by the portal's course id: the hub asks the portal which courses there are, with its OAuth client
+# credentials (so hub and portal may be on different machines). A portal that does not answer within
+# FORMGRADER_PORTAL_WAIT seconds leaves the hub without formgraders (logged); only the hub itself asks,
+# not a tool or test that merely reads this file.
+from jupyterhub.app import JupyterHub  # noqa: E402
 
-fg_services, fg_roles = formgrader_services(Path(env("COURSES_DIR") or ROOT / "courses"), os.environ,
+from academy.integrations.formgrader import DEFAULT_PORTAL_WAIT, fetch_course_links, formgrader_services  # noqa: E402
+
+course_links = []
+if JupyterHub.initialized() and env("FORMGRADERS", "on").lower() not in {"off", "0", "false", "no"}:
+    course_links = fetch_course_links(PORTAL_INTERNAL_URL, c.PortalAuthenticator.client_id,
+                                      c.PortalAuthenticator.client_secret,
+                                      float(env("FORMGRADER_PORTAL_WAIT", DEFAULT_PORTAL_WAIT))) or []
+fg_services, fg_roles = formgrader_services(course_links, Path(env("COURSES_DIR") or ROOT / "courses"), os.environ,
                                             state_dir=HUB_DIR / "formgrader", portal_url=PORTAL_INTERNAL_URL)
 services += fg_services
 roles += fg_roles
@@ -135,7 +160,12 @@ GPU_NODE_SELECTOR = dict(
 
 if BACKEND == "local":
     # One machine: every server is a process of the hub's own OS user, home under the data directory.
-    # This mode does NOT isolate users from each other (see deploy/README.md).
+    # This mode does NOT isolate users from each other (see deploy/README.md), so it serves loopback only
+    # unless the operator says, in LOCAL_BACKEND_ACCEPT_SHARED, that trainees sharing the hub's user is accepted.
+    if not loopback_only(HUB_URL) and env("LOCAL_BACKEND_ACCEPT_SHARED", "") != "1":
+        sys.exit(f"jupyterhub_config.py: the local backend runs every trainee's notebook as the hub's own OS user, "
+                 f"so it listens on 127.0.0.1 only, not {HUB_URL}. Use kubernetes or slurm for a class, or set "
+                 f"ACADEMY_LOCAL_BACKEND_ACCEPT_SHARED=1 to accept that (README, Security).")
     c.JupyterHub.spawner_class = "simple"
     c.SimpleLocalProcessSpawner.home_dir_template = str(DATA_DIR / "hub" / "homes" / "{username}")
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]

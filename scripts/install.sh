@@ -19,6 +19,14 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# The OS user each course's formgrader and grade sync run as when JupyterHub runs as root: it may write its
+# gradebooks and nothing that the hub, the portal or the grading worker run (see README, Security).
+FORMGRADER_USER="${ACADEMY_FORMGRADER_USER:-academy-formgrader}"
+if [ "$(id -u)" = 0 ] && [ "$FORMGRADER_USER" != root ] && ! id -u "$FORMGRADER_USER" >/dev/null 2>&1; then
+  echo "==> system user $FORMGRADER_USER (formgraders)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$FORMGRADER_USER"
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   python3 -m venv .venv

@@ -12,6 +12,7 @@ secret() { local f="$ACADEMY_VAR_DIR/$1"; [ -s "$f" ] || (umask 077; openssl ran
 export ACADEMY_HUB_CLIENT_ID="${ACADEMY_HUB_CLIENT_ID:-jupyterhub}"
 export ACADEMY_HUB_CLIENT_SECRET="${ACADEMY_HUB_CLIENT_SECRET:-$(secret hub_client_secret)}"
 export ACADEMY_HUB_API_TOKEN="${ACADEMY_HUB_API_TOKEN:-$(secret hub_api_token)}"
+# The master secret of the grading tokens: the portal and the hub hold it; the worker gets only its own token.
 export ACADEMY_GRADER_TOKEN="${ACADEMY_GRADER_TOKEN:-$(secret grader_token)}"
 export JUPYTERHUB_CRYPT_KEY="${JUPYTERHUB_CRYPT_KEY:-$(secret hub_crypt_key)}"
 export ACADEMY_PORTAL_URL="${ACADEMY_PORTAL_URL:-http://127.0.0.1:5000}"
@@ -48,7 +49,10 @@ if [ -f jupyterhub_config.py ]; then
 fi
 if [ -f academy/grading/celery_app.py ]; then
   echo "==> grading worker"
-  .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
+  # It may post results and nothing else: its own token, never the master secret (which mints every token).
+  worker_token="$($FLASK grading service-token results)"
+  env -u ACADEMY_GRADER_TOKEN ACADEMY_WORKER_TOKEN="$worker_token" \
+    .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
   pids+=($!)
 fi
 echo "==> ready: open $ACADEMY_PORTAL_URL (demo logins above; Ctrl-C stops everything)"

@@ -69,7 +69,8 @@ def course_page(course_id: int):
     dues = {(d.assignment_id, d.cohort_id): d for a in course.assignments for d in a.due_dates}
     hub = current_app.config.get("HUB_URL", "http://127.0.0.1:8000").rstrip("/")
     # Each course's formgrader is a hub service only its instructors' group may reach; it opens in its own tab.
-    formgrader_url = f"{hub}/services/formgrade-{course.nbgrader_course}/formgrader"
+    # Keyed by the course's immutable id (academy.integrations.formgrader), never by its nbgrader folder.
+    formgrader_url = f"{hub}/services/formgrade-c{course.id}/formgrader"
     return render_template("courses/course.html", course=course, dues=dues, formgrader_url=formgrader_url)
 
 

@@ -80,8 +80,12 @@ def course_gradebook(course_dir: Path) -> tuple[str, str]:
     return gradebook_url(Path(course_dir)), course_id(Path(course_dir), read_settings(Path(course_dir)))
 
 
-def read_totals(db_url: str, course_id: str) -> Iterator[ManualTotal]:
-    """Yield the total of every submission of the course that has a hand-entered score."""
+def read_totals(db_url: str, course_id: str, course: str | None = None) -> Iterator[ManualTotal]:
+    """Yield the total of every submission of the course that has a hand-entered score.
+
+    course_id is the nbgrader course id inside the gradebook; course (default: the same) is the name the
+    portal knows the course by, its nbgrader folder.
+    """
     path = sqlite_path(db_url)
     if path is not None and not path.exists():
         return  # no gradebook yet; opening it would create one in the course folder
@@ -95,7 +99,7 @@ def read_totals(db_url: str, course_id: str) -> Iterator[ManualTotal]:
                 if not by_hand:
                     continue  # autograde's own report already carries this submission's score
                 yield ManualTotal(
-                    course=course_id, assignment=assignment.name, student=sub.student.id,
+                    course=course or course_id, assignment=assignment.name, student=sub.student.id,
                     score=round(float(sub.score), 4), max_score=round(float(sub.max_score), 4),
                     manually_graded=len(by_hand),
                     needs_manual_grade=sorted(f"{nb}/{g.name}" for nb, g in grades if g.needs_manual_grade),
@@ -137,7 +141,7 @@ def sync_once(course_dirs: list[Path], state: SyncState, portal_url: str, token:
     for course_dir in course_dirs:
         try:
             # Read the whole course first: no gradebook transaction stays open while the portal answers.
-            totals = list(read_totals(*course_gradebook(course_dir)))
+            totals = list(read_totals(*course_gradebook(course_dir), Path(course_dir).name))
         except Exception:  # noqa: BLE001 - one broken course must not hold up the others
             log.exception("cannot read the gradebook of %s", course_dir)
             report.unreadable.append(str(course_dir))

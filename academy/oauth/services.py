@@ -12,6 +12,7 @@ from academy.admissions.services import active_cohorts
 from academy.auth.models import User
 from academy.courses.models import Course, course_cohorts, course_instructors
 from academy.extensions import db
+from academy.integrations.formgrader import service_name as formgrader_group
 from academy.oauth.models import OAuthClient
 from academy.oauth.provider import SCOPES, digest
 from academy.policy import Role
@@ -112,21 +113,22 @@ def hub_access(user: User) -> HubAccess:
         return HubAccess(True, groups=[ADMIN_GROUP])
     if user.role == Role.INSTRUCTOR:
         courses = db.session.scalars(
-            sa.select(Course.nbgrader_course)
+            sa.select(Course.id)
             .join(course_instructors, course_instructors.c.course_id == Course.id)
             .where(course_instructors.c.user_id == user.id)
         )
-        return HubAccess(True, groups=sorted({f"formgrade-{c}" for c in courses}))
+        # Keyed by the immutable course id, never the nbgrader folder (a folder can be re-linked to another course).
+        return HubAccess(True, groups=sorted({formgrader_group(c) for c in courses}))
     if user.role == Role.STUDENT:
         cohorts = active_cohorts(user)
         if not cohorts:
             return HubAccess(False, REFUSAL_NOT_ENROLLED)
         courses = db.session.scalars(
-            sa.select(Course.nbgrader_course)
+            sa.select(Course.id)
             .join(course_cohorts, course_cohorts.c.course_id == Course.id)
             .where(course_cohorts.c.cohort_id.in_([c.id for c in cohorts]))
         )
-        groups = {f"cohort-{c.id}" for c in cohorts} | {f"nbgrader-{c}" for c in courses}
+        groups = {f"cohort-{c.id}" for c in cohorts} | {f"nbgrader-c{c}" for c in courses}
         return HubAccess(True, groups=sorted(groups))
     return HubAccess(False, REFUSAL_ROLE)
 

@@ -29,7 +29,7 @@ DEMO_PASSWORD = "academy-demo-2027"
 
 
 # The demo's names: trainee001.., recruiter01, instructor01, all with the demo password, one 2027
-# cohort taking the labs course (so hub groups include nbgrader-manufacturing-ai).
+# cohort taking the labs course (so hub groups include nbgrader-c<course id>).
 SEED = """\
 import json
 from academy.admissions.services import enroll

@@ -149,3 +149,40 @@ def test_unknown_backend_or_missing_secret_stops_the_hub(monkeypatch, tmp_path):
         load(monkeypatch, tmp_path, "local", ACADEMY_HUB_CLIENT_SECRET=None)
     with pytest.raises(SystemExit, match="JUPYTERHUB_CRYPT_KEY"):
         load(monkeypatch, tmp_path, "local", JUPYTERHUB_CRYPT_KEY=None)
+
+
+@pytest.mark.parametrize("url", ["http://0.0.0.0:8000", "http://10.0.0.5:8000", "https://hub.academy.test",
+                                 "http://[::]:8000", "http://127.0.0.1.nip.io:8000"])
+def test_the_local_backend_refuses_to_serve_beyond_loopback(monkeypatch, tmp_path, url):
+    """Every trainee's server runs as the hub's own OS user on this backend, so it stays on this machine.
+
+    Checked: fails when jupyterhub_config.py drops the loopback_only check of the local backend.
+    """
+    with pytest.raises(SystemExit, match="ACADEMY_LOCAL_BACKEND_ACCEPT_SHARED=1"):
+        load(monkeypatch, tmp_path, "local", ACADEMY_HUB_URL=url, ACADEMY_LOCAL_BACKEND_ACCEPT_SHARED=None)
+    # The operator who accepts it says so, in one setting.
+    c = load(monkeypatch, tmp_path, "local", ACADEMY_HUB_URL=url, ACADEMY_LOCAL_BACKEND_ACCEPT_SHARED="1")
+    assert c.JupyterHub.bind_url == url
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000",
+                                 "http://127.0.0.2:9000"])
+def test_the_local_backend_serves_loopback(monkeypatch, tmp_path, url):
+    assert load(monkeypatch, tmp_path, "local", ACADEMY_HUB_URL=url).JupyterHub.bind_url == url
+
+
+def test_cluster_backends_may_listen_anywhere(monkeypatch, tmp_path):
+    for backend in ("kubernetes", "slurm"):
+        c = load(monkeypatch, tmp_path, backend, ACADEMY_HUB_URL="http://0.0.0.0:8000")
+        assert c.JupyterHub.bind_url == "http://0.0.0.0:8000"
+
+
+def test_a_trainees_pod_reaches_no_private_address_but_the_portals_exchange(monkeypatch, tmp_path):
+    """z2jh's network policy for user pods: no private address (database, broker, workers, other pods), the
+    portal's API port only."""
+    policy = yaml.safe_load((REPO / "deploy" / "z2jh-values.yaml").read_text())["singleuser"]["networkPolicy"]
+    assert policy["enabled"] is True
+    assert policy["egressAllowRules"] == {"privateIPs": False, "cloudMetadataServer": False}
+    [rule] = policy["egress"]
+    assert rule["ports"] == [{"port": 5000, "protocol": "TCP"}]
+    assert rule["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "academy-portal"}}}]

@@ -70,14 +70,14 @@ def test_code_flow_gives_stable_claims_and_groups(hub_client, client, auth, make
 
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
-    make.course(cohorts=[cohort], nbgrader_course="manufacturing-ai")
+    course = make.course(cohorts=[cohort], nbgrader_course="manufacturing-ai")
     token = sign_in_at_hub(client, auth, student)
     claims = userinfo(client, token).json
     assert claims["sub"] == str(student.id)
     assert claims["preferred_username"] == f"u{student.id}"
     assert claims["email"] == student.email and claims["name"] == student.name
     assert claims["role"] == "student" and claims["hub_access"] is True
-    assert claims["groups"] == [f"cohort-{cohort.id}", "nbgrader-manufacturing-ai"]
+    assert claims["groups"] == [f"cohort-{cohort.id}", f"nbgrader-c{course.id}"]  # keyed by the course id
     # Only hashes are stored: the database never holds a usable code or token.
     from academy.extensions import db
 
@@ -88,9 +88,9 @@ def test_code_flow_gives_stable_claims_and_groups(hub_client, client, auth, make
 
 def test_instructor_and_admin_groups(hub_client, client, auth, make):
     instructor = make.user("instructor")
-    make.course(instructors=[instructor], nbgrader_course="manufacturing-ai")
+    course = make.course(instructors=[instructor], nbgrader_course="manufacturing-ai")
     claims = userinfo(client, sign_in_at_hub(client, auth, instructor)).json
-    assert claims["hub_access"] is True and claims["groups"] == ["formgrade-manufacturing-ai"]
+    assert claims["hub_access"] is True and claims["groups"] == [f"formgrade-c{course.id}"]
     auth.logout()
     admin = make.user("admin")
     claims = userinfo(client, sign_in_at_hub(client, auth, admin)).json
