@@ -67,7 +67,9 @@ def answer_and_save(page) -> None:
     """Replace the stub of the answer cell with ANSWER and save the notebook."""
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     # The kernel's first answer rewrites the notebook's metadata, marking it unsaved again: let it come first.
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=STEP_MS)
+    # (Read from the toolbar's data attribute: the status bar says "대기", not "Idle", in the Korean UI.)
+    expect(notebook.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle",
+                                                                                 timeout=STEP_MS)
     answer = notebook.locator(".jp-CodeCell").first  # the notebook's one answer cell, then its test cell
     expect(answer).to_contain_text("raise NotImplementedError()")
     answer.locator(".cm-content").click()

@@ -5,6 +5,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.hub.stack import portal_login
 
@@ -26,6 +27,10 @@ def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_
     page.click("[data-test=open-notebooks]")
     page.wait_for_url(re.compile(rf"^{re.escape(stack.hub_url)}/user/u{uid}/lab"), timeout=90_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    # JupyterLab is in Korean by default: deploy/singleuser/labconfig sets the server-wide default language.
+    # Checked: fails when that default setting override is removed.
+    expect(page.get_by_role("menuitem", name="파일", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("menuitem", name="File", exact=True)).to_have_count(0)
     # No second sign-in: after the portal's, no page on the way was a sign-in form (the portal's /login
     # or the hub's own login page); the only portal stop was the OAuth authorize redirect.
     shown = [u for u, status in hops if status == 200]
@@ -36,7 +41,7 @@ def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_
     server = stack.hub_api("GET", f"/users/u{uid}").json()["servers"][""]
     assert server["ready"] is True
     groups = stack.hub_api("GET", f"/users/u{uid}").json()["groups"]
-    assert any(g.startswith("cohort-") for g in groups) and "nbgrader-manufacturing-ai" in groups
+    assert any(g.startswith("cohort-") for g in groups) and any(g.startswith("nbgrader-c") for g in groups)
     page.goto(f"{stack.portal_url}/notebooks")
     assert page.get_attribute("[data-test=server-state]", "data-state") == "running"
 
