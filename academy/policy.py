@@ -15,8 +15,10 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import TypeVar
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
+
+from academy.audit.services import refuse
 
 F = TypeVar("F", bound=Callable)
 
@@ -71,7 +73,7 @@ def _enforce() -> None:
     policy = policy_of(view) if view else None
     if policy is None:
         current_app.logger.error("route %s has no access policy: refused", request.endpoint)
-        abort(403)
+        refuse(403, reason="no_policy")
     if PUBLIC in policy or TOKEN in policy:
         return
     if not current_user.is_authenticated:
@@ -80,11 +82,20 @@ def _enforce() -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if AUTHENTICATED in policy or current_user.role in policy:
         return
-    from academy.audit.services import record_denied
+    refuse(403, reason="role")
 
-    record_denied(request.endpoint)
-    abort(403)
+
+def _fresh_request_state() -> None:
+    # g outlives a request where a caller holds the app context open (tests, scripts): what a
+    # previous request noted about its refusal or its bearer-token user must not carry over.
+    for key in ("refusal", "audited", "api_user"):
+        g.pop(key, None)
 
 
 def init_app(app: Flask) -> None:
+    from academy.audit.services import record_refusal
+
+    app.before_request(_fresh_request_state)
     app.before_request(_enforce)
+    # Every refusal (this policy's, a view's 403/404, a bad token's 401) is audited in this one hook.
+    app.after_request(record_refusal)

@@ -36,6 +36,11 @@ def test_every_route_declares_a_policy(app):
 
 
 def test_every_role_outside_a_policy_is_refused(app, make, auth):
+    """Every route refuses every role outside its policy, and each refusal is in the audit log.
+
+    Checked: the audit count fails when the after-request hook (academy.audit.services.record_refusal)
+    is not installed.
+    """
     users = {role: make.user(str(role)) for role in Role}
     from academy.extensions import db
 
@@ -54,6 +59,11 @@ def test_every_role_outside_a_policy_is_refused(app, make, auth):
             assert response.status_code == 403, f"{role} reached {rule.rule}: {response.status_code}"
             checked += 1
     assert checked > 0
+    from academy.audit.models import AuditEntry
+
+    denied = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "access.denied")).all()
+    assert len(denied) == checked
+    assert all(entry.actor_id is not None and '"reason": "role"' in entry.detail for entry in denied)
 
 
 def test_anonymous_visitors_are_sent_to_login(app):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import has_request_context, request
+from flask import Response, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
 from academy.audit.models import AuditEntry
@@ -12,9 +12,12 @@ from academy.extensions import db
 
 
 def _actor_id() -> int | None:
-    if has_request_context() and current_user and current_user.is_authenticated:
+    if not has_request_context():
+        return None
+    if current_user and current_user.is_authenticated:
         return current_user.id
-    return None
+    api_user = g.get("api_user")  # a notebook server's request, signed in by its bearer token
+    return api_user.id if api_user is not None else None
 
 
 def record(
@@ -36,6 +39,8 @@ def record(
         ip=request.remote_addr if has_request_context() else None,
     )
     db.session.add(entry)
+    if has_request_context():
+        g.audited = True  # a refusal this request answers with is then described already (record_refusal)
     return entry
 
 
@@ -46,7 +51,80 @@ def record_view(student_id: int, what: str) -> None:
         db.session.commit()
 
 
-def record_denied(endpoint: str) -> None:
-    """Log a refused request, in its own transaction so the refusal is kept."""
-    record("access.denied", detail={"endpoint": endpoint, "path": request.path[:200]})
-    db.session.commit()
+# --- refusals -------------------------------------------------------------------------------
+#
+# Every refusal is written in one place, after the response is made (record_refusal, an
+# after_request hook installed by academy.policy): a 401 (a bad bearer, grader or client token),
+# a 403 and a 404 (someone else's record, or one that does not exist: from outside the two look
+# the same on purpose, and probing ids is what the log should show), and a 410 (a used or expired
+# link). Views need do nothing to be covered; those that know more than the URL says (which
+# object, whose data, why) call note_refusal() or refuse() first. A request that already wrote
+# its own entry (a failed login, a refused service token) gets no second one.
+
+REFUSAL_ACTIONS = {401: "access.unauthenticated", 403: "access.denied", 404: "access.not_found", 410: "access.gone"}
+
+
+def note_refusal(
+    *, obj_type: str | None = None, obj_id: int | None = None, subject_user_id: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Describe the refusal this request is about to answer; the after-request hook writes it."""
+    g.refusal = {"obj_type": obj_type, "obj_id": obj_id, "subject_user_id": subject_user_id, "reason": reason}
+
+
+def refuse(status: int, **what) -> NoReturn:
+    """Refuse the request with this status, naming the object it was about (see note_refusal)."""
+    note_refusal(**what)
+    abort(status)
+
+
+def _credential() -> str:
+    """Name the kind of credential the request carried (never its value)."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return "bearer"
+    if auth[:6].lower() == "basic " or request.form.get("client_secret"):
+        return "client_secret"
+    if "X-Academy-Grader-Token" in request.headers:  # academy.grading.report.TOKEN_HEADER
+        return "grader_token"
+    return "session" if current_user and current_user.is_authenticated else "none"
+
+
+def record_refusal(response: Response) -> Response:
+    """Write one audit entry for a refused request to a route (who, what, which object, from where)."""
+    action = REFUSAL_ACTIONS.get(response.status_code)
+    if action is None or request.url_rule is None or request.endpoint == "static":
+        return response  # not a refusal, or a URL no route answers (scanners' noise)
+    noted = g.get("refusal")
+    if noted is None:
+        if g.get("audited"):
+            return response  # the request's own entry describes this refusal
+        noted = {}
+    ids = {k: v for k, v in (request.view_args or {}).items() if k.endswith("_id") and isinstance(v, int)}
+    obj_type, obj_id = noted.get("obj_type"), noted.get("obj_id")
+    if obj_type is None and ids:
+        # The most specific id in the URL: /courses/<course_id>/assignments/<assignment_id> -> assignment.
+        key = list(ids)[-1]
+        obj_type, obj_id = key.removesuffix("_id"), ids[key]
+    detail = {
+        "status": response.status_code, "method": request.method, "endpoint": request.endpoint,
+        "path": request.path[:200], "credential": _credential(),
+    }
+    if ids:
+        detail["ids"] = ids
+    if noted.get("reason"):
+        detail["reason"] = noted["reason"]
+    entry = AuditEntry(
+        action=action, actor_id=_actor_id(), subject_user_id=noted.get("subject_user_id"),
+        object_type=obj_type, object_id=obj_id,
+        detail=json.dumps(detail, ensure_ascii=False), ip=(request.remote_addr or "")[:45] or None,
+    )
+    try:
+        # The refused request changed nothing it means to keep (refusals come before changes, and
+        # views that fail later roll back first), so the entry is committed in its session.
+        db.session.add(entry)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - a refusal must stay a refusal, not become a 500
+        db.session.rollback()
+        current_app.logger.exception("could not write the audit entry of a refused request")
+    return response
