@@ -61,6 +61,7 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = _flag("HTTPS", False)
     REMEMBER_COOKIE_DURATION = timedelta(days=7)
+    # Also the longest a sign-in lives on the server, however the cookie was kept (academy.auth.sessions).
     PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
     # The largest request body accepted (imports and notebook submissions included).
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))

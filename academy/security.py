@@ -3,21 +3,15 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from academy.extensions import db, login_manager
+from academy.extensions import login_manager
 
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    # The session id carries the user's session token, so changing the token ends old sessions.
-    from academy.auth.models import User
+    # The id names the account's session token and this sign-in's own key; either ending signs out.
+    from academy.auth.sessions import resume
 
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_token != token or not user.is_enabled:
-        return None
-    return user
+    return resume(session_id)
 
 
 def _headers(response: Response) -> Response:

@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from academy.audit.services import record
 from academy.auth.models import User
 from academy.auth.passwords import password_problem
+from academy.auth.sessions import end_all_sessions
 from academy.extensions import db
 from academy.policy import Role
 from academy.util import utcnow
@@ -76,21 +77,21 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Change a password and end every other session of the account."""
+    """Change a password and end every session of the account (the caller signs the current browser in again)."""
     if not check_password_hash(user.password_hash, current):
         raise AccountError("current password is wrong")
     if problem := password_problem(new, email=user.email, name=user.name):
         raise AccountError(problem)
     user.password_hash = generate_password_hash(new)
-    user.session_token = secrets.token_hex(16)
-    record("user.password_changed", subject_user_id=user.id, obj=user)
+    revoked = end_all_sessions(user, "password_changed")
+    record("user.password_changed", subject_user_id=user.id, obj=user, detail={"hub_tokens_revoked": revoked})
 
 
 def set_enabled(user: User, enabled: bool) -> None:
     """Enable or disable an account; disabling ends its sessions at once."""
     user.is_enabled = enabled
     if not enabled:
-        user.session_token = secrets.token_hex(16)
+        end_all_sessions(user, "disabled")
     record("user.enabled" if enabled else "user.disabled", subject_user_id=user.id, obj=user)
 
 
@@ -99,5 +100,5 @@ def set_role(user: User, role: Role | str, *, university_id: int | None, company
     user.role = str(Role(role))
     user.university_id = university_id
     user.company_id = company_id
-    user.session_token = secrets.token_hex(16)
+    end_all_sessions(user, "role_changed")
     record("user.role_changed", subject_user_id=user.id, obj=user, detail={"role": user.role})

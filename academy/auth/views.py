@@ -5,10 +5,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from academy.audit.services import record
-from academy.auth import services
+from academy.auth import services, sessions
 from academy.auth.forms import LoginForm, PasswordForm, RegisterForm, UserForm
 from academy.auth.models import User
 from academy.extensions import db, limiter
@@ -44,15 +44,11 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
-            record("auth.login_failed", detail={"email": form.email.data[:254]})
+            record("auth.login_failed", detail={"email": form.email.data[:254]})  # the refusal's audit entry
             db.session.commit()
             flash(_("E-mail or password is wrong."), "error")
             return render_template("auth/login.html", form=form), 401
-        lang = session.get("lang")
-        session.clear()  # a new session on sign-in (no session fixation)
-        if lang:
-            session["lang"] = lang
-        login_user(user)
+        sessions.sign_in(user)
         record("auth.login", subject_user_id=user.id)
         db.session.commit()
         return redirect(safe_next(form.next.data) or url_for("home.index"))
@@ -62,8 +58,10 @@ def login():
 @bp.post("/logout")
 @allow(AUTHENTICATED)
 def logout():
-    """Sign out and forget the session."""
-    record("auth.logout", subject_user_id=current_user.id)
+    """Sign out: end this sign-in on the server and revoke the hub tokens issued through it."""
+    row = sessions.current_session()
+    revoked = sessions.end_session(row, "logout") if row is not None else 0
+    record("auth.logout", subject_user_id=current_user.id, detail={"hub_tokens_revoked": revoked})
     db.session.commit()
     lang = session.get("lang")
     logout_user()
@@ -101,8 +99,8 @@ def register():
         except services.AccountError as exc:
             flash(str(exc), "error")
         else:
+            sessions.sign_in(user)
             db.session.commit()
-            login_user(user)
             flash(_("Welcome! Choose a cohort to apply to."), "success")
             return redirect(url_for("admissions.open_cohorts"))
     return render_template("auth/register.html", form=form)
@@ -111,7 +109,7 @@ def register():
 @bp.route("/account/password", methods=["GET", "POST"])
 @allow(AUTHENTICATED)
 def password():
-    """Change one's own password (ends other sessions)."""
+    """Change one's own password (ends every other session and revokes the account's hub tokens)."""
     form = PasswordForm()
     if form.validate_on_submit():
         try:
@@ -119,8 +117,8 @@ def password():
         except services.AccountError as exc:
             flash(str(exc), "error")
         else:
+            sessions.sign_in(current_user._get_current_object())  # every sign-in ended: begin this one again
             db.session.commit()
-            login_user(current_user._get_current_object())  # the new session token
             flash(_("Your password was changed."), "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)

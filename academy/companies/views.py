@@ -6,10 +6,11 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from academy.auth.models import User
+from academy.auth.sessions import sign_in
 from academy.companies import services
 from academy.companies.forms import (
     KIND_NAMES,
@@ -89,8 +90,8 @@ def register():
             db.session.rollback()
             flash(str(exc), "error")
         else:
+            sign_in(recruiter)  # a server-side sign-in, so that logout can end it
             db.session.commit()
-            login_user(recruiter)
             flash(_("Your company is registered. The academy office will review it."), "success")
             return redirect(url_for("companies.company_profile"))
     return render_template("companies/register.html", form=form)

@@ -51,6 +51,10 @@ class OAuthCode(db.Model):
     nonce: Mapped[str | None] = mapped_column(sa.String(200))
     code_challenge: Mapped[str] = mapped_column(sa.String(128))
     code_challenge_method: Mapped[str] = mapped_column(sa.String(10), default="S256")
+    # The portal sign-in that authorised it: when that session ends, so do the tokens it led to.
+    session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_sessions.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Set when exchanged; a second exchange is refused and revokes what the first one gave.
@@ -67,7 +71,7 @@ class OAuthCode(db.Model):
 
 
 class OAuthToken(db.Model):
-    """A bearer access token: expires, can be revoked, and remembers the code it came from."""
+    """A bearer access token: expires, can be revoked, and remembers the code and the sign-in it came from."""
 
     __tablename__ = "oauth_tokens"
 
@@ -76,6 +80,10 @@ class OAuthToken(db.Model):
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("oauth_codes.id", ondelete="SET NULL"), index=True)
+    # The portal sign-in it was issued through: logging out there revokes it.
+    session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_sessions.id", ondelete="SET NULL"), index=True
+    )
     scope: Mapped[str] = mapped_column(sa.String(200), default="")
     issued_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

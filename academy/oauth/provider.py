@@ -8,6 +8,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 
+import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -15,7 +16,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, current_app
 
-from academy.auth.models import User
+from academy.auth.models import User, UserSession
 from academy.extensions import db
 from academy.oauth.models import OAuthClient, OAuthCode, OAuthToken
 from academy.util import utcnow
@@ -89,6 +90,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"),
             code_challenge=data["code_challenge"],
             code_challenge_method=data.get("code_challenge_method", "S256"),
+            session_id=_current_session_id(),
             expires_at=utcnow() + timedelta(seconds=lifetime),
         )
         db.session.add(row)
@@ -116,7 +118,33 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: OAuthCode) -> User | None:
         user = db.session.get(User, authorization_code.user_id)
-        return user if user is not None and user.is_enabled else None
+        if user is None or not user.is_enabled:
+            return None
+        # A code from a sign-in that has ended since (logout within the code's minutes) gives nothing.
+        if authorization_code.session_id is not None:
+            sign_in = db.session.get(UserSession, authorization_code.session_id)
+            if sign_in is None or sign_in.ended_at is not None:
+                return None
+        return user
+
+
+def _current_session_id() -> int | None:
+    from academy.auth.sessions import current_session
+
+    row = current_session()
+    return row.id if row is not None else None
+
+
+def revoke_hub_tokens(*, session_ids: list[int] | None = None, user_id: int | None = None) -> int:
+    """Revoke the tokens issued through these sign-ins, or all of a user's; return how many."""
+    query = sa.update(OAuthToken).where(OAuthToken.revoked_at.is_(None))
+    if session_ids is not None:
+        query = query.where(OAuthToken.session_id.in_(session_ids))
+    elif user_id is not None:
+        query = query.where(OAuthToken.user_id == user_id)
+    else:
+        raise ValueError("name the sessions or the user whose tokens to revoke")
+    return db.session.execute(query.values(revoked_at=utcnow())).rowcount or 0
 
 
 def revoke_tokens_of_code(code: OAuthCode) -> None:
@@ -160,6 +188,7 @@ def _save_token(token: dict, request) -> None:
             client_id=request.client.row.id,
             user_id=request.user.id,
             code_id=code.id if code is not None else None,
+            session_id=code.session_id if code is not None else None,
             scope=token.get("scope", ""),
             expires_at=utcnow() + timedelta(seconds=int(token["expires_in"])),
         )
