@@ -64,6 +64,12 @@ def create_app(config: object | None = None) -> Flask:
     from academy.config import Config
 
     app.config.from_object(config or Config)
+    if hops := int(app.config.get("TRUSTED_PROXIES", 0)):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only behind the configured proxies is X-Forwarded-For the client's address: otherwise any
+        # client could name a new address per request and slip past the per-address sign-in limit.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     # Every package that has its own message catalogue contributes it; Flask-Babel merges them.
     root = Path(__file__).parent
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(

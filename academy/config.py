@@ -77,6 +77,12 @@ class Config:
     # Seconds a trainee's grading job may go without a result before their next submission is queued anyway
     # (a dead worker or a lost job must not hold their work back for ever).
     GRADING_JOB_TIMEOUT = int(_env("GRADING_JOB_TIMEOUT", str(2 * 3600)))
+    # Failed logins allowed per account (whatever the address) within the window; then even the
+    # right password is refused until the window passes, so rotating addresses buys nothing.
+    LOGIN_ACCOUNT_FAILURE_LIMIT = _env("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
+    # Reverse proxies in front of the portal that set X-Forwarded-For/-Proto (Werkzeug's ProxyFix
+    # trusts that many hops); 0 ignores the headers, which any client could otherwise forge.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     # Shortest password accepted.
     PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "10"))
     # Rows per page in every list.

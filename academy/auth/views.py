@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+import time
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -31,13 +34,22 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _login_failed(response) -> bool:
-    # Only failed attempts count towards the limit: a successful login redirects.
+    # Only failed attempts count towards the limits: a successful login redirects.
     return request.method == "POST" and response.status_code != 302
+
+
+def _account_key() -> str:
+    # The account the attempt names, normalised exactly as the sign-in looks it up, so no spelling
+    # of an address escapes its count; any address counts the same, so the limit never tells
+    # whether an account exists.
+    return "account:" + (services.normalize_email(request.form.get("email", "")[:254]) or "-")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @allow(PUBLIC)
 @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"], methods=["POST"],
+               key_func=_account_key, deduct_when=_login_failed)
 def login():
     """Sign a user in with e-mail and password."""
     form = LoginForm(next=request.args.get("next", ""))
@@ -53,6 +65,21 @@ def login():
         db.session.commit()
         return redirect(safe_next(form.next.data) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
+
+
+@bp.errorhandler(429)
+def _throttled(exc):
+    """Answer a throttled sign-in on the sign-in page, saying how long the pause lasts."""
+    if request.endpoint != "auth.login":
+        return exc
+    limit = limiter.current_limit
+    seconds = max(1, int(limit.reset_at - time.time())) if limit is not None else 300
+    minutes = -(-seconds // 60)
+    flash(_("Too many failed sign-ins for this account or from this address. Sign-in is paused for "
+            "about %(minutes)d minutes: until then even the right password is refused.", minutes=minutes), "error")
+    response = make_response(render_template("auth/login.html", form=LoginForm(formdata=None)), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.post("/logout")

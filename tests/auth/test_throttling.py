@@ -1,0 +1,127 @@
+"""Failed sign-ins are throttled per account and per address, and the address cannot be forged."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from academy.extensions import db
+from tests.conftest import PASSWORD
+
+
+def _attempt(client, email: str, password: str = "wrong-password-1", address: str = "198.51.100.7", **headers):
+    return client.post("/login", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": address}, headers=headers)
+
+
+def test_rotating_addresses_does_not_escape_the_per_account_limit(client, make):
+    """An attacker with a new address per guess is stopped after the account's 10 failures.
+
+    Checked: fails without the per-account limit on /login (all 12 guesses got 401).
+    """
+    user = make.user("student")
+    db.session.commit()
+    codes = [_attempt(client, user.email, f"guess-{i}", address=f"203.0.113.{i}").status_code for i in range(12)]
+    assert codes[:10] == [401] * 10
+    assert codes[10:] == [429, 429]
+
+
+def test_the_right_password_is_refused_until_the_account_window_passes(app, client, make):
+    """After the per-account limit, even the owner's right password is refused, and the page says so.
+
+    Checked: fails without the per-account limit (the right password signed in at once).
+    """
+    app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"] = "3 per 2 seconds"
+    user = make.user("student")
+    db.session.commit()
+    for i in range(3):
+        assert _attempt(client, user.email, address=f"203.0.113.{i}").status_code == 401
+    client.post("/lang/en")
+    refused = _attempt(client, user.email.upper(), PASSWORD, address="192.0.2.1")  # another spelling, another address
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "even the right password is refused" in refused.get_data(as_text=True)
+    client.post("/lang/ko")
+    page = _attempt(client, user.email, PASSWORD, address="192.0.2.1").get_data(as_text=True)
+    assert "올바른 비밀번호도 거부" in page
+    time.sleep(2.1)
+    assert _attempt(client, user.email, PASSWORD, address="192.0.2.1").status_code == 302
+
+
+def test_an_unknown_account_gets_the_same_answers_as_a_real_one(client, make):
+    """The limits answer alike for addresses with and without an account (no account discovery).
+
+    Checked: fails when the per-account key is taken only for existing accounts (the unknown one never got 429).
+    """
+    user = make.user("student")
+    db.session.commit()
+
+    def answers(email: str) -> list[tuple[int, str]]:
+        out = []
+        for i in range(11):
+            response = _attempt(client, email, address=f"203.0.113.{i}")
+            text = response.get_data(as_text=True)
+            out.append((response.status_code, text.replace(email, "EMAIL")))
+        return out
+
+    assert answers(user.email) == answers("nobody-here@example.test")
+
+
+def test_one_address_trying_many_accounts_is_stopped_by_the_address_limit(client, make):
+    """Spraying one guess at many accounts from one address meets the per-address limit."""
+    users = [make.user("student") for _ in range(11)]
+    db.session.commit()
+    codes = [_attempt(client, u.email).status_code for u in users]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+def test_x_forwarded_for_is_ignored_by_default(client, make):
+    """A client naming a new address per request in X-Forwarded-For still meets its own address's limit.
+
+    Checked: fails when ProxyFix is applied whatever TRUSTED_PROXIES says (all 11 got 401).
+    """
+    users = [make.user("student") for _ in range(11)]
+    db.session.commit()
+    codes = [_attempt(client, u.email, **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+             for i, u in enumerate(users)]
+    assert codes[10] == 429
+    from academy.audit.models import AuditEntry
+
+    assert set(db.session.scalars(db.select(AuditEntry.ip).where(AuditEntry.action == "auth.login_failed"))) == {
+        "198.51.100.7"}
+
+
+@pytest.fixture
+def behind_proxy(_schema):
+    from academy import create_app
+    from academy.extensions import limiter
+
+    class Cfg(_schema):
+        TRUSTED_PROXIES = 1
+
+    app = create_app(Cfg)
+    with app.app_context():
+        limiter.reset()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_x_forwarded_for_is_honoured_behind_a_trusted_proxy(behind_proxy, make):
+    """With ACADEMY_TRUSTED_PROXIES=1 the proxy's X-Forwarded-For is the client's address.
+
+    Checked: fails when create_app ignores TRUSTED_PROXIES (every client shared the proxy's address:
+    the other client was refused and the audit named the proxy).
+    """
+    users = [make.user("student") for _ in range(12)]
+    db.session.commit()
+    client = behind_proxy.test_client()
+    proxy = "10.0.0.2"
+    codes = [_attempt(client, u.email, address=proxy, **{"X-Forwarded-For": "203.0.113.9"}).status_code
+             for u in users[:11]]
+    assert codes[10] == 429
+    # Another client behind the same proxy has its own count.
+    assert _attempt(client, users[11].email, address=proxy, **{"X-Forwarded-For": "203.0.113.10"}).status_code == 401
+    from academy.audit.models import AuditEntry
+
+    ips = set(db.session.scalars(db.select(AuditEntry.ip).where(AuditEntry.action == "auth.login_failed")))
+    assert ips == {"203.0.113.9", "203.0.113.10"}
