@@ -50,10 +50,14 @@ def seed_demo(password: str) -> None:
 
 @academy_cli.command("import-students")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--passwords-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write each imported trainee's one-time initial password to this CSV (mode 600).")
-def import_students(file: Path, passwords_out: Path | None) -> None:
-    """Import trainees from CSV or XLSX: all rows or none; every bad row is reported."""
+@click.option("--links-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write each trainee's one-time set-your-password link to this CSV (mode 600).")
+def import_students(file: Path, links_out: Path | None) -> None:
+    """Import trainees from CSV or XLSX: all rows or none; every bad row is reported.
+
+    No password is made: each trainee gets a one-time link to set their own, listed on the
+    portal's Invitations page (the office's and the university coordinator's outbox).
+    """
     from academy.admissions.importer import ImportRejected, import_students_file
 
     try:
@@ -66,19 +70,12 @@ def import_students(file: Path, passwords_out: Path | None) -> None:
         raise SystemExit(1) from None
     db.session.commit()
     click.echo(f"Imported {result.created} trainees ({result.enrolled} enrolled) from {file.name}.")
-    if passwords_out:
-        import csv
-        import os
+    click.echo(f"{len(result.invitations)} set-your-password links wait on the portal's Invitations page.")
+    if links_out:
+        from academy.auth.invitations import write_links
 
-        fd = os.open(passwords_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(["email", "initial_password"])
-            writer.writerows(sorted(result.passwords.items()))
-        click.echo(f"Initial passwords written to {passwords_out}; hand them over privately.")
-    else:
-        click.echo("Initial passwords were not saved: rerun with --passwords-out, or let the trainees "
-                   "get new passwords from the academy office.")
+        write_links(result.invitations, links_out)
+        click.echo(f"Links written to {links_out}; each works once: hand them over privately.")
 
 
 @academy_cli.command("compile-translations")

@@ -83,6 +83,8 @@ class Config:
     # Reverse proxies in front of the portal that set X-Forwarded-For/-Proto (Werkzeug's ProxyFix
     # trusts that many hops); 0 ignores the headers, which any client could otherwise forge.
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+    # Days an imported trainee's set-your-password link stays valid.
+    INVITE_TTL_DAYS = int(_env("INVITE_TTL_DAYS", "7"))
     # Shortest password accepted.
     PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "10"))
     # Rows per page in every list.

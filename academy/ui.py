@@ -39,6 +39,7 @@ NAV = {
         ("universities.list_universities", _l("Universities")),
         ("universities.list_cohorts", _l("Cohorts")),
         ("auth.users", _l("Accounts")),
+        ("auth.invitation_list", _l("Invitations")),
         ("companies.review_companies", _l("Companies")),
         ("companies.review_demands", _l("Demands")),
         ("placements.office_home", _l("Placements")),
@@ -49,6 +50,7 @@ NAV = {
         ("home.coordinator", _l("Home")),
         ("admissions.applications", _l("Applications")),
         ("admissions.cohort_list", _l("Cohorts")),
+        ("auth.invitation_list", _l("Invitations")),
     ],
     "instructor": [
         ("home.instructor", _l("Home")),

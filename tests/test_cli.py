@@ -64,16 +64,18 @@ def test_seed_demo_is_deterministic_and_complete(runner):
     assert again.exit_code != 0 and "already" in again.output
 
 
-def test_import_students_can_save_initial_passwords_that_sign_in(runner, make, tmp_path, client):
+def test_import_students_can_save_invitation_links_that_set_a_password(runner, make, tmp_path, client):
     university = make.university(code="INJE")
     make.cohort(university=university, year=2027, capacity=5)
     db.session.commit()
     source = tmp_path / "trainees.csv"
     source.write_text("name,email,university,cohort_year\n김하늘,sky@academy.test,INJE,2027\n", encoding="utf-8")
-    out = tmp_path / "passwords.csv"
-    result = runner.invoke(args=["academy", "import-students", str(source), "--passwords-out", str(out)])
+    out = tmp_path / "links.csv"
+    result = runner.invoke(args=["academy", "import-students", str(source), "--links-out", str(out)])
     assert result.exit_code == 0, result.output
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    email, password = out.read_text().splitlines()[1].split(",")
+    email, _name, link, _expires = out.read_text().splitlines()[1].split(",")
     assert email == "sky@academy.test"
-    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
+    assert client.get(link.split("127.0.0.1:5000", 1)[1]).status_code == 302
+    assert client.post("/welcome", data={"new": "blue-harbour-crane-27", "repeat": "blue-harbour-crane-27"}).status_code == 302
+    assert client.post("/login", data={"email": email, "password": "blue-harbour-crane-27"}).status_code == 302

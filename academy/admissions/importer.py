@@ -3,23 +3,23 @@
 Columns (header row, Korean or English names): name/이름, email/이메일, university/대학 (code),
 cohort_year/기수연도, cohort/기수 (optional when the university has one cohort that year).
 Every row is checked before anything is written; one bad row means nothing is imported and
-every problem is reported with its line number.
+every problem is reported with its line number. No password is made for anyone to see: each
+new trainee gets an invitation, a one-time link to set their own (academy.auth.invitations).
 """
 from __future__ import annotations
 
 import csv
 import io
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from werkzeug.security import generate_password_hash
 
 from academy.admissions.services import _, enroll_new_trainees
 from academy.audit.services import record as audit
-from academy.auth.models import User
+from academy.auth.invitations import invite, unusable_password_hash
+from academy.auth.models import Invitation, User
 from academy.auth.services import normalize_email
 from academy.extensions import db
 from academy.universities.models import Cohort, University
@@ -53,7 +53,9 @@ class ImportRejected(Exception):
 class ImportResult:
     created: int = 0
     enrolled: int = 0
-    passwords: dict[str, str] = field(default_factory=dict)
+    # Each new trainee's invitation (a one-time link to set their own password): no password is
+    # ever made for anyone to see.
+    invitations: list[Invitation] = field(default_factory=list)
 
 
 def _decode(raw: bytes) -> str:
@@ -138,8 +140,10 @@ def _find_cohort(
     return cohort
 
 
-def import_rows(rows: list[list[str]], university: University | None = None) -> ImportResult:
-    """Validate every row, then create and enrol all trainees in one transaction.
+def import_rows(
+    rows: list[list[str]], university: University | None = None, imported_by: User | None = None
+) -> ImportResult:
+    """Validate every row, then create, invite and enrol all trainees in one transaction.
 
     With `university` (a coordinator's import) every row must be for that university, and the
     university column may be left out.
@@ -202,29 +206,22 @@ def import_rows(rows: list[list[str]], university: University | None = None) -> 
 
     if problems:
         raise ImportRejected(problems)
-    return _create_and_enrol(planned)
+    return _create_and_enrol(planned, imported_by)
 
 
-# Initial passwords are 96 random bits, which no hash speed makes guessable; scrypt (about half a
-# second each) is there for passwords people choose, and would make an import of a few hundred
-# trainees take minutes. The trainee's own password, once changed, gets the default hash.
-INITIAL_PASSWORD_HASH = "pbkdf2:sha256:1000"
-
-
-def _create_and_enrol(planned: list[tuple[dict[str, str], Cohort]]) -> ImportResult:
-    """Create the checked rows' accounts and enrol them, a cohort's seats taken in one update."""
+def _create_and_enrol(planned: list[tuple[dict[str, str], Cohort]], imported_by: User | None) -> ImportResult:
+    """Create the checked rows' accounts, invite each owner to set a password, and enrol them."""
     result = ImportResult()
     students: list[tuple[User, Cohort]] = []
     for data, cohort in planned:
-        password = secrets.token_urlsafe(12)
         user = User(email=data["email"], name=data["name"].strip(), role="student",
-                    password_hash=generate_password_hash(password, method=INITIAL_PASSWORD_HASH))
+                    password_hash=unusable_password_hash())
         students.append((user, cohort))
-        result.passwords[user.email] = password
     db.session.add_all([user for user, _cohort in students])
     db.session.flush()
     for user, _cohort in students:
         audit("user.created", subject_user_id=user.id, obj=user, detail={"role": "student", "via": "import"})
+    result.invitations = invite([(user, cohort.university_id) for user, cohort in students], imported_by)
     by_cohort: dict[int, tuple[Cohort, list[User]]] = {}
     for user, cohort in students:
         by_cohort.setdefault(cohort.id, (cohort, []))[1].append(user)

@@ -174,7 +174,8 @@ def import_students():
         return render_template("admissions/import.html", form=form), (400 if request.method == "POST" else 200)
     upload = form.file.data
     try:
-        result = import_rows(read_rows(upload.read(), upload.filename or ""), current_user.university)
+        result = import_rows(read_rows(upload.read(), upload.filename or ""), current_user.university,
+                             current_user._get_current_object())
     except ImportRejected as exc:
         db.session.rollback()
         return render_template("admissions/import.html", form=form, problems=exc.problems), 422

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from academy.validators import RRNRejectingForm
 
@@ -37,3 +37,11 @@ class RegisterForm(RRNRejectingForm, FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+
+
+class SetPasswordForm(FlaskForm):
+    """An invited trainee chooses their own first password."""
+
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=128)])
+    repeat = PasswordField(_l("Repeat the new password"),
+                           validators=[DataRequired(), EqualTo("new", message=_l("The two passwords differ."))])

@@ -8,15 +8,17 @@ import time
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from academy.audit.services import record
-from academy.auth import services, sessions
-from academy.auth.forms import LoginForm, PasswordForm, RegisterForm, UserForm
-from academy.auth.models import User
+from academy.audit.services import note_refusal, record, refuse
+from academy.auth import invitations, services, sessions
+from academy.auth.forms import LoginForm, PasswordForm, RegisterForm, SetPasswordForm, UserForm
+from academy.auth.models import Invitation, User
 from academy.extensions import db, limiter
 from academy.listing import paginate
 from academy.policy import AUTHENTICATED, PUBLIC, Role, allow
+from academy.util import utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -223,3 +225,120 @@ def toggle_user(user_id: int):
     db.session.commit()
     flash(_("Account updated."), "success")
     return redirect(url_for("auth.users"))
+
+
+# --- invitations: imported trainees set their own password ---------------------------------
+
+
+def _own_invitation(invitation_id: int) -> Invitation:
+    """Load an invitation the signed-in office or coordinator may hand out, else 404."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or (
+        current_user.role == Role.COORDINATOR and invitation.university_id != current_user.university_id
+    ):
+        refuse(404, obj_type="invitation", obj_id=invitation_id,
+               subject_user_id=invitation.user_id if invitation else None, reason="not_yours")
+    return invitation
+
+
+@bp.get("/invitations")
+@allow(Role.COORDINATOR, Role.ADMIN)
+def invitation_list():
+    """List the invitations to hand out (the outbox), with each pending one's link."""
+    university_id = current_user.university_id if current_user.role == Role.COORDINATOR else None
+    query = invitations.outbox(university_id)
+    if request.args.get("show") != "all":
+        query = query.where(Invitation.used_at.is_(None))
+    listing = paginate(
+        query, sortable={"created": Invitation.created_at, "name": User.name, "email": User.email},
+        default_sort="created", default_direction="desc", searchable=[User.name, User.email],
+    )
+    if listing.items:  # the links are credentials: who saw them, when, is kept
+        record("invitations.viewed", detail={"count": len(listing.items), "page": listing.page})
+        db.session.commit()
+    now = utcnow()
+    rows = [(i, invitations.status(i, now)) for i in listing.items]
+    links = {i.id: invitations.link(i) for i, state in rows if state == "pending"}
+    return render_template("auth/invitations.html", listing=listing, rows=rows, links=links)
+
+
+@bp.post("/invitations/<int:invitation_id>/reissue")
+@allow(Role.COORDINATOR, Role.ADMIN)
+def reissue_invitation(invitation_id: int):
+    """Give an invitation a new link and lifetime; the old link stops working."""
+    invitation = _own_invitation(invitation_id)
+    try:
+        invitations.reissue(invitation)
+    except invitations.InvitationError:
+        flash(_("This trainee has already set a password."), "error")
+    else:
+        db.session.commit()
+        flash(_("New link made for %(name)s; the old one no longer works.", name=invitation.user.name), "success")
+    return redirect(url_for("auth.invitation_list"))
+
+
+@bp.post("/invitations/<int:invitation_id>/sent")
+@allow(Role.COORDINATOR, Role.ADMIN)
+def invitation_sent(invitation_id: int):
+    """Note that an invitation's link was handed to its trainee."""
+    invitation = _own_invitation(invitation_id)
+    invitations.mark_sent(invitation)
+    db.session.commit()
+    return redirect(url_for("auth.invitation_list"))
+
+
+INVITATION_MESSAGES = {
+    "invalid": _l("This link is not valid. Ask your coordinator or the academy office for a new one."),
+    "used": _l("This link has already been used: your password is set. Sign in with it, or ask your "
+               "coordinator for a new link if you have forgotten it."),
+    "expired": _l("This link has expired. Ask your coordinator or the academy office for a new one."),
+}
+INVITATION_STATUS = {"invalid": 404, "used": 410, "expired": 410}
+
+
+def _invitation_refused(exc: invitations.InvitationError):
+    invitation = exc.invitation
+    note_refusal(obj_type="invitation", obj_id=invitation.id if invitation else None,
+                 subject_user_id=invitation.user_id if invitation else None, reason=exc.reason)
+    session.pop("invitation", None)
+    response = make_response(render_template("auth/welcome_refused.html", message=INVITATION_MESSAGES[exc.reason]),
+                             INVITATION_STATUS[exc.reason])
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/welcome/<token>")
+@allow(PUBLIC)
+def welcome_link(token: str):
+    """Check an invitation link, then continue at /welcome so the token leaves the address bar."""
+    try:
+        invitations.find_by_token(token[:500])
+    except invitations.InvitationError as exc:
+        return _invitation_refused(exc)
+    session["invitation"] = token[:500]
+    response = redirect(url_for("auth.welcome"))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/welcome", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit("20 per hour", methods=["POST"])
+def welcome():
+    """Let an invited trainee set their own password, once."""
+    try:
+        invitation = invitations.find_by_token(session.get("invitation", ""))
+    except invitations.InvitationError as exc:
+        return _invitation_refused(exc)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            invitations.accept(invitation, form.new.data)
+        except services.AccountError as exc:
+            form.new.errors.append(str(exc))
+        else:
+            db.session.commit()
+            session.pop("invitation", None)
+            flash(_("Your password is set. Sign in with your e-mail address and the new password."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/welcome.html", form=form, user=invitation.user, expires_at=invitation.expires_at)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -151,13 +152,17 @@ def test_coordinator_imports_into_own_university_only(english, make, auth, cohor
     done = _upload(english, "trainees.csv", data)
     page = done.get_data(as_text=True)
     assert done.status_code == 200 and "1 trainees imported and enrolled." in page
-    password = page.split("<td>minji@example.test</td><td><code>")[1].split("</code>")[0]
+    assert "one-time link" in page and "/invitations" in page
     db.session.expire_all()
     assert cohort.enrolled_count == 1
     assert db.session.scalar(sa.select(User.role).where(User.email == "minji@example.test")) == "student"
-    # The initial password shown once lets the trainee sign in.
+    # The trainee signs in with a password they set through the invitation link the coordinator hands out.
+    outbox = english.get("/invitations").get_data(as_text=True)
+    link = re.search(r'value="http://localhost(/welcome/[^"]+)"', outbox).group(1)
     english.post("/logout")
-    signed_in = english.post("/login", data={"email": "minji@example.test", "password": password})
+    assert english.get(link).status_code == 302
+    assert english.post("/welcome", data={"new": "blue-harbour-crane-27", "repeat": "blue-harbour-crane-27"}).status_code == 302
+    signed_in = english.post("/login", data={"email": "minji@example.test", "password": "blue-harbour-crane-27"})
     assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/")
 
 
@@ -186,4 +191,4 @@ def test_an_import_is_audited_per_trainee(runner, tmp_path, cohort):
 
     assert _invoke(runner, tmp_path, "trainees.csv", _csv(_good_rows())).exit_code == 0
     actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.subject_user_id.is_not(None))))
-    assert sorted(actions) == ["enrollment.enrolled"] * 2 + ["user.created"] * 2
+    assert sorted(actions) == ["enrollment.enrolled"] * 2 + ["invitation.created"] * 2 + ["user.created"] * 2
