@@ -129,8 +129,9 @@ def seed(password: str) -> dict[str, str]:
     syllabus = tomllib.loads((current_app.config["COURSES_DIR"] / "manufacturing-ai" / "syllabus.toml").read_text())
     course = Course(code="MAI-101", title_ko=syllabus["title_ko"], title_en=syllabus["title_en"],
                     nbgrader_course=syllabus["course_id"], instructors=instructors[:3], cohorts=cohorts)
+    # One course, one nbgrader folder: PY-100 has a folder of its own (empty until its labs are written).
     basics = Course(code="PY-100", title_ko="제조 데이터를 위한 파이썬", title_en="Python for manufacturing data",
-                    nbgrader_course=syllabus["course_id"], instructors=instructors[3:6], cohorts=cohorts)
+                    nbgrader_course="python-basics", instructors=instructors[3:6], cohorts=cohorts)
     db.session.add_all([course, basics])
     term_start = datetime(2027, 3, 2, tzinfo=UTC)
     for spec in syllabus["assignment"]:

@@ -228,9 +228,13 @@ class Factory:
         from academy.courses.models import Course
 
         i = self._next()
+        folder = kw.pop("nbgrader_course", None)
+        if folder is None:
+            # One course, one folder: the first course gets the labs' folder, later ones a folder of their own.
+            taken = self.db.session.scalar(sa.select(Course.id).where(Course.nbgrader_course == "manufacturing-ai"))
+            folder = "manufacturing-ai" if taken is None else f"course-{i}"
         course = Course(code=kw.pop("code", f"C{i}"), title_ko=kw.pop("title_ko", f"과목{i}"),
-                        title_en=kw.pop("title_en", f"Course {i}"),
-                        nbgrader_course=kw.pop("nbgrader_course", "manufacturing-ai"),
+                        title_en=kw.pop("title_en", f"Course {i}"), nbgrader_course=folder,
                         cohorts=list(cohorts), instructors=list(instructors), **kw)
         self.db.session.add(course)
         self.db.session.flush()

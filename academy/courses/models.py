@@ -42,8 +42,9 @@ class Course(db.Model):
     code: Mapped[str] = mapped_column(sa.String(40), unique=True)
     title_ko: Mapped[str] = mapped_column(sa.String(120))
     title_en: Mapped[str] = mapped_column(sa.String(120))
-    # The nbgrader course folder under courses/ that holds this course's material.
-    nbgrader_course: Mapped[str] = mapped_column(sa.String(60))
+    # The nbgrader course folder under courses/ that holds this course's material. One course, one folder:
+    # the folder's gradebook, formgrader and grade sync belong to exactly one course (link_nbgrader_folder).
+    nbgrader_course: Mapped[str] = mapped_column(sa.String(60), unique=True)
     # Late policy: percent deducted per started day late, capped; refused after the cut-off.
     late_percent_per_day: Mapped[int] = mapped_column(default=10)
     late_max_deduction: Mapped[int] = mapped_column(default=50)
