@@ -22,14 +22,14 @@ FORBIDDEN_NAMES = frozenset({
 FORBIDDEN_MODULES = frozenset({
     "builtins", "ctypes", "gc", "importlib", "IPython", "ipykernel", "zmq", "jupyter_client",
     "traitlets", "inspect", "unittest.mock", "mock", "sys", "atexit", "signal", "threading",
-    "multiprocessing", "academy_kernel_guard", "cffi", "_thread", "runpy", "code", "codeop",
+    "multiprocessing", "academy_kernel_guard", "cffi", "_thread", "runpy", "code", "codeop", "marshal",
 })
 FORBIDDEN_ATTRIBUTES = frozenset({
     "__dict__", "__code__", "__globals__", "__closure__", "__subclasses__", "__mro__", "__bases__",
     "__class__", "__builtins__", "__func__", "__self__", "f_globals", "f_locals", "f_back",
     "tb_frame", "gi_frame", "cr_frame", "settrace", "setprofile", "showtraceback",
     "_showtraceback", "set_custom_exc", "input_transformers_cleanup", "input_transformers_post",
-    "ast_transformers", "do_execute", "run_cell",
+    "ast_transformers", "do_execute", "run_cell", "__qualname__", "f_code", "co_consts",
 })
 ALLOWED_MODULE = "IPython.display"  # display(), HTML(), clear_output(): ordinary notebook use
 ALLOWED_MAGICS = frozenset({"matplotlib", "time", "timeit"})
@@ -76,6 +76,15 @@ class _Screen(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        # getattr(x, "f_" + "back") or getattr(x, "__code__") reach what .f_back and .__code__ would.
+        if isinstance(func, ast.Name) and func.id in ("getattr", "hasattr") and len(node.args) >= 2:
+            name = node.args[1]
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+                self.found.append(f"uses {func.id} with a computed name")
+            elif name.value in FORBIDDEN_ATTRIBUTES:
+                self.found.append(f"uses .{name.value}")
+        if isinstance(func, ast.Attribute) and func.attr in ("attrgetter", "methodcaller"):
+            self.found.append(f"uses {func.attr}")
         # `%matplotlib inline` and the timing magics come through as run_line_magic calls.
         if (isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic")
                 and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)

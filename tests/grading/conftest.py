@@ -41,8 +41,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("grading") / "course"
     shutil.copytree(FIXTURE_COURSE, root)
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    outcome = NbGraderAPI(CourseDirectory(config=config), config=config).generate_assignment("ps1")
-    assert outcome["success"], outcome.get("log")
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    for assignment in ("ps1", "ps2"):  # ps2: hidden tests that compare with == (tests/grading/test_hostile.py)
+        outcome = api.generate_assignment(assignment)
+        assert outcome["success"], outcome.get("log")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "grading-fixture") as gb:
         gb.update_or_create_assignment("ps1", duedate=DUE)
     return root

@@ -18,6 +18,7 @@ CLEAN = [
     "df = pd.DataFrame({'a': [1]})\ndf.events = 1\ndf['b'] = df['a'] * 2\nclass A:\n    pass\nA().x = 3",
     "import os\nDATA = os.environ.get('ACADEMY_DATA_DIR', '/data')",
     "from IPython.display import display, HTML, clear_output\ndisplay(HTML('<b>x</b>'))",
+    "col = getattr(df, 'columns')\nok = hasattr(model, 'predict_proba')",
 ]
 HOSTILE = [
     ("import numpy.testing\nnumpy.testing.assert_allclose = print", "changes numpy.testing.assert_allclose"),
@@ -35,6 +36,9 @@ HOSTILE = [
     ("%load_ext something", "uses get_ipython"),
     ("import gc\ngc.get_referrers(1)", "imports gc"),
     ("setattr(__import__('numpy').testing, 'assert_allclose', print)", "uses setattr"),
+    ("def f(x):\n    return getattr(x, 'f_' + 'back')", "uses getattr with a computed name"),
+    ("g = getattr(lambda: 0, '__code__')", "uses .__code__"),
+    ("import operator\nget = operator.attrgetter('tb_frame')", "uses attrgetter"),
 ]
 
 

@@ -1,0 +1,445 @@
+"""Hostile submissions against the grading path: one test per attack class, each named for what it attacks.
+
+The fixture course's last test cell, test_mean_square, has hidden tests:
+    np.testing.assert_allclose(mean_square([3.0, 4.0]), 12.5)
+    assert mean_square(np.ones(7)) == 1.0
+Every channel test below plants code that tries to get those lines (or their values) back to the trainee,
+and checks the three places a trainee can read after grading: the feedback page, the autograded notebook
+published in the course folder (what the formgrader shows and feedback is made from), and the result message.
+"How checked" in a docstring says which protection was removed to see the test fail.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from academy.grading import untrusted
+from tests.grading.conftest import SOLUTIONS, WRONG, all_output_text, graded_notebook
+
+# Text that only the hidden tests contain (the visible lines of test_mean_square hold none of it).
+HIDDEN_MARKS = ("12.5", "np.ones(7)", "3.0, 4.0", "assert_allclose(mean_square", "BEGIN HIDDEN", "ones(7)")
+
+
+def _append(*sources: str):
+    """Return an edit that appends trainee cells after the last (hidden-test) cell."""
+
+    def edit(nb: nbformat.NotebookNode) -> None:
+        for source in sources:
+            nb.cells.append(nbformat.v4.new_code_cell(source))
+
+    return edit
+
+
+def _trainee_visible(result, course: Path, student: str) -> str:
+    nb_path = course / "autograded" / student / "ps1" / "ps1.ipynb"
+    published = nb_path.read_text() if nb_path.exists() else ""
+    return "\n".join([result.feedback_html, published, result.message])
+
+
+def _assert_no_hidden(text: str) -> None:
+    for mark in HIDDEN_MARKS:
+        assert mark not in text, f"hidden-test text {mark!r} reached the trainee"
+
+
+# ---------------------------------------------------------------- hidden tests reach the trainee through no channel
+
+CHANNELS = {
+    "kernel input history": "print(In)\nprint(_ih)\nprint([globals().get(f'_i{n}') for n in range(12)])\n",
+    "kernel output history and last values": "print(Out)\nprint(_, __, ___)\n",
+    "IPython history database": (
+        "ip = get_ipython()\nprint(list(ip.history_manager.get_range(raw=True, output=True)))\n"
+        "print(list(ip.history_manager.get_tail(50, raw=False)))\n"
+        "import glob\nfor p in glob.glob('/tmp/**/*history*', recursive=True):\n"
+        "    print(p, open(p, 'rb').read()[-4000:])\n"),
+    "compiled-cell cache (linecache)": (
+        "import linecache\nprint({k: ''.join(v[2]) for k, v in linecache.cache.items() if len(v) > 2})\n"),
+    "last traceback of the kernel": (
+        "import sys, traceback\nprint(getattr(sys, 'last_value', None))\n"
+        "print(traceback.format_exception(getattr(sys, 'last_value', None)) if hasattr(sys, 'last_value') else '')\n"),
+    "objects reachable from the namespace and gc": (
+        "import gc\nfound = [o for o in gc.get_objects() if isinstance(o, str) and ('assert' in o or 'HID' + 'DEN' in o)]\n"
+        "print(found[:200])\n"),
+    "kernel's parent message and shell state": (
+        "ip = get_ipython()\nprint(ip.parent_header)\nprint(getattr(ip.kernel, '_parent', None))\n"
+        "print(ip.user_ns.keys())\n"),
+    "files visible to the kernel": (
+        "import os, stat\nhits = []\nmarks = [b'HID' + b'DEN', b'12' + b'.5', b'ones' + b'(7)']\n"
+        "for root in ['/home', '/tmp', '/run', '/opt', '/etc', os.getcwd(), os.environ.get('JUPYTER_RUNTIME_DIR', '/')]:\n"
+        "    for d, _, files in os.walk(root):\n"
+        "        for f in files:\n"
+        "            p = os.path.join(d, f)\n"
+        "            try:\n"
+        "                if not stat.S_ISREG(os.lstat(p).st_mode) or os.lstat(p).st_size > 2_000_000:\n"
+        "                    continue\n"
+        "                b = open(p, 'rb').read()\n"
+        "            except Exception:\n"
+        "                continue\n"
+        "            if any(m in b for m in marks):\n"
+        "                hits.append((p, b[:3000]))\n"
+        "print(hits)\n"),
+}
+
+
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_hidden_tests_never_reach_kernel_records(channel, grade, make_submission, course):
+    """A cell after the hidden tests prints what the kernel kept: none of it is hidden-test text.
+
+    How checked: with the judge off (hidden lines run in the kernel, as nbgrader does), the input
+    history, linecache and gc channels printed the hidden lines into the published notebook.
+    """
+    student = f"chan-{abs(hash(channel)) % 10**6}"
+    result = grade(make_submission(SOLUTIONS, edit=_append(CHANNELS[channel])), student)
+    assert result.status == "graded", result.message
+    _assert_no_hidden(_trainee_visible(result, course, student))
+
+
+SPY = '''
+import numpy as np
+SEEN = []
+
+class Spy(float):
+    def __eq__(self, other):
+        SEEN.append(repr(other))
+        return True
+    __hash__ = float.__hash__
+
+def mean_square(x):
+    SEEN.append(repr(x))
+    try:
+        import inspect
+        SEEN.append(repr([f.code_context for f in inspect.stack()]))
+        SEEN.append(repr(inspect.currentframe().f_back.f_code.co_consts))
+    except Exception as exc:
+        SEEN.append(type(exc).__name__)
+    try:
+        import traceback
+        SEEN.append(repr(traceback.extract_stack()))
+    except Exception as exc:
+        SEEN.append(type(exc).__name__)
+    print("SPY", SEEN)
+    return Spy(float(np.mean(np.asarray(x, dtype=float) ** 2)))
+'''
+
+
+def test_hidden_tests_never_reach_the_trainee_through_their_own_objects(grade, make_submission, course):
+    """The trainee's function records what the tests pass it and inspects its callers, then a later cell
+    prints it all: nothing of the hidden tests (their inputs, expected values or source) comes back.
+
+    How checked: with the hidden lines run in the kernel, SPY printed "[3.0, 4.0]", "12.5" and the
+    hidden source lines (via the caller frame's code constants and inspect's code context).
+    """
+    result = grade(make_submission({**SOLUTIONS, "mean_square": SPY}, edit=_append("print('LATER', SEEN)")), "spy")
+    _assert_no_hidden(_trainee_visible(result, course, "spy"))
+    assert "LATER" in all_output_text(graded_notebook(course, "spy"))  # the later cell did run
+
+
+def test_failed_hidden_test_shows_only_the_instructors_message(grade, make_submission, course):
+    """A wrong answer fails a hidden assert: the trainee sees that it failed, not the assertion or its values.
+
+    How checked: with the verdict message taken from the judge's raw line instead of the literal set,
+    numpy's own assertion text (with the hidden expected value) reached the feedback.
+    """
+    wrong = "def mean_square(x):\n    return 2.5 if len(x) == 2 else 0.0\n"  # passes the visible test only
+    result = grade(make_submission({**SOLUTIONS, "mean_square": wrong}), "failhid")
+    assert {c.grade_id: c.score for c in result.cells} == {"test_squares": 2.0, "test_mean_square": 0.0}
+    visible = _trainee_visible(result, course, "failhid")
+    _assert_no_hidden(visible)
+    assert "hidden tests did not pass" in visible
+
+
+def test_crafted_assertion_messages_from_trainee_code_are_not_shown(grade, make_submission, course):
+    """Trainee code raises AssertionError with text of its choosing inside the judge: it is not shown.
+
+    How checked: showing any message the judge reports put the crafted text (with the hidden test's
+    argument) into the feedback.
+    """
+    crafted = ("import numpy as np\ndef mean_square(x):\n    if list(x) == [1, 2]:\n        return 2.5\n"
+               "    raise AssertionError('EX' + 'FIL-' + repr(list(x)))\n")
+    result = grade(make_submission({**SOLUTIONS, "mean_square": crafted}), "crafted")
+    assert "EXFIL" not in _trainee_visible(result, course, "crafted")
+
+
+def test_published_notebook_and_feedback_keep_only_visible_test_lines(grade, make_submission, course):
+    """The autograded notebook in the course folder and the feedback hold the visible lines, never the hidden ones.
+
+    How checked: without apply_verdict's source replacement the published notebook held the hidden lines.
+    """
+    result = grade(make_submission(SOLUTIONS), "pubvis")
+    published = graded_notebook(course, "pubvis")
+    test_cell = next(c for c in published.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_mean_square")
+    assert "mean_square([1, 2])" in test_cell.source
+    _assert_no_hidden(test_cell.source + result.feedback_html)
+
+
+# ---------------------------------------------------------------- the judge decides, and cannot be fooled cheaply
+# ps2's hidden tests compare with == and np.abs, so a fake that slips past the checks below would score.
+# Every attack here passes the source screen (no flagged import or name): the judge's own checks stop it.
+
+_STEAL_SOURCE = """
+def ratio(a, b):
+    import os, sys
+    for const in sys._getframe(1).f_code.co_consts:  # the calling test cell's constants hold its token
+        if isinstance(const, bytes) and b" pass " in const:
+            os.write(3, const)
+    return b / a
+"""
+
+
+def _by_value(source: str, name: str) -> bytes:
+    """Return cloudpickle bytes of a function defined in a notebook-like namespace (carried by value)."""
+    import cloudpickle
+
+    namespace = {"__name__": "__main__"}
+    exec(compile(source, "<ipython-input-1>", "exec"), namespace)  # noqa: S102 - the test's own attack code
+    return cloudpickle.dumps(namespace[name])
+
+
+# Sent as pickled bytes, so no line of it is in the trainee's source for the screen to see.
+_STEAL = _by_value(_STEAL_SOURCE, "ratio")
+
+FOOLS = {
+    "object equal to anything": (
+        "class Anything(float):\n    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n    def __sub__(self, other):\n        return 0.0\n"
+        "    def __add__(self, other):\n        return 0.0\n    __hash__ = float.__hash__\n\n"
+        "def ratio(a, b):\n    return Anything(0.25)\n",
+        "the trainee-class check"),
+    "replace a numpy function the tests call": (
+        "def ratio(a, b):\n    [np][0].abs = lambda v: 0.0\n    return a / b if a > 0 else -a / b\n",
+        "the watch on library modules"),
+    "steal the token from the test's code through the stack": (
+        "import cloudpickle\n\nratio = cloudpickle.loads(" + repr(_STEAL) + ")\n",
+        "the audit hook (code objects refused to trainee code)"),
+    "outlive the judge's check in a thread": (
+        "import os\nfrom concurrent.futures import ThreadPoolExecutor\n\ndef _spin():\n    while True:\n"
+        "        try:\n            if b' pass ' in open('verdicts.txt', 'rb').read():\n                os._exit(0)\n"
+        "        except OSError:\n            return\n\n"
+        "def ratio(a, b):\n    [np][0].abs = lambda v: 0.0\n    ThreadPoolExecutor(1).submit(_spin)\n"
+        "    return a / b if a > 0 else -a / b\n",
+        "the audit hook (no threads for trainee code)"),
+    "forge a pass line": (
+        "import os\n\ndef ratio(a, b):\n    for fd in range(3, 20):\n        try:\n"
+        "            os.write(fd, b'c0 pass 00000000000000000000000000000000\\n')\n"
+        "        except OSError:\n            pass\n    return a / b if a > 0 else -a / b\n",
+        "the token check"),
+}
+
+
+@pytest.fixture()
+def grade_ps2(course, store):
+    """Grade a ps2 notebook whose ratio cell has the given source."""
+    from academy.grading.grader import grade_submission
+    from academy.grading.jobs import GradingJob, GradingLimits
+
+    released = nbformat.read(course / "release" / "ps2" / "ps2.ipynb", as_version=4)
+
+    def run(answer: str, student: str):
+        nb = nbformat.from_dict(released)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "ratio":
+                cell.source = answer
+        job = GradingJob(submission_id=f"{student}-ps2", course_dir=str(course), assignment="ps2", student_id=student,
+                         files={"ps2.ipynb": nbformat.writes(nb).encode()},
+                         limits=GradingLimits(wall_seconds=60, cell_timeout_seconds=20))
+        return grade_submission(job, store)
+
+    return run
+
+
+def test_ps2_right_answer_gets_full_marks(grade_ps2):
+    """The control: the right ratio passes ps2's visible and hidden tests (so the attacks below fail for their trick)."""
+    result = grade_ps2("def ratio(a, b):\n    return a / b\n", "ps2-right")
+    assert (result.auto_score, result.max_auto_score, result.integrity) == (2.0, 2.0, []), result.message
+
+
+@pytest.mark.parametrize("label", sorted(FOOLS))
+def test_judge_cannot_be_fooled(label, grade_ps2):
+    """A wrong ratio dressed up to pass the hidden tests gets no points, and the trick is not in the source screen.
+
+    How checked: each case scored full marks with its protection (named in FOOLS) removed from
+    judge.py / judging.py, and scores 0 with it in place.
+    """
+    answer, _protection = FOOLS[label]
+    from academy.grading.integrity import screen_source
+
+    assert screen_source(answer) == [], "the attack must get past the source screen to test the judge"
+    result = grade_ps2(answer, f"fool-{abs(hash(label)) % 10**6}")
+    assert result.auto_score == 0.0, (label, result.cells, result.message)
+
+
+@pytest.mark.parametrize(("label", "answer"), [
+    ("exit the process before the test fails", "import os\ndef mean_square(x):\n"
+     "    if len(x) != 2:\n        os._exit(0)\n    return 2.5\n"),
+    ("raise SystemExit inside the test", "def mean_square(x):\n    if len(x) != 2:\n        raise SystemExit(0)\n"
+     "    return 2.5\n"),
+    ("sleep past the time limit", "import time\ndef mean_square(x):\n    if len(x) != 2:\n        time.sleep(120)\n"
+     "    return 2.5\n"),
+])
+def test_leaving_the_test_early_is_a_failure(label, answer, grade, make_submission):
+    """A cell that does not reach its last line (exit, SystemExit, time limit) fails: only the token counts.
+
+    Regression guard of the design (no protection to remove: a cell passes only through its token).
+    """
+    result = grade(make_submission({**SOLUTIONS, "mean_square": answer}), f"leave-{abs(hash(label)) % 10**6}",
+                   limits=__import__("academy.grading.jobs", fromlist=["GradingLimits"]).GradingLimits(
+                       wall_seconds=90, cell_timeout_seconds=5))
+    scores = {c.grade_id: c.score for c in result.cells}
+    assert scores.get("test_mean_square") == 0.0, (label, scores, result.message)
+
+
+def test_correct_answers_with_their_own_classes_and_closures_keep_full_marks(grade, make_submission):
+    """The judge copies functions, closures, dataclasses and helper classes faithfully: no correct answer loses.
+
+    How checked: with plain pickle instead of cloudpickle the closure and notebook class could not travel.
+    """
+    answer = ("import numpy as np\nfrom dataclasses import dataclass\n\n@dataclass\nclass Power:\n    k: int = 2\n"
+              "    def apply(self, a):\n        return np.asarray(a, dtype=float) ** self.k\n\n"
+              "def make(p):\n    def inner(x):\n        return float(np.mean(p.apply(x)))\n    return inner\n\n"
+              "_inner = make(Power())\n"
+              "def mean_square(x):\n    import warnings\n    warnings.warn('a harmless warning on stderr')\n"
+              "    return _inner(x)\n")
+    result = grade(make_submission({**SOLUTIONS, "mean_square": answer}), "closures")
+    assert result.status == "graded", (result.message, result.integrity)
+    assert result.auto_score == 5.0, (result.message, result.cells, result.integrity)
+    assert result.integrity == []
+
+
+def test_kernel_cannot_forge_partial_credit_or_hide_a_failure(grade, make_submission):
+    """A wrong answer whose kernel prints a number as the test cell's result, or swallows the error, scores 0.
+
+    How checked: keeping the kernel's execute_result gave nbgrader's partial credit.
+    """
+    answer = ("from IPython.display import display\nclass R:\n    def _repr_pretty_(self, p, c):\n        p.text('1.0')\n"
+              "def mean_square(x):\n    return 0.0\n")
+    result = grade(make_submission({**SOLUTIONS, "mean_square": answer}), "partial")
+    assert {c.grade_id: c.score for c in result.cells}["test_mean_square"] == 0.0
+
+
+# ---------------------------------------------------------------- the worker never trusts what the sandbox leaves
+
+PLANT = '''
+import os, socket
+here = os.getcwd()
+for name, target in [("ps1.ipynb", "{source}"), ("extra.ipynb", "{source}"), ("passwd", "/etc/passwd"),
+                     ("gradebook.db", "{gradebook}")]:
+    try:
+        os.symlink(target, os.path.join(here, name))
+    except OSError as exc:
+        print("symlink", name, exc)
+try:
+    os.mkfifo(os.path.join(here, "pipe"))
+except OSError as exc:
+    print("fifo", exc)
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.bind(os.path.join(here, "sock"))
+except OSError as exc:
+    print("socket", exc)
+ipc = os.environ.get("JUPYTER_RUNTIME_DIR", "")
+for name in ["kernel.log"] + ["snap-c%d.pkl" % i for i in range(4)]:
+    p = os.path.join(ipc, name)
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+    try:
+        os.mkfifo(p) if name == "kernel.log" or name.endswith("1.pkl") else os.symlink("/etc/shadow", p)
+    except OSError as exc:
+        print("plant", name, exc)
+'''
+
+
+def test_planted_links_fifos_and_sockets_are_never_followed_or_published(grade, make_submission, course):
+    """The trainee's code plants links (to the solution notebook, the gradebook, /etc/passwd), a FIFO and a
+    socket in its working folder, and a FIFO as its kernel log and next snapshot: grading finishes, nothing
+    planted reaches the feedback or the course folder, and the solution is not shown.
+
+    How checked: with the old layout (the kernel's working folder was nbgrader's output folder, read back
+    with a glob and published with shutil.copytree), the planted socket and FIFO crashed every grading of
+    the submission; with a plain read of the kernel log instead of untrusted.read_file, the FIFO planted
+    as the log hung the worker until the test's timeout.
+    """
+    source = course / "source" / "ps1" / "ps1.ipynb"
+    plant = PLANT.format(source=source, gradebook=course / "gradebook.db")
+    result = grade(make_submission({**SOLUTIONS, "squares": SOLUTIONS["squares"] + plant}), "planter")
+    assert result.status in ("graded", "error"), result.message
+    text = _trainee_visible(result, course, "planter")
+    assert "### BEGIN SOLUTION" not in text and "root:" not in text
+    _assert_no_hidden(text)
+    published = course / "autograded" / "planter" / "ps1"
+    for path in published.rglob("*"):
+        mode = os.lstat(path).st_mode
+        assert stat.S_ISREG(mode) or stat.S_ISDIR(mode), f"{path} is not a plain file"
+        if stat.S_ISREG(mode):
+            assert b"root:" not in path.read_bytes()
+    assert sorted(p.name for p in published.iterdir()) == ["ps1.ipynb"]
+
+
+@pytest.fixture()
+def planted(tmp_path: Path) -> Path:
+    """A folder holding one of each kind of file a sandbox can leave behind."""
+    root = tmp_path / "left"
+    root.mkdir()
+    (root / "ok.txt").write_bytes(b"fine")
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"SECRET outside the sandbox")
+    os.symlink(outside, root / "link.txt")
+    os.symlink(tmp_path, root / "dirlink")
+    os.link(outside, root / "hard.txt")
+    os.mkfifo(root / "fifo")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(root / "sock"))
+    os.mknod(root / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    (root / "big.bin").write_bytes(b"x" * 4096)
+    return root
+
+
+@pytest.mark.parametrize(("name", "kind"), [("link.txt", "symbolic link"), ("dirlink", "symbolic link"),
+                                            ("hard.txt", "hard link"), ("fifo", "FIFO"), ("sock", "socket"),
+                                            ("null", "character device"), ("big.bin", "cap")])
+def test_read_back_refuses_each_kind_of_planted_file(planted, name, kind):
+    """Each kind of planted file is refused by name and never read through.
+
+    How checked: dropping the S_ISREG test let the FIFO block and the device be read; dropping
+    O_NOFOLLOW/lstat followed the links to SECRET; dropping the st_nlink test read the hard link.
+    """
+    found = untrusted.collect(planted, max_file=1024)
+    assert found.files == {"ok.txt": b"fine"}
+    reasons = dict(found.refused)
+    assert name in reasons and (kind in reasons[name] or kind == "cap" and "cap" in reasons[name]), reasons
+    assert all(b"SECRET" not in blob for blob in found.files.values())
+    with pytest.raises(OSError):
+        untrusted.read_file(planted / name, 1024)
+
+
+def test_read_back_caps_count_and_total(tmp_path):
+    """A flood of files is cut at the count and total caps, each refusal reported.
+
+    How checked: without the caps all 50 files were read.
+    """
+    for i in range(50):
+        (tmp_path / f"f{i:02}").write_bytes(b"y" * 100)
+    found = untrusted.collect(tmp_path, max_files=10, max_total=550)
+    assert len(found.files) <= 10 and found.total <= 550
+    assert len(found.refused) >= 40
+
+
+def test_publishing_copies_only_regular_files(planted, tmp_path):
+    """Publishing into the course folder copies only what passed the checks, as new regular files.
+
+    How checked: with the old shutil.copytree the link's target (SECRET) was copied into the course.
+    """
+    from academy.grading.gradebook_sync import publish_files
+
+    course = tmp_path / "course"
+    course.mkdir()
+    refused = publish_files(course, "autograded", "kim", "ps1", planted)
+    target = course / "autograded" / "kim" / "ps1"
+    assert sorted(p.name for p in target.iterdir()) == ["big.bin", "ok.txt"]
+    assert all(not p.is_symlink() for p in target.iterdir())
+    assert len(refused) == 6
