@@ -95,6 +95,12 @@ class Config:
     OAUTH_TOKEN_LIFETIME = int(_env("OAUTH_TOKEN_LIFETIME", "3600"))
     # The nbgrader course material the portal releases assignments from.
     COURSES_DIR = Path(_env("COURSES_DIR", str(PROJECT_ROOT / "courses")))
+    # Course gradebooks, the same for the worker, the formgraders and the sync ("{course}" = the course's folder);
+    # unset, var/gradebooks/<folder>/gradebook.db (academy.integrations.course_config.gradebook_url).
+    GRADEBOOK_URL = _env("GRADEBOOK_URL")
+    # Master secret of the grading services' tokens: the portal checks, and the hub derives, each service's token
+    # for one scope from it (academy.integrations.service_tokens). Unset, the grading endpoints accept nothing.
+    GRADER_TOKEN = _env("GRADER_TOKEN")
     # Accept addresses under the reserved .test domain (the demo accounts use it); turn off in production.
     ALLOW_TEST_EMAILS = _flag("ALLOW_TEST_EMAILS", True)
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session, so long forms still submit
