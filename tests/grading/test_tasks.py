@@ -20,7 +20,10 @@ from academy.grading.report import TOKEN_HEADER, ReportFailed, post_result
 from tests.grading.conftest import SOLUTIONS
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# The workers' broker; another database where other test runs share this machine's Redis.
+REDIS_URL = os.environ.get("ACADEMY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A database no test worker listens on, so jobs stay in the queue to be looked at.
+QUEUE_ONLY_URL = os.environ.get("ACADEMY_TEST_QUEUE_REDIS_URL", "redis://127.0.0.1:6379/13")
 TOKEN = "test-grader-token"
 
 
@@ -64,13 +67,16 @@ def test_assignments_marked_gpu_go_to_the_gpu_queue():
     assert queue_for(GradingJob(**{**job.__dict__, "assignment": "lab1_predictive_maintenance", "gpu": True})) == "gpu"
 
 
-def test_post_result_sends_the_shared_secret(receiver, monkeypatch):
+def test_post_result_sends_the_workers_results_token(receiver, monkeypatch):
+    from academy.integrations.service_tokens import RESULTS, derive
+
     monkeypatch.setenv("ACADEMY_PORTAL_URL", receiver.url)
-    monkeypatch.setenv("ACADEMY_GRADER_TOKEN", TOKEN)
+    monkeypatch.delenv("ACADEMY_WORKER_TOKEN", raising=False)
+    monkeypatch.setenv("ACADEMY_GRADER_TOKEN", TOKEN)  # a worker set up before scoped tokens: it derives its own
     result = GradingResult(submission_id="r1", assignment="ps1", student_id="s", status="graded", auto_score=1.0)
     post_result(result)
     headers, body = receiver.posts[0]
-    assert headers[TOKEN_HEADER] == TOKEN
+    assert headers[TOKEN_HEADER] == derive(TOKEN, RESULTS) != TOKEN
     assert GradingResult.from_dict(body) == result
 
 
@@ -119,7 +125,7 @@ def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, 
         tasks.submit(job)
         first = _worker(env, tmp_path / "worker1.log")
         # Kill it once the job is running inside its sandbox.
-        assert _wait(lambda: (state / "pending" / "killed-1.json").exists() and any(scratch.glob("*/ipc/kernel.json")), 90)
+        assert _wait(lambda: (state / "pending" / "killed-1.json").exists() and any(scratch.glob("*/box/ipc/kernel.json")), 90)
         time.sleep(1.0)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -135,6 +141,10 @@ def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, 
     finally:
         for key in ("ACADEMY_BROKER_URL", "ACADEMY_GRADING_DIR"):
             os.environ.pop(key, None)
+        for worker in [w for w in (locals().get("first"), locals().get("second")) if w is not None]:
+            if worker.poll() is None:  # a failed wait leaves it running: it would take the next test's jobs
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
     bodies = [body for _, body in receiver.posts]
     assert all(body == bodies[0] for body in bodies)  # reported again at most, never regraded
     result = GradingResult.from_dict(bodies[0])
@@ -175,7 +185,7 @@ def test_in_the_real_queue_a_trainees_burst_is_one_job_and_superseded_work_never
     from tests.submissions.test_api import GRADER, _result, _submit, _token
 
     monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path / "var"))  # submission folders are named by row ids
-    broker = redis.Redis.from_url(REDIS_URL)
+    broker = redis.Redis.from_url(QUEUE_ONLY_URL)
     broker.flushdb()
     app.config["GRADER_TOKEN"] = GRADER
     cohort = make.cohort()
@@ -187,7 +197,8 @@ def test_in_the_real_queue_a_trainees_burst_is_one_job_and_superseded_work_never
                      released_at=datetime.now(UTC) - timedelta(hours=1))
     db.session.commit()
     previous = tasks.app.conf.broker_url
-    tasks.app.conf.broker_url = REDIS_URL
+    _forget_broker_connections(tasks.app)  # an earlier test may have connected to another broker
+    tasks.app.conf.broker_url = QUEUE_ONLY_URL
     try:
         token_a = _token(a)
         sent = [[_submit(client, token_a, lab).get_json()["id"] for _ in range(3)] for lab in labs]
@@ -199,7 +210,13 @@ def test_in_the_real_queue_a_trainees_burst_is_one_job_and_superseded_work_never
         assert not superseded & set(_queued_submission_ids(broker))
     finally:
         tasks.app.conf.broker_url = previous
-        if tasks.app._pool is not None:  # connections made for Redis must not serve the next test's broker
-            tasks.app._pool.force_close_all()
-            tasks.app._pool = None
+        _forget_broker_connections(tasks.app)  # nor may this test's serve the next one's
         broker.flushdb()
+
+
+def _forget_broker_connections(celery_app) -> None:
+    """Close the Celery app's pooled broker connections, so the next publish connects to conf.broker_url."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
