@@ -15,10 +15,10 @@ CATALOGUE = cat.load_catalogue()
 
 
 def test_catalogue_lists_every_shared_dataset(shared_data: Path) -> None:
-    """Check the catalogue and the shared folder name the same seven datasets."""
+    """Check the catalogue and the shared folder name the same eight datasets."""
     on_disk = {p.name for p in shared_data.iterdir() if p.is_dir()}
     assert set(CATALOGUE) == on_disk
-    assert len(CATALOGUE) == 7
+    assert len(CATALOGUE) == 8
 
 
 @pytest.mark.parametrize("dataset_id", sorted(CATALOGUE))
@@ -70,11 +70,25 @@ def test_neu_det_files_try_both_upstream_folders() -> None:
 
 
 def test_every_syllabus_dataset_is_catalogued() -> None:
-    """Check each lab's dataset can be fetched by the catalogue."""
+    """Check each lab's datasets (its `dataset` and any `extra_datasets`) can be fetched by the catalogue."""
     syllabus = cat.REPO_ROOT / "courses" / "manufacturing-ai" / "syllabus.toml"
     with open(syllabus, "rb") as f:
-        used = {a["dataset"] for a in tomllib.load(f)["assignment"]}
+        labs = tomllib.load(f)["assignment"]
+    used = {a["dataset"] for a in labs} | {extra for a in labs for extra in a.get("extra_datasets", [])}
+    assert "cwru_bearing_12k_de_loads" in used  # lab 5 grades on it
     assert used <= set(CATALOGUE)
+
+
+def test_cwru_loads_files_come_from_their_speed_folders() -> None:
+    """Check each 0 HP / 3 HP file is fetched from the upstream folder of its shaft speed.
+
+    Checked: fails when a 1730 rpm file points at the 1797 RPM folder.
+    """
+    files = {f.path: f.sources for f in CATALOGUE["cwru_bearing_12k_de_loads"].files}
+    assert len(files) == 9
+    assert files["1730_IR_21_DE12.npz"] == ("Data/1730 RPM/1730_IR_21_DE12.npz",)
+    assert files["1797_OR@6_21_DE12.npz"] == ("Data/1797 RPM/1797_OR@6_21_DE12.npz",)
+    assert all(src[0] == f"Data/{path[:4]} RPM/{path}" for path, src in files.items())
 
 
 def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

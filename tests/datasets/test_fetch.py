@@ -52,6 +52,21 @@ def test_fetch_from_folder_installs_and_verifies(small_copy: Path, tmp_path: Pat
     assert code == 0 and "already installed" in out
 
 
+def test_cli_imports_and_verifies_the_cwru_loads_files(shared_data: Path, tmp_path: Path) -> None:
+    """Import the 0 HP / 3 HP CWRU files from the shared folder with the CLI; all nine verify.
+
+    Checked: fails when one catalogued sha256 of the new entry is wrong.
+    """
+    data = tmp_path / "data"
+    code, out = run(["fetch", "--from", str(shared_data), "--only", "cwru_bearing_12k_de_loads", "--data-dir", str(data)])
+    assert code == 0 and "done cwru_bearing_12k_de_loads" in out, out
+    assert verify_dataset(CATALOGUE["cwru_bearing_12k_de_loads"], data) == []
+    assert len(list((data / "cwru_bearing_12k_de_loads").glob("*.npz"))) == 9
+    assert "1730 rpm" in (data / "cwru_bearing_12k_de_loads" / "SOURCE.md").read_text()
+    code, out = run(["verify", "--only", "cwru_bearing_12k_de_loads", "--data-dir", str(data)])
+    assert code == 0 and "ok   cwru_bearing_12k_de_loads (9 files)" in out
+
+
 def test_import_refuses_corrupted_copy(small_copy: Path, tmp_path: Path) -> None:
     """Refuse a copy with one flipped byte, name the file, and leave nothing behind."""
     flip_byte(small_copy / "steel_plates_faults" / "Faults.NNA")
