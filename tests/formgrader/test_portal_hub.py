@@ -128,8 +128,9 @@ def test_an_instructor_never_reaches_the_course_that_now_has_their_old_folder(st
     """instructor01's course moved from manufacturing-ai to second-course, and SEC-101 took manufacturing-ai.
     Keyed by course id, instructor01 reaches second-course through formgrade-c<MAI-101> and nothing of SEC-101.
 
-    Checked: fails when the portal's groups claim goes back to formgrade-<folder> and the hub's services to
-    the folder's name (formgrade-manufacturing-ai would then open SEC-101's folder to instructor01).
+    Checked: fails when the portal's groups claim goes back to formgrade-<folder> (academy/oauth/services.py);
+    with the hub's services named by folder too, formgrade-manufacturing-ai would open SEC-101's folder to
+    instructor01, whose group it was before the swap.
     """
     session = portal_session(stack, "instructor01@academy.test")
     own = formgrader(stack, "MAI-101")
