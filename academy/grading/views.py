@@ -177,13 +177,13 @@ def service_token(scope: str, code: str | None) -> None:
     """Print the worker's (results) or one course's sync (manual) token, derived from ACADEMY_GRADER_TOKEN."""
     master = master_secret()
     if not master:
-        raise click.ClickException("ACADEMY_GRADER_TOKEN is not set / ACADEMY_GRADER_TOKEN 설정이 없습니다")
+        raise click.ClickException("ACADEMY_GRADER_TOKEN 설정이 없습니다 / ACADEMY_GRADER_TOKEN is not set")
     if scope == "results":
         click.echo(derive(master, RESULTS))
         return
     course = db.session.scalar(sa.select(Course).where(Course.code == (code or "")))
     if course is None:
-        raise click.ClickException(f"no course with the code {code!r} / 과정 코드 {code!r}이(가) 없습니다")
+        raise click.ClickException(f"과정 코드 {code!r}이(가) 없습니다 / no course with the code {code!r}")
     click.echo(derive(master, manual_scope(course.id)))
 
 
@@ -196,7 +196,7 @@ def link_folder(code: str, folder: str) -> None:
 
     course = db.session.scalar(sa.select(Course).where(Course.code == code))
     if course is None:
-        raise click.ClickException(f"no course with the code {code!r} / 과정 코드 {code!r}이(가) 없습니다")
+        raise click.ClickException(f"과정 코드 {code!r}이(가) 없습니다 / no course with the code {code!r}")
     try:
         link_nbgrader_folder(course, folder)
     except CourseError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado.web import HTTPError
 
-REFUSAL = "The formgrader's course files are read-only / 채점 화면에서는 과정 파일을 바꿀 수 없습니다"
+REFUSAL = "채점 화면에서는 과정 파일을 바꿀 수 없습니다 / The formgrader's course files are read-only"
 
 
 class ReadOnlyContentsManager(AsyncLargeFileManager):
