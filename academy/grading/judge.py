@@ -49,7 +49,8 @@ TRUSTED_VALUE_METHODS = frozenset({
 DENIED_FOR_TRAINEE = ("object.__getattr__", "object.__setattr__", "sys.settrace", "sys.setprofile", "sys._current_frames",
                       "gc.", "ctypes.", "os.fork", "os.forkpty", "_thread.start_new_thread", "os.kill",
                       "os.killpg", "signal.pthread_kill", "sys.addaudithook", "os.exec", "os.posix_spawn",
-                      "subprocess.Popen", "os.system", "open")
+                      "subprocess.Popen", "os.system", "open", "marshal.loads", "code.__new__",
+                      "function.__new__", "exec", "compile")
 # A cell's code object holds its token: no trainee code may reach a code object.
 CODE_ATTRIBUTES = frozenset({"f_code", "__code__", "gi_code", "cr_code", "ag_code", "__defaults__",
                              "__kwdefaults__"})
@@ -122,8 +123,11 @@ def _make_hook(namespace: dict) -> Callable[[str, tuple], None]:
     return hook
 
 
-def _watched() -> list[tuple[object, dict]]:
-    """Return (owner, copy of its callables and classes) for the modules and classes tests rely on."""
+def _watched() -> tuple[tuple[object, tuple[tuple[str, object], ...]], ...]:
+    """Return (owner, its callables and classes) for the modules and classes tests rely on.
+
+    Immutable, so that trainee code that reaches this record through a frame cannot edit it.
+    """
     found = []
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in WATCHED_ROOTS:
@@ -132,18 +136,19 @@ def _watched() -> list[tuple[object, dict]]:
             members = dict(vars(module))
         except TypeError:
             continue
-        found.append((module, {k: v for k, v in members.items() if callable(v) or isinstance(v, types.ModuleType)}))
+        found.append((module, tuple((k, v) for k, v in members.items()
+                                    if callable(v) or isinstance(v, types.ModuleType))))
     for dotted in WATCHED_CLASSES:
         module_name, _, cls_name = dotted.rpartition(".")
         cls = getattr(sys.modules.get(module_name), cls_name, None)
         if isinstance(cls, type):
-            found.append((cls, {k: v for k, v in vars(cls).items() if callable(v)}))
-    return found
+            found.append((cls, tuple((k, v) for k, v in vars(cls).items() if callable(v))))
+    return tuple(found)
 
 
-def _tampered(watched: list[tuple[object, dict]]) -> str:
+def _tampered(watched: tuple) -> str:
     for owner, members in watched:
-        for key, value in members.items():
+        for key, value in members:
             current = owner.__dict__.get(key, None) if isinstance(owner, type) else getattr(owner, key, None)
             if current is not value:
                 return f"{getattr(owner, '__name__', owner)}.{key} replaced"
@@ -223,7 +228,7 @@ def _no_new_threads() -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
-def _run_cell(buf: bytearray, cell: dict, watched: list) -> None:
+def _run_cell(buf: bytearray, cell: dict, watched: tuple) -> None:
     """Be the child for one cell: keep only its code, load its copy, run it, report, exit."""
     holder = [bytes(buf[cell["start"]:cell["start"] + cell["length"]]).decode("utf-8")]
     buf[:] = bytes(len(buf))  # the other cells' code (and their tokens) leave this process's memory
@@ -276,6 +281,13 @@ def _wait(pid: int, timeout: float) -> bool:
     return True
 
 
+def _not_dumpable() -> None:
+    """Make this process's memory unreadable to processes of the same uid (/proc/pid/mem, ptrace)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+
+
 def main() -> None:
     """Read the request, judge each cell in a child of its own, write the verdicts, exit."""
     fd = os.open(REQUEST, os.O_RDONLY | os.O_NOFOLLOW)
@@ -291,6 +303,7 @@ def main() -> None:
         done += got
     os.close(fd)
     os.unlink(REQUEST)  # nothing the cells run can read it back from the folder
+    _not_dumpable()  # nor from this process's memory: a cell's process has the same uid
     newline = buf.index(b"\n")
     header = json.loads(bytes(buf[:newline]))
     body_start = newline + 1

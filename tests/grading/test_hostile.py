@@ -272,6 +272,55 @@ def test_judge_cannot_be_fooled(label, grade_ps2):
     assert result.auto_score == 0.0, (label, result.cells, result.message)
 
 
+READ_PARENT = '''
+import os, re
+import numpy as np
+
+def squares(n):
+    """Right answer; on the way, read the judge's memory for the next cell's token."""
+    parent = os.getppid()
+    try:  # links, so the file names the judge's audit hook sees are not under /proc
+        os.symlink(f"/proc/{parent}/maps", "m")
+        os.symlink(f"/proc/{parent}/mem", "x")
+        spans = []
+        for line in open("m"):
+            addr, perms = line.split()[:2]
+            if perms.startswith("r"):
+                spans.append([int(v, 16) for v in addr.split("-")])
+        with open("x", "rb") as mem:
+            for start, end in spans:
+                try:
+                    mem.seek(start)
+                    data = mem.read(end - start)
+                except (OSError, OverflowError, ValueError):
+                    continue
+                for tok in re.findall(rb"c1 pass ([0-9a-f]{32})", data):
+                    os.write(3, b"c1 pass " + tok + b"\\n")
+    except OSError:
+        pass
+    return np.arange(n) ** 2
+'''
+
+
+@pytest.mark.parametrize("fork_server", ["1", "0"])
+def test_judge_memory_is_out_of_reach_of_the_cells(fork_server, grade, make_submission, monkeypatch):
+    """A cell's process reads the judge's memory through /proc (via links) for a later cell's token: it cannot.
+
+    How checked: with the judge started by bwrap (ACADEMY_GRADING_FORK_SERVER=0: exec leaves it dumpable)
+    and PR_SET_DUMPABLE 0 removed, this read the next cell's token and a wrong mean_square got
+    test_mean_square's 3 points. (A judge forked from the fork server is already non-dumpable after
+    its uid change; the test covers both ways of starting it.)
+    """
+    from academy.grading.integrity import screen_source
+
+    monkeypatch.setenv("ACADEMY_GRADING_FORK_SERVER", fork_server)
+    assert screen_source(READ_PARENT) == []
+    result = grade(make_submission({"squares": READ_PARENT, "mean_square": WRONG["mean_square"]}),
+                   f"memread{fork_server}")
+    scores = {c.grade_id: c.score for c in result.cells}
+    assert scores == {"test_squares": 2.0, "test_mean_square": 0.0}, (scores, result.message)
+
+
 @pytest.mark.parametrize(("label", "answer"), [
     ("exit the process before the test fails", "import os\ndef mean_square(x):\n"
      "    if len(x) != 2:\n        os._exit(0)\n    return 2.5\n"),
