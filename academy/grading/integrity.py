@@ -76,15 +76,13 @@ class _Screen(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        # getattr(x, "f_" + "back") or getattr(x, "__code__") reach what .f_back and .__code__ would.
-        if isinstance(func, ast.Name) and func.id in ("getattr", "hasattr") and len(node.args) >= 2:
-            name = node.args[1]
-            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
-                self.found.append(f"uses {func.id} with a computed name")
-            elif name.value in FORBIDDEN_ATTRIBUTES:
-                self.found.append(f"uses .{name.value}")
-        if isinstance(func, ast.Attribute) and func.attr in ("attrgetter", "methodcaller"):
-            self.found.append(f"uses {func.attr}")
+        # getattr(x, "__code__") or attrgetter("tb_frame") reach what .__code__ and .tb_frame would. A name
+        # computed at run time is ordinary code (getattr(row, column)) and is left to the judge's own checks.
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called in ("getattr", "hasattr", "attrgetter", "methodcaller"):
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value in FORBIDDEN_ATTRIBUTES:
+                    self.found.append(f"uses .{arg.value}")
         # `%matplotlib inline` and the timing magics come through as run_line_magic calls.
         if (isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic")
                 and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)

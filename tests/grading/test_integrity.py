@@ -19,6 +19,7 @@ CLEAN = [
     "import os\nDATA = os.environ.get('ACADEMY_DATA_DIR', '/data')",
     "from IPython.display import display, HTML, clear_output\ndisplay(HTML('<b>x</b>'))",
     "col = getattr(df, 'columns')\nok = hasattr(model, 'predict_proba')",
+    "def field(rec, column):\n    return getattr(rec, column)\nfrom operator import attrgetter\nby = attrgetter('score')",
 ]
 HOSTILE = [
     ("import numpy.testing\nnumpy.testing.assert_allclose = print", "changes numpy.testing.assert_allclose"),
@@ -36,9 +37,8 @@ HOSTILE = [
     ("%load_ext something", "uses get_ipython"),
     ("import gc\ngc.get_referrers(1)", "imports gc"),
     ("setattr(__import__('numpy').testing, 'assert_allclose', print)", "uses setattr"),
-    ("def f(x):\n    return getattr(x, 'f_' + 'back')", "uses getattr with a computed name"),
     ("g = getattr(lambda: 0, '__code__')", "uses .__code__"),
-    ("import operator\nget = operator.attrgetter('tb_frame')", "uses attrgetter"),
+    ("import operator\nget = operator.attrgetter('tb_frame')", "uses .tb_frame"),
 ]
 
 
