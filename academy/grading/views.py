@@ -32,7 +32,7 @@ from academy.grading.service_auth import master_secret, refuse, service_scope
 from academy.integrations.service_tokens import RESULTS, derive, manual_scope
 from academy.policy import TOKEN, allow
 from academy.submissions.models import Submission
-from academy.submissions.services import FINAL, penalty_percent
+from academy.submissions.services import CLOSED, penalty_percent
 from academy.util import utcnow
 
 bp = Blueprint("grading_api", __name__, cli_group="grading")
@@ -91,10 +91,10 @@ def record_manual_total(course: Course, data: dict) -> tuple[Grade, bool]:
     latest = db.session.scalar(sa.select(Submission).where(
         Submission.assignment_id == assignment.id, Submission.student_id == student.id,
     ).order_by(Submission.id.desc()).limit(1))
-    if latest is not None and latest.status not in FINAL and latest.job_id and \
-            latest.received_at > utcnow() - PENDING_AT_MOST:
+    if latest is not None and latest.status not in CLOSED and latest.received_at > utcnow() - PENDING_AT_MOST:
         # Its autograde report comes later and would replace this total; the sync sends it again after.
-        # A submission never queued, or stuck for hours, does not hold hand grading back.
+        # That holds whether its job is in the queue or still waits in the portal (behind the trainee's
+        # other job, or for the broker to come back). A submission stuck for hours holds nothing back.
         raise GradingInProgress()
     penalty = round(scaled * penalty_percent(assignment, latest.days_late if latest else 0) / 100, 2)
     final = round(scaled - penalty, 2)

@@ -354,14 +354,29 @@ def test_someone_outside_the_course_is_404_and_bad_numbers_422(app, client, make
         assert post(client, body(trainee, **bad), sync_token(course)).status_code == 422, bad
 
 
-def test_a_submission_never_queued_does_not_hold_hand_grading_back(client, auth, graded, portal, course_dir, tmp_path):
+def test_a_submission_waiting_for_the_queue_holds_hand_grading_until_it_is_graded(client, auth, graded, portal,
+                                                                                  course_dir, tmp_path):
+    """A newer submission not yet handed to the queue (behind the trainee's other job, or the broker was down)
+    will still be graded and its report would replace a total sent now: the total waits (409) until it is.
+
+    How checked: with the old rule (only a submission with a job holds the total back) the total was sent
+    at once and the later autograde report replaced it.
+    """
+    from datetime import timedelta
+
     from academy.extensions import db
     from academy.submissions.models import Submission
 
     trainee, instructor, course, assignment = graded
-    # Arrived while the broker was down: no job exists yet that could overwrite a hand-graded total.
-    db.session.add(Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
-                              sha256="2" * 64, stored_path="z", status="queued", days_late=0))
+    waiting = Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
+                         sha256="2" * 64, stored_path="z", status="queued", days_late=0)
+    db.session.add(waiting)
     db.session.commit()
     grade_by_hand(course_dir, str(trainee.id), "explain_model", 2)
-    assert len(sync_once([course_dir], SyncState(tmp_path / "state.json"), portal, sync_token(course)).sent) == 1
+    state = SyncState(tmp_path / "state.json")
+    first = sync_once([course_dir], state, portal, sync_token(course))
+    assert first.sent == [] and first.waiting == [f"{COURSE}/{LAB}/{trainee.id}"]
+    # Stuck for hours (no worker ever reports): hand grading is no longer held back.
+    waiting.received_at = datetime.now(UTC) - timedelta(hours=3)
+    db.session.commit()
+    assert len(sync_once([course_dir], state, portal, sync_token(course)).sent) == 1
