@@ -156,6 +156,15 @@ model = HistGradientBoostingRegressor(max_iter=100, random_state=SEED)
 model.fit(X_train, np.log1p(y_train))
 pred_model = model.predict(X_test)
 ''' + _MODEL_TAIL},
+    # Wrongly transformed target: log1p undone with exp, so every forecast is 1 kWh high (sklearn only warns).
+    "log1p target undone with exp": {"model": '''
+from sklearn.compose import TransformedTargetRegressor
+
+model = TransformedTargetRegressor(regressor=HistGradientBoostingRegressor(max_iter=100, random_state=SEED),
+                                   func=np.log1p, inverse_func=np.exp, check_inverse=False)
+model.fit(X_train, y_train)
+pred_model = model.predict(X_test)
+''' + _MODEL_TAIL},
     # Leakage: the model saw November and December.
     "model fitted on all months": {"model": '''
 model = HistGradientBoostingRegressor(max_iter=100, random_state=SEED)
@@ -255,6 +264,7 @@ LOSES = {
     "usage and bands matched by index": {"test_saving", "test_plan"},
     "prices looked up by the dictionary's order": {"test_saving"},
     "log target left in log units": {"test_model"},
+    "log1p target undone with exp": {"test_model"},
     "plan from the actual usage": {"test_plan"},
     "plan from the whole year's actual usage": {"test_plan"},
     "plan from the weekly profile, not the model": {"test_plan"},
