@@ -11,10 +11,12 @@ uid) and never for GPU jobs. ACADEMY_GRADING_PRELOAD lists the modules it import
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,13 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from academy.grading.cgroups import JobCgroup
 from academy.grading.jobs import GradingLimits
 from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
+from academy.grading.sandbox_policy import forked_mounts, job_policy
 
 log = logging.getLogger(__name__)
 DEFAULT_PRELOAD = ("cloudpickle", "numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
                    "sklearn.model_selection", "sklearn.preprocessing", "matplotlib.pyplot")
 START_SECONDS = 120.0
+# open_tree(2) (Linux 5.2): a detached copy of a job's folder, which the server mounts in the job's view.
+SYS_OPEN_TREE, OPEN_TREE_CLONE, AT_FDCWD = 428, 1, -100
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class ForkServerUnavailable(RuntimeError):
@@ -99,10 +106,12 @@ class ForkServer:
         self.lock = threading.Lock()
         self.kernels: dict[str, ForkedKernel] = {}
         self.counter = 0
-        inner = [sys.executable, SANDBOX_ZYGOTE, str(scratch), *preload_modules()]
-        with open(log_path, "ab") as errors:
+        inner = [sys.executable, SANDBOX_ZYGOTE, *preload_modules()]
+        # Requests go over a socket (its stdin) so that each can carry the job's folders and cgroup as fds.
+        self.requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with open(log_path, "ab") as errors, theirs:
             self.process = subprocess.Popen(
-                zygote_command(scratch, data_dir, False, inner), stdin=subprocess.PIPE,
+                zygote_command(data_dir, GradingLimits(), inner), stdin=theirs,
                 stdout=subprocess.PIPE, stderr=errors, env=env, cwd="/", start_new_session=True)
         assert self.process.stdout is not None
         ready = _read_ready(self.process, START_SECONDS)
@@ -116,31 +125,34 @@ class ForkServer:
         """Return whether the server still answers."""
         return self.process.poll() is None
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Write one request line."""
-        assert self.process.stdin is not None
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        """Send one request, with the file descriptors it hands over."""
         with self.lock:
             try:
-                self.process.stdin.write((json.dumps(message) + "\n").encode())
-                self.process.stdin.flush()
-            except (BrokenPipeError, ValueError) as exc:
+                socket.send_fds(self.requests, [json.dumps(message).encode()], fds or [])
+            except OSError as exc:
                 raise ForkServerUnavailable("the fork server stopped") from exc
 
     def launch(self, spec: SandboxSpec, connection_file: str, env: dict[str, str],
-               program: str = "kernel") -> ForkedKernel:
-        """Start one job's kernel (or its judge, program="judge") and return its handle."""
+               program: str = "kernel", cgroup: JobCgroup | None = None) -> ForkedKernel:
+        """Start one job's kernel (or its judge, program="judge") in its cgroup and return its handle."""
         with self.lock:
             self.counter += 1
             job_id = f"{os.getpid()}-{self.counter}"
-        kernel = ForkedKernel(self, job_id)
-        self.kernels[job_id] = kernel
-        limits = spec.limits
-        self.send({
-            "op": "start", "id": job_id, "work": str(spec.work_dir), "ipc": str(spec.socket_dir),
-            "connection_file": connection_file, "uid": spec.uid, "env": env, "program": program,
-            "limits": {"cpu_seconds": limits.cpu_seconds, "max_processes": limits.max_processes,
-                       "file_bytes": limits.file_bytes, "memory_bytes": limits.memory_bytes},
-        })
+        policy = job_policy(spec)
+        fds = [_detached_copy(Path(m.src)) for m in policy.mounts if m.job]
+        try:
+            fds += cgroup.folder_fds() if cgroup is not None else []
+            kernel = ForkedKernel(self, job_id)
+            self.kernels[job_id] = kernel
+            self.send({
+                "op": "start", "id": job_id, "mounts": forked_mounts(policy), "chdir": policy.chdir,
+                "log": str(spec.socket_dir / "kernel.log"), "connection_file": connection_file,
+                "uid": spec.uid, "env": env, "program": program, "rlimits": policy.rlimits,
+            }, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
         return kernel
 
     def _read(self) -> None:
@@ -162,10 +174,20 @@ class ForkServer:
     def stop(self) -> None:
         """End the server and every kernel it started."""
         kill_group(self.process.pid)
+        self.requests.close()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _detached_copy(folder: Path) -> int:
+    """Return a mount fd of a detached bind of folder (the worker is root; Linux 5.2 or later)."""
+    fd = _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(folder), OPEN_TREE_CLONE | os.O_CLOEXEC)
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise ForkServerUnavailable(f"open_tree {folder}: {os.strerror(err)}")
+    return fd
 
 
 def _read_ready(process: subprocess.Popen, timeout: float) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from academy.grading.feedback import render_feedback
 from academy.grading.forkserver import fork_server_enabled
 from academy.grading import untrusted
 from academy.grading.integrity import screen_notebook
-from academy.grading.jobs import CellScore, GradingJob, GradingResult, Status
+from academy.grading.jobs import LIMIT_STATUS, CellScore, GradingJob, GradingResult, Limit, Status, limit_message
 from academy.grading.judging import Judge
 from academy.grading.sandbox import KernelHandle, SandboxSpec, judge_uid, kernel_manager_for, sandbox_uid
 from academy.grading.store import ResultStore, safe_key
@@ -39,6 +39,8 @@ MAX_LOG_BYTES = 4 * 1024 * 1024  # the tail of a kernel log the worker reads for
 METADATA_FILES = frozenset({"timestamp.txt"})
 log = logging.getLogger(__name__)
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+# A full /tmp or /dev/shm (inside the sandbox) shows only in what the code said.
+DISK_SIGNS = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
 class SubmissionRejected(ValueError):
@@ -122,17 +124,20 @@ def _autograde_config(base: Config, course: Path, db_url: str, job: GradingJob,
     return config
 
 
-def _memory_hit(notebooks: dict[str, nbformat.NotebookNode], kernel_log: Path) -> bool:
+def _memory_hit(notebooks: dict[str, nbformat.NotebookNode], kernel_log: Path,
+                signs: tuple[str, ...] = MEMORY_SIGNS) -> bool:
+    """Return whether an error in the notebooks or the kernel's log shows one of signs."""
     for nb in notebooks.values():
         for cell in nb.cells:
             for out in cell.get("outputs", []):
-                if out.get("output_type") == "error" and out.get("ename") == "MemoryError":
+                if out.get("output_type") == "error" and any(
+                        sign in f"{out.get('ename')}: {out.get('evalue')}" for sign in signs):
                     return True
     try:  # the log lies in a folder the sandbox could write: a link or a FIFO there is refused, never followed
         log = untrusted.read_file(kernel_log, MAX_LOG_BYTES).decode("utf-8", "replace")[-20000:]
     except OSError:
         return False
-    return any(sign in log for sign in MEMORY_SIGNS)
+    return any(sign in log for sign in signs)
 
 
 def _prepare_sandbox(folder: Path, submitted: Path, source: Path, ignore: list[str]) -> None:
@@ -178,6 +183,7 @@ def _grade(job: GradingJob) -> GradingResult:
     main_db = base.CourseDirectory.get("db_url") or f"sqlite:///{course / 'gradebook.db'}"
     # Short names: the kernel's IPC socket paths must stay under the 107-byte Unix limit.
     scratch = Path(tempfile.mkdtemp(prefix=f"{safe_key(job.submission_id)[:12]}-", dir=scratch_root()))
+    handle = KernelHandle()  # the job's sandboxes, cgroup and box: closed however the job ends
     try:
         work = scratch / "course"
         (work / "source").mkdir(parents=True)
@@ -192,15 +198,15 @@ def _grade(job: GradingJob) -> GradingResult:
         restored = sync.instructor_cell_ids(db_url, course_id, job.assignment)
         findings = [f"{name}: {item}" for name, nb in submitted_nbs.items()
                     for item in screen_notebook(nb, restored)]
-        handle = KernelHandle()
         data_dir = job.data_dir or os.environ.get("ACADEMY_DATA_DIR")
         forked_from = scratch.parent if fork_server_enabled(job.gpu) else None
         ignore = list(base.CourseDirectory.get("ignore", []) or [])
-        _prepare_sandbox(scratch / "sandbox", submitted, course / "source" / job.assignment, ignore)
-        spec = SandboxSpec(work_dir=scratch / "sandbox", socket_dir=scratch / "ipc",
+        box = handle.open_box(scratch / "box", job.limits)  # all the sandboxes may write: a sized tmpfs
+        _prepare_sandbox(box / "sandbox", submitted, course / "source" / job.assignment, ignore)
+        spec = SandboxSpec(work_dir=box / "sandbox", socket_dir=box / "ipc",
                            data_dir=Path(data_dir) if data_dir else None, limits=job.limits, uid=sandbox_uid(),
                            gpu=job.gpu, scratch_root=forked_from)
-        judge_spec = SandboxSpec(work_dir=scratch / "judge", socket_dir=scratch / "judge-ipc",
+        judge_spec = SandboxSpec(work_dir=box / "judge", socket_dir=box / "judge-ipc",
                                  data_dir=spec.data_dir, limits=job.limits, uid=judge_uid(), gpu=job.gpu,
                                  scratch_root=forked_from)
         judge = Judge(judge_spec, handle, sync.instructor_test_ids(db_url, course_id, job.assignment),
@@ -220,8 +226,10 @@ def _grade(job: GradingJob) -> GradingResult:
             handle.kill()  # no sandbox outlives its job
         graded_dir = work / "autograded" / job.student_id / job.assignment
         graded_nbs = _graded_notebooks(graded_dir)
-        timed_out = timed_out or handle.cpu_exceeded() or report.judge_timed_out
-        status = _status(outcome["success"], timed_out, _memory_hit(graded_nbs, spec.socket_dir / "kernel.log"))
+        kernel_log = spec.socket_dir / "kernel.log"
+        limit = _limit(handle.limit_hits(), timed_out or report.judge_timed_out, _memory_hit(graded_nbs, kernel_log),
+                       _memory_hit(graded_nbs, kernel_log, DISK_SIGNS))
+        status = LIMIT_STATUS[limit] if limit else ("graded" if outcome["success"] else "error")
         rows, penalties = sync.read_grades(db_url, course_id, job.assignment, job.student_id)
         tampered = findings + report.violations
         for row in rows:
@@ -230,13 +238,15 @@ def _grade(job: GradingJob) -> GradingResult:
             if tampered and row.is_test:
                 row.needs_manual_grade = True  # an instructor should look at it
         result.status = status
+        result.limit = limit
+        result.enforcement = handle.enforcement()
         result.integrity = tampered
         result.cells = [CellScore(r.notebook, r.grade_id, float(r.auto_score or 0.0), r.max_score)
                         for r in rows if r.is_test]
         result.auto_score = sum(c.score for c in result.cells) - sum(penalties.values())
         result.max_auto_score = sum(c.max_score for c in result.cells)
         result.max_total_score = sum(r.max_score for r in rows)
-        result.message = _message(status, tampered, report.output_capped, job, outcome)
+        result.message = _message(status, limit, tampered, report.output_capped, job, outcome)
         result.feedback_html = render_feedback(graded_nbs, result.cells, result.message)
         # Bring the grades home from the job's copy; on a server gradebook (used in place) this writes back
         # the zeroed tests of a tampered or limit-hit run over the raw scores nbgrader stored there.
@@ -249,25 +259,26 @@ def _grade(job: GradingJob) -> GradingResult:
     finally:
         result.duration_seconds = round(time.monotonic() - started, 3)
         result.graded_at = datetime.now(timezone.utc).isoformat()
+        handle.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _status(success: bool, timed_out: bool, memory: bool) -> Status:
-    if timed_out:
-        return "time_limit"
-    if memory:
-        return "memory_limit"
-    return "graded" if success else "error"
+def _limit(hits: set[str], timed_out: bool, memory: bool, disk: bool) -> Limit:
+    """Name the limit a job ran into: the cause first (memory, storage, processes), then time."""
+    if memory or "memory" in hits:
+        return "memory"
+    if disk or "disk" in hits:
+        return "disk"
+    if "processes" in hits:
+        return "processes"
+    if "cpu" in hits:
+        return "cpu_time"
+    return "wall_time" if timed_out else ""
 
 
-def _message(status: Status, tampered: list[str], capped: bool, job: GradingJob, outcome: dict) -> str:
-    limits = job.limits
-    text = {
+def _message(status: Status, limit: Limit, tampered: list[str], capped: bool, job: GradingJob, outcome: dict) -> str:
+    text = limit_message(limit, job.limits) if limit else {
         "graded": "Graded. / 채점이 끝났습니다.",
-        "time_limit": (f"Stopped: the notebook ran longer than {limits.wall_seconds:g} s. "
-                       f"/ 실행 시간 {limits.wall_seconds:g}초를 넘어 중단했습니다."),
-        "memory_limit": (f"Stopped: the notebook used more than {limits.memory_bytes // 2**20} MiB of memory. "
-                         f"/ 메모리 {limits.memory_bytes // 2**20} MiB를 넘었습니다."),
         "error": "The notebook could not be graded (the kernel stopped or failed). "
                  "/ 노트북을 채점하지 못했습니다 (커널이 멈추거나 실패했습니다).",
     }[status]

@@ -8,21 +8,31 @@ from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal["graded", "time_limit", "memory_limit", "error"]
+# Which limit stopped or hampered a job; "" when none did.
+Limit = Literal["", "wall_time", "cpu_time", "memory", "disk", "processes"]
+# The portal knows four outcomes: every limit maps to one of them, and the result's `limit` and message
+# say exactly which. A job's storage (work folder, /tmp, /dev/shm) is memory (tmpfs) counted against the
+# job's memory, and its process limit guards memory too, so both are reported as memory limits.
+LIMIT_STATUS: dict[str, Status] = {"wall_time": "time_limit", "cpu_time": "time_limit", "memory": "memory_limit",
+                                   "disk": "memory_limit", "processes": "memory_limit"}
 
 MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class GradingLimits:
-    """Resource limits for one submission's sandbox."""
+    """Resource limits for one submission: most hold for the whole job, kernel and judge together."""
 
     wall_seconds: float = 300.0  # whole notebook, kernel start included
     cell_timeout_seconds: int = 60  # one cell (nbgrader's ExecutePreprocessor.timeout)
-    cpu_seconds: int = 600  # RLIMIT_CPU of each sandboxed process
-    memory_bytes: int = 3072 * MIB  # RLIMIT_AS of each sandboxed process
-    max_processes: int = 64  # RLIMIT_NPROC of the sandbox's own unprivileged uid
+    cpu_seconds: int = 600  # the job's CPU time, all processes (cgroup); also RLIMIT_CPU of each process
+    memory_bytes: int = 3072 * MIB  # the job's memory, all processes and their tmpfs files (cgroup); RLIMIT_AS
+    max_processes: int = 64  # the job's processes and threads (cgroup pids); RLIMIT_NPROC of its uid
     output_bytes: int = 2 * MIB  # all cell outputs together, as the worker receives them
     file_bytes: int = 256 * MIB  # largest file the sandbox may write (RLIMIT_FSIZE)
+    disk_bytes: int = 2048 * MIB  # the job's box: work and socket folders of kernel and judge (a tmpfs)
+    max_files: int = 100_000  # files and folders in the box
+    tmp_bytes: int = 256 * MIB  # each of the sandbox's /tmp and /dev/shm (tmpfs)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> GradingLimits:
@@ -123,6 +133,8 @@ class GradingResult:
     message: str = ""
     integrity: list[str] = field(default_factory=list)  # tampering found, if any
     graded_at: str = ""
+    limit: Limit = ""  # the limit the job ran into, if any (status says only time or memory)
+    enforcement: str = ""  # how the limits were held: a cgroup per job, or rlimits per process only
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a plain dict."""
@@ -134,3 +146,25 @@ class GradingResult:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["cells"] = [CellScore(**c) for c in data.get("cells", [])]
         return cls(**fields)
+
+
+def limit_message(limit: Limit, limits: GradingLimits) -> str:
+    """Say which limit a job ran into, in English and Korean."""
+    mib = MIB
+    return {
+        "wall_time": (f"Stopped: the notebook ran longer than {limits.wall_seconds:g} s. "
+                      f"/ 실행 시간 {limits.wall_seconds:g}초를 넘어 중단했습니다."),
+        "cpu_time": (f"Stopped: the notebook used more than {limits.cpu_seconds} s of CPU time, all its processes "
+                     f"together. / 모든 프로세스의 CPU 시간 합계가 {limits.cpu_seconds}초를 넘어 중단했습니다."),
+        "memory": (f"Stopped: the notebook used more than {limits.memory_bytes // mib} MiB of memory (all its "
+                   f"processes together, files in /tmp, /dev/shm and the work folder included). "
+                   f"/ 메모리 {limits.memory_bytes // mib} MiB를 넘었습니다 (모든 프로세스와 /tmp, /dev/shm, "
+                   f"작업 폴더의 파일 포함)."),
+        "disk": (f"Stopped: the notebook filled its storage (work folder {limits.disk_bytes // mib} MiB or "
+                 f"{limits.max_files} files; /tmp and /dev/shm {limits.tmp_bytes // mib} MiB each; one file at most "
+                 f"{limits.file_bytes // mib} MiB). / 저장 공간을 가득 채웠습니다 (작업 폴더 "
+                 f"{limits.disk_bytes // mib} MiB 또는 파일 {limits.max_files}개, /tmp·/dev/shm 각 "
+                 f"{limits.tmp_bytes // mib} MiB, 파일 하나 최대 {limits.file_bytes // mib} MiB)."),
+        "processes": (f"Stopped: the notebook tried to run more than {limits.max_processes} processes or threads "
+                      f"at once. / 프로세스·스레드를 동시에 {limits.max_processes}개 넘게 실행하려 했습니다."),
+    }.get(limit, "")

@@ -1,10 +1,13 @@
 """Run untrusted notebook kernels under bubblewrap with no network and hard limits.
 
 The sandbox sees the system, the Python installation and the data folder read-only, a private
-/tmp, and one writable folder: the scratch copy of the submission. It never sees the course
-folder, the gradebook, solutions, other submissions, secrets or $HOME. Kernels talk to the
-worker over ZeroMQ IPC sockets in a folder bound into the sandbox, because TCP on loopback
-does not cross the network namespace.
+sized /tmp and /dev/shm, and two writable folders: the scratch copy of the submission and the
+kernel's socket folder. Both lie in the job's box: a size-limited tmpfs the worker mounts per job,
+so a submission cannot fill the worker's disk, however many files it writes. It never sees the
+course folder, the gradebook, solutions, other submissions, secrets or $HOME. Kernels talk to the
+worker over ZeroMQ IPC sockets in the socket folder, because TCP on loopback does not cross the
+network namespace. What the sandbox sees and its limits come from one policy (sandbox_policy.py);
+the limits of the whole job (memory, processes, CPU time) from its cgroup (cgroups.py).
 
 By default a root worker's kernels are forked from its fork server (zygote_command here, the
 rest in forkserver.py and zygote.py), which builds the same view per job with namespaces of its
@@ -12,6 +15,7 @@ own; otherwise each kernel is a fresh Python started by bwrap_command.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import resource
@@ -23,29 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 
-from academy.grading.jobs import MIB, GradingLimits
+from academy.grading import cgroups
+from academy.grading.jobs import GradingLimits
+from academy.grading.sandbox_policy import (  # noqa: F401 - the sandbox's paths, used by other modules
+    GUARD_FILE, JUDGE_FILE, SANDBOX_DATA, SANDBOX_GUARD, SANDBOX_JUDGE, SANDBOX_WORK, SANDBOX_ZYGOTE,
+    ZYGOTE_FILE, SandboxPolicy, bwrap_mount_args, job_policy, server_mounts)
 
-SANDBOX_WORK = "/home/trainee/work"
-SANDBOX_DATA = "/data"
-GUARD_FILE = Path(__file__).with_name("kernel_guard.py")
-SANDBOX_GUARD = "/opt/academy/kernel_guard.py"
-ZYGOTE_FILE = Path(__file__).with_name("zygote.py")
-SANDBOX_ZYGOTE = "/opt/academy/zygote.py"
-# The judge runs each test cell on a copy of the trainee's variables, in a sandbox of its own (judge.py).
-JUDGE_FILE = Path(__file__).with_name("judge.py")
-SANDBOX_JUDGE = "/opt/academy/judge.py"
-# The stage folder a fork-server child binds a job's socket folder through (see zygote.py).
+# The fork server's empty folder where each job's root is built (see zygote.py).
 ZYGOTE_STAGE = "/run/academy-stage"
-# /etc entries a Python kernel needs; the rest of /etc (deployment secrets) stays hidden.
-ETC_ENTRIES = (
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
-    "nsswitch.conf", "hosts", "ssl", "fonts", "alternatives", "mime.types",
-)
-NVIDIA_DEVICES = ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
-TMP_BYTES = 256 * MIB
+MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
 log = logging.getLogger(__name__)
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -94,45 +89,10 @@ def prepare_dirs(spec: SandboxSpec) -> None:
             path.chmod(0o700)
 
 
-def _ancestors(paths: list[str]) -> list[str]:
-    found: set[str] = set()
-    for path in paths:
-        parent = Path(path).parent
-        while str(parent) != "/":
-            found.add(str(parent))
-            parent = parent.parent
-    return sorted(found, key=lambda p: (p.count("/"), p))
-
-
-def _system_binds() -> list[str]:
-    args: list[str] = ["--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "sbin", "lib", "lib64", "lib32"):
-        host = Path("/") / name
-        if host.is_symlink():
-            args += ["--symlink", os.readlink(host), str(host)]
-        elif host.exists():
-            args += ["--ro-bind", str(host), str(host)]
-    for entry in ETC_ENTRIES:
-        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
-    return args
-
-
-def _python_roots() -> list[str]:
-    """Return the Python installation folders outside /usr that kernels need, read-only."""
-    roots = {os.path.realpath(sys.base_prefix), os.path.abspath(sys.prefix)}
-    return sorted(r for r in roots if not r.startswith("/usr/") and r != "/usr")
-
-
 def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     """Wrap a command so that it runs inside the sandbox described by spec."""
     bwrap = require_bwrap()
-    mounts: list[tuple[str, str, str]] = [("--ro-bind", r, r) for r in _python_roots()]
-    mounts.append(("--ro-bind", str(GUARD_FILE), SANDBOX_GUARD))
-    mounts.append(("--ro-bind", str(JUDGE_FILE), SANDBOX_JUDGE))
-    if spec.data_dir is not None and spec.data_dir.is_dir():
-        mounts.append(("--ro-bind", str(spec.data_dir), SANDBOX_DATA))
-    mounts.append(("--bind", str(spec.work_dir), SANDBOX_WORK))
-    mounts.append(("--bind", str(spec.socket_dir), str(spec.socket_dir)))
+    policy = job_policy(spec)
     privileged = os.geteuid() == 0
     args = [bwrap, "--die-with-parent", "--new-session"]
     if privileged:
@@ -142,23 +102,8 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
                  "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-all"]
-    args += _system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-             "--perms", "1777", "--tmpfs", "/dev/shm"]
-    if spec.gpu:
-        for dev in NVIDIA_DEVICES:
-            args += ["--dev-bind-try", f"/dev/{dev}", f"/dev/{dev}"]
-    # bwrap creates missing parents as root-only folders; the sandbox uid must traverse them.
-    for parent in _ancestors([dest for _, _, dest in mounts]):
-        if parent not in ("/tmp", "/usr", "/etc") and not parent.startswith(("/tmp/", "/usr/")):
-            args += ["--perms", "0755", "--dir", parent]
-    for flag, src, dest in mounts:
-        if dest.startswith("/tmp/"):
-            for parent in _ancestors([dest]):
-                if parent.startswith("/tmp/"):
-                    args += ["--perms", "0755", "--dir", parent]
-        args += [flag, src, dest]
-    args += ["--chdir", SANDBOX_WORK, "--"]
+    args += bwrap_mount_args(policy.mounts)
+    args += ["--chdir", policy.chdir, "--"]
     if privileged:
         uid = str(spec.uid)
         args += ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs",
@@ -166,37 +111,19 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     return args + inner
 
 
-def zygote_command(scratch: Path, data_dir: Path | None, gpu: bool, inner: list[str]) -> list[str]:
+def zygote_command(data_dir: Path | None, limits: GradingLimits, inner: list[str]) -> list[str]:
     """Wrap the fork server in its worker's sandbox (root only: it builds each job's namespaces).
 
-    It sees what a kernel sandbox sees, plus the whole scratch root (each child hides it again
-    and keeps only its own job's folders) and keeps the four capabilities a child needs to build
-    its namespaces and drop to the sandbox uid. Only the worker's own code runs with them.
+    It sees every read-only source of a job's view (nothing of any job: each job's writable folders
+    reach it as mount fds) and keeps the four capabilities a child needs to build its namespaces
+    and drop to the sandbox uid. Only the worker's own code runs with them.
     """
     bwrap = require_bwrap()
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
             "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     for cap in ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
         args += ["--cap-add", cap]
-    args += _system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-             "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "0755", "--dir", SANDBOX_WORK,
-             "--dir", ZYGOTE_STAGE]
-    if gpu:
-        for dev in NVIDIA_DEVICES:
-            args += ["--dev-bind-try", f"/dev/{dev}", f"/dev/{dev}"]
-    mounts = [("--ro-bind", r, r) for r in _python_roots()]
-    mounts += [("--ro-bind", str(GUARD_FILE), SANDBOX_GUARD), ("--ro-bind", str(ZYGOTE_FILE), SANDBOX_ZYGOTE),
-               ("--ro-bind", str(JUDGE_FILE), SANDBOX_JUDGE)]
-    if data_dir is not None and data_dir.is_dir():
-        mounts.append(("--ro-bind", str(data_dir), SANDBOX_DATA))
-    mounts.append(("--bind", str(scratch), str(scratch)))
-    # The sandbox uid must traverse the folders bwrap creates (root-only) above each mount.
-    for parent in _ancestors([dest for _, _, dest in mounts] + [SANDBOX_WORK]):
-        if parent not in ("/tmp", "/usr", "/etc") and not parent.startswith(("/tmp/", "/usr/")):
-            args += ["--perms", "0755", "--dir", parent]
-    for flag, src, dest in mounts:
-        args += [flag, src, dest]
+    args += bwrap_mount_args(server_mounts(data_dir, limits.tmp_bytes, ZYGOTE_STAGE))
     return args + ["--chdir", "/", "--"] + inner
 
 
@@ -228,17 +155,25 @@ def sandbox_env(spec: SandboxSpec) -> dict[str, str]:
     return env
 
 
-def limits_preexec(limits: GradingLimits, gpu: bool = False) -> Callable[[], None]:
-    """Return a preexec_fn that applies the rlimits, inherited by everything in the sandbox."""
+RLIMITS = {"cpu": resource.RLIMIT_CPU, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
+           "core": resource.RLIMIT_CORE, "as": resource.RLIMIT_AS}
+
+
+def limits_preexec(policy: SandboxPolicy, cgroup: cgroups.JobCgroup | None = None) -> Callable[[], None]:
+    """Return a preexec_fn that joins the job's cgroup and sets the policy's rlimits, for all it starts."""
+    procs = [str(p) for p in cgroup.procs_files()] if cgroup is not None else []
 
     def apply() -> None:
-        nproc = limits.max_processes + (0 if os.geteuid() == 0 else _own_process_count())
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if not gpu:  # CUDA reserves far more address space than it uses
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        for path in procs:
+            with open(path, "w") as handle:
+                handle.write(str(os.getpid()))
+        for name, value in policy.rlimits.items():
+            hard = value
+            if name == "nproc" and os.geteuid() != 0:
+                value = hard = value + _own_process_count()  # our own uid: count our other processes
+            elif name == "cpu":
+                hard = value + 5  # SIGXCPU first, SIGKILL 5 s later
+            resource.setrlimit(RLIMITS[name], (value, hard))
 
     return apply
 
@@ -266,19 +201,61 @@ def kill_group(pid: int | None) -> None:
         pass
 
 
-def run_in_sandbox(spec: SandboxSpec, inner: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run one command in a fresh sandbox (used by checks and tests, not by grading)."""
-    prepare_dirs(spec)
-    proc = subprocess.Popen(
-        bwrap_command(spec, inner), env=sandbox_env(spec), cwd=spec.work_dir,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, preexec_fn=limits_preexec(spec.limits, spec.gpu),
-    )
+def mount_box(folder: Path, limits: GradingLimits) -> bool:
+    """Make folder a tmpfs of limits.disk_bytes holding everything a job's sandboxes may write.
+
+    Root only; returns False (the folder stays on the worker's disk) otherwise. Its pages count
+    against the job's memory when the job writes them, and are freed when the box is unmounted.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or os.environ.get("ACADEMY_GRADING_BOX", "1") != "1":
+        return False
+    options = f"size={limits.disk_bytes},nr_inodes={limits.max_files},mode=0755"
+    if _libc.mount(b"tmpfs", os.fsencode(folder), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),
+                   options.encode()) != 0:
+        err = ctypes.get_errno()
+        log.warning("no tmpfs for the job's folders (%s): they stay on the disk", os.strerror(err))
+        return False
+    return True
+
+
+def unmount_box(folder: Path) -> None:
+    """Unmount a job's box (its files go with it)."""
+    if os.path.ismount(folder):
+        if _libc.umount2(os.fsencode(folder), MNT_DETACH) != 0:
+            log.warning("could not unmount %s: %s", folder, os.strerror(ctypes.get_errno()))
+
+
+def box_full(folder: Path) -> bool:
+    """Return whether a job filled its box (space or files)."""
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        out, err = proc.communicate()
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < 256 * 1024 or info.f_favail < 16
+
+
+def run_in_sandbox(spec: SandboxSpec, inner: list[str], timeout: float,
+                   handle: KernelHandle | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one command in a fresh sandbox, in the cgroup of handle's job (checks and tests, not grading)."""
+    prepare_dirs(spec)
+    own = handle is None
+    handle = handle or KernelHandle()
+    try:
+        proc = subprocess.Popen(
+            bwrap_command(spec, inner), env=sandbox_env(spec), cwd=spec.work_dir,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            preexec_fn=limits_preexec(job_policy(spec), handle.job_cgroup(spec.limits)))
+        handle.pids.append(proc.pid)
+        handle.processes.append(proc)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            out, err = proc.communicate()
+    finally:
+        if own:
+            handle.close()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -287,18 +264,20 @@ def run_judge(spec: SandboxSpec, timeout: float, handle: KernelHandle | None = N
 
     Its input and output are files in spec.work_dir (see judge.py); what it prints goes to
     spec.socket_dir/kernel.log. Forked from the worker's fork server when spec.scratch_root is set.
+    It runs in the job's cgroup, after the kernel: the job's limits hold for both together.
     """
     prepare_dirs(spec)
     if handle is not None and handle.killed:
         return None
     env = sandbox_env(spec)
+    cgroup = handle.job_cgroup(spec.limits) if handle is not None else None
     process: Any = None
     if spec.scratch_root is not None:
         from academy.grading.forkserver import ForkServerUnavailable, fork_server_for
 
         try:
             server = fork_server_for(spec.scratch_root, spec.data_dir, env)
-            process = server.launch(spec, "", env, program="judge")
+            process = server.launch(spec, "", env, program="judge", cgroup=cgroup)
         except ForkServerUnavailable:
             log.warning("no fork server; the judge starts in its own sandbox", exc_info=True)
     if process is None:
@@ -306,7 +285,7 @@ def run_judge(spec: SandboxSpec, timeout: float, handle: KernelHandle | None = N
             process = subprocess.Popen(
                 bwrap_command(spec, [sys.executable, SANDBOX_JUDGE]), env=env, cwd=spec.work_dir,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                preexec_fn=limits_preexec(spec.limits, spec.gpu))
+                preexec_fn=limits_preexec(job_policy(spec), cgroup))
     if handle is not None:
         handle.processes.append(process)
         if isinstance(process, subprocess.Popen):
@@ -325,11 +304,35 @@ def run_judge(spec: SandboxSpec, timeout: float, handle: KernelHandle | None = N
 
 @dataclass
 class KernelHandle:
-    """The processes of one job's sandboxes, so a watchdog can end them all."""
+    """One job's sandboxes: their processes, the job's cgroup and box, so a watchdog can end them all."""
 
     pids: list[int] = field(default_factory=list)
     processes: list[Any] = field(default_factory=list)  # Popen, or forkserver.ForkedKernel
     killed: bool = False
+    cgroup: cgroups.JobCgroup | None = None
+    box: Path | None = None
+    box_mounted: bool = False
+    _cgroup_tried: bool = False
+
+    def open_box(self, folder: Path, limits: GradingLimits) -> Path:
+        """Make the job's box (see mount_box) and return it; close() unmounts it."""
+        self.box = folder
+        self.box_mounted = mount_box(folder, limits)
+        return folder
+
+    def job_cgroup(self, limits: GradingLimits) -> cgroups.JobCgroup | None:
+        """Return the job's cgroup, made on first use; None where no hierarchy is writable."""
+        if self.cgroup is None and not self._cgroup_tried:
+            self._cgroup_tried = True
+            found = cgroups.layout()
+            if found.by_resource:
+                from academy.grading.sandbox_policy import cgroup_limits
+
+                try:
+                    self.cgroup = cgroups.JobCgroup(found, cgroup_limits(limits), self.kill)
+                except OSError:
+                    log.warning("could not make the job's cgroup: rlimits only", exc_info=True)
+        return self.cgroup
 
     def kill(self) -> None:
         """Kill every sandbox started for the job, and any started later."""
@@ -339,11 +342,43 @@ class KernelHandle:
         for process in self.processes:
             if not isinstance(process, subprocess.Popen):
                 process.kill()  # a forked kernel: its server ends the job's namespace
+        if self.cgroup is not None:
+            self.cgroup.kill()
 
     def cpu_exceeded(self) -> bool:
-        """Return whether a sandbox ended on its CPU-time limit (SIGXCPU)."""
+        """Return whether the job ran out of CPU time (its cgroup's total, or one process's rlimit)."""
+        if self.cgroup is not None and self.cgroup.cpu_exceeded:
+            return True
         codes = {p.poll() for p in self.processes}
         return bool(codes & {-signal.SIGXCPU, 128 + signal.SIGXCPU})
+
+    def limit_hits(self) -> set[str]:
+        """Return the job-wide limits it ran into: memory, processes, cpu (cgroup) and disk (its box)."""
+        hits = self.cgroup.hits() if self.cgroup is not None else set()
+        if self.cpu_exceeded():
+            hits.add("cpu")
+        if self.box is not None and self.box_mounted and box_full(self.box):
+            hits.add("disk")
+        return hits
+
+    def enforcement(self) -> str:
+        """Say how this job's limits were held (for the result)."""
+        found = cgroups.layout()
+        if self.cgroup is None and found.by_resource:
+            text = "rlimits per process only (the job's cgroup could not be made)"
+        else:
+            text = found.describe()
+        box = "a tmpfs" if self.box_mounted else "the worker's disk (no tmpfs: not root, or turned off)"
+        return f"{text}; writable folders on {box}"
+
+    def close(self) -> None:
+        """End the job for good: kill what is left, remove its cgroup, unmount its box."""
+        self.kill()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.box is not None and self.box_mounted:
+            unmount_box(self.box)
+            self.box_mounted = False
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -381,7 +416,8 @@ class SandboxKernelManager(AsyncKernelManager):
         assert self.spec is not None
         kw["env"] = sandbox_env(self.spec)
         kw["cwd"] = str(self.spec.work_dir)
-        kw["preexec_fn"] = limits_preexec(self.spec.limits, self.spec.gpu)
+        cgroup = self.handle.job_cgroup(self.spec.limits) if self.handle is not None else None
+        kw["preexec_fn"] = limits_preexec(job_policy(self.spec), cgroup)
         # The kernel's parent inside the pid namespace is bwrap, not the worker: no parent
         # polling (it would see pid 1 and quit); --die-with-parent covers a dying worker.
         kw["independent"] = True
@@ -389,7 +425,7 @@ class SandboxKernelManager(AsyncKernelManager):
             from academy.grading.forkserver import ForkServerUnavailable
 
             try:
-                await self._launch_forked(kw["env"])
+                await self._launch_forked(kw["env"], cgroup)
                 return
             except ForkServerUnavailable:
                 log.warning("no fork server; this kernel starts in its own sandbox", exc_info=True)
@@ -407,7 +443,7 @@ class SandboxKernelManager(AsyncKernelManager):
             if self.handle.killed:
                 kill_group(self.sandbox_pid)
 
-    async def _launch_forked(self, env: dict[str, str]) -> None:
+    async def _launch_forked(self, env: dict[str, str], cgroup: cgroups.JobCgroup | None) -> None:
         """Have the worker's fork server fork this job's kernel (see forkserver.py)."""
         from academy.grading.forkserver import fork_server_for
 
@@ -415,7 +451,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if self.handle is not None and self.handle.killed:
             raise RuntimeError("the job's time limit passed before the kernel started")
         server = fork_server_for(self.spec.scratch_root, self.spec.data_dir, env)
-        kernel = server.launch(self.spec, self.connection_file, env)
+        kernel = server.launch(self.spec, self.connection_file, env, cgroup=cgroup)
         provisioner: Any = self.provisioner
         provisioner.process, provisioner.pid, provisioner.pgid = kernel, kernel.pid, None
         if self.handle is not None:
@@ -426,10 +462,18 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_interrupt_kernel(self) -> None:
         # A signal to bwrap's process group would not reach the kernel's own session:
-        # ask the kernel to interrupt itself instead.
+        # ask the kernel to interrupt itself instead. A dead kernel is not asked: a send to
+        # its socket would wait for ever.
+        if not await self._async_is_alive():
+            return
         msg = self.session.msg("interrupt_request", content={})
         self._connect_control_socket()
-        self.session.send(self._control_socket, msg)
+        assert self._control_socket is not None
+        self._control_socket.setsockopt(zmq.SNDTIMEO, 2000)
+        try:
+            self.session.send(self._control_socket, msg)
+        except zmq.Again:
+            log.warning("the kernel did not take the interrupt request")
 
     interrupt_kernel = _async_interrupt_kernel  # type: ignore[assignment]
 
