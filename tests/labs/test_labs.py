@@ -114,6 +114,9 @@ def _report(runs: dict[str, Future[PendingLab]], wall: float, cpu: float) -> Non
             scores = run.result().result().scores
         except Exception:  # noqa: BLE001 - a lab that failed to grade has nothing to report
             continue
+        if h.GRADER != "production":  # one autograde call per lab: no per-submission cost to report
+            labs[name] = {"submissions": len(scores), "cpu_seconds": 0.0}
+            continue
         labs[name] = {
             "submissions": len(scores),
             "cpu_seconds": round(sum(s.cpu_seconds for s in scores.values()), 1),
