@@ -76,7 +76,7 @@ def create_app(config: object | None = None) -> Flask:
         str(p) for p in sorted(root.glob("**/translations")) if p.is_dir()
     )
 
-    from academy import extensions, i18n, policy, security, ui
+    from academy import errors, extensions, i18n, policy, security, ui
     from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     import_models()
@@ -97,6 +97,7 @@ def create_app(config: object | None = None) -> Flask:
     security.init_app(app)
     i18n.init_app(app)
     ui.init_app(app)
+    errors.init_app(app)  # before the blueprints: their <int:...> ids use its bounded converter
     extensions.init_sqlite_pragmas(app)
 
     for spec in BLUEPRINTS:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from academy.policy import PUBLIC, TOKEN, Role, policy_of, roles_allowed
 
@@ -12,7 +12,7 @@ def _url(app, rule: Rule) -> str:
     for arg in rule.arguments:
         converter = rule._converters[arg]  # noqa: SLF001
         name = converter.__class__.__name__
-        if name == "IntegerConverter":
+        if isinstance(converter, IntegerConverter):  # ids use academy.errors.IdConverter, a bounded one
             values[arg] = 1
         elif name == "AnyConverter":
             values[arg] = sorted(converter.items)[0]

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from academy.auth.models import User
 from academy.courses.models import Assignment
+from academy.errors import answer
 from academy.extensions import csrf, db, limiter
 from academy.grading.service_auth import require_grader_token  # the worker's scoped token
 from academy.integrations import nbgrader
@@ -30,17 +31,10 @@ STATUS_LABELS = {"queued": "grading queued", "grading": "grading", "time_limit":
 
 @bp.errorhandler(HTTPException)
 def _api_error(exc: HTTPException):
-    """Answer the API's refusals as JSON {"error": ...} in the request's language."""
-    if not request.path.startswith("/api/"):
-        return exc
-    if exc.code == 429:
+    """Answer the API's refusals as JSON {"error": ...} in the request's language (academy.errors)."""
+    if request.path.startswith("/api/") and exc.code == 429:
         return too_many_submissions()
-    messages = {
-        401: _("Sign in again: the access token is missing, expired or revoked."),
-        403: _("You may not do this."),
-        404: _("Not found."),
-    }
-    return jsonify(error=messages.get(exc.code or 500, exc.name)), exc.code
+    return answer(exc)
 
 
 def _bearer_user() -> User:
