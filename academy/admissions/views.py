@@ -16,6 +16,7 @@ from academy.listing import paginate
 from academy.policy import Role, allow
 from academy.ui import STATUS_NAMES
 from academy.universities.models import Cohort
+from academy.validators import id_arg, refuse_form
 
 bp = Blueprint("admissions", __name__, url_prefix="/admissions")
 
@@ -45,7 +46,7 @@ def _status_name(status: str) -> str:
 @allow(Role.COORDINATOR)
 def applications():
     """List the applications to the coordinator's cohorts, filtered, searched, sorted and paged."""
-    cohort_id = request.args.get("cohort", type=int)
+    cohort_id = id_arg("cohort")
     if cohort_id:
         _own_cohort(cohort_id)
     # The list opens on the work queue; "all statuses" sends an empty status explicitly.
@@ -151,9 +152,7 @@ def withdraw_trainee(enrollment_id: int):
     cohort = _own_cohort(enrollment.cohort_id)
     form = WithdrawTraineeForm()
     if not form.validate_on_submit():
-        for error in form.reason.errors:
-            flash(str(error), "error")
-        return redirect(url_for("admissions.cohort_roster", cohort_id=cohort.id))
+        refuse_form(form)  # no reason, or one too long or naming a resident registration number
     try:
         services.withdraw_trainee(enrollment, current_user, form.reason.data)
         db.session.commit()
@@ -243,9 +242,7 @@ def withdraw_my_application(application_id: int):
         abort(403)
     form = WithdrawApplicationForm()
     if not form.validate_on_submit():
-        for error in form.reason.errors:
-            flash(str(error), "error")
-        return redirect(url_for("admissions.my_applications"))
+        refuse_form(form)
     try:
         services.withdraw_application(application, current_user, form.reason.data)
         db.session.commit()

@@ -43,6 +43,11 @@ def review_status_name(value: str) -> str:
     return str(REVIEW_STATUS_NAMES.get(value) or STATUS_NAMES.get(value, value))
 
 
+def _form_page(template: str, **context):
+    """Show a form page: 200 to fill it in, 400 when what was posted is refused (the page says why)."""
+    return render_template(template, **context), 400 if request.method == "POST" else 200
+
+
 def _catalogue() -> list[Skill]:
     return list(db.session.scalars(sa.select(Skill).order_by(Skill.id)))
 
@@ -94,7 +99,7 @@ def register():
             db.session.commit()
             flash(_("Your company is registered. The academy office will review it."), "success")
             return redirect(url_for("companies.company_profile"))
-    return render_template("companies/register.html", form=form)
+    return _form_page("companies/register.html", form=form)
 
 
 @bp.get("/company")
@@ -123,7 +128,7 @@ def edit_company():
             db.session.commit()
             flash(_("Company profile saved."), "success")
             return redirect(url_for("companies.company_profile"))
-    return render_template("companies/profile_form.html", form=form, company=company)
+    return _form_page("companies/profile_form.html", form=form, company=company)
 
 
 # --- the recruiter's demands ---------------------------------------------------------------
@@ -162,7 +167,7 @@ def new_demand():
             db.session.commit()
             flash(_("Demand saved as a draft. Submit it when it is ready."), "success")
             return redirect(url_for("companies.demand_detail", demand_id=demand.id))
-    return render_template("companies/demand_form.html", form=form, demand=None, company=company)
+    return _form_page("companies/demand_form.html", form=form, demand=None, company=company)
 
 
 @bp.route("/company/demands/<int:demand_id>/edit", methods=["GET", "POST"])
@@ -186,7 +191,7 @@ def edit_demand(demand_id: int):
             db.session.commit()
             flash(_("Demand saved."), "success")
             return redirect(url_for("companies.demand_detail", demand_id=demand.id))
-    return render_template("companies/demand_form.html", form=form, demand=demand, company=demand.company)
+    return _form_page("companies/demand_form.html", form=form, demand=demand, company=demand.company)
 
 
 def _demand_input(form: DemandForm) -> services.DemandInput:

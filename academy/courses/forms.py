@@ -7,7 +7,7 @@ from wtforms import BooleanField, DateTimeLocalField, FloatField, IntegerField, 
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from academy.skills.models import LEVELS, Skill
-from academy.validators import RRNRejectingForm
+from academy.validators import RRNRejectingForm, finite, within_years
 
 LEVEL_CHOICES = [(0, "—")] + [(n, str(n)) for n in LEVELS]
 
@@ -30,23 +30,23 @@ class AssignmentForm(RRNRejectingForm, FlaskForm):
     title_ko = StringField(_l("Title (Korean)"), validators=[DataRequired(), Length(max=160)])
     title_en = StringField(_l("Title (English)"), validators=[DataRequired(), Length(max=160)])
     week = IntegerField(_l("Week"), default=1, validators=[InputRequired(), NumberRange(min=1, max=52)])
-    max_points = FloatField(_l("Maximum points"), default=100.0, validators=[InputRequired(), NumberRange(min=0.5, max=1000)])
+    max_points = FloatField(_l("Maximum points"), default=100.0, validators=[InputRequired(), NumberRange(min=0.5, max=1000), finite])
     needs_gpu = BooleanField(_l("Needs a GPU to grade"))
 
 
 class DueDateForm(FlaskForm):
     cohort_id = SelectField(_l("Cohort"), coerce=int, choices=[])
-    due_at = DateTimeLocalField(_l("Due (Seoul time)"), validators=[InputRequired()])
-    released_at = DateTimeLocalField(_l("Released (Seoul time, optional)"), validators=[Optional()])
+    due_at = DateTimeLocalField(_l("Due (Seoul time)"), validators=[InputRequired(), within_years()])
+    released_at = DateTimeLocalField(_l("Released (Seoul time, optional)"), validators=[Optional(), within_years()])
 
 
 class ExtensionForm(RRNRejectingForm, FlaskForm):
     student_id = SelectField(_l("Trainee"), coerce=int, choices=[])
-    due_at = DateTimeLocalField(_l("New due date (Seoul time)"), validators=[InputRequired()])
+    due_at = DateTimeLocalField(_l("New due date (Seoul time)"), validators=[InputRequired(), within_years()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
 class GradeForm(RRNRejectingForm, FlaskForm):
-    score = FloatField(_l("Score (after late penalty)"), validators=[InputRequired()])
-    late_penalty = FloatField(_l("Late penalty (points taken off)"), default=0.0, validators=[Optional()])
+    score = FloatField(_l("Score (after late penalty)"), validators=[InputRequired(), finite])
+    late_penalty = FloatField(_l("Late penalty (points taken off)"), default=0.0, validators=[Optional(), finite])
     feedback = TextAreaField(_l("Feedback"), validators=[Length(max=5000)])

@@ -383,7 +383,8 @@ def upsert_grade(
         raise ScoreOutOfRange(
             _l("The score must be between 0 and %(max)s.", max=f"{assignment.max_points:g}")
         )
-    if late_penalty < 0 or score + late_penalty > assignment.max_points:
+    # Written so that NaN fails too: every comparison with NaN is false, so "not in range" catches it.
+    if not 0 <= late_penalty <= assignment.max_points - score:
         raise ScoreOutOfRange(_l("The late penalty must be between 0 and the points lost to lateness."))
     grade = db.session.scalar(
         sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == student.id)

@@ -24,6 +24,7 @@ from academy.i18n import localized
 from academy.policy import Role, allow
 from academy.skills.models import Skill
 from academy.universities.models import Cohort
+from academy.validators import id_field
 
 bp = Blueprint("courses", __name__)
 
@@ -167,7 +168,7 @@ def release_now(course_id: int, assignment_id: int):
     assignment = _course_assignment(course, assignment_id)
     back = redirect(url_for("courses.due_dates", course_id=course.id, assignment_id=assignment.id))
     try:
-        services.release_now(assignment, request.form.get("cohort_id", type=int))
+        services.release_now(assignment, id_field("cohort_id"))
     except services.CourseError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -7,7 +7,7 @@ from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectFie
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from academy.placements.models import FOLLOW_UP_MONTHS
-from academy.validators import RRNRejectingForm
+from academy.validators import MAX_ID, RRNRejectingForm, within_years
 
 
 class ActionForm(FlaskForm):
@@ -20,7 +20,7 @@ class ConsentForm(FlaskForm):
 
 class RoundForm(FlaskForm):
     cohort_id = SelectField(_l("Cohort"), coerce=int, validators=[DataRequired()])
-    retention_until = DateField(_l("Keep the round's personal data until"), validators=[InputRequired()])
+    retention_until = DateField(_l("Keep the round's personal data until"), validators=[InputRequired(), within_years()])
 
 
 class RunForm(FlaskForm):
@@ -29,8 +29,8 @@ class RunForm(FlaskForm):
 
 
 class OfferForm(FlaskForm):
-    student_id = IntegerField(validators=[InputRequired()])
-    deadline = DateField(_l("Answer by"), validators=[InputRequired()])
+    student_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)])
+    deadline = DateField(_l("Answer by"), validators=[InputRequired(), within_years()])
 
 
 class EvaluationForm(RRNRejectingForm, FlaskForm):

@@ -42,6 +42,7 @@ from academy.placements.profiles import competency_profile
 from academy.placements.services import ConsentMissing, PlacementError
 from academy.policy import PUBLIC, Role, allow
 from academy.universities.models import Cohort
+from academy.validators import refuse_form
 
 bp = Blueprint("placements", __name__)
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -127,7 +128,8 @@ def consent_form(demand_id: int):
         else:
             return _done(_("You opted in. The demand is now last in your ranking."), "placements.student_demands")
     notice = consents.consent_notice(demand, match_round)
-    return render_template("placements/consent.html", demand=demand, notice=notice, form=form)
+    return render_template("placements/consent.html", demand=demand, notice=notice, form=form), \
+        400 if request.method == "POST" else 200
 
 
 @bp.post("/my/consents/<int:consent_id>/move")
@@ -260,8 +262,7 @@ def evaluate(placement_id: int):
     placement = _placement_for_user(placement_id)
     form = EvaluationForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
-        return redirect(url_for("placements.placement_detail", placement_id=placement_id))
+        refuse_form(form)
     by_kind = "trainee" if current_user.role == Role.STUDENT else "supervisor"
     try:
         offers.evaluate(placement, by_kind, form.rating.data, form.comment.data or "", current_user)
@@ -277,8 +278,7 @@ def follow_up(placement_id: int):
     placement = _placement_for_user(placement_id)
     form = FollowUpForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
-        return redirect(url_for("placements.placement_detail", placement_id=placement_id))
+        refuse_form(form)
     try:
         offers.record_follow_up(placement, form.months.data, form.employed.data == "yes", form.note.data or "",
                                 current_user)
@@ -341,9 +341,10 @@ def shortlist(demand_id: int, round_id: int):
     matched = rounds.outcomes(match_round, demand_id) if match_round.status == RoundStatus.PUBLISHED else []
     demand_offers = db.session.scalars(sa.select(Offer).where(Offer.demand_id == demand_id,
                                                              Offer.round_id == round_id)).all()
-    return render_template("placements/shortlist.html", demand=demand, match_round=match_round, lines=lines,
+    page = render_template("placements/shortlist.html", demand=demand, match_round=match_round, lines=lines,
                            form=form, round_demand=rd, matched=matched, offers=demand_offers,
-                           offer_form=OfferForm(), fill=rounds.demand_fill(demand))
+                           offer_form=OfferForm(formdata=None), fill=rounds.demand_fill(demand))
+    return page, 400 if request.method == "POST" else 200
 
 
 @bp.get("/company/demands/<int:demand_id>/trainees/<int:student_id>")
@@ -372,8 +373,7 @@ def make_offer(demand_id: int, round_id: int):
     match_round = db.get_or_404(MatchRound, round_id)
     form = OfferForm()
     if not form.validate_on_submit():
-        flash(_("Choose a trainee and a deadline."), "error")
-        return redirect(url_for("placements.shortlist", demand_id=demand_id, round_id=round_id))
+        abort(400, description=_("Choose a trainee and a deadline."))
     deadline = datetime.combine(form.deadline.data, time(23, 59, 59), SEOUL).astimezone(UTC)
     try:
         offers.make_offer(match_round, demand, form.student_id.data, deadline, current_user)
@@ -411,8 +411,7 @@ def open_round():
     """Open a match round for a cohort."""
     form = _cohort_choices(RoundForm())
     if not form.validate_on_submit():
-        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
-        return redirect(url_for("placements.office_home"))
+        refuse_form(form)
     cohort = db.get_or_404(Cohort, form.cohort_id.data)
     try:
         match_round = rounds.open_round(cohort, form.retention_until.data, current_user)

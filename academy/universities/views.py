@@ -12,8 +12,14 @@ from academy.policy import Role, allow
 from academy.universities import services
 from academy.universities.forms import CohortForm, UniversityForm
 from academy.universities.models import Cohort, University
+from academy.validators import id_arg, int_arg
 
 bp = Blueprint("universities", __name__)
+
+
+def _form_page(template: str, **context):
+    """Show a form page: 200 to fill it in, 400 when what was posted is refused (the page says why)."""
+    return render_template(template, **context), 400 if request.method == "POST" else 200
 
 
 def _all_universities() -> list[University]:
@@ -58,7 +64,7 @@ def new_university():
             db.session.commit()
             flash(_("University added."), "success")
             return redirect(url_for("universities.list_universities"))
-    return render_template("universities/university_form.html", form=form, university=None)
+    return _form_page("universities/university_form.html", form=form, university=None)
 
 
 @bp.route("/admin/universities/<int:university_id>/edit", methods=["GET", "POST"])
@@ -78,7 +84,7 @@ def edit_university(university_id: int):
             db.session.commit()
             flash(_("University saved."), "success")
             return redirect(url_for("universities.list_universities"))
-    return render_template("universities/university_form.html", form=form, university=university)
+    return _form_page("universities/university_form.html", form=form, university=university)
 
 
 @bp.get("/admin/cohorts")
@@ -86,10 +92,10 @@ def edit_university(university_id: int):
 def list_cohorts():
     """List every university's cohorts with capacity and enrolment, filterable by university and year."""
     query = sa.select(Cohort).join(Cohort.university).options(contains_eager(Cohort.university))
-    university = request.args.get("university", type=int)
+    university = id_arg("university")  # anything that cannot be an id filters nothing
     if university:
         query = query.where(Cohort.university_id == university)
-    year = request.args.get("year", type=int)
+    year = int_arg("year", 1900, 9999)
     if year:
         query = query.where(Cohort.year == year)
     listing = paginate(
@@ -115,7 +121,7 @@ def _cohort_form(**kwargs) -> CohortForm:
 @allow(Role.ADMIN)
 def new_cohort():
     """Add a yearly cohort to a university with a capacity."""
-    form = _cohort_form(university_id=request.args.get("university", type=int))
+    form = _cohort_form(university_id=id_arg("university"))
     if form.validate_on_submit():
         university = db.get_or_404(University, form.university_id.data)
         try:
@@ -128,7 +134,7 @@ def new_cohort():
             db.session.commit()
             flash(_("Cohort added."), "success")
             return redirect(url_for("universities.list_cohorts"))
-    return render_template("universities/cohort_form.html", form=form, cohort=None)
+    return _form_page("universities/cohort_form.html", form=form, cohort=None)
 
 
 @bp.route("/admin/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
@@ -150,4 +156,4 @@ def edit_cohort(cohort_id: int):
             db.session.commit()
             flash(_("Cohort saved."), "success")
             return redirect(url_for("universities.list_cohorts"))
-    return render_template("universities/cohort_form.html", form=form, cohort=cohort)
+    return _form_page("universities/cohort_form.html", form=form, cohort=cohort)

@@ -67,7 +67,7 @@ def test_the_demand_form_asks_nothing_the_fair_hiring_act_forbids(client, make, 
 def test_demand_form_refuses_bad_input_with_a_clear_message(client, make, sign_in, changes, message):
     sign_in(make.user("recruiter"))
     response = client.post("/company/demands/new", data=demand_data(**changes))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert _count() == 0
 

@@ -48,7 +48,7 @@ def test_a_company_registers_itself_and_waits_for_approval(client):
 )
 def test_registration_refuses_bad_input_and_keeps_nothing(client, changes, message):
     response = _register(client, **changes)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Company.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
@@ -97,7 +97,7 @@ def test_profile_edit_refuses_bad_input(client, make, sign_in, field, value):
     recruiter = sign_in(make.user("recruiter"))
     data = {"sector": "nuclear", "city": "changwon", "size": "large", field: value}
     response = client.post("/company/edit", data=data)
-    assert response.status_code == 200 and 'class="error"' in response.get_data(as_text=True)
+    assert response.status_code == 400 and 'class="error"' in response.get_data(as_text=True)
     db.session.refresh(recruiter.company)
     assert recruiter.company.sector == "machinery"
 
@@ -112,4 +112,4 @@ def test_rejected_company_sees_the_reason(client, make, sign_in):
 
 def test_registration_is_rate_limited(client):
     codes = [client.post("/companies/register", data={"name": f"Spam {i}"}).status_code for i in range(11)]
-    assert codes[:10] == [200] * 10 and codes[10] == 429
+    assert codes[:10] == [400] * 10 and codes[10] == 429

@@ -27,7 +27,7 @@ def test_opting_in_needs_the_box_ticked(client, auth, world):
     student = world.students[0]
     auth.login(student)
     response = client.post(f"/my/demands/{world.demands[0].id}/consent", data={})
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused, on the consent page saying why
     assert _consents(student.id) == []
 
 

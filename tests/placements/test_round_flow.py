@@ -67,7 +67,7 @@ def test_shortlist_notes_refuse_resident_registration_numbers(client, auth, worl
     auth.login(world.recruiter)
     url = f"/company/demands/{d.id}/rounds/{world.round.id}/shortlist"
     response = client.post(url, data={f"pos_{s.id}": 1, f"note_{s.id}": "주민번호 900101-1234567"})
-    assert response.status_code == 200 and "주민등록번호" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "주민등록번호" in response.get_data(as_text=True)
     m = _models()
     assert _db().session.scalar(sa.select(sa.func.count()).select_from(m.ShortlistEntry)) == 0
 
@@ -148,7 +148,7 @@ def test_offer_accept_start_evaluate_follow_up(client, auth, world):
         client.post(f"/placements/{placement.id}/follow-up", data={"months": months, "employed": "yes", "note": ""})
     bad = client.post(f"/placements/{placement.id}/follow-up", data={"months": 12, "employed": "yes",
                                                                    "note": "900101-1234567"})
-    assert bad.status_code == 302
+    assert bad.status_code == 400 and "주민등록번호" in bad.get_data(as_text=True)
     auth.logout()
     auth.login(world.other_recruiter)
     assert client.get(f"/placements/{placement.id}").status_code == 404

@@ -47,7 +47,7 @@ def test_duplicate_university_code_is_refused(client, make, office):
     db.session.commit()
     response = client.post("/admin/universities/new",
                            data={"code": "inje", "name_ko": "다른", "name_en": "Other", "city": "gimhae"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "already exists" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(University.id))) == 1
 
@@ -108,7 +108,7 @@ def test_cohort_form_refuses_bad_values(client, make, office, field, value):
     db.session.commit()
     data = {"university_id": uni.id, "year": 2028, "name": "2028-1", "capacity": 40, field: value}
     response = client.post("/admin/cohorts/new", data=data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'class="error"' in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Cohort.id))) == 0
 
@@ -129,7 +129,7 @@ def test_capacity_can_never_go_below_enrolment(client, make, office):
     db.session.commit()
     form = {"university_id": cohort.university_id, "year": cohort.year, "name": cohort.name, "is_open": "y"}
     response = client.post(f"/admin/cohorts/{cohort.id}/edit", data={**form, "capacity": 1})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "2 trainees are already enrolled" in response.get_data(as_text=True)
     db.session.refresh(cohort)
     assert cohort.capacity == 5
@@ -243,5 +243,5 @@ def test_a_concurrent_duplicate_hits_the_unique_constraint_with_the_same_message
     monkeypatch.setattr(services, "_code_taken", lambda code, but: False)
     response = client.post("/admin/universities/new",
                            data={"code": "INJE", "name_ko": "다른", "name_en": "Other", "city": "gimhae"})
-    assert response.status_code == 200 and "already exists" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "already exists" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(University.id))) == 1
