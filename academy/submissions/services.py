@@ -30,6 +30,7 @@ from academy.submissions.models import Submission, SubmissionStatus
 # requeue_unqueued and stored_files are part of this module's interface; they live with the queue.
 from academy.submissions.queue import queue_next, requeue_unqueued, stored_files, supersede_waiting  # noqa: F401
 from academy.util import utcnow
+from academy.validators import MAX_ID
 
 log = logging.getLogger(__name__)
 FINAL = {SubmissionStatus.GRADED, SubmissionStatus.TIME_LIMIT, SubmissionStatus.MEMORY_LIMIT, SubmissionStatus.ERROR}
@@ -92,9 +93,18 @@ def penalty_percent(assignment: Assignment, late_days: int) -> float:
     return float(min(late_days * course.late_percent_per_day, course.late_max_deduction))
 
 
+# A file name part the filesystem stores (NAME_MAX is 255 bytes) and a path well inside PATH_MAX.
+MAX_NAME_PART_BYTES = 255
+MAX_NAME_CHARS = 1024
+
+
 def _safe_name(name: str) -> str:
     path = PurePosixPath(name.replace("\\", "/"))
     if not name or path.is_absolute() or ".." in path.parts or any(p.startswith(".") for p in path.parts):
+        raise BadFiles(_l("A submitted file has an unsafe name."))
+    # Control characters (NUL above all) and over-long names cannot be stored as files: refused, not a 500.
+    if any(ord(c) < 32 for c in name) or len(name) > MAX_NAME_CHARS or \
+            any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_PART_BYTES for p in path.parts):
         raise BadFiles(_l("A submitted file has an unsafe name."))
     return str(path)
 
@@ -255,12 +265,49 @@ def prune_superseded_files(student: User | None = None) -> tuple[int, int]:
     return pruned, freed
 
 
+def _result_id(value: object) -> int:
+    """Return the submission id a result names: a whole number, as the worker sends it (text) or plain."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        key = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 10:
+        key = int(value)
+    else:
+        raise UnknownSubmission(_l("No such submission."))
+    if not 0 < key <= MAX_ID:
+        raise UnknownSubmission(_l("No such submission."))
+    return key
+
+
+def _result_number(data: dict, key: str) -> float:
+    """Return a finite score of a result (absent: 0); NaN, infinities, text and lists are refused."""
+    value = data.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SubmissionError(_l("Invalid result."))
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise SubmissionError(_l("Invalid result.")) from None
+    if not math.isfinite(number):
+        raise SubmissionError(_l("Invalid result."))
+    return number
+
+
+def _result_text(data: dict, key: str, default: str = "") -> str:
+    """Return a text field of a result; NUL characters (which PostgreSQL cannot store) are dropped."""
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise SubmissionError(_l("Invalid result."))
+    # The message and the feedback quote the trainee's notebook: a NUL there must not lose the grade.
+    return str(value).replace("\x00", "")
+
+
 def record_result(data: dict) -> Submission:
     """Record a worker's result once: later copies of the same result change nothing."""
-    try:
-        key = int(data.get("submission_id", 0) or 0)
-    except (TypeError, ValueError):
-        raise UnknownSubmission(_l("No such submission.")) from None
+    key = _result_id(data.get("submission_id"))
     # The row lock makes two copies of one result arriving together record it once (PostgreSQL).
     submission = db.session.get(Submission, key, with_for_update=True)
     if submission is None:
@@ -269,13 +316,17 @@ def record_result(data: dict) -> Submission:
         # Graded already (a redelivered job), or superseded: a superseded submission is never graded, even
         # if a job for it ran after all (its claim outlived a crashed portal process).
         return submission
-    status = str(data.get("status", "error"))
+    status = _result_text(data, "status", "error")
     if status not in set(SubmissionStatus) - {SubmissionStatus.QUEUED}:
         raise SubmissionError(_l("Unknown grading status."))
     assignment = submission.assignment
+    # Every field is checked before anything is recorded: a malformed result changes nothing.
+    auto, total, top_auto = (_result_number(data, k) for k in ("auto_score", "max_total_score", "max_auto_score"))
+    top = total or top_auto
+    message, html = _result_text(data, "message")[:2000], _result_text(data, "feedback_html")
     # A report names the work it graded; one about another trainee's or assignment's files is refused.
-    if str(data.get("student_id", submission.student_id)) != str(submission.student_id) or \
-            str(data.get("assignment", assignment.nbgrader_name)) != assignment.nbgrader_name:
+    if _result_text(data, "student_id", str(submission.student_id)) != str(submission.student_id) or \
+            _result_text(data, "assignment", assignment.nbgrader_name) != assignment.nbgrader_name:
         raise SubmissionError(_l("This result belongs to another submission."))
     if status == SubmissionStatus.GRADING:
         submission.status = status
@@ -285,18 +336,15 @@ def record_result(data: dict) -> Submission:
     due_at = due_for(student, assignment)
     if due_at is not None:
         submission.days_late = days_late(submission.received_at, due_at)
-    auto = float(data.get("auto_score") or 0)
     # Scaled against all of nbgrader's points (tests and hand-graded answers): written answers are not
     # free marks while they wait for an instructor.
-    top = float(data.get("max_total_score") or data.get("max_auto_score") or 0)
     score = round(min(max(auto / top, 0.0), 1.0) * assignment.max_points, 2) if top > 0 else 0.0
     penalty = round(score * penalty_percent(assignment, submission.days_late) / 100, 2)
     submission.status = status
     submission.auto_score = score
     submission.late_penalty = penalty
-    submission.message = str(data.get("message", ""))[:2000]
+    submission.message = message
     submission.graded_at = utcnow()
-    html = str(data.get("feedback_html") or "")
     if html:
         rel = Path(submission.stored_path) / "feedback.html"
         (var_dir() / rel).parent.mkdir(parents=True, exist_ok=True)
