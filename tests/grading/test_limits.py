@@ -261,7 +261,8 @@ def test_the_judge_spends_from_the_same_cpu_budget_as_the_kernel(grade, make_sub
     Checked: fails when the judge is started outside the job's cgroup (run_judge without the cgroup):
     the judge's cell then runs to its own 30 s timeout and the job ends with no limit named.
     """
-    spin_in_judge = ("def mean_square(x):\n    import os\n    if os.path.exists('verdicts.txt'):\n"
+    # The kernel's uid is kept in the function; the judge runs under another uid.
+    spin_in_judge = ("import os\n\ndef mean_square(x, kernel_uid=os.getuid()):\n    if os.getuid() != kernel_uid:\n"
                      "        while True:\n            pass\n    return float(np.mean(np.asarray(x, dtype=float) ** 2))\n")
     limits = GradingLimits(wall_seconds=90, cpu_seconds=5, cell_timeout_seconds=30)
     sampler = JobCpu()
