@@ -163,9 +163,12 @@ def check_company_access(recruiter: User, student_id: int, demand: Demand, what:
     own = recruiter.company_id == demand.company_id and demand.company.status == ReviewStatus.APPROVED
     consent = active_consent(student_id, demand) if own else None
     if consent is None:
-        record("consent.missing", subject_user_id=student_id, obj=demand,
-               detail={"company": recruiter.company_id, "what": what})
-        record("access.denied", subject_user_id=student_id, obj=demand, detail={"what": what})
+        # A probe for an id nobody has is refused the same way, and logged with the id it tried: the
+        # log's link to a person may only name an account that exists (a foreign key, on PostgreSQL).
+        subject = student_id if db.session.get(User, student_id) is not None else None
+        record("consent.missing", subject_user_id=subject, obj=demand,
+               detail={"company": recruiter.company_id, "what": what, "student_id": student_id})
+        record("access.denied", subject_user_id=subject, obj=demand, detail={"what": what, "student_id": student_id})
         raise ConsentMissing(_("This trainee has not consented to share their data with your company."))
     record_company_view(recruiter, student_id, demand, what)
     return consent
