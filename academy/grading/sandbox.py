@@ -16,6 +16,7 @@ own; otherwise each kernel is a fresh Python started by bwrap_command.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import logging
 import os
 import resource
@@ -226,6 +227,27 @@ def unmount_box(folder: Path) -> None:
             log.warning("could not unmount %s: %s", folder, os.strerror(ctypes.get_errno()))
 
 
+def unmount_stale_boxes(root: Path) -> int:
+    """Unmount the boxes of jobs whose worker is gone (no process holds their lock); return how many."""
+    count = 0
+    for lock in root.glob("*/box.lock"):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its worker still grades that job
+        else:
+            if os.path.ismount(lock.parent / "box"):
+                unmount_box(lock.parent / "box")
+                count += 1
+        finally:
+            os.close(fd)
+    return count
+
+
 def box_full(folder: Path) -> bool:
     """Return whether a job filled its box (space or files)."""
     try:
@@ -313,9 +335,16 @@ class KernelHandle:
     box: Path | None = None
     box_mounted: bool = False
     _cgroup_tried: bool = False
+    _box_lock: int | None = None
 
     def open_box(self, folder: Path, limits: GradingLimits) -> Path:
-        """Make the job's box (see mount_box) and return it; close() unmounts it."""
+        """Make the job's box (see mount_box) and return it; close() unmounts it.
+
+        A lock beside it is held while the job runs: a worker killed mid-job leaves a box nobody
+        holds, which the next worker's sweep unmounts (unmount_stale_boxes).
+        """
+        self._box_lock = os.open(folder.parent / "box.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._box_lock, fcntl.LOCK_EX)
         self.box = folder
         self.box_mounted = mount_box(folder, limits)
         return folder
@@ -379,6 +408,9 @@ class KernelHandle:
         if self.box is not None and self.box_mounted:
             unmount_box(self.box)
             self.box_mounted = False
+        if self._box_lock is not None:
+            os.close(self._box_lock)
+            self._box_lock = None
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -390,6 +422,9 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         assert self.spec is not None, "use kernel_manager_for(spec)"
+        # One message from the kernel (the trainee's code) may not be larger than this: the worker
+        # holds each in memory. Outputs are capped far lower (GradingLimits.output_bytes).
+        self.context.setsockopt(zmq.MAXMSGSIZE, max(64 * 1024 * 1024, 4 * self.spec.limits.output_bytes))
         self.transport = "ipc"
         self.ip = str(self.spec.socket_dir / "kernel")
         self.connection_file = str(self.spec.socket_dir / "kernel.json")

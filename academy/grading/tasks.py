@@ -25,7 +25,7 @@ from academy.grading.forkserver import ForkServerUnavailable, fork_server_enable
 from academy.grading.grader import grade_submission, scratch_root
 from academy.grading.jobs import GradingJob
 from academy.grading.report import ReportFailed, load_reporter
-from academy.grading.sandbox import unmount_box
+from academy.grading.sandbox import unmount_stale_boxes
 from academy.grading.store import ResultStore, grading_dir, safe_key
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,11 @@ def requeue_orphans() -> int:
 def sweep_scratch(older_than: float = STALE_SCRATCH_SECONDS) -> None:
     """Remove job folders left behind by killed workers."""
     cutoff = time.time() - older_than
+    unmount_stale_boxes(scratch_root())  # a killed worker's job box (a tmpfs) would keep its memory
     for entry in scratch_root().iterdir():
         if entry.stat().st_mtime >= cutoff:
             continue
         if entry.is_dir():
-            unmount_box(entry / "box")  # a killed worker's job box (a tmpfs) would keep its memory
             shutil.rmtree(entry, ignore_errors=True)
         else:  # fork server logs of stopped workers
             entry.unlink(missing_ok=True)

@@ -336,3 +336,33 @@ def test_a_job_attacking_every_limit_at_once_leaves_the_host_and_the_next_job_un
     assert after["processes"] == 0
     assert abs(after["shm_free"] - before["shm_free"]) < 16 * MIB
     assert after["tmpfs_memory"] - before["tmpfs_memory"] < 8 * MIB
+
+
+@needs_box
+def test_the_box_of_a_killed_worker_is_unmounted_by_the_next_sweep(tmp_path: Path, monkeypatch):
+    """A worker killed mid-job leaves its box (a tmpfs holding what the job wrote) mounted: the sweep ends it.
+
+    Checked: fails without unmount_stale_boxes in tasks.sweep_scratch (the box stays mounted for 6 h).
+    """
+    import subprocess
+
+    from academy.grading import tasks
+
+    scratch = tmp_path / "scratch"
+    job = scratch / "killed-job"
+    job.mkdir(parents=True)
+    monkeypatch.setenv("ACADEMY_GRADING_SCRATCH", str(scratch))
+    worker = ("import sys, time\nfrom pathlib import Path\nfrom academy.grading.jobs import GradingLimits\n"
+              "from academy.grading.sandbox import KernelHandle\nbox = KernelHandle().open_box(Path(sys.argv[1]) / 'box', "
+              "GradingLimits())\n(box / 'written').write_bytes(b'x' * (8 << 20))\nprint('READY', flush=True)\ntime.sleep(60)\n")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", worker, str(job)], cwd=repo, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        tasks.sweep_scratch()
+        assert os.path.ismount(job / "box")  # its worker still runs: left alone
+    finally:
+        proc.kill()
+        proc.wait()
+    tasks.sweep_scratch()
+    assert not os.path.ismount(job / "box")
