@@ -79,21 +79,27 @@ SETTINGS: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("Execute", "execute_retries"): _int,
     ("ClearSolutions", "code_stub"): _str_dict,
     ("ClearSolutions", "text_stub"): _str,
-    ("ClearSolutions", "begin_solution_delimeter"): _str,
-    ("ClearSolutions", "end_solution_delimeter"): _str,
-    ("ClearSolutions", "enforce_metadata"): _bool,
-    ("ClearHiddenTests", "begin_test_delimeter"): _str,
-    ("ClearHiddenTests", "end_test_delimeter"): _str,
-    ("ClearHiddenTests", "enforce_metadata"): _bool,
-    ("ClearMarkScheme", "begin_mark_scheme_delimeter"): _str,
-    ("ClearMarkScheme", "end_mark_scheme_delimeter"): _str,
-    ("ClearMarkScheme", "enforce_metadata"): _bool,
     ("LimitOutput", "max_lines"): _int,
     ("LimitOutput", "max_traceback"): _int,
     ("LockCells", "lock_solution_cells"): _bool,
     ("LockCells", "lock_grade_cells"): _bool,
     ("LockCells", "lock_readonly_cells"): _bool,
     ("LockCells", "lock_all_cells"): _bool,
+}
+
+# How hidden tests, solutions and mark schemes are marked, fixed at nbgrader's defaults: the judge
+# (academy/grading/judging.py) and the feedback know only these, so with a course's own markers the hidden lines
+# ran in the trainee's kernel and reached their feedback. A line setting the default is accepted (and dropped).
+MARKERS: dict[tuple[str, str], Any] = {
+    ("ClearHiddenTests", "begin_test_delimeter"): "BEGIN HIDDEN TESTS",
+    ("ClearHiddenTests", "end_test_delimeter"): "END HIDDEN TESTS",
+    ("ClearHiddenTests", "enforce_metadata"): True,  # hidden tests only in test cells, where the judge runs them
+    ("ClearSolutions", "begin_solution_delimeter"): "BEGIN SOLUTION",
+    ("ClearSolutions", "end_solution_delimeter"): "END SOLUTION",
+    ("ClearSolutions", "enforce_metadata"): True,
+    ("ClearMarkScheme", "begin_mark_scheme_delimeter"): "BEGIN MARK SCHEME",
+    ("ClearMarkScheme", "end_mark_scheme_delimeter"): "END MARK SCHEME",
+    ("ClearMarkScheme", "enforce_metadata"): True,
 }
 
 
@@ -138,6 +144,9 @@ def parse_settings(source: str, where: str = CONFIG_FILE) -> dict[tuple[str, str
                 f"this is a {node.__class__.__name__} statement")
         if key in PLATFORM_SETTINGS:
             continue  # the platform sets the course root and its gradebook itself
+        if key in MARKERS:
+            _check_marker(node, key, line)
+            continue
         check = SETTINGS.get(key)
         if check is None:
             raise CourseConfigError(f"{line}: c.{key[0]}.{key[1]} is not a setting a course may choose "
@@ -151,6 +160,23 @@ def parse_settings(source: str, where: str = CONFIG_FILE) -> dict[tuple[str, str
             raise CourseConfigError(f"{line}: c.{key[0]}.{key[1]} has a value of the wrong kind: {value!r:.80}")
         settings[key] = value
     return settings
+
+
+def _check_marker(node: ast.Assign, key: tuple[str, str], line: str) -> None:
+    """Accept a line that sets a marker setting to nbgrader's default; refuse any other value."""
+    default = MARKERS[key]
+    try:
+        value = ast.literal_eval(node.value)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        value = None
+    if type(value) is not type(default) or value != default:
+        name = f"c.{key[0]}.{key[1]}"
+        raise CourseConfigError(
+            f"{line}: {name}은(는) 바꿀 수 없습니다. 채점기와 피드백은 nbgrader의 기본값({default!r})만 알기 때문에 "
+            f"다른 값이면 숨은 테스트나 정답이 학생 커널에서 실행되거나 피드백에 드러납니다. 이 줄을 지우세요. / "
+            f"{name} cannot be changed: the platform's judge and feedback know only nbgrader's default "
+            f"({default!r}), so with another value hidden tests or solutions would run in the trainee's kernel or "
+            f"reach their feedback. Remove this line.")
 
 
 def read_settings(course_dir: Path) -> dict[tuple[str, str], Any]:
