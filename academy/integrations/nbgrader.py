@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from academy.config import var_dir
+from academy.integrations.assignment_source import SourceRefused, read_source
 from academy.integrations.course_config import (CourseConfigError, course_config, gradebook_url, read_settings,
                                                 render_config)
 
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 
 # Names nbgrader accepts as course and assignment ids, and nothing that could climb out of a folder.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-# Scratch files nbgrader or an editor may leave in a source folder; never released.
-_SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".*")
 # generate_assignment takes ~5-7 s on the 2-core box; a stuck one must not hold the lock for ever.
 DEFAULT_TIMEOUT_S = 300
 _LOG_TAIL = 4000
@@ -181,13 +180,22 @@ def _build(assignment: Assignment, scratch: Path) -> Path:
     db_url = course_gradebook_url(root, course)
     try:
         # nbgrader reads the copy's config; it gets the course's settings as literals, never the course's file.
-        config = course_config(course_copy, db_url=db_url, settings=read_settings(root))
+        settings = read_settings(root)
+        config = course_config(course_copy, db_url=db_url, settings=settings)
     except CourseConfigError as exc:
         raise ReleaseError(f"the course's nbgrader_config.py is refused: {exc}") from None
     (course_copy / "nbgrader_config.py").write_text(render_config(config), encoding="utf-8")
-    shutil.copytree(source, course_copy / "source" / name, ignore=_SKIP, symlinks=False)
+    try:
+        # Checked and read without following anything; the copy holds only what trainees receive (and the
+        # notebooks), by the rules the grading worker fills the kernel's folder with.
+        taken = read_source(source, settings)
+    except SourceRefused as exc:
+        raise ReleaseError(str(exc)) from None
     from academy.grading.gradebook_sync import lock_path
     from academy.grading.store import file_lock
+    from academy.grading.untrusted import write_tree
+
+    write_tree(course_copy / "source" / name, {**taken.notebooks, **taken.files})
 
     if db_url.startswith("sqlite:///"):
         Path(db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
