@@ -9,12 +9,10 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 
-from nbgrader.preprocessors import ClearHiddenTests
-
 from academy.grading.jobs import CellScore
+from academy.grading.judging import BEGIN_HIDDEN, split_hidden
+from academy.grading.safe_display import safe_outputs
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-SAFE_MIME = frozenset({"text/plain", "image/png", "image/jpeg"})
 REDACTED = ("Hidden tests ran in this cell; their details are not shown. "
             "/ 이 셀에서 비공개 테스트가 실행되었습니다. 자세한 내용은 표시되지 않습니다.\n")
 
@@ -48,13 +46,19 @@ def render_feedback(notebooks: dict[str, NotebookNode], cells: list[CellScore], 
     combined = nbformat.v4.new_notebook()
     for name, original in sorted(notebooks.items()):
         nb = copy.deepcopy(original)
+        safe_outputs(nb)  # first: it also leaves cells only well-formed nbgrader metadata
         for cell in nb.cells:
-            if cell.get("cell_type") == "code" and HIDDEN_BEGIN in cell.get("source", ""):
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-                score = scores.get((name, grade_id))
+            if cell.get("cell_type") == "raw":  # shown as escaped text, as Markdown is here, never as HTML
+                cell.cell_type = "markdown"
+            grading = cell.metadata.get("nbgrader", {})
+            score = scores.get((name, grading.get("grade_id", "")))
+            is_test = score is not None or (grading.get("grade") and not grading.get("solution"))
+            if cell.get("cell_type") == "code" and is_test and BEGIN_HIDDEN in cell.get("source", ""):
+                # A test cell the judge did not rewrite (it does whenever it ran): no hidden line, no output.
+                # Only instructors' test cells: the trainee's own text is theirs, whatever it holds, and
+                # split_hidden never fails on unbalanced markers as nbgrader's ClearHiddenTests does.
+                cell.source = split_hidden(cell.source)[0]
                 _redact_outputs(cell, failed=score is None or score.score < score.max_score)
-        nb, _ = ClearHiddenTests().preprocess(nb, {})
-        _plain_outputs(nb)
         combined.cells.append(nbformat.v4.new_markdown_cell(f"# {name}"))
         combined.cells.extend(nb.cells)
         combined.metadata = nb.metadata
@@ -77,11 +81,3 @@ def _exporter() -> HTMLExporter:
     filters = {"highlight_code": _escaped, "markdown2html": _escaped}
     return HTMLExporter(template_name="basic", sanitize_html=False, exclude_input_prompt=True,
                         filters=filters)
-
-
-def _plain_outputs(nb: NotebookNode) -> None:
-    # Trainee-made HTML, SVG and scripts never reach the page; text and raster images do.
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if "data" in out:
-                out["data"] = {k: v for k, v in out["data"].items() if k in SAFE_MIME}

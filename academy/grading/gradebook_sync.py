@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import nbformat
+from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 
 from academy.grading import untrusted
+from academy.grading.safe_display import for_instructors
 from academy.grading.store import file_lock
 
 PUBLISH_MAX_FILE = 64 * 1024 * 1024
@@ -124,14 +128,40 @@ def publish_files(course_dir: Path, step: str, student: str, assignment: str, so
     Only plain, single-linked regular files under the caps are copied (academy.grading.untrusted):
     a link, FIFO, socket or device file is left out, never followed. Return what was left out.
     """
-    found = untrusted.collect(source, max_file=PUBLISH_MAX_FILE, max_total=PUBLISH_MAX_TOTAL,
-                              skip=frozenset({".ipynb_checkpoints", "__pycache__"}))
+    found = _collect(source)
+    _swap_in(course_dir, step, student, assignment, found.files)
+    return [f"{path}: {why}" for path, why in found.refused]
+
+
+def publish_graded(course_dir: Path, student: str, assignment: str, notebooks: Mapping[str, NotebookNode],
+                   submitted: Path, instructor_cells: Collection[str]) -> list[str]:
+    """Replace course_dir/autograded/student/assignment with the graded notebooks and the trainee's own files.
+
+    The notebooks are made safe to render first (academy.grading.safe_display: the formgrader shows them in the
+    hub's origin). Nothing else of nbgrader's autograded folder is published: autograde copies the assignment's
+    source files into it, and those are the course's, not the trainee's. Return what was left out.
+    """
+    found = _collect(submitted)
+    files = {rel: blob for rel, blob in found.files.items()
+             if not (len(PurePosixPath(rel).parts) == 1 and rel.endswith(".ipynb"))}
+    for name, nb in notebooks.items():
+        files[f"{name}.ipynb"] = nbformat.writes(for_instructors(nb, instructor_cells)).encode()
+    _swap_in(course_dir, "autograded", student, assignment, files)
+    return [f"{path}: {why}" for path, why in found.refused]
+
+
+def _collect(source: Path) -> untrusted.Collected:
+    return untrusted.collect(source, max_file=PUBLISH_MAX_FILE, max_total=PUBLISH_MAX_TOTAL,
+                             skip=frozenset({".ipynb_checkpoints", "__pycache__"}))
+
+
+def _swap_in(course_dir: Path, step: str, student: str, assignment: str, files: dict[str, bytes]) -> None:
+    """Put files in course_dir/step/student/assignment in one rename, under the gradebook lock."""
     target = course_dir / step / student / assignment
     staging = target.with_name(f".{assignment}.incoming")
     with file_lock(lock_path(course_dir)):
         shutil.rmtree(staging, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
-        untrusted.write_tree(staging, found.files)
+        untrusted.write_tree(staging, files)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-    return [f"{path}: {why}" for path, why in found.refused]

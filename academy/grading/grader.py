@@ -30,6 +30,7 @@ from academy.grading.jobs import LIMIT_STATUS, CellScore, GradingJob, GradingRes
 from academy.grading.judging import Judge
 from academy.grading.sandbox import KernelHandle, SandboxSpec, judge_uid, kernel_manager_for, sandbox_uid
 from academy.grading.store import ResultStore, safe_key
+from academy.integrations.assignment_source import SourceRefused
 
 MAX_FILES = 200
 MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
@@ -67,7 +68,8 @@ def grade_submission(job: GradingJob, store: ResultStore | None = None) -> Gradi
             log.exception("grading %s failed", job.submission_id)
             return GradingResult(submission_id=job.submission_id, assignment=job.assignment,
                                  student_id=job.student_id, status="error",
-                                 message=f"The grader failed: {type(exc).__name__}. / 채점기 오류가 발생했습니다.",
+                                 message=str(exc) if isinstance(exc, SourceRefused) else
+                                 f"The grader failed: {type(exc).__name__}. / 채점기 오류가 발생했습니다.",
                                  graded_at=datetime.now(timezone.utc).isoformat())
         store.put(result)
         return result
@@ -141,22 +143,39 @@ def _memory_hit(notebooks: dict[str, nbformat.NotebookNode], kernel_log: Path,
 
 
 def _prepare_sandbox(folder: Path, submitted: Path, source: Path, ignore: list[str]) -> None:
-    """Fill the kernel's own working folder: the submission's other files and the assignment's.
+    """Fill the kernel's own working folder: the files the release gives trainees, then the trainee's own.
 
-    It is not the folder nbgrader writes the graded notebook to: nothing the trainee's code leaves
-    in it is ever read back as a result.
+    The course's files are taken by the release's own rules (academy.integrations.assignment_source): no
+    dotfile, ignored or excluded file reaches the kernel, and a source folder holding a link, FIFO or device
+    is refused (SourceRefused, naming it) before nbgrader copies anything from it. It is not the folder
+    nbgrader writes the graded notebook to: nothing the trainee's code leaves in it is ever read back.
     """
     import fnmatch
 
-    files: dict[str, bytes] = {}
-    for root in (source, submitted):  # the submission's own files win over the course's
-        found = untrusted.collect(root, max_total=MAX_SUBMISSION_BYTES)
-        for rel, blob in found.files.items():
-            parts = Path(rel).parts
-            if rel.endswith(".ipynb") or any(fnmatch.fnmatch(p, pat) for p in parts for pat in ignore):
-                continue
-            files[rel] = blob
-    untrusted.write_tree(folder, files)
+    from academy.integrations.assignment_source import read_source
+    from academy.integrations.course_config import read_settings
+
+    course_files = read_source(source, read_settings(source.parent.parent)).files
+    theirs: dict[str, bytes] = {}
+    for rel, blob in untrusted.collect(submitted, max_total=MAX_SUBMISSION_BYTES).files.items():
+        parts = PurePosixPath(rel).parts
+        if rel.endswith(".ipynb") or rel in METADATA_FILES or any(fnmatch.fnmatch(p, pat) for p in parts
+                                                                      for pat in ignore):
+            continue
+        theirs[rel] = blob
+    untrusted.write_tree(folder, _overlay(theirs, course_files))
+
+
+def _overlay(theirs: dict[str, bytes], course_files: dict[str, bytes]) -> dict[str, bytes]:
+    """Return the trainee's files with the course's added where no path of theirs stands (theirs win)."""
+    merged = dict(theirs)
+    folders = {PurePosixPath(rel).parents[i].as_posix() for rel in theirs
+               for i in range(len(PurePosixPath(rel).parts) - 1)}
+    for rel, blob in course_files.items():
+        above = [p.as_posix() for p in PurePosixPath(rel).parents][:-1]
+        if rel not in merged and rel not in folders and not any(p in merged for p in above):
+            merged[rel] = blob
+    return merged
 
 
 def _graded_notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
@@ -253,8 +272,8 @@ def _grade(job: GradingJob) -> GradingResult:
         sync.merge_grades(course, main_db, course_id, job.assignment, job.student_id,
                           job.submitted_at, rows, penalties)
         sync.publish_files(course, "submitted", job.student_id, job.assignment, submitted)
-        if graded_nbs:
-            sync.publish_files(course, "autograded", job.student_id, job.assignment, graded_dir)
+        if graded_nbs:  # the graded notebooks made safe to render, and the trainee's files: no source file
+            sync.publish_graded(course, job.student_id, job.assignment, graded_nbs, submitted, restored)
         return result
     finally:
         result.duration_seconds = round(time.monotonic() - started, 3)
