@@ -20,6 +20,7 @@ from typing import Any
 
 from celery.signals import worker_init, worker_process_init, worker_ready
 
+from academy.grading import untrusted
 from academy.grading.celery_app import app
 from academy.grading.forkserver import ForkServerUnavailable, fork_server_enabled, fork_server_for
 from academy.grading.grader import grade_submission, scratch_root
@@ -30,15 +31,22 @@ from academy.grading.store import ResultStore, grading_dir, safe_key
 
 log = logging.getLogger(__name__)
 STALE_SCRATCH_SECONDS = 6 * 3600
+MAX_SYLLABUS_BYTES = 1024 * 1024  # a real syllabus is a few KB
 
 
 def assignment_needs_gpu(course_dir: str | Path, assignment: str) -> bool:
-    """Return the `gpu` flag of an assignment in the course's syllabus.toml (False if absent)."""
-    path = Path(course_dir) / "syllabus.toml"
-    if not path.exists():
+    """Return the `gpu` flag of an assignment in the course's syllabus.toml (False if absent or unreadable)."""
+    path = Path(course_dir).resolve() / "syllabus.toml"
+    try:  # course authors write this folder: a link, FIFO or huge file there is refused, never followed
+        syllabus = tomllib.loads(untrusted.read_file(path, MAX_SYLLABUS_BYTES).decode("utf-8"))
+    except FileNotFoundError:
         return False
-    syllabus = tomllib.loads(path.read_text(encoding="utf-8"))
-    return any(a.get("name") == assignment and bool(a.get("gpu")) for a in syllabus.get("assignment", []))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        log.error("syllabus %s not read (the job's own gpu flag decides its queue): %s", path, exc)
+        return False
+    entries = syllabus.get("assignment", [])
+    return isinstance(entries, list) and any(
+        isinstance(a, dict) and a.get("name") == assignment and bool(a.get("gpu")) for a in entries)
 
 
 def queue_for(job: GradingJob) -> str:
