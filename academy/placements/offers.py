@@ -16,31 +16,69 @@ from academy.audit.services import record
 from academy.auth.models import User
 from academy.companies.models import Demand
 from academy.extensions import db
-from academy.placements.consent import active_consent
 from academy.placements.models import (
     FOLLOW_UP_MONTHS,
     DemandFill,
     Evaluation,
     EvaluationBy,
     FollowUp,
+    Consent,
     MatchRound,
     Offer,
     OfferStatus,
     Placement,
     PlacementStatus,
+    RoundDemand,
     RoundStatus,
 )
 from academy.placements.rounds import demand_fill
-from academy.placements.services import AlreadyPlaced, ConsentMissing, DemandFull, OfferClosed, PlacementError
+from academy.placements.services import (
+    AlreadyPlaced,
+    ConsentMissing,
+    DemandFull,
+    NotInRound,
+    OfferClosed,
+    PlacementError,
+)
+from academy.policy import Role
 from academy.util import utcnow
 
 
+def _refuse_offer(match_round: MatchRound, demand: Demand, student_id: int, by: User, reason: str) -> None:
+    """Write the audit entries of a refused offer, as a refused look at a trainee is written."""
+    # Only an existing account may be the entry's subject (a foreign key); the tried id stays in the detail.
+    subject = student_id if db.session.get(User, student_id) is not None else None
+    detail = {"what": "offer", "round": match_round.id, "student_id": student_id, "reason": reason}
+    if reason == "consent_missing":
+        record("consent.missing", subject_user_id=subject, obj=demand, detail={"company": by.company_id, **detail})
+    record("access.denied", subject_user_id=subject, obj=demand, detail=detail)
+
+
+def check_offer_allowed(match_round: MatchRound, demand: Demand, student_id: int, by: User) -> None:
+    """Refuse an offer unless the trainee consented, in this round, for this demand of the offerer's company.
+
+    A consent is given for one demand in one round; one given in another round, or withdrawn, does
+    not let the company approach the trainee in this one. The office may offer for any company.
+    """
+    in_round = db.session.get(RoundDemand, (match_round.id, demand.id)) is not None
+    foreign = by.role != Role.ADMIN and by.company_id != demand.company_id  # the office offers for any company
+    if foreign or not in_round:
+        _refuse_offer(match_round, demand, student_id, by, "demand_not_in_round")
+        raise NotInRound(_("This demand takes no part in this match round: offers for it cannot be made here."))
+    consent = None if match_round.purged_at is not None else db.session.scalar(sa.select(Consent.id).where(
+        Consent.round_id == match_round.id, Consent.demand_id == demand.id, Consent.student_id == student_id,
+        Consent.withdrawn_at.is_(None)))
+    if consent is None:
+        _refuse_offer(match_round, demand, student_id, by, "consent_missing")
+        raise ConsentMissing(_("This trainee has not consented in this match round to share their data with "
+                               "your company for this demand."))
+
+
 def make_offer(match_round: MatchRound, demand: Demand, student_id: int, deadline_at: datetime, by: User) -> Offer:
-    """Offer a consenting trainee a place, to be answered before the deadline."""
+    """Offer a place to a trainee who consented for the demand in this round, to be answered before the deadline."""
+    check_offer_allowed(match_round, demand, student_id, by)
     if match_round.status != RoundStatus.PUBLISHED:
         raise PlacementError(_("Offers can be made once the office has published the round."))
-    if active_consent(student_id, demand) is None:
-        raise ConsentMissing(_("This trainee has not consented to share their data with your company."))
     if deadline_at <= utcnow():
         raise PlacementError(_("The response deadline must be in the future."))
     pending = db.session.scalar(sa.select(Offer.id).where(

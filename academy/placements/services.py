@@ -31,6 +31,10 @@ class RoundStateError(PlacementError):
     pass
 
 
+class NotInRound(PlacementError):
+    """A demand that takes no part in the match round it is named with."""
+
+
 class OfferClosed(PlacementError):
     pass
 

@@ -39,7 +39,7 @@ from academy.placements.models import (
     RoundStatus,
 )
 from academy.placements.profiles import competency_profile
-from academy.placements.services import ConsentMissing, PlacementError
+from academy.placements.services import ConsentMissing, NotInRound, PlacementError
 from academy.policy import PUBLIC, Role, allow
 from academy.universities.models import Cohort
 from academy.validators import refuse_form
@@ -368,7 +368,7 @@ def trainee_profile(demand_id: int, student_id: int):
 @bp.post("/company/demands/<int:demand_id>/rounds/<int:round_id>/offers")
 @allow(Role.RECRUITER)
 def make_offer(demand_id: int, round_id: int):
-    """Offer a place to a consenting trainee with a response deadline (end of that day, Seoul time)."""
+    """Offer a place to a trainee who consented in this round, answered by the deadline (end of day, Seoul)."""
     demand = _own_demand(demand_id)
     match_round = db.get_or_404(MatchRound, round_id)
     form = OfferForm()
@@ -377,6 +377,9 @@ def make_offer(demand_id: int, round_id: int):
     deadline = datetime.combine(form.deadline.data, time(23, 59, 59), SEOUL).astimezone(UTC)
     try:
         offers.make_offer(match_round, demand, form.student_id.data, deadline, current_user)
+    except (ConsentMissing, NotInRound) as exc:
+        db.session.commit()  # the refusal's audit entries
+        abort(403 if isinstance(exc, ConsentMissing) else 400, description=str(exc))
     except PlacementError as exc:
         return _failed(exc, "placements.shortlist", demand_id=demand_id, round_id=round_id)
     return _done(_("Offer sent."), "placements.shortlist", demand_id=demand_id, round_id=round_id)
