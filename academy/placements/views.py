@@ -338,11 +338,15 @@ def shortlist(demand_id: int, round_id: int):
         consents.record_company_view(current_user, line.student.id, demand, "shortlist")
     db.session.commit()
     rd = db.session.get(RoundDemand, (round_id, demand_id))
-    matched = rounds.outcomes(match_round, demand_id) if match_round.status == RoundStatus.PUBLISHED else []
+    # Only trainees whose consent for this demand in this round stands are named: one who withdrew
+    # leaves the match result, and their offers stay listed without their name.
+    consenting = {line.student.id for line in lines}
+    matched = [o for o in rounds.outcomes(match_round, demand_id) if o.student_id in consenting] \
+        if match_round.status == RoundStatus.PUBLISHED else []
     demand_offers = db.session.scalars(sa.select(Offer).where(Offer.demand_id == demand_id,
                                                              Offer.round_id == round_id)).all()
     page = render_template("placements/shortlist.html", demand=demand, match_round=match_round, lines=lines,
-                           form=form, round_demand=rd, matched=matched, offers=demand_offers,
+                           form=form, round_demand=rd, matched=matched, offers=demand_offers, consenting=consenting,
                            offer_form=OfferForm(formdata=None), fill=rounds.demand_fill(demand))
     return page, 400 if request.method == "POST" else 200
 

@@ -141,3 +141,41 @@ def test_a_company_the_office_rejects_loses_access(client, auth, world):
     auth.login(world.recruiter)
     assert client.get(f"/company/demands/{demand.id}/trainees/{student.id}").status_code == 403
     assert client.get(f"/company/demands/{demand.id}/rounds/{world.round.id}/shortlist").status_code == 403
+
+
+def test_a_trainee_who_withdrew_is_not_named_on_a_published_shortlist(client, auth, world):
+    """After the round is published and an offer made, a withdrawal takes the trainee's name off the shortlist:
+    off the match result and off the offers table, whose row stays without the name.
+
+    How checked: the view's filter of the match result by standing consent and the template's name guard on
+    offers removed -> this test fails (the withdrawn trainee's name was on the page twice).
+    """
+    from datetime import date, timedelta
+
+    d0 = world.demands[0]
+    s0, s1, _s2 = world.students
+    opt_in(client, auth, s0, d0)
+    opt_in(client, auth, s1, d0)
+    auth.login(world.admin)
+    assert client.post(f"/admin/placements/rounds/{world.round.id}/run", data={"seed": 1}).status_code == 302
+    assert client.post(f"/admin/placements/rounds/{world.round.id}/publish").status_code == 302
+    auth.logout()
+    url = f"/company/demands/{d0.id}/rounds/{world.round.id}/shortlist"
+    auth.login(world.recruiter)
+    assert s0.name in client.get(url).get_data(as_text=True)  # matched (best fit, one place)
+    deadline = (date.today() + timedelta(days=5)).isoformat()
+    assert client.post(f"/company/demands/{d0.id}/rounds/{world.round.id}/offers",
+                       data={"student_id": s0.id, "deadline": deadline}).status_code == 302
+    auth.logout()
+
+    auth.login(s0)
+    consent = _consents(s0.id)[0]
+    assert client.post(f"/my/consents/{consent.id}/withdraw").status_code == 302
+    auth.logout()
+
+    auth.login(world.recruiter)
+    client.post("/lang/en")
+    page = client.get(url).get_data(as_text=True)
+    assert s0.name not in page
+    assert s1.name in page  # still consenting: still listed
+    assert "(consent withdrawn)" in page  # the declined offer's row, without the name
