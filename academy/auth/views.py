@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from academy.audit.services import note_refusal, record, refuse
-from academy.auth import invitations, services, sessions
+from academy.auth import invitations, services, sessions, throttle
 from academy.auth.forms import LoginForm, PasswordForm, RegisterForm, SetPasswordForm, UserForm
 from academy.auth.models import Invitation, User
 from academy.extensions import db, limiter
@@ -35,11 +35,6 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_failed(response) -> bool:
-    # Only failed attempts count towards the limits: a successful login redirects.
-    return request.method == "POST" and response.status_code != 302
-
-
 def _account_key() -> str:
     # The account the attempt names, normalised exactly as the sign-in looks it up, so no spelling
     # of an address escapes its count; any address counts the same, so the limit never tells
@@ -47,11 +42,12 @@ def _account_key() -> str:
     return "account:" + (services.normalize_email(request.form.get("email", "")[:254]) or "-")
 
 
+# Every attempt is counted before the password is checked, so simultaneous guesses cannot all slip
+# under the limit; a successful sign-in gives its attempt back (academy.auth.throttle).
 @bp.route("/login", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"], methods=["POST"],
-               key_func=_account_key, deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"], methods=["POST"], key_func=_account_key)
 def login():
     """Sign a user in with e-mail and password."""
     form = LoginForm(next=request.args.get("next", ""))
@@ -62,6 +58,7 @@ def login():
             db.session.commit()
             flash(_("E-mail or password is wrong."), "error")
             return render_template("auth/login.html", form=form), 401
+        throttle.refund_attempt()
         sessions.sign_in(user)
         record("auth.login", subject_user_id=user.id)
         db.session.commit()

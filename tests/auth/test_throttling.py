@@ -125,3 +125,69 @@ def test_x_forwarded_for_is_honoured_behind_a_trusted_proxy(behind_proxy, make):
 
     ips = set(db.session.scalars(db.select(AuditEntry.ip).where(AuditEntry.action == "auth.login_failed")))
     assert ips == {"203.0.113.9", "203.0.113.10"}
+
+
+def test_simultaneous_guesses_cannot_all_pass_the_limit(app, make, monkeypatch):
+    """Fifteen wrong passwords sent at the same moment: at most the limit's ten reach the password check.
+
+    The password check is held open until every request has either reached it or been refused, so
+    all fifteen are in flight together, as an attacker's parallel connections are.
+    How checked: the login limits counted only after the view (Flask-Limiter's deduct_when, as before)
+    -> this test fails (all 15 guesses reached the password check, none was refused with 429).
+    """
+    import threading
+
+    from academy.auth import services
+
+    user = make.user("student")
+    db.session.commit()
+    email = user.email
+    lock, release = threading.Lock(), threading.Event()
+    reached: list[int] = []
+    codes: list[int] = []
+
+    def slow_wrong_password(email: str, password: str):
+        with lock:
+            reached.append(1)
+        release.wait(15)
+        return None
+
+    monkeypatch.setattr(services, "authenticate", slow_wrong_password)
+
+    def guess(i: int) -> None:
+        with app.app_context():  # its own scoped session and connection
+            response = _attempt(app.test_client(), email, f"guess-{i}", address=f"203.0.113.{i}")
+            db.session.remove()
+        with lock:
+            codes.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(15)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with lock:
+            if len(reached) + len(codes) >= 15:
+                break
+        time.sleep(0.05)
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert len(reached) == 10
+    assert sorted(codes) == [401] * 10 + [429] * 5
+
+
+def test_a_right_password_gives_its_attempt_back(client, make):
+    """Nine failures and a success leave the account one more try before the limit, not zero.
+
+    How checked: the refund on success (throttle.refund_attempt) removed -> this test fails (the eleventh
+    attempt, a wrong password, got 429 instead of 401).
+    """
+    user = make.user("student")
+    db.session.commit()
+    codes = [_attempt(client, user.email, address=f"203.0.113.{i}").status_code for i in range(9)]
+    assert _attempt(client, user.email, PASSWORD, address="203.0.113.50").status_code == 302
+    client.post("/logout")
+    codes.append(_attempt(client, user.email, address="203.0.113.51").status_code)
+    assert codes == [401] * 10
+    assert _attempt(client, user.email, address="203.0.113.52").status_code == 429
