@@ -80,6 +80,9 @@ class Config:
     # Failed logins allowed per account (whatever the address) within the window; then even the
     # right password is refused until the window passes, so rotating addresses buys nothing.
     LOGIN_ACCOUNT_FAILURE_LIMIT = _env("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
+    # Wrong current passwords allowed per account on the change-password page within the window
+    # before 429: a borrowed or stolen session must not become a way to guess the password.
+    PASSWORD_CHANGE_FAILURE_LIMIT = _env("PASSWORD_CHANGE_FAILURE_LIMIT", "5 per 15 minutes")
     # Reverse proxies in front of the portal that set X-Forwarded-For/-Proto (Werkzeug's ProxyFix
     # trusts that many hops); 0 ignores the headers, which any client could otherwise forge.
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from academy.audit.services import record
@@ -17,6 +18,10 @@ from academy.validators import looks_like_rrn
 
 class AccountError(ValueError):
     """An account change that breaks a rule; the message is shown to the user."""
+
+
+class WrongPassword(AccountError):
+    """The current password given to confirm an account change is not the account's."""
 
 
 # A hash to compare against when the e-mail is unknown, so a wrong e-mail costs as long as a
@@ -79,7 +84,7 @@ def authenticate(email: str, password: str) -> User | None:
 def change_password(user: User, current: str, new: str) -> None:
     """Change a password and end every session of the account (the caller signs the current browser in again)."""
     if not check_password_hash(user.password_hash, current):
-        raise AccountError("current password is wrong")
+        raise WrongPassword(_("Your current password is wrong."))
     if problem := password_problem(new, email=user.email, name=user.name):
         raise AccountError(problem)
     user.password_hash = generate_password_hash(new)

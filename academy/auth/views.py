@@ -68,15 +68,22 @@ def login():
 
 @bp.errorhandler(429)
 def _throttled(exc):
-    """Answer a throttled sign-in on the sign-in page, saying how long the pause lasts."""
-    if request.endpoint != "auth.login":
+    """Answer a throttled sign-in or password change on its own page, saying how long the pause lasts."""
+    if request.endpoint not in {"auth.login", "auth.password"}:
         return exc
     limit = limiter.current_limit
     seconds = max(1, int(limit.reset_at - time.time())) if limit is not None else 300
     minutes = -(-seconds // 60)
-    flash(_("Too many failed sign-ins for this account or from this address. Sign-in is paused for "
-            "about %(minutes)d minutes: until then even the right password is refused.", minutes=minutes), "error")
-    response = make_response(render_template("auth/login.html", form=LoginForm(formdata=None)), 429)
+    if request.endpoint == "auth.password":
+        flash(_("Too many wrong current passwords. Changing the password is paused for about %(minutes)d "
+                "minutes.", minutes=minutes), "error")
+        page = render_template("auth/password.html", form=PasswordForm(formdata=None))
+    else:
+        flash(_("Too many failed sign-ins for this account or from this address. Sign-in is paused for "
+                "about %(minutes)d minutes: until then even the right password is refused.", minutes=minutes),
+              "error")
+        page = render_template("auth/login.html", form=LoginForm(formdata=None))
+    response = make_response(page, 429)
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -132,21 +139,36 @@ def register():
     return render_template("auth/register.html", form=form)
 
 
+def _own_account_key() -> str:
+    return f"password-change:{getattr(current_user, 'id', None) or '-'}"
+
+
+# Like sign-in, every attempt is counted before the current password is checked; only a wrong one keeps its count.
 @bp.route("/account/password", methods=["GET", "POST"])
 @allow(AUTHENTICATED)
+@limiter.limit(lambda: current_app.config["PASSWORD_CHANGE_FAILURE_LIMIT"], methods=["POST"],
+               key_func=_own_account_key)
 def password():
     """Change one's own password (ends every other session and revokes the account's hub tokens)."""
     form = PasswordForm()
     if form.validate_on_submit():
         try:
             services.change_password(current_user, form.current.data, form.new.data)
+        except services.WrongPassword as exc:
+            record("auth.password_change_failed", subject_user_id=current_user.id)  # the refusal's audit entry
+            db.session.commit()
+            form.current.errors.append(str(exc))
+            return render_template("auth/password.html", form=form), 400
         except services.AccountError as exc:
             flash(str(exc), "error")
         else:
+            throttle.refund_attempt()
             sessions.sign_in(current_user._get_current_object())  # every sign-in ended: begin this one again
             db.session.commit()
             flash(_("Your password was changed."), "success")
             return redirect(url_for("home.index"))
+    if request.method == "POST":
+        throttle.refund_attempt()  # the current password was right, or not checked at all
     return render_template("auth/password.html", form=form)
 
 

@@ -191,3 +191,52 @@ def test_a_right_password_gives_its_attempt_back(client, make):
     codes.append(_attempt(client, user.email, address="203.0.113.51").status_code)
     assert codes == [401] * 10
     assert _attempt(client, user.email, address="203.0.113.52").status_code == 429
+
+
+def _change(client, current: str, new: str = "blue-harbour-crane-27"):
+    return client.post("/account/password", data={"current": current, "new": new})
+
+
+def _password_failures(user_id: int) -> int:
+    from academy.audit.models import AuditEntry
+
+    return db.session.scalar(db.select(db.func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "auth.password_change_failed", AuditEntry.subject_user_id == user_id))
+
+
+def test_guessing_the_current_password_is_throttled_and_audited(client, make, auth):
+    """With a borrowed session, guessing the current password on the change page stops after five wrong ones.
+
+    Each wrong guess is a 400 with an audit entry; the sixth try is a 429, even with the right password,
+    and the password stays as it was.
+    How checked: the limit on /account/password removed -> this test fails (the sixth try, the right
+    password, changed it: 302); the audit entry removed -> this test fails (0 auth.password_change_failed).
+    """
+    from werkzeug.security import check_password_hash
+
+    user = make.user("student")
+    auth.login(user)
+    client.post("/lang/en")
+    codes = [_change(client, f"guess-{i}-password").status_code for i in range(5)]
+    assert codes == [400] * 5
+    assert _password_failures(user.id) == 5
+    refused = _change(client, PASSWORD)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "Changing the password is paused" in refused.get_data(as_text=True)
+    client.post("/lang/ko")
+    assert "비밀번호를 바꿀 수 없습니다" in _change(client, PASSWORD).get_data(as_text=True)
+    db.session.refresh(user)
+    assert check_password_hash(user.password_hash, PASSWORD)
+
+
+def test_a_right_current_password_does_not_use_up_the_limit(client, make, auth):
+    """Trying new passwords the rules refuse, with the right current one, never leads to the pause.
+
+    How checked: the refund for a right current password removed -> this test fails (the second refused new
+    password already got 429).
+    """
+    user = make.user("student")
+    auth.login(user)
+    assert [_change(client, "wrong-current-pw").status_code for _ in range(4)] == [400] * 4
+    assert [_change(client, PASSWORD, "short").status_code for _ in range(3)] == [200] * 3
+    assert _change(client, PASSWORD).status_code == 302
