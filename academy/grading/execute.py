@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from academy.grading.judging import Judge
 
 GUARD_MODULE = "academy_kernel_guard"
+ERROR_TEXT = 4000  # characters kept of an error's name, message and each traceback line
 
 
 def is_test_cell(cell: NotebookNode) -> bool:
@@ -65,7 +66,9 @@ class GuardedExecute(Execute):
 
     def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
                cell_index: int) -> NotebookNode | None:
-        """Keep an output only while the notebook's outputs stay under the cap."""
+        """Keep an output only while the notebook's outputs stay under the cap; errors always, but short."""
+        if msg.get("msg_type") == "error":
+            _shorten_error(msg.get("content", {}))
         self._output_seen += len(json.dumps(msg.get("content", {}), default=str))
         if self._output_seen > self.output_bytes and msg.get("msg_type") != "error":
             if self.report is not None:
@@ -73,9 +76,18 @@ class GuardedExecute(Execute):
             return None
         return super().output(outs, msg, display_id, cell_index)
 
+    def on_cell_executed(self, **kwargs: Any) -> None:
+        """nbgrader copies a failed cell's error from the kernel's reply: keep that one short too."""
+        reply = kwargs.get("execute_reply") or {}
+        if isinstance(reply, dict) and isinstance(reply.get("content"), dict):
+            _shorten_error(reply["content"])
+        super().on_cell_executed(**kwargs)
+
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
         """Run the notebook, then let the judge decide every test cell."""
         self._judged: dict[int, Any] = {}
+        if self.report is not None and self.report.judge is not None:
+            self.report.judge.notebook = str(((resources or {}).get("nbgrader") or {}).get("notebook", ""))
         nb, resources = super().preprocess(nb, resources, km)
         judge = self.report.judge if self.report is not None else None
         if judge is not None and self._judged:
@@ -99,7 +111,8 @@ class GuardedExecute(Execute):
                 await self._probe(cell)
             return result
         assert self.report is not None and self.report.snapshot_dir is not None
-        judged = judge.add(cell, self.report.snapshot_dir)
+        earlier = [c.source for c in self.nb.cells[:cell_index] if c.get("cell_type") == "code"]
+        judged = judge.add(cell, self.report.snapshot_dir, earlier)
         self._judged[cell_index] = judged
         judged.missing = await self._save_copy(cell, judged.names, judged.snapshot)
         cell.source = judged.visible  # the hidden lines never reach the trainee's kernel
@@ -147,6 +160,19 @@ class GuardedExecute(Execute):
         else:
             detail = "the integrity probe did not answer"
         self.violations.append(f"after {grade_id}: {detail}")
+
+
+def _shorten_error(content: dict[str, Any]) -> None:
+    """Cut an error's name, message and traceback to a size the worker can keep (a trainee's error is theirs)."""
+    if not isinstance(content, dict):
+        return
+    for key in ("ename", "evalue"):
+        if key in content:
+            content[key] = str(content[key])[:ERROR_TEXT]
+    trace = content.get("traceback")
+    if trace is not None:
+        lines = [str(line)[:ERROR_TEXT] for line in (trace if isinstance(trace, list) else [trace])]
+        content["traceback"] = lines[:3] + (["..."] if len(lines) > 23 else []) + lines[3:][-20:]
 
 
 def execute_for(report: ExecutionReport, manager: type) -> type[GuardedExecute]:

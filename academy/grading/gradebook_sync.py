@@ -75,13 +75,18 @@ def instructor_cell_ids(db_url: str, course_id: str, assignment: str) -> set[str
         return found
 
 
-def instructor_test_ids(db_url: str, course_id: str, assignment: str) -> set[str]:
-    """Return the ids of the assignment's autograder test cells (code grade cells that are not answers)."""
+def instructor_tests(db_url: str, course_id: str, assignment: str) -> dict[str, dict[str, str]]:
+    """Return the assignment's autograder test cells, notebook -> grade id -> source, from the gradebook.
+
+    The judge runs these sources, never a notebook's copy of them (an unlocked test cell is the trainee's to edit).
+    """
     with Gradebook(db_url, course_id) as gb:
-        found = set()
+        found: dict[str, dict[str, str]] = {}
         for notebook in gb.find_assignment(assignment).notebooks:
             solutions = {cell.name for cell in notebook.solution_cells}
-            found |= {c.name for c in notebook.grade_cells if c.cell_type == "code" and c.name not in solutions}
+            tests = {c.name for c in notebook.grade_cells if c.cell_type == "code" and c.name not in solutions}
+            sources = {c.name: c.source for c in notebook.source_cells if c.name in tests}
+            found[notebook.name] = {name: sources.get(name, "") for name in tests}
         return found
 
 

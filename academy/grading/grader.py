@@ -206,7 +206,9 @@ def _grade(job: GradingJob) -> GradingResult:
     try:
         work = scratch / "course"
         (work / "source").mkdir(parents=True)
-        os.symlink(course / "source" / job.assignment, work / "source" / job.assignment)
+        # Empty: autograde needs only the gradebook, and root must not copy from a folder a course author can
+        # change between our check of it and nbgrader's copy (the kernel's files come from _prepare_sandbox).
+        (work / "source" / job.assignment).mkdir()
         db_url = sync.copy_gradebook(course, main_db, scratch / "gradebook.db")
         submitted = work / "submitted" / job.student_id / job.assignment
         try:
@@ -228,7 +230,7 @@ def _grade(job: GradingJob) -> GradingResult:
         judge_spec = SandboxSpec(work_dir=box / "judge", socket_dir=box / "judge-ipc",
                                  data_dir=spec.data_dir, limits=job.limits, uid=judge_uid(), gpu=job.gpu,
                                  scratch_root=forked_from)
-        judge = Judge(judge_spec, handle, sync.instructor_test_ids(db_url, course_id, job.assignment),
+        judge = Judge(judge_spec, handle, sync.instructor_tests(db_url, course_id, job.assignment),
                       deadline=started + job.limits.wall_seconds, cell_timeout=job.limits.cell_timeout_seconds)
         report = ExecutionReport(judge=judge, snapshot_dir=spec.socket_dir)
         config = _autograde_config(base, work, db_url, job, report, spec, handle)

@@ -2,10 +2,11 @@
 
 A test cell is split where nbgrader marks its hidden tests: only the visible lines run in the
 trainee's kernel (their output is the trainee's feedback), after the kernel saved a copy of the
-variables the whole cell reads. Once the notebook has run, the judge runs every test cell whole,
-hidden lines included, on those copies, in a sandbox of its own; its verdicts alone decide the
-points. The hidden lines never reach the kernel, the published notebook or the feedback: a failed
-hidden test shows only a message the instructor wrote, or a generic one.
+variables the cell reads (and, so that the request says nothing of the hidden lines, of every name
+the notebook's earlier cells bind). Once the notebook has run, the judge runs every test cell whole,
+hidden lines included, in a process that never runs the trainee's code (judge.py); its verdicts alone
+decide the points. The hidden lines never reach the kernel, the published notebook or the feedback:
+a failed hidden test shows only a message the instructor wrote, or a generic one.
 """
 from __future__ import annotations
 
@@ -24,14 +25,15 @@ import nbformat
 from nbformat import NotebookNode
 
 from academy.grading import untrusted
+from academy.grading.judge import literal_messages as _judge_literals
 from academy.grading.sandbox import KernelHandle, SandboxSpec, prepare_dirs, run_judge
 
 log = logging.getLogger(__name__)
 BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 END_HIDDEN = "END HIDDEN TESTS"
 PLACEHOLDER = "### 숨은 테스트: 채점할 때만 실행됩니다 / Hidden tests: they run only at grading"
-MAX_SNAPSHOT = 512 * 1024 * 1024  # one test cell's copy of the trainee's variables
-MAX_SNAPSHOTS = 1024 * 1024 * 1024  # all of one submission's copies together
+MAX_SNAPSHOT = 256 * 1024 * 1024  # one test cell's copy of the trainee's variables
+MAX_SNAPSHOTS = 512 * 1024 * 1024  # all of one submission's copies together
 MAX_VERDICTS = 1024 * 1024
 # Exceptions whose name may be shown: the language's own, not a class the trainee named.
 SHOWN_ERRORS = frozenset(name for name in dir(builtins) if name.endswith(("Error", "Exception"))
@@ -105,6 +107,19 @@ def free_names(source: str) -> list[str]:
     return found
 
 
+def bound_names(sources: list[str]) -> list[str]:
+    """Return every name the given cells bind (assignments, imports, definitions), in first-seen order."""
+    found: list[str] = []
+    for source in sources:
+        tree = _parse(source)
+        if tree is None:
+            continue
+        for name in sorted(_stored(tree)):
+            if name not in found and not hasattr(builtins, name):
+                found.append(name)
+    return found
+
+
 def literal_messages(source: str) -> set[str]:
     """Return the assertion messages written as plain string literals in a cell."""
     tree = _parse(source)
@@ -134,12 +149,7 @@ class JudgedCell:
     hidden: str
     names: list[str]
     snapshot: Path  # where the kernel saved its copy (a folder the sandbox can write)
-    token: str = field(default_factory=lambda: secrets.token_hex(16))
     missing: list[str] = field(default_factory=list)
-
-    def code(self) -> str:
-        """Return the cell followed by the line that proves it ran to its end."""
-        return f"{self.source}\n__import__('os').write(3, b'{self.key} pass {self.token}\\n')\n"
 
 
 @dataclass
@@ -152,121 +162,122 @@ class Verdict:
 
 
 def parse_verdicts(text: str, cells: list[JudgedCell]) -> dict[str, Verdict]:
-    """Turn verdicts.txt (untrusted: written where trainee code ran) into one verdict per cell."""
+    """Turn the judge's verdicts file (one line per cell, written when no trainee code was left) into verdicts."""
     by_key = {cell.key: cell for cell in cells}
-    lines: dict[str, list[tuple[str, str]]] = {}
+    said: dict[str, list[str]] = {}
     for raw in text.splitlines()[:10000]:
         parts = raw.split(" ")
-        if len(parts) >= 2 and parts[0] in by_key:
-            lines.setdefault(parts[0], []).append((parts[1], parts[2] if len(parts) > 2 else ""))
+        if parts and parts[0] in by_key and parts[0] not in said:
+            said[parts[0]] = parts[1:]
     verdicts = {}
     for key, cell in by_key.items():
-        said = lines.get(key, [])
-        tampered = [_unhex(detail)[:200] for kind, detail in said if kind == "tampered"]
-        passed = any(kind == "pass" and secrets.compare_digest(detail, cell.token) for kind, detail in said)
-        if tampered:
-            verdicts[key] = Verdict(False, MESSAGES["tampered"], tampered[0] or "changed")
-        elif passed:
+        words = said.get(key, [])
+        if words == ["pass"]:
             verdicts[key] = Verdict(True)
         else:
-            verdicts[key] = Verdict(False, _failure_message(cell, said))
+            verdicts[key] = Verdict(False, _failure_message(cell, words))
     return verdicts
 
 
-def _unhex(text: str) -> str:
-    try:
-        return bytes.fromhex(text).decode("utf-8", "replace")
-    except ValueError:
-        return ""
-
-
-def _failure_message(cell: JudgedCell, said: list[tuple[str, str]]) -> str:
-    public = set(free_names(cell.visible))
-    for kind, detail in said:
-        if kind == "fail":
-            message = _unhex(detail)
-            if message and message in literal_messages(cell.visible):
-                return message
-            if message and message in literal_messages(cell.hidden):
-                return f"숨은 테스트 / Hidden test: {message}"
-            return GENERIC_FAIL
-        if kind == "timeout":
-            return MESSAGES["timeout"]
-        if kind in ("error", "load"):
-            name = _unhex(detail)
-            name = name if name in SHOWN_ERRORS else "?"
-            shown = [n for n in cell.missing if n in public]
-            if name == "NameError" and shown:
-                return MESSAGES["missing"].format(", ".join(shown), ", ".join(shown))
-            return MESSAGES[kind].format(name, name)
+def _failure_message(cell: JudgedCell, words: list[str]) -> str:
+    kind, detail = (words[0], words[1] if len(words) > 1 else "") if words else ("", "")
+    if kind == "assert" and detail.isdigit():
+        literals = _judge_literals(cell.source)
+        index = int(detail)
+        if index < len(literals):
+            message = literals[index]
+            return message if message in literal_messages(cell.visible) else f"숨은 테스트 / Hidden test: {message}"
+        return GENERIC_FAIL
+    if kind == "fail":
+        return GENERIC_FAIL
+    if kind == "timeout":
+        return MESSAGES["timeout"]
+    if kind == "load":
+        return MESSAGES["load"].format("?", "?")
+    if kind == "error":
+        name = detail if detail in SHOWN_ERRORS else "?"
+        shown = [n for n in cell.missing if n in set(free_names(cell.visible))]
+        if name == "NameError" and shown:
+            return MESSAGES["missing"].format(", ".join(shown), ", ".join(shown))
+        return MESSAGES["error"].format(name, name)
     return MESSAGES["none"]
 
 
 class Judge:
     """One submission's judge: the cells the kernel saved copies for, then one sandboxed run."""
 
-    def __init__(self, spec: SandboxSpec, handle: KernelHandle, test_ids: set[str], deadline: float,
+    def __init__(self, spec: SandboxSpec, handle: KernelHandle, tests: dict[str, dict[str, str]], deadline: float,
                  cell_timeout: float) -> None:
         self.spec = spec
         self.handle = handle
-        self.test_ids = test_ids
+        self.tests = tests  # notebook -> grade id -> the test cell's source in the gradebook
+        self.notebook = ""  # the notebook being executed (set per notebook by the Execute preprocessor)
         self.deadline = deadline  # time.monotonic() by which the whole job must end
         self.cell_timeout = cell_timeout
         self.cells: list[JudgedCell] = []
+        self.pending: list[JudgedCell] = []  # registered since the last run (one run per notebook)
+        self.runs = 0
         self.timed_out = False
 
     def judges(self, cell: NotebookNode) -> bool:
         """Return whether a cell is one of the instructor's test cells (restored from the gradebook)."""
         meta = cell.get("metadata", {}).get("nbgrader", {})
         return (cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-                and meta.get("grade_id") in self.test_ids)
+                and meta.get("grade_id") in self.tests.get(self.notebook, {}))
 
-    def add(self, cell: NotebookNode, snapshot_dir: Path) -> JudgedCell:
-        """Register a test cell about to run; return what the kernel must save and run."""
-        source = cell.source
+    def add(self, cell: NotebookNode, snapshot_dir: Path, earlier: list[str] | None = None) -> JudgedCell:
+        """Register a test cell about to run; return what the kernel must save and run.
+
+        earlier: the sources of the notebook's cells before this one. Every name they bind is saved too,
+        so that the list the kernel is sent reads the same whatever the hidden lines use.
+        """
+        source = self.tests[self.notebook][cell.metadata["nbgrader"]["grade_id"]]  # the gradebook's, never the notebook's
         visible, hidden = split_hidden(source)
         key = f"c{len(self.cells)}"
+        needed = free_names(source)
+        padding = bound_names(earlier or [])
+        names = sorted(set(padding) | (set(needed) & (set(padding) | set(free_names(visible)))))
         judged = JudgedCell(key=key, grade_id=cell.metadata["nbgrader"]["grade_id"], source=source,
-                            visible=visible, hidden=hidden, names=free_names(source),
+                            visible=visible, hidden=hidden, names=names,
                             snapshot=snapshot_dir / f"snap-{key}.pkl")
         self.cells.append(judged)
+        self.pending.append(judged)
         return judged
 
     def run(self) -> dict[str, Verdict]:
-        """Run every registered cell in the judge's sandbox; return verdicts by cell key."""
-        if not self.cells:
+        """Run the cells registered since the last run in the judge's sandbox; return verdicts by cell key."""
+        cells, self.pending = self.pending, []
+        if not cells:
             return {}
+        self.runs += 1
         work = self.spec.work_dir
         prepare_dirs(self.spec)
         budget = MAX_SNAPSHOTS
         header, body = [], bytearray()
-        for cell in self.cells:
+        for cell in cells:
             name = f"{cell.key}.pkl"
             try:
-                blob = untrusted.read_file(cell.snapshot, min(MAX_SNAPSHOT, budget))
+                budget -= untrusted.copy_file(cell.snapshot, work / name, min(MAX_SNAPSHOT, max(budget, 0)),
+                                              uid=self.spec.uid)
             except FileNotFoundError:
-                blob = None
+                pass
             except OSError as exc:  # refused (a link, a FIFO, too big...): the cell runs without copies
                 log.warning("snapshot %s refused: %s", cell.snapshot.name, exc)
-                blob = None
-            if blob is not None:
-                budget -= len(blob)
-                _write_new(work / name, blob, self.spec.uid)
-            code = cell.code().encode("utf-8")
+            code = cell.source.encode("utf-8")
             header.append({"id": cell.key, "snapshot": name, "start": len(body), "length": len(code)})
             body += code
-        request = json.dumps({"cells": header, "timeout": self.cell_timeout}).encode() + b"\n" + bytes(body)
-        _write_new(work / "judge-request.bin", request, self.spec.uid)
+        verdicts = f"verdicts-{self.runs}-{secrets.token_hex(8)}.txt"
+        request = json.dumps({"cells": header, "timeout": self.cell_timeout, "verdicts": verdicts}).encode()
+        _write_new(work / "judge-request.bin", request + b"\n" + bytes(body), self.spec.uid)
         remaining = max(1.0, self.deadline - time.monotonic())
-        code = run_judge(self.spec, remaining, self.handle)
-        if code is None:
+        if run_judge(self.spec, remaining, self.handle) is None:
             self.timed_out = True
         try:
-            text = untrusted.read_file(work / "verdicts.txt", MAX_VERDICTS).decode("utf-8", "replace")
+            text = untrusted.read_file(work / verdicts, MAX_VERDICTS).decode("utf-8", "replace")
         except OSError as exc:
             log.warning("no verdicts from the judge: %s", exc)
             text = ""
-        return parse_verdicts(text, self.cells)
+        return parse_verdicts(text, cells)
 
 
 def _write_new(path: Path, blob: bytes, uid: int) -> None:
@@ -310,6 +321,8 @@ def apply_verdict(cell: NotebookNode, judged: JudgedCell, verdict: Verdict) -> N
                                            traceback=[verdict.message]))
     cell.outputs = kept
     cell.source = judged.visible + ("\n" + PLACEHOLDER if judged.hidden.strip() else "")
+    # nbgrader keeps the md5 of the whole cell, hidden lines included: a guessing oracle for them.
+    cell.get("metadata", {}).get("nbgrader", {}).pop("checksum", None)
 
 
 def _strip_ansi(text: str) -> str:

@@ -90,6 +90,50 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
+def copy_file(source: Path, dest: Path, max_bytes: int, uid: int | None = None, mode: int = 0o400) -> int:
+    """Copy one regular file the sandbox may have touched to a new file dest, streaming; return its size.
+
+    Refused (Refused/OSError) like read_file; the copy never holds the whole file in the worker's memory.
+    """
+    source = Path(source)
+    dir_fd = os.open(source.parent, _DIR_FLAGS)
+    try:
+        fd = _open_in(dir_fd, source.name, _FILE_FLAGS)
+    finally:
+        os.close(dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{source.name}: a {_kind(info.st_mode)}, not a regular file")
+        if info.st_nlink != 1:
+            raise Refused(f"{source.name}: a hard link ({info.st_nlink} names for one file)")
+        if info.st_size > max_bytes:
+            raise Refused(f"{source.name}: {info.st_size} bytes, over the {max_bytes}-byte cap")
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        try:
+            if uid is not None and os.geteuid() == 0:
+                os.fchown(out, uid, uid)
+            copied = 0
+            while copied <= max_bytes:
+                sent = os.sendfile(out, fd, None, min(8 * MIB, max_bytes + 1 - copied))
+                if sent == 0:
+                    break
+                copied += sent
+            if copied > max_bytes:  # it grew after fstat
+                raise Refused(f"{source.name}: over the {max_bytes}-byte cap")
+            return copied
+        except BaseException:
+            os.close(out)
+            out = -1
+            os.unlink(dest)
+            raise
+        finally:
+            if out >= 0:
+                os.close(out)
+    finally:
+        os.close(fd)
+
+
 def collect(root: Path, *, max_file: int = 16 * MIB, max_total: int = 64 * MIB, max_files: int = 500,
             max_depth: int = 8, skip: frozenset[str] = frozenset()) -> Collected:
     """Read every regular file under root (root is the worker's own folder), refusing the rest.

@@ -42,7 +42,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(FIXTURE_COURSE, root)
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     api = NbGraderAPI(CourseDirectory(config=config), config=config)
-    for assignment in ("ps1", "ps2"):  # ps2: hidden tests that compare with == (tests/grading/test_hostile.py)
+    # ps2: hidden tests that compare with ==; ps3: a hidden constant; ps4: a probe changed in place
+    # (tests/grading/test_hostile.py)
+    for assignment in ("ps1", "ps2", "ps3", "ps4"):
         outcome = api.generate_assignment(assignment)
         assert outcome["success"], outcome.get("log")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "grading-fixture") as gb:

@@ -176,18 +176,11 @@ def test_published_notebook_and_feedback_keep_only_visible_test_lines(grade, mak
     _assert_no_hidden(test_cell.source + result.feedback_html)
 
 
-# ---------------------------------------------------------------- the judge decides, and cannot be fooled cheaply
-# ps2's hidden tests compare with == and np.abs, so a fake that slips past the checks below would score.
-# Every attack here passes the source screen (no flagged import or name): the judge's own checks stop it.
-
-_STEAL_SOURCE = """
-def ratio(a, b):
-    import os, sys
-    for const in sys._getframe(1).f_code.co_consts:  # the calling test cell's constants hold its token
-        if isinstance(const, bytes) and b" pass " in const:
-            os.write(3, const)
-    return b / a
-"""
+# ---------------------------------------------------------------- the judge decides, and cannot be fooled
+# The tester (judge.py) runs the test cell and never the trainee's code; the trainee's objects live in another
+# process and reach the tester as library data or as handles. ps2's hidden tests compare with == and np.abs,
+# ps3's expect a number nobody can compute. Every attack here passes the source screen (no flagged import or
+# name), so what stops it is the judge's own design.
 
 
 def _by_value(source: str, name: str) -> bytes:
@@ -199,126 +192,150 @@ def _by_value(source: str, name: str) -> bytes:
     return cloudpickle.dumps(namespace[name])
 
 
-# Sent as pickled bytes, so no line of it is in the trainee's source for the screen to see.
-_STEAL = _by_value(_STEAL_SOURCE, "ratio")
-
 FOOLS = {
     "object equal to anything": (
         "class Anything(float):\n    def __eq__(self, other):\n        return True\n"
         "    def __ne__(self, other):\n        return False\n    def __sub__(self, other):\n        return 0.0\n"
         "    def __add__(self, other):\n        return 0.0\n    __hash__ = float.__hash__\n\n"
         "def ratio(a, b):\n    return Anything(0.25)\n",
-        "the trainee-class check"),
+        "handles refuse comparison and arithmetic (an object of the trainee's class never becomes a value)"),
     "replace a numpy function the tests call": (
         "def ratio(a, b):\n    [np][0].abs = lambda v: 0.0\n    return a / b if a > 0 else -a / b\n",
-        "the watch on library modules"),
-    "steal the token from the test's code through the stack": (
-        "import cloudpickle\n\nratio = cloudpickle.loads(" + repr(_STEAL) + ")\n",
-        "the audit hook (code objects refused to trainee code)"),
-    "outlive the judge's check in a thread": (
-        "import os\nfrom concurrent.futures import ThreadPoolExecutor\n\ndef _spin():\n    while True:\n"
-        "        try:\n            if b' pass ' in open('verdicts.txt', 'rb').read():\n                os._exit(0)\n"
-        "        except OSError:\n            return\n\n"
-        "def ratio(a, b):\n    [np][0].abs = lambda v: 0.0\n    ThreadPoolExecutor(1).submit(_spin)\n"
-        "    return a / b if a > 0 else -a / b\n",
-        "the audit hook (no threads for trainee code)"),
-    "forge a pass line": (
-        "import os\n\ndef ratio(a, b):\n    for fd in range(3, 20):\n        try:\n"
-        "            os.write(fd, b'c0 pass 00000000000000000000000000000000\\n')\n"
+        "the test runs in another process than the trainee's code"),
+    "forge verdict lines on every descriptor": (
+        "import os\n\ndef ratio(a, b):\n    for fd in range(3, 40):\n        try:\n"
+        "            os.write(fd, b'c0 pass\\n')\n"
         "        except OSError:\n            pass\n    return a / b if a > 0 else -a / b\n",
-        "the token check"),
+        "the verdict is the tester's exit status, written down by the judge once the trainee's side is gone"),
 }
 
 
 @pytest.fixture()
-def grade_ps2(course, store):
-    """Grade a ps2 notebook whose ratio cell has the given source."""
+def grade_other(course, store):
+    """Grade a ps2 or ps3 notebook whose answer cell has the given source."""
     from academy.grading.grader import grade_submission
     from academy.grading.jobs import GradingJob, GradingLimits
 
-    released = nbformat.read(course / "release" / "ps2" / "ps2.ipynb", as_version=4)
-
-    def run(answer: str, student: str):
+    def run(assignment: str, answer: str, student: str):
+        released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         nb = nbformat.from_dict(released)
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "ratio":
+            if cell.metadata.get("nbgrader", {}).get("solution"):
                 cell.source = answer
-        job = GradingJob(submission_id=f"{student}-ps2", course_dir=str(course), assignment="ps2", student_id=student,
-                         files={"ps2.ipynb": nbformat.writes(nb).encode()},
-                         limits=GradingLimits(wall_seconds=60, cell_timeout_seconds=20))
+        job = GradingJob(submission_id=f"{student}-{assignment}", course_dir=str(course), assignment=assignment,
+                         student_id=student, files={f"{assignment}.ipynb": nbformat.writes(nb).encode()},
+                         limits=GradingLimits(wall_seconds=90, cell_timeout_seconds=30))
         return grade_submission(job, store)
 
     return run
 
 
-def test_ps2_right_answer_gets_full_marks(grade_ps2):
-    """The control: the right ratio passes ps2's visible and hidden tests (so the attacks below fail for their trick)."""
-    result = grade_ps2("def ratio(a, b):\n    return a / b\n", "ps2-right")
-    assert (result.auto_score, result.max_auto_score, result.integrity) == (2.0, 2.0, []), result.message
+def test_ps2_and_ps3_right_answers_get_full_marks(grade_other):
+    """The control: the right answers pass (so the attacks below fail for their trick, not for a broken fixture)."""
+    ps2 = grade_other("ps2", "def ratio(a, b):\n    return a / b\n", "ps2-right")
+    assert (ps2.auto_score, ps2.max_auto_score, ps2.integrity) == (2.0, 2.0, []), ps2.message
+    ps3 = grade_other("ps3", "def secret_guess():\n    return 48213\n", "ps3-right")
+    assert (ps3.auto_score, ps3.max_auto_score) == (1.0, 1.0), ps3.message
 
 
 @pytest.mark.parametrize("label", sorted(FOOLS))
-def test_judge_cannot_be_fooled(label, grade_ps2):
+def test_judge_cannot_be_fooled(label, grade_other):
     """A wrong ratio dressed up to pass the hidden tests gets no points, and the trick is not in the source screen.
 
-    How checked: each case scored full marks with its protection (named in FOOLS) removed from
-    judge.py / judging.py, and scores 0 with it in place.
+    How checked: "object equal to anything" scored full marks when handles forwarded ==, - and + to the
+    trainee's object; the other two are guarded by the design itself (kept as regression tests).
     """
     answer, _protection = FOOLS[label]
     from academy.grading.integrity import screen_source
 
     assert screen_source(answer) == [], "the attack must get past the source screen to test the judge"
-    result = grade_ps2(answer, f"fool-{abs(hash(label)) % 10**6}")
+    result = grade_other("ps2", answer, f"fool-{abs(hash(label)) % 10**6}")
     assert result.auto_score == 0.0, (label, result.cells, result.message)
 
 
-READ_PARENT = '''
-import os, re
-import numpy as np
+_GADGET_SOURCE = r'''
+class Boot:
+    def __setstate__(self, state):  # runs on the trainee's side of the judge, when the variables are loaded
+        import judge
 
-def squares(n):
-    """Right answer; on the way, read the judge's memory for the next cell's token."""
-    parent = os.getppid()
-    try:  # links, so the file names the judge's audit hook sees are not under /proc
-        os.symlink(f"/proc/{parent}/maps", "m")
-        os.symlink(f"/proc/{parent}/mem", "x")
-        spans = []
-        for line in open("m"):
-            addr, perms = line.split()[:2]
-            if perms.startswith("r"):
-                spans.append([int(v, 16) for v in addr.split("-")])
-        with open("x", "rb") as mem:
-            for start, end in spans:
-                try:
-                    mem.seek(start)
-                    data = mem.read(end - start)
-                except (OSError, OverflowError, ValueError):
-                    continue
-                for tok in re.findall(rb"c1 pass ([0-9a-f]{32})", data):
-                    os.write(3, b"c1 pass " + tok + b"\\n")
-    except OSError:
-        pass
-    return np.arange(n) ** 2
+        original = judge._send
+        # protocol-0 prefix: setattr(numpy.testing, "assert_allclose", numpy.isfinite), then pop it
+        gadget = b"cbuiltins\nsetattr\n(cnumpy\ntesting\nS'assert_allclose'\ncnumpy\nisfinite\ntR0"
+
+        def send(sock, kind, payload=b""):
+            if kind == "ok" and payload.startswith(b"\x80") and len(payload) < 64:
+                payload = gadget + payload  # every small answer (a number) carries the gadget
+            original(sock, kind, payload)
+
+        judge._send = send
+
+BOOT = Boot()
+
+def mean_square(x, _boot=BOOT):
+    return 2.5 if len(x) == 2 else 1.0   # wrong for [3, 4]: the hidden assert_allclose must catch it
+'''
+
+
+def test_answers_from_the_trainees_side_cannot_change_the_testers_libraries(grade, make_submission):
+    """The trainee's side sends crafted answers (a pickle that replaces numpy.testing.assert_allclose in the
+    tester): the tester's unpickler calls only library classes and reconstructors, so the hidden test still fails.
+
+    How checked: with a plain pickle.Unpickler in Link.ask, this wrong mean_square got test_mean_square's 3 points.
+    """
+    from academy.grading.integrity import screen_source
+
+    payload = _by_value(_GADGET_SOURCE, "mean_square")
+    answer = "import cloudpickle\nmean_square = cloudpickle.loads(" + repr(payload) + ")\n"
+    assert screen_source(answer) == []
+    result = grade(make_submission({**SOLUTIONS, "mean_square": answer}), "gadget")
+    assert {c.grade_id: c.score for c in result.cells}.get("test_mean_square") == 0.0, (result.cells, result.message)
+
+
+SCAN_MEMORY = r'''
+import os, re
+
+def secret_guess():
+    """Look for the test's own line in the memory of every other process this uid has."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            for kind, name in (("maps", f"m{pid}"), ("mem", f"x{pid}")):
+                if not os.path.islink(name):
+                    os.symlink(f"/proc/{pid}/{kind}", name)
+            spans = [[int(v, 16) for v in line.split()[0].split("-")] for line in open(f"m{pid}")
+                     if line.split()[1].startswith("r")]
+            with open(f"x{pid}", "rb") as mem:
+                for start, end in spans:
+                    for at in range(start, min(end, start + (1 << 28)), 1 << 22):  # 4 MiB at a time
+                        try:
+                            mem.seek(at)
+                            found = re.search(rb"secret_guess\(\) == (\d+)", mem.read(min(1 << 22, end - at) + 64))
+                        except (OSError, OverflowError, ValueError, MemoryError):
+                            break
+                        if found:
+                            return int(found.group(1))
+        except OSError:
+            continue
+    return 0
 '''
 
 
 @pytest.mark.parametrize("fork_server", ["1", "0"])
-def test_judge_memory_is_out_of_reach_of_the_cells(fork_server, grade, make_submission, monkeypatch):
-    """A cell's process reads the judge's memory through /proc (via links) for a later cell's token: it cannot.
+def test_the_tests_are_out_of_reach_of_the_trainees_process(fork_server, grade_other, monkeypatch):
+    """The trainee's side scans every other process's memory (through links, past any path check) for the test:
+    the tester and the judge are not dumpable, so it finds nothing and cannot answer the hidden constant.
 
-    How checked: with the judge started by bwrap (ACADEMY_GRADING_FORK_SERVER=0: exec leaves it dumpable)
-    and PR_SET_DUMPABLE 0 removed, this read the next cell's token and a wrong mean_square got
-    test_mean_square's 3 points. (A judge forked from the fork server is already non-dumpable after
-    its uid change; the test covers both ways of starting it.)
+    How checked: with the judge started by bwrap (exec leaves it dumpable) and PR_SET_DUMPABLE 0 removed, the scan
+    found "secret_guess() == 48213" in the tester and scored the point.
     """
     from academy.grading.integrity import screen_source
 
     monkeypatch.setenv("ACADEMY_GRADING_FORK_SERVER", fork_server)
-    assert screen_source(READ_PARENT) == []
-    result = grade(make_submission({"squares": READ_PARENT, "mean_square": WRONG["mean_square"]}),
-                   f"memread{fork_server}")
-    scores = {c.grade_id: c.score for c in result.cells}
-    assert scores == {"test_squares": 2.0, "test_mean_square": 0.0}, (scores, result.message)
+    assert screen_source(SCAN_MEMORY) == []
+    result = grade_other("ps3", SCAN_MEMORY, f"scan{fork_server}")
+    assert result.auto_score == 0.0, (result.cells, result.message)
 
 
 @pytest.mark.parametrize(("label", "answer"), [
@@ -330,7 +347,7 @@ def test_judge_memory_is_out_of_reach_of_the_cells(fork_server, grade, make_subm
      "    return 2.5\n"),
 ])
 def test_leaving_the_test_early_is_a_failure(label, answer, grade, make_submission):
-    """A cell that does not reach its last line (exit, SystemExit, time limit) fails: only the token counts.
+    """A cell that does not reach its last line (exit, SystemExit, time limit) fails: the tester decides.
 
     Regression guard of the design (no protection to remove: a cell passes only through its token).
     """
@@ -339,6 +356,24 @@ def test_leaving_the_test_early_is_a_failure(label, answer, grade, make_submissi
                        wall_seconds=90, cell_timeout_seconds=5))
     scores = {c.grade_id: c.score for c in result.cells}
     assert scores.get("test_mean_square") == 0.0, (label, scores, result.message)
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    ("def record(probe, values):\n    for v in values:\n        probe.seen.append(v * 2)\n    return len(values)\n", 2.0),
+    ("def record(probe, values):\n    for v in values:\n        probe.seen.append(v)\n    return len(values)\n", 0.0),
+    ("def record(probe, values):\n    return len(values)\n", 0.0),
+], ids=["right", "not doubled", "records nothing"])
+def test_a_probe_left_on_the_trainees_side_is_changed_in_place(grade_other, answer, expected):
+    """A test's own probe made with on_trainee_side(obj) stays where the trainee's function runs, so what the
+    function does to it in place is seen, for the probe and for a deep copy of it handed back as an argument.
+
+    How checked: without the judge's "keep" request the right answer lost its points (the probe travelled
+    by copy and came back empty); without unwrapping a handle's copy on the trainee's side the deep copy reached
+    record() as the judge's wrapper (AttributeError, 0 points for the right answer).
+    """
+    result = grade_other("ps4", answer, f"ps4-{int(expected)}-{len(answer)}")
+    assert result.status == "graded", result.message
+    assert (result.auto_score, result.max_auto_score) == (expected, 2.0), (result.message, result.cells)
 
 
 def test_correct_answers_with_their_own_classes_and_closures_keep_full_marks(grade, make_submission):

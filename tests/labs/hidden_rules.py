@@ -28,7 +28,7 @@ KERNEL_NAMES = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out"
 class Problem:
     """One broken rule in one cell."""
 
-    rule: str  # "R1".."R4"
+    rule: str  # "R1".."R4", "R7"
     cell: str  # grade_id, or "cell <index>"
     what: str
 
@@ -151,7 +151,7 @@ def _meta(cell: nbformat.NotebookNode) -> dict:
 
 
 def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
-    """Return every broken rule R1-R4 in an nbgrader source notebook, in cell order."""
+    """Return every broken rule R1-R4 and R7 in an nbgrader source notebook, in cell order."""
     problems: list[Problem] = []
     defined: set[str] = set(KERNEL_NAMES)  # what the trainee's kernel holds after the visible code so far
     from_hidden: dict[str, str] = {}  # name -> cell whose hidden code (re)bound it last
@@ -193,4 +193,19 @@ def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
         for name in hidden.bound:
             from_hidden[name] = where
         problems += _hidden_message_problems(hidden_py, where)
+        if is_test:
+            problems += _introspection_problems(visible_py + "\n" + hidden_py, where)
     return problems
+
+
+# Attributes that reach into a function's code or module rather than calling it: in the judge the trainee's
+# functions are handles that refuse them (R7).
+INTROSPECTION = frozenset({"__globals__", "__code__", "__closure__", "__dict__", "__defaults__", "__kwdefaults__",
+                           "__builtins__", "f_globals", "f_locals"})
+
+
+def _introspection_problems(python: str, where: str) -> list[Problem]:
+    found = sorted({node.attr for node in ast.walk(ast.parse(python))
+                    if isinstance(node, ast.Attribute) and node.attr in INTROSPECTION})
+    return [Problem("R7", where, f"reads `.{attr}` of an object: the judge gives tests the trainee's functions "
+                                 "as handles to call, never their code or globals") for attr in found]

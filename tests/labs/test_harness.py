@@ -210,6 +210,16 @@ def test_rules_catch_hidden_raise_with_values_and_english_visible_messages() -> 
     assert rules(rules_nb(test=GOOD_TEST)) == []
 
 
+def test_rules_catch_tests_that_read_a_functions_code_or_globals() -> None:
+    """Flag a test cell reading .__globals__ or .__code__ of a function: the judge refuses both (R7).
+
+    How checked: with the R7 call removed from check_notebook this test fails (no R7 line; R1-R4 see nothing).
+    """
+    test = GOOD_TEST.replace("### END HIDDEN TESTS", 'f.__globals__["SEED"] = 1\n### END HIDDEN TESTS')
+    assert any(p.startswith("R7 tests: reads `.__globals__`") for p in rules(rules_nb(test=test))), rules(rules_nb(test=test))
+    assert rules(rules_nb()) == []
+
+
 def test_rules_report_a_cell_that_does_not_parse() -> None:
     """Report a syntax error instead of crashing on it."""
     assert any(p.startswith("R1 later: does not parse") for p in rules(rules_nb(later="def (:")))
