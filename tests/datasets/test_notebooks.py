@@ -32,11 +32,11 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
-def test_tour_loads_all_seven_datasets(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tour_loads_every_dataset(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Check the tour shows each dataset's known shape."""
     text = outputs_text(execute("datasets_tour.ipynb", shared_data, tmp_path, monkeypatch))
     for expected in ["(10000, 14)", "100 engines", "1797_Normal.npz", "(36733, 12)", "1800", "(35040, 12)",
-                     "(1941, 34)", "monotonic: True"]:
+                     "(1941, 34)", "monotonic: True", "9 files", "OR@6"]:
         assert expected in text
 
 

@@ -144,12 +144,13 @@ def graded(request: pytest.FixtureRequest, grading_runs: dict) -> GradedLab:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_syllabus_entry_is_consistent(name: str) -> None:
-    """Check the notebook exists, is a valid nbgrader source and its dataset is in the shared data."""
+    """Check the notebook exists, is a valid nbgrader source and its datasets (extra ones too) are catalogued."""
     entry = next(a for a in h.syllabus()["assignment"] if a["name"] == name)
     path = h.source_notebook(name)
     assert path.exists(), f"{path.relative_to(h.REPO)} is missing"
-    assert (h.SHARED_DATA / entry["dataset"]).is_dir(), f"dataset {entry['dataset']} is not in shared/datasets"
-    assert entry["dataset"] in load_catalogue(), f"dataset {entry['dataset']} is not in the datasets catalogue"
+    for dataset in [entry["dataset"], *entry.get("extra_datasets", [])]:
+        assert (h.SHARED_DATA / dataset).is_dir(), f"dataset {dataset} is not in shared/datasets"
+        assert dataset in load_catalogue(), f"dataset {dataset} is not in the datasets catalogue"
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     metas = [h.nbgrader_meta(c) for c in nb.cells]
