@@ -27,7 +27,7 @@ from typing import Any
 from academy.grading.cgroups import JobCgroup
 from academy.grading.jobs import GradingLimits
 from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
-from academy.grading.sandbox_policy import forked_mounts, job_policy
+from academy.grading.sandbox_policy import forked_mounts, job_policy, python_executable
 
 log = logging.getLogger(__name__)
 DEFAULT_PRELOAD = ("cloudpickle", "numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
@@ -106,7 +106,7 @@ class ForkServer:
         self.lock = threading.Lock()
         self.kernels: dict[str, ForkedKernel] = {}
         self.counter = 0
-        inner = [sys.executable, SANDBOX_ZYGOTE, *preload_modules()]
+        inner = [python_executable(), SANDBOX_ZYGOTE, *preload_modules()]
         # Requests go over a socket (its stdin) so that each can carry the job's folders and cgroup as fds.
         self.requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with open(log_path, "ab") as errors, theirs:

@@ -35,7 +35,7 @@ from academy.grading import cgroups
 from academy.grading.jobs import GradingLimits
 from academy.grading.sandbox_policy import (  # noqa: F401 - the sandbox's paths, used by other modules
     GUARD_FILE, JUDGE_FILE, SANDBOX_DATA, SANDBOX_GUARD, SANDBOX_JUDGE, SANDBOX_WORK, SANDBOX_ZYGOTE,
-    ZYGOTE_FILE, SandboxPolicy, bwrap_mount_args, job_policy, server_mounts)
+    ZYGOTE_FILE, SandboxPolicy, bwrap_mount_args, job_policy, python_executable, server_mounts)
 
 # The fork server's empty folder where each job's root is built (see zygote.py).
 ZYGOTE_STAGE = "/run/academy-stage"
@@ -305,7 +305,7 @@ def run_judge(spec: SandboxSpec, timeout: float, handle: KernelHandle | None = N
     if process is None:
         with open(spec.socket_dir / "kernel.log", "ab") as out:
             process = subprocess.Popen(
-                bwrap_command(spec, [sys.executable, SANDBOX_JUDGE]), env=env, cwd=spec.work_dir,
+                bwrap_command(spec, [python_executable(), SANDBOX_JUDGE]), env=env, cwd=spec.work_dir,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                 preexec_fn=limits_preexec(job_policy(spec), cgroup))
     if handle is not None:
@@ -432,7 +432,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """Return the guarded kernel command wrapped in bwrap."""
         assert self.spec is not None
-        inner = [sys.executable, SANDBOX_GUARD, "-f", self.connection_file, *(extra_arguments or [])]
+        inner = [python_executable(), SANDBOX_GUARD, "-f", self.connection_file, *(extra_arguments or [])]
         return bwrap_command(self.spec, inner)
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:

@@ -103,6 +103,12 @@ def system_mounts() -> list[Mount]:
     return found
 
 
+def python_executable() -> str:
+    """Return the interpreter as a path the sandbox can run: normalised, so that a worker started as
+    `tests/labs/../../.venv/bin/python` does not name a folder that the sandbox does not mount."""
+    return os.path.normpath(os.path.abspath(sys.executable))
+
+
 def python_roots() -> list[str]:
     """Return the Python installation folders outside /usr that kernels need, read-only."""
     roots = {os.path.realpath(sys.base_prefix), os.path.abspath(sys.prefix), os.path.realpath(sys.prefix)}
