@@ -69,6 +69,33 @@ def create_user(
     return user
 
 
+def signup_problem(email: str, name: str, password: str) -> str | None:
+    """Return why a sign-up is refused whoever holds the address (RRN, password rules), or None."""
+    if looks_like_rrn(name) or looks_like_rrn(email):
+        return _("Resident registration numbers are never stored.")
+    return password_problem(password, email=normalize_email(email), name=name)
+
+
+def withhold_signup(existing: User, password: str, role: Role | str) -> None:
+    """Do nothing for a sign-up with an address that has an account, at the cost of making one, and log it."""
+    generate_password_hash(password)  # the hash a new account costs, so the answer's timing does not tell
+    record("auth.signup_existing_email", subject_user_id=existing.id, detail={"role": str(Role(role))})
+
+
+def register_account(email: str, name: str, role: Role | str, password: str, **links: int | None) -> User | None:
+    """Create a self-registered account, or nothing when the address already has one (then None).
+
+    The caller answers both alike, so a sign-up form cannot be used to find out who has an account.
+    """
+    if problem := signup_problem(email, name, password):
+        raise AccountError(problem)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        withhold_signup(existing, password, role)
+        return None
+    return create_user(email, name, role, password, check_password=False, **links)
+
+
 def authenticate(email: str, password: str) -> User | None:
     """Return the enabled user with these credentials, or None."""
     user = find_user_by_email(email[:254])

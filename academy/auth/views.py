@@ -128,14 +128,17 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(form.email.data, form.name.data, Role.STUDENT, form.password.data)
+            services.register_account(form.email.data, form.name.data, Role.STUDENT, form.password.data)
         except services.AccountError as exc:
             flash(str(exc), "error")
         else:
-            sessions.sign_in(user)
+            # The same answer whether the address was free or already had an account (no sign-in either
+            # way), so registering cannot tell anyone who has an account here.
             db.session.commit()
-            flash(_("Welcome! Choose a cohort to apply to."), "success")
-            return redirect(url_for("admissions.open_cohorts"))
+            flash(_("Thank you. If this e-mail address had no account yet, your account is ready: sign in to "
+                    "apply to a cohort. If it already had one, nothing was changed: sign in with that "
+                    "account's password."), "success")
+            return redirect(url_for("auth.login"))
     return render_template("auth/register.html", form=form)
 
 

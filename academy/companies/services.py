@@ -93,12 +93,21 @@ def _check_profile(sector: str, city: str, size: str, description: str, website:
 def register_company(
     *, name: str, sector: str, city: str, size: str, description: str = "", website: str = "",
     recruiter_name: str, recruiter_email: str, password: str,
-) -> tuple[Company, User]:
-    """Register a company with its first recruiter; the company waits for the office's approval."""
+) -> tuple[Company, User] | None:
+    """Register a company with its first recruiter; the company waits for the office's approval.
+
+    When the recruiter's address already has an account nothing is registered and None comes back:
+    the caller answers as for a registration, so the form cannot tell who has an account.
+    """
     name = name.strip()
     _check_profile(sector, city, size, description, website.strip())
     if db.session.scalar(sa.select(Company.id).where(sa.func.lower(Company.name) == name.lower())):
         raise CompanyError(_("A company named %(name)s is already registered.", name=name))
+    if problem := accounts.signup_problem(recruiter_email, recruiter_name, password):
+        raise CompanyError(problem)
+    if existing := accounts.find_user_by_email(recruiter_email):
+        accounts.withhold_signup(existing, password, Role.RECRUITER)
+        return None
     company = Company(name=name, sector=sector, city=city, size=size, description=description.strip(),
                       website=website.strip(), status=ReviewStatus.PENDING)
     db.session.add(company)

@@ -10,7 +10,6 @@ from flask_login import current_user
 from sqlalchemy.orm import InstrumentedAttribute, contains_eager
 
 from academy.auth.models import User
-from academy.auth.sessions import sign_in
 from academy.companies import services
 from academy.companies.forms import (
     KIND_NAMES,
@@ -85,7 +84,7 @@ def register():
     form = RegisterCompanyForm()
     if form.validate_on_submit():
         try:
-            _company, recruiter = services.register_company(
+            services.register_company(
                 name=form.name.data, sector=form.sector.data, city=form.city.data, size=form.size.data,
                 description=form.description.data or "", website=form.website.data or "",
                 recruiter_name=form.recruiter_name.data, recruiter_email=form.email.data,
@@ -95,10 +94,13 @@ def register():
             db.session.rollback()
             flash(str(exc), "error")
         else:
-            sign_in(recruiter)  # a server-side sign-in, so that logout can end it
+            # The same answer whether the recruiter's address was free or already had an account (no
+            # sign-in either way), so registering cannot tell anyone who has an account here.
             db.session.commit()
-            flash(_("Your company is registered. The academy office will review it."), "success")
-            return redirect(url_for("companies.company_profile"))
+            flash(_("Thank you. If this e-mail address had no account yet, your company is registered and the "
+                    "academy office will review it: sign in to follow the review. If it already had an "
+                    "account, nothing was registered."), "success")
+            return redirect(url_for("auth.login"))
     return _form_page("companies/register.html", form=form)
 
 

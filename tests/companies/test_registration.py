@@ -23,7 +23,7 @@ def _register(client, **changes):
 
 def test_a_company_registers_itself_and_waits_for_approval(client):
     response = _register(client)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/company")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
     company = db.session.scalar(sa.select(Company))
     assert (company.name, company.sector, company.city, company.size, company.status) == (
         "Gyeongnam Precision", "machinery", "gimhae", "small", "pending")
@@ -31,7 +31,9 @@ def test_a_company_registers_itself_and_waits_for_approval(client):
     assert recruiter.role == "recruiter" and recruiter.email == "hr@precision.example.com"
     entry = audit("company.registered")[0]
     assert entry.object_id == company.id and entry.actor_id == recruiter.id
-    # Signed in as the new recruiter, who sees the pending status.
+    # The new recruiter signs in with the chosen password and sees the pending status.
+    assert client.post("/login", data={"email": REGISTRATION["email"], "password": REGISTRATION["password"]}
+                       ).status_code == 302
     page = client.get("/company").get_data(as_text=True)
     assert "pending approval" in page and "Gyeongnam Precision" in page
 
@@ -54,15 +56,42 @@ def test_registration_refuses_bad_input_and_keeps_nothing(client, changes, messa
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def test_a_company_name_or_email_already_taken_is_refused(client, make):
+def test_a_company_name_already_taken_is_refused(client, make):
     make.company(name="Gyeongnam Precision")
     db.session.commit()
     assert "already registered" in _register(client).get_data(as_text=True)
-    make.user("recruiter", email="hr@precision.example.com")
+    assert db.session.scalar(sa.select(sa.func.count(Company.id))) == 1
+
+
+def test_a_recruiter_address_that_has_an_account_gets_the_answer_a_free_one_gets(app, make):
+    """Registering a company with an address that has an account answers exactly as with a free address,
+    registers nothing, and leaves the account as it was.
+
+    How checked: register_company's check for a taken address removed (create_user refuses it as before)
+    -> this test fails (a 400 page saying the account already exists, instead of the redirect).
+    """
+    from werkzeug.security import check_password_hash
+
+    from tests.conftest import PASSWORD
+
+    owner = make.user("student", email="hr@precision.example.com")
     db.session.commit()
-    page = _register(client, name="Other Works").get_data(as_text=True)
-    assert "already exists" in page
-    assert db.session.scalar(sa.select(sa.func.count(Company.id))) == 2
+
+    def answer(**changes) -> tuple:
+        client = app.test_client()
+        response = _register(client, **changes)
+        page = client.get(response.headers.get("Location", "/login")).get_data(as_text=True)
+        return response.status_code, response.headers.get("Location"), page, client.get("/company").status_code
+
+    taken = answer(name="Taken Works")
+    free = answer(name="Free Works", email="hr@free.example.com")
+    assert taken == free
+    assert taken[:2] == (302, "/login") and "If this e-mail address had no account yet" in taken[2]
+    db.session.expire_all()
+    assert list(db.session.scalars(sa.select(Company.name))) == ["Free Works"]
+    assert db.session.get(User, owner.id).role == "student"
+    assert check_password_hash(db.session.get(User, owner.id).password_hash, PASSWORD)
+    assert len(audit("auth.signup_existing_email")) == 1
 
 
 def test_signed_in_users_are_sent_home_from_registration(client, make, sign_in):
