@@ -42,7 +42,7 @@ class Submission(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     # Relative to ACADEMY_VAR_DIR so the store can move with the data directory.
     stored_path: Mapped[str] = mapped_column(sa.String(400))
-    # Bytes of the submitted files as stored: what the trainee's storage allowance counts.
+    # Bytes of the submitted files as stored, plus a block per file: what the trainee's storage allowance counts.
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(sa.String(20), default=SubmissionStatus.QUEUED)
     days_late: Mapped[int] = mapped_column(default=0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,9 +95,17 @@ def penalty_percent(assignment: Assignment, late_days: int) -> float:
     return float(min(late_days * course.late_percent_per_day, course.late_max_deduction))
 
 
-# A file name part the filesystem stores (NAME_MAX is 255 bytes) and a path well inside PATH_MAX.
+# A file name part the filesystem stores (NAME_MAX is 255 bytes), and a whole name (folders included)
+# that an assignment's files never need to pass, well inside PATH_MAX under any data directory.
 MAX_NAME_PART_BYTES = 255
-MAX_NAME_CHARS = 1024
+MAX_NAME_CHARS = 255
+# Files in one submission, and folders above any of them: an assignment folder holds a few notebooks
+# and small files; thousands of files or a deep tree is a way to use up the disk's inodes, not work.
+MAX_FILES = 500
+MAX_DEPTH = 8
+# What each file costs the disk beyond its bytes (a block, an inode, a directory entry): counted in a
+# submission's size and so in the trainee's allowance, or thousands of empty files would cost nothing.
+FILE_OVERHEAD_BYTES = 4096
 
 
 def _safe_name(name: str) -> str:
@@ -103,10 +113,33 @@ def _safe_name(name: str) -> str:
     if not name or path.is_absolute() or ".." in path.parts or any(p.startswith(".") for p in path.parts):
         raise BadFiles(_l("A submitted file has an unsafe name."))
     # Control characters (NUL above all) and over-long names cannot be stored as files: refused, not a 500.
-    if any(ord(c) < 32 for c in name) or len(name) > MAX_NAME_CHARS or \
+    if any(ord(c) < 32 for c in name) or \
             any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_PART_BYTES for p in path.parts):
         raise BadFiles(_l("A submitted file has an unsafe name."))
+    if len(str(path)) > MAX_NAME_CHARS:
+        raise BadFiles(_l("A submitted file's name is too long: at most %(n)d characters, its folders included.",
+                          n=MAX_NAME_CHARS))
+    if len(path.parts) > MAX_DEPTH + 1:
+        raise BadFiles(_l("A submitted file lies too deep: at most %(n)d folders above a file.", n=MAX_DEPTH))
     return str(path)
+
+
+def charged_size(files: dict[str, bytes]) -> int:
+    """Return what a submission's files cost the trainee's storage: their bytes plus a block for each."""
+    return sum(len(b) for b in files.values()) + FILE_OVERHEAD_BYTES * len(files)
+
+
+def _write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the files into a new folder; one the filesystem refuses is a refused submission, not a 500."""
+    try:
+        for name, blob in files.items():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob)
+    except OSError as exc:
+        log.warning("submitted files could not be stored in %s: %s", folder, exc)
+        raise BadFiles(_l("The submitted files could not be stored. Check their names and sizes and submit "
+                          "again.")) from None
 
 
 def digest(files: dict[str, bytes]) -> str:
@@ -197,13 +230,15 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     late = days_late(received_at, due_at)
     if received_at > cutoff_for(assignment, due_at):
         raise PastCutoff(_l("The cut-off for this assignment has passed; submissions are closed."))
+    if len(files) > MAX_FILES:
+        raise BadFiles(_l("A submission may hold at most %(n)d files.", n=MAX_FILES))
     clean = {_safe_name(n): b for n, b in files.items() if PurePosixPath(n).name not in IGNORED_FILES}
     folders = {str(parent) for n in clean for parent in PurePosixPath(n).parents if str(parent) != "."}
     if folders & set(clean):
         raise BadFiles(_l("A submitted file has the same name as a submitted folder."))
     if not clean or not any(n.endswith(".ipynb") for n in clean):
         raise BadFiles(_l("A submission needs at least one notebook."))
-    size = sum(len(b) for b in clean.values())
+    size = charged_size(clean)
     if size > MAX_BYTES:
         raise BadFiles(_l("The submission is too large."))
     # PostgreSQL: a trainee's submissions take turns on their row, so two at once cannot both fit the
@@ -216,20 +251,27 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
     db.session.flush()
     _check_storage(student, submission)
     rel = Path("submissions") / str(assignment.id) / str(student.id) / str(submission.id)
-    # A folder under this id can only be the leftover of a request that failed before its commit.
-    shutil.rmtree(var_dir() / rel, ignore_errors=True)
-    for name, blob in clean.items():
-        target = var_dir() / rel / "files" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob)
-    submission.stored_path = str(rel)
-    record("submission.received", actor_id=student.id, subject_user_id=student.id, obj=submission,
-           detail={"assignment_id": assignment.id, "sha256": submission.sha256, "days_late": late})
-    # Only the newest waiting submission of a work is graded: an older one still waiting is superseded.
-    supersede_waiting(student.id)
-    # The submission is durable before its job exists: a job never names a row that could be rolled back
-    # (and whose id another trainee's submission could then take).
-    db.session.commit()
+    # The files are written into a folder of their own and moved into place whole, only once everything
+    # else is accepted; whatever refuses or fails on the way takes every file of this request with it.
+    incoming = var_dir() / "submissions" / ".incoming" / secrets.token_hex(16)
+    try:
+        _write_files(incoming, clean)
+        # A folder under this id can only be the leftover of a request that failed before its commit.
+        shutil.rmtree(var_dir() / rel, ignore_errors=True)
+        (var_dir() / rel).mkdir(parents=True)
+        os.rename(incoming, var_dir() / rel / "files")
+        submission.stored_path = str(rel)
+        record("submission.received", actor_id=student.id, subject_user_id=student.id, obj=submission,
+               detail={"assignment_id": assignment.id, "sha256": submission.sha256, "days_late": late})
+        # Only the newest waiting submission of a work is graded: an older one still waiting is superseded.
+        supersede_waiting(student.id)
+        # The submission is durable before its job exists: a job never names a row that could be rolled back
+        # (and whose id another trainee's submission could then take).
+        db.session.commit()
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        shutil.rmtree(var_dir() / rel, ignore_errors=True)
+        raise
     # Queued now unless a job of this trainee is in the queue: then it waits for that job's result.
     queue_next(student.id)
     return submission

@@ -316,11 +316,11 @@ def test_a_trainee_cannot_fill_the_portals_disk(app, client, make, queue):
     """
     from academy.config import var_dir
 
-    app.config["SUBMISSION_STORAGE_PER_TRAINEE"] = 100 * KIB
+    app.config["SUBMISSION_STORAGE_PER_TRAINEE"] = 110 * KIB
     trainee, classmate, (lab1,) = _labs(make, 1)
     token = _token(trainee)
     accepted = [_submit(client, token, lab1, _notebook(30 * KIB)).status_code for _ in range(3)]
-    assert accepted == [201, 201, 201]  # 90 KiB kept, two of them superseded: they still take space
+    assert accepted == [201, 201, 201]  # 3 x (30 + 4) KiB kept, two superseded: they still take space
     refused = _submit(client, token, lab1, _notebook(30 * KIB))
     assert refused.status_code == 422
     error = refused.get_json()["error"]
@@ -329,7 +329,7 @@ def test_a_trainee_cannot_fill_the_portals_disk(app, client, make, queue):
     assert len(rows) == 3 and len(queue) == 1
     folder = var_dir() / "submissions" / str(lab1.id) / str(trainee.id)
     assert sorted(p.name for p in folder.iterdir()) == sorted(str(r.id) for r in rows)
-    assert _submit(client, token, lab1, _notebook(5 * KIB)).status_code == 201  # what still fits is taken
+    assert _submit(client, token, lab1, _notebook(3 * KIB)).status_code == 201  # what still fits is taken
     assert _submit(client, _token(classmate), lab1, _notebook(30 * KIB)).status_code == 201
 
 
@@ -344,7 +344,7 @@ def test_the_office_frees_a_trainees_storage_by_pruning_superseded_files(app, cl
     from academy.config import var_dir
     from academy.extensions import db
 
-    app.config["SUBMISSION_STORAGE_PER_TRAINEE"] = 100 * KIB
+    app.config["SUBMISSION_STORAGE_PER_TRAINEE"] = 110 * KIB
     trainee, _, (lab1,) = _labs(make, 1)
     token = _token(trainee)
     first, older, newest = (_submit(client, token, lab1, _notebook(30 * KIB)).get_json()["id"] for _ in range(3))
