@@ -322,6 +322,12 @@ def roster_query(cohort: Cohort, status: str | None = EnrollmentStatus.ACTIVE) -
     return query
 
 
+def record_roster_view(cohort: Cohort, student_ids: list[int]) -> None:
+    """Log one view of a cohort's roster (names, e-mail addresses, enrolment) listing the trainees shown."""
+    record("personal_data.viewed", obj=cohort,
+           detail={"what": "roster", "cohort_id": cohort.id, "student_ids": sorted(student_ids)})
+
+
 def open_cohorts() -> list[Cohort]:
     """Return the cohorts taking applications, newest first."""
     return list(

@@ -139,6 +139,9 @@ def cohort_roster(cohort_id: int):
         default_sort="name",
         searchable=[User.name, User.email],
     )
+    if listing.items:  # the roster names trainees: one audit entry per view, listing them
+        services.record_roster_view(cohort, [e.student_id for e in listing.items])
+        db.session.commit()
     return render_template(
         "admissions/roster.html", cohort=cohort, listing=listing, show=show, form=WithdrawTraineeForm()
     )

@@ -56,12 +56,15 @@ def record_view(student_id: int, what: str) -> None:
 # Every refusal is written in one place, after the response is made (record_refusal, an
 # after_request hook installed by academy.policy): a 401 (a bad bearer, grader or client token),
 # a 403 and a 404 (someone else's record, or one that does not exist: from outside the two look
-# the same on purpose, and probing ids is what the log should show), and a 410 (a used or expired
-# link). Views need do nothing to be covered; those that know more than the URL says (which
+# the same on purpose, and probing ids is what the log should show), a 410 (a used or expired
+# link) and a 429 (a throttled sign-in, password change or submission). Views need do nothing to be covered; those that know more than the URL says (which
 # object, whose data, why) call note_refusal() or refuse() first. A request that already wrote
 # its own entry (a failed login, a refused service token) gets no second one.
 
-REFUSAL_ACTIONS = {401: "access.unauthenticated", 403: "access.denied", 404: "access.not_found", 410: "access.gone"}
+REFUSAL_ACTIONS = {401: "access.unauthenticated", 403: "access.denied", 404: "access.not_found", 410: "access.gone",
+                   429: "access.throttled"}
+# Parts of a URL that are credentials (an invitation link's token): never written to the log.
+SECRET_VIEW_ARGS = {"token"}
 
 
 def note_refusal(
@@ -90,6 +93,15 @@ def _credential() -> str:
     return "session" if current_user and current_user.is_authenticated else "none"
 
 
+def _logged_path() -> str:
+    """Return the request's path with every credential in it (an invitation token) blanked out."""
+    path = request.path
+    for key, value in (request.view_args or {}).items():
+        if key in SECRET_VIEW_ARGS and isinstance(value, str) and value:
+            path = path.replace(value, "<redacted>")
+    return path
+
+
 def record_refusal(response: Response) -> Response:
     """Write one audit entry for a refused request to a route (who, what, which object, from where)."""
     action = REFUSAL_ACTIONS.get(response.status_code)
@@ -108,7 +120,7 @@ def record_refusal(response: Response) -> Response:
         obj_type, obj_id = key.removesuffix("_id"), ids[key]
     detail = {
         "status": response.status_code, "method": request.method, "endpoint": request.endpoint,
-        "path": request.path[:200], "credential": _credential(),
+        "path": _logged_path()[:200], "credential": _credential(),
     }
     if ids:
         detail["ids"] = ids

@@ -161,15 +161,15 @@ def _audit_about(user: User) -> list[AuditEntry]:
     own = list(
         db.session.scalars(sa.select(AuditEntry).where(AuditEntry.subject_user_id == user.id).order_by(AuditEntry.id))
     )
-    # Course pages that show many trainees log one entry per view, listing them in the detail;
-    # only the courses of cohorts the trainee ever joined can have listed them.
-    course_ids = sa.select(course_cohorts.c.course_id).where(
-        course_cohorts.c.cohort_id.in_(sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id))
-    )
+    # Course pages and cohort rosters that show many trainees log one entry per view, listing them in
+    # the detail; only the trainee's own cohorts and their courses can have listed them.
+    cohort_ids = sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id)
+    course_ids = sa.select(course_cohorts.c.course_id).where(course_cohorts.c.cohort_id.in_(cohort_ids))
     listed = db.session.scalars(
         sa.select(AuditEntry)
         .where(AuditEntry.action == "personal_data.viewed", AuditEntry.subject_user_id.is_(None),
-               AuditEntry.object_type == "courses", AuditEntry.object_id.in_(course_ids))
+               sa.or_(sa.and_(AuditEntry.object_type == "courses", AuditEntry.object_id.in_(course_ids)),
+                      sa.and_(AuditEntry.object_type == "cohorts", AuditEntry.object_id.in_(cohort_ids))))
         .order_by(AuditEntry.id)
     )
     for entry in listed:

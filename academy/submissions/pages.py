@@ -10,7 +10,7 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
 from academy.auth.models import User
-from academy.courses.services import teaches
+from academy.courses.services import record_course_view, teaches
 from academy.courses.models import Assignment
 from academy.extensions import db
 from academy.policy import Role, allow
@@ -66,5 +66,8 @@ def assignment_submissions(course_id: int, assignment_id: int):
         sa.select(Submission).where(Submission.assignment_id == assignment.id).order_by(Submission.id.desc())))
     ids = {s.student_id for s in subs}
     names = {u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
+    if ids:  # the list names trainees: one audit entry per view, listing them (they see it in their data)
+        record_course_view(assignment.course, f"submissions:{assignment.id}", sorted(ids))
+        db.session.commit()
     return render_template("submissions/assignment.html", assignment=assignment, course=assignment.course,
                            submissions=subs, names=names)
