@@ -22,7 +22,7 @@ FORBIDDEN_NAMES = frozenset({
 FORBIDDEN_MODULES = frozenset({
     "builtins", "ctypes", "gc", "importlib", "IPython", "ipykernel", "zmq", "jupyter_client",
     "traitlets", "inspect", "unittest.mock", "mock", "sys", "atexit", "signal", "threading",
-    "multiprocessing", "academy_kernel_guard", "cffi", "_thread", "runpy", "code", "codeop", "marshal",
+    "multiprocessing", "academy_kernel_guard", "cffi", "_thread", "runpy", "code", "codeop", "marshal", "judge",
 })
 FORBIDDEN_ATTRIBUTES = frozenset({
     "__dict__", "__code__", "__globals__", "__closure__", "__subclasses__", "__mro__", "__bases__",

@@ -59,8 +59,9 @@ ERROR_NAMES = sorted(n for n in dir(builtins) if isinstance(getattr(builtins, n)
 # Packages whose own classes (and a few of their reconstruction functions) the tester accepts as data.
 TRUSTED_ROOTS = frozenset({"numpy", "pandas", "sklearn", "scipy", "torch", "datetime", "decimal", "fractions",
                            "pathlib", "collections", "zoneinfo", "uuid", "math", "statistics", "enum"})
-# Modules that read or write files, spawn work or load pickles: nothing of theirs crosses.
-IO_PREFIXES = ("numpy.lib.npyio", "numpy.lib._npyio", "numpy.lib._datasource", "numpy.lib.format", "numpy.f2py",
+# Modules that read or write files, spawn work or load pickles, and numpy.ma (a masked value passes
+# numpy.testing's comparisons with anything): nothing of theirs crosses.
+IO_PREFIXES = ("numpy.ma", "numpy.lib.npyio", "numpy.lib._npyio", "numpy.lib._datasource", "numpy.lib.format", "numpy.f2py",
                "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "numpy.lib.stride_tricks",
                "numpy.lib._stride_tricks", "pandas.io", "pandas._testing", "pandas.core.computation", "scipy.io",
                "scipy._lib", "sklearn.datasets", "sklearn.utils._testing", "sklearn.utils._bunch")
@@ -92,7 +93,10 @@ def _io_like(module: str, name: str) -> bool:
 
 
 def _class_allowed(cls: type) -> bool:
-    """Return whether instances of a class may cross to the tester as data."""
+    """Return whether instances of a class may cross to the tester as data (never a metaclass: calling one
+    would make a new class whose methods the trainee's side chose)."""
+    if not isinstance(cls, type) or issubclass(cls, type):
+        return False
     module = getattr(cls, "__module__", "") or ""
     if module == "builtins":
         return cls.__name__ in SAFE_BUILTINS or cls in (type(None), type(NotImplemented), type(Ellipsis))
@@ -104,14 +108,54 @@ def _class_allowed(cls: type) -> bool:
     return not (numpy is not None and isinstance(cls, type) and issubclass(cls, numpy.memmap))
 
 
+def _dotted_ok(name: str) -> bool:
+    """A qualified name may go through classes (Outer.Inner) but names no dunder attribute at all."""
+    return name.replace(".", "").isidentifier() and not any(_dunder(part) for part in name.split("."))
+
+
+def _lookup(module: str, name: str) -> Any:
+    """Find module.name as pickle would, but step only through classes, never through another module
+    (pathlib.os._exit) or a dunder attribute (numpy.__builtins__)."""
+    if not _dotted_ok(name):
+        raise pickle.UnpicklingError(f"{module}.{name} is not accepted from the trainee's side")
+    found: Any = importlib.import_module(module)
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        if i and not isinstance(found, type):
+            raise pickle.UnpicklingError(f"{module}.{name} is not accepted from the trainee's side")
+        found = getattr(found, part)
+    if isinstance(found, types.ModuleType):
+        raise pickle.UnpicklingError(f"{module}.{name} is a module")
+    return found
+
+
+def _real_function(obj: Any) -> bool:
+    """Return whether obj is really a function (Python, built-in or Cython), judged by its type."""
+    kind = type(obj)
+    if kind is types.FunctionType:
+        return True
+    if kind is types.BuiltinFunctionType:  # a module's built-in function, not a method bound to some object
+        return obj.__self__ is None or isinstance(obj.__self__, types.ModuleType)
+    return kind.__module__ in (None, "builtins") and kind.__name__ in ("cython_function_or_method",
+                                                                         "fused_cython_function")
+
+
+def _library_function_ok(obj: Any) -> bool:
+    """Return whether obj is one of the trusted libraries' own functions with a harmless name: its real
+    module (a function's own, found by lookup, not a name the trainee's side gave) decides."""
+    if not _real_function(obj):
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "") or ""
+    return _root(module) in TRUSTED_ROOTS and not _io_like(module, name) and "<" not in name
+
+
 def _global_allowed(module: str, name: str, obj: Any) -> bool:
     """Return whether the tester's unpickler may hand out this module-level object."""
     if module == "builtins":
         return name in SAFE_BUILTINS
     if module == "copyreg":
         return name in ("_reconstructor", "__newobj__", "__newobj_ex__")
-    if module == "functools":
-        return name == "partial"
     if module == "_codecs":
         return name == "encode"
     if module == "judge":
@@ -123,21 +167,23 @@ def _global_allowed(module: str, name: str, obj: Any) -> bool:
     if _io_like(module, name):
         return False
     numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(obj, numpy.ufunc):
+    if numpy is not None and type(obj) is numpy.ufunc:
         return True
+    if not callable(obj):  # a library's own constant (pandas.NA)
+        return _class_allowed(type(obj))
     short = name.rsplit(".", 1)[-1]
-    return callable(obj) and (short.startswith(RECONSTRUCTOR_PREFIXES) or short in RECONSTRUCTOR_NAMES)
+    return _library_function_ok(obj) and (short.startswith(RECONSTRUCTOR_PREFIXES) or short in RECONSTRUCTOR_NAMES)
 
 
 def _libfunc(module: str, name: str) -> Any:
     """Return a library function named by the trainee's side (it is looked up here, never sent)."""
-    if _root(module) not in TRUSTED_ROOTS or _io_like(module, name) or not name.replace(".", "").isidentifier():
+    if (not isinstance(module, str) or not isinstance(name, str) or _root(module) not in TRUSTED_ROOTS
+            or module.startswith(IO_PREFIXES) or _io_like(module, name)):
         raise pickle.UnpicklingError(f"function {module}.{name} is not accepted")
-    obj: Any = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    if isinstance(obj, type) or not callable(obj):
-        raise pickle.UnpicklingError(f"{module}.{name} is not a function")
+    obj = _lookup(module, name)
+    numpy = sys.modules.get("numpy")
+    if not (_library_function_ok(obj) or (numpy is not None and type(obj) is numpy.ufunc)):
+        raise pickle.UnpicklingError(f"{module}.{name} is not a library function")
     return obj
 
 
@@ -314,16 +360,20 @@ def _reduce_allowed(func: Any) -> bool:
     if isinstance(func, type):
         return _class_allowed(func)
     numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(func, numpy.ufunc):
+    if numpy is not None and type(func) is numpy.ufunc:
         return True
-    module = getattr(func, "__module__", None) or ""
-    name = getattr(func, "__name__", "") or ""
-    if module in ("copyreg",) and name in ("_reconstructor", "__newobj__", "__newobj_ex__"):
+    import _codecs
+    import copyreg
+
+    if func is copyreg._reconstructor or func is copyreg.__newobj__ or func is copyreg.__newobj_ex__:
+        return True  # their class arguments are checked in _checked_reduce
+    if func is _codecs.encode:
         return True
-    if module == "_codecs" and name == "encode":
-        return True
-    if _root(module) not in TRUSTED_ROOTS or _io_like(module, name):
+    # Judged by the function's real type and own module: an object that only says it is numpy's
+    # _reconstruct (a partial with a planted __module__ and __name__) is not called.
+    if not _library_function_ok(func):
         return False
+    name = func.__name__
     return name.startswith(RECONSTRUCTOR_PREFIXES) or name in RECONSTRUCTOR_NAMES
 
 
@@ -346,9 +396,13 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
         self.link = link
 
     def find_class(self, module: str, name: str) -> Any:
-        if _root(module) not in TRUSTED_ROOTS | {"builtins", "copyreg", "functools", "_codecs", "judge"}:
+        if _root(module) not in TRUSTED_ROOTS | {"builtins", "copyreg", "_codecs", "judge"}:
             raise pickle.UnpicklingError(f"{module}.{name} is not accepted from the trainee's side")
-        obj = super().find_class(module, name)
+        try:
+            obj = _lookup(module, name) if module not in ("builtins", "copyreg", "_codecs") \
+                else super().find_class(module, name)
+        except (ImportError, AttributeError) as exc:
+            raise pickle.UnpicklingError(f"{module}.{name} is not accepted from the trainee's side") from exc
         if not _global_allowed(module, name, obj):
             raise pickle.UnpicklingError(f"{module}.{name} is not accepted from the trainee's side")
         return obj
@@ -363,6 +417,15 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
         func = self.stack[-1]
         if not _reduce_allowed(func) or not isinstance(args, tuple):
             raise pickle.UnpicklingError(f"the tester does not call {func!r}")
+        import copyreg
+
+        if func is copyreg._reconstructor:  # _reconstructor(cls, base, state): base.__new__(cls, state)
+            if len(args) != 3 or not _class_allowed(args[0]) or not (
+                    args[1] is object or (_class_allowed(args[1]) and issubclass(args[0], args[1]))):
+                raise pickle.UnpicklingError("the tester does not build that class")
+        elif func is copyreg.__newobj__ or func is copyreg.__newobj_ex__:
+            if not args or not _class_allowed(args[0]):
+                raise pickle.UnpicklingError("the tester does not build that class")
         self.stack[-1] = func(*args)
 
     def _checked_newobj(self) -> None:
@@ -382,12 +445,13 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
 
     def _checked_build(self) -> None:
         state = self.stack[-1]
-        parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+        parts = state if isinstance(state, tuple) else (state,)
         for part in parts:
             if isinstance(part, dict) and any(_dunder(key) for key in part):
                 raise pickle.UnpicklingError("state may not set a dunder attribute")
-        if isinstance(self.stack[-2], (type, types.ModuleType, types.FunctionType)):
-            raise pickle.UnpicklingError("state is set on instances only")
+        target = self.stack[-2]
+        if isinstance(target, (type, types.ModuleType, types.FunctionType)) or not _class_allowed(type(target)):
+            raise pickle.UnpicklingError("state is set on instances of the libraries' classes only")
         pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
 
     def _checked_setitems(self) -> None:
@@ -438,13 +502,16 @@ class Link:
         if kind == "ok":
             return _FromTrainee(payload, self).load()
         if kind == "stop":
+            if op != "next":  # only next() may end an iteration: elsewhere it would cut a test's loop short
+                raise TraineeError("StopIteration outside next()")
             raise StopIteration
         name, message = json.loads(payload)
         message = str(message)[:2000]
         if name == "AssertionError":
             raise TraineeAssertionError(message)
         exc = getattr(builtins, name, None) if isinstance(name, str) else None
-        if isinstance(exc, type) and issubclass(exc, Exception) and exc is not AssertionError:
+        if (isinstance(exc, type) and issubclass(exc, Exception) and exc is not AssertionError
+                and not issubclass(exc, (StopIteration, StopAsyncIteration))):
             raise exc(message)
         raise TraineeError(f"{name}: {message}")
 
@@ -482,18 +549,23 @@ def _tester(sock: socket.socket, code: bytearray) -> int:
     """Run one test cell whole on data from the trainee's side; return the exit status (the verdict)."""
     source = bytes(code).decode("utf-8")
     code[:] = bytes(len(code))
+    try:
+        compiled = compile(source, "<test cell>", "exec")
+    except SyntaxError:
+        return ERROR_BASE + ERROR_NAMES.index("SyntaxError")
+    literals, names = literal_messages(source), read_names(source)
+    del source  # nothing below needs the cell's text
     link = Link(sock)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     try:
-        namespace.update(link.ask("names", read_names(source)))
+        namespace.update(link.ask("names", names))
     except BaseException:  # noqa: BLE001 - the trainee's variables could not be brought over
         return LOAD
     # A test may leave an object of its own (a probe model that records its batches) on the trainee's
     # side, so that their functions can change it in place; it gets back a handle to read it through.
     namespace["on_trainee_side"] = functools.partial(link.ask, "keep")
-    literals = literal_messages(source)
     try:
-        exec(compile(source, "<test cell>", "exec"), namespace)  # noqa: S102 - the instructor's test
+        exec(compiled, namespace)  # noqa: S102 - the instructor's test
     except TraineeAssertionError:
         return ERROR_BASE + ERROR_NAMES.index("AssertionError")
     except TraineeError:

@@ -376,6 +376,108 @@ def test_a_probe_left_on_the_trainees_side_is_changed_in_place(grade_other, answ
     assert (result.auto_score, result.max_auto_score) == (expected, 2.0), (result.message, result.cells)
 
 
+# The trainee's side is theirs: a notebook object whose unpickling runs their code there can replace the
+# judge's pickler and send the tester any bytes. Each payload below is such a stream; the tester's unpickler
+# must refuse it (the cell fails) rather than run anything.
+_SIDE_HOOK = """
+def _install():
+    import judge, pickle, copyreg, functools
+
+    class LF:
+        def __init__(self, module, path):
+            self.a = (module, path)
+        def __reduce__(self):
+            return (judge._libfunc, self.a)
+
+    class Spoof:  # functools.partial(f, *args) whose __module__ and __name__ say numpy._reconstruct
+        def __init__(self, f, args):
+            self.f, self.args = f, args
+        def __call__(self):
+            pass
+        def __reduce__(self):
+            return (copyreg._reconstructor, (functools.partial, functools.partial, self.f),
+                    (self.f, self.args, {}, {"__module__": "numpy", "__name__": "_reconstruct"}))
+
+    class Call:  # REDUCE(Spoof(f, args), ()): the unpickler would call f(*args)
+        def __init__(self, f, args):
+            self.s = Spoof(f, args)
+        def __reduce__(self):
+            return (self.s, ())
+
+    payload = PAYLOAD
+
+    class Evil(judge._ToTester):
+        def __init__(self, file, objects):
+            super().__init__(file, objects)
+            self._buf = file
+        def dump(self, obj):
+            if isinstance(obj, judge._Names):
+                pickle.Pickler(self._buf, protocol=4).dump(payload)
+                return
+            return super().dump(obj)
+
+    target = judge
+    target._ToTester = Evil
+
+
+class _Hook:
+    def __reduce__(self):
+        return (_install, ())
+
+
+_hook = _Hook()
+
+def secret_guess():
+    return 1
+"""
+
+SIDE_PAYLOADS = {
+    # os._exit(0) in the tester: exit status 0 is a pass.
+    "exit through a library module's os (pathlib.os._exit) in a spoofed partial":
+        '{"secret_guess": Call(LF("pathlib", "os._exit"), (0,))}',
+    # exec of any code in the tester, through numpy.__builtins__.
+    "exec through numpy.__builtins__ in a spoofed partial":
+        '{"secret_guess": Call(Call(LF("numpy", "__builtins__.get"), ("exec",)), ("import os; os._exit(0)", {}))}',
+}
+
+
+@pytest.mark.parametrize("label", list(SIDE_PAYLOADS))
+def test_the_testers_unpickler_runs_nothing_the_trainees_side_sends(grade_other, label):
+    """A stream that builds a functools.partial through copyreg._reconstructor, plants __module__ and
+    __name__ on it to pass for numpy's _reconstruct, or looks a function up through another module or a
+    dunder attribute (judge._libfunc("pathlib", "os._exit")) gets the cell no points: the tester refuses it.
+
+    How checked: with the reducer judged by its __module__/__name__ attributes (as before this test) and
+    _libfunc walking any dotted path, both payloads scored 1/1 (os._exit(0) in the tester).
+    """
+    answer = _SIDE_HOOK.replace("PAYLOAD", SIDE_PAYLOADS[label])
+    result = grade_other("ps3", answer, f"side-{sorted(SIDE_PAYLOADS).index(label)}")
+    assert result.auto_score == 0.0, (label, result.message, result.cells)
+
+
+def test_a_masked_value_is_not_a_passing_answer(grade, make_submission):
+    """numpy.testing treats a masked entry as equal to anything, so np.ma.masked must not reach the tester.
+
+    How checked: with numpy.ma accepted as data, this answer scored test_squares's 2 points
+    (assert_array_equal(squares(3), [0, 1, 4]) passes for a masked value).
+    """
+    answer = "import numpy as np\n\ndef squares(n):\n    return np.ma.masked\n"
+    result = grade(make_submission({**SOLUTIONS, "squares": answer}), "masked")
+    assert {c.grade_id: c.score for c in result.cells}["test_squares"] == 0.0, (result.message, result.cells)
+
+
+def test_stop_iteration_from_the_trainee_does_not_end_a_tests_loop(grade_other):
+    """A function that raises StopIteration when called inside map() must not end all(map(...)) early as a pass.
+
+    How checked: with the tester re-raising StopIteration for any request, this answer scored 2/2 (the only
+    other hidden checks pass for it).
+    """
+    answer = ("def record(probe, values):\n    if len(values) == 1 and values == [0]:\n        raise StopIteration\n"
+              "    for v in values:\n        probe.seen.append(v * 2)\n    return len(values)\n")
+    result = grade_other("ps4", answer, "ps4-stop")
+    assert result.auto_score == 0.0, (result.message, result.cells)
+
+
 def test_correct_answers_with_their_own_classes_and_closures_keep_full_marks(grade, make_submission):
     """The judge copies functions, closures, dataclasses and helper classes faithfully: no correct answer loses.
 
