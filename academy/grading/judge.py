@@ -134,10 +134,12 @@ def _real_function(obj: Any) -> bool:
     kind = type(obj)
     if kind is types.FunctionType:
         return True
-    if kind is types.BuiltinFunctionType:  # a module's built-in function, not a method bound to some object
-        return obj.__self__ is None or isinstance(obj.__self__, types.ModuleType)
-    return kind.__module__ in (None, "builtins") and kind.__name__ in ("cython_function_or_method",
-                                                                         "fused_cython_function")
+    if kind is types.BuiltinFunctionType:  # a module's (or class's) built-in function, not one bound to an object
+        return obj.__self__ is None or isinstance(obj.__self__, (types.ModuleType, type))
+    module = getattr(kind, "__module__", None) or ""
+    if kind.__name__ in ("cython_function_or_method", "fused_cython_function"):
+        return module == "builtins" or module.startswith("_cython_")
+    return kind.__name__ == "_ArrayFunctionDispatcher" and module == "numpy"  # np.mean and the like
 
 
 def _library_function_ok(obj: Any) -> bool:
