@@ -67,10 +67,14 @@ IO_PREFIXES = ("numpy.ma", "numpy.lib.npyio", "numpy.lib._npyio", "numpy.lib._da
                "scipy._lib", "sklearn.datasets", "sklearn.utils._testing", "sklearn.utils._bunch")
 # Of PyTorch, only these travel as data (tensors travel through _tensor, never through torch's own pickling).
 TORCH_PREFIXES = ("torch.nn.modules", "torch.nn.parameter", "torch.nn.utils.parametrize", "torch.optim")
+# ... and only these modules' functions (torch.fx, torch.jit, torch.distributed, torch.hub and the like run code
+# or reach the network); no PyTorch function is ever called to rebuild an object.
+TORCH_FUNCTION_MODULES = frozenset({"torch", "torch.functional", "torch.nn.functional", "torch.nn.init", "torch.linalg",
+                                    "torch.special", "torch.fft", "torch.random"})
 # Parts of a function's name that say it touches files, processes or code: such a function never crosses.
 RISKY_NAME_PARTS = ("load", "save", "file", "read", "write", "open", "exec", "eval", "compile", "system", "popen",
                     "pickle", "spawn", "fork", "memmap", "strided", "ctypes", "buffer", "query", "set_config",
-                    "seed", "import")
+                    "seed", "import", "src", "source", "script", "shell", "command", "subprocess", "thread")
 SAFE_BUILTINS = frozenset({"complex", "slice", "range", "set", "frozenset", "bytearray", "object", "list", "dict",
                            "tuple", "bool", "int", "float", "str", "bytes"})
 RECONSTRUCTOR_PREFIXES = ("_unpickle", "__pyx_unpickle_", "_new_", "_reconstruct", "_timedelta_unpickle")
@@ -149,6 +153,8 @@ def _library_function_ok(obj: Any) -> bool:
         return False
     module = getattr(obj, "__module__", None) or ""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "") or ""
+    if _root(module) == "torch" and not (module in TORCH_FUNCTION_MODULES or module.startswith(TORCH_PREFIXES)):
+        return False
     return _root(module) in TRUSTED_ROOTS and not _io_like(module, name) and "<" not in name
 
 
@@ -174,7 +180,8 @@ def _global_allowed(module: str, name: str, obj: Any) -> bool:
     if not callable(obj):  # a library's own constant (pandas.NA)
         return _class_allowed(type(obj))
     short = name.rsplit(".", 1)[-1]
-    return _library_function_ok(obj) and (short.startswith(RECONSTRUCTOR_PREFIXES) or short in RECONSTRUCTOR_NAMES)
+    return (_root(module) != "torch" and _library_function_ok(obj)
+            and (short.startswith(RECONSTRUCTOR_PREFIXES) or short in RECONSTRUCTOR_NAMES))
 
 
 def _libfunc(module: str, name: str) -> Any:
@@ -373,7 +380,7 @@ def _reduce_allowed(func: Any) -> bool:
         return True
     # Judged by the function's real type and own module: an object that only says it is numpy's
     # _reconstruct (a partial with a planted __module__ and __name__) is not called.
-    if not _library_function_ok(func):
+    if not _library_function_ok(func) or _root(func.__module__) == "torch":
         return False
     name = func.__name__
     return name.startswith(RECONSTRUCTOR_PREFIXES) or name in RECONSTRUCTOR_NAMES
@@ -428,6 +435,13 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
         elif func is copyreg.__newobj__ or func is copyreg.__newobj_ex__:
             if not args or not _class_allowed(args[0]):
                 raise pickle.UnpicklingError("the tester does not build that class")
+        elif getattr(func, "__name__", "") in ("__generator_ctor", "__randomstate_ctor"):
+            # NumPy's generator constructors call their second argument: it must be NumPy's own.
+            from numpy.random import _pickle as numpy_pickle
+
+            own = getattr(numpy_pickle, "__bit_generator_ctor")  # (a literal __name here would be mangled)
+            if any(arg is not own for arg in args[1:]):
+                raise pickle.UnpicklingError("the tester does not call that")
         self.stack[-1] = func(*args)
 
     def _checked_newobj(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import pickle
 import sys
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def _cases():
         "period": pd.Period("2020-01", "M"),
         "structured array": np.zeros(3, dtype=[("a", "i4"), ("b", "f8")]),
         "generator": np.random.default_rng(3),
+        "legacy random state": np.random.RandomState(4),
         "random forest": RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y),
         "pipeline": make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=2, random_state=0)).fit(X, y),
         "numpy function": np.mean,
@@ -75,8 +77,8 @@ def test_library_data_crosses_whole(judge, label):
     elif hasattr(original, "predict"):
         X = np.random.default_rng(1).random((5, 3))
         assert np.array_equal(original.predict(X), copy.predict(X))
-    elif label == "generator":
-        assert original.random() == copy.random()
+    elif label in ("generator", "legacy random state"):
+        assert original.random() == copy.random() if label == "generator" else original.rand() == copy.rand()
     else:
         assert copy == original or copy is original
 
@@ -89,3 +91,56 @@ def test_torch_tensors_and_modules_cross(judge):
     assert type(copy) is torch.nn.Linear and torch.equal(copy.weight, layer.weight)
     tensor = _across(judge, torch.ones(2, 3, requires_grad=True))
     assert torch.equal(tensor, torch.ones(2, 3)) and tensor.requires_grad
+
+
+class _Planted:
+    """An object whose pickled form is exactly the given reduce value (nested _Planted objects allowed)."""
+
+    def __init__(self, *reduce_value):
+        self.reduce_value = reduce_value
+
+    def __reduce__(self):
+        return self.reduce_value
+
+    def __call__(self):  # pickle wants a callable where a reduce value calls one of these
+        pass
+
+
+def _refused_streams(judge):
+    import copyreg
+    import enum
+    import functools
+
+    from numpy.random import _pickle as numpy_pickle
+
+    ones = _Planted(judge._libfunc, ("numpy", "ones"))
+    spoof = _Planted(copyreg._reconstructor, (functools.partial, functools.partial, ones),
+                     (ones, (0,), {}, {"__module__": "numpy", "__name__": "_reconstruct"}))
+    return {
+        # a partial that says it is numpy's _reconstruct, then called: np.ones(0) runs in the tester
+        "spoofed partial": _Planted(spoof, ()),
+        "lookup through another module": _Planted(judge._libfunc, ("pathlib", "os._exit")),
+        "lookup through a dunder": _Planted(judge._libfunc, ("numpy", "__builtins__.get")),
+        "a torch function that runs source": _Planted(judge._libfunc, ("torch.fx.graph_module", "_forward_from_src")),
+        "numpy's generator constructor calling something else": _Planted(
+            numpy_pickle.__generator_ctor, ("x", _Planted(judge._libfunc, ("numpy", "asarray")))),
+        "a metaclass making a class": _Planted(enum.EnumMeta, ("X", (), {})),
+        "a masked value": _Planted(np.ma.core.MaskedConstant, ()),
+    }
+
+
+@pytest.mark.parametrize("label", ["spoofed partial", "lookup through another module", "lookup through a dunder",
+                                   "a torch function that runs source",
+                                   "numpy's generator constructor calling something else",
+                                   "a metaclass making a class", "a masked value"])
+def test_the_unpickler_refuses_what_could_run_or_lie(judge, label):
+    """Streams the trainee's side could send that would run code in the tester or compare equal to anything
+    are refused with UnpicklingError before anything is called.
+
+    How checked: on the judge of 8d61e5b (reducers judged by their __module__/__name__, _libfunc walking
+    any dotted path, no torch module list, numpy.ma accepted, metaclasses callable) every stream but the
+    generator's loaded or failed inside the call it made (not refused); the generator's called np.asarray.
+    """
+    pytest.importorskip("torch")
+    with pytest.raises(pickle.UnpicklingError):
+        judge._FromTrainee(pickle.dumps(_refused_streams(judge)[label], protocol=4), None).load()
