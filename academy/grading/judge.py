@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections
 import copy
 import functools
 import importlib
@@ -61,7 +62,7 @@ TRUSTED_ROOTS = frozenset({"numpy", "pandas", "sklearn", "scipy", "torch", "date
                            "pathlib", "collections", "zoneinfo", "uuid", "math", "statistics", "enum"})
 # Modules that read or write files, spawn work or load pickles, and numpy.ma (a masked value passes
 # numpy.testing's comparisons with anything): nothing of theirs crosses.
-IO_PREFIXES = ("numpy.ma", "numpy.lib.npyio", "numpy.lib._npyio", "numpy.lib._datasource", "numpy.lib.format", "numpy.f2py",
+IO_PREFIXES = ("numpy.ma", "numpy._pytesttester", "sklearn.utils.parallel", "numpy.lib.npyio", "numpy.lib._npyio", "numpy.lib._datasource", "numpy.lib.format", "numpy.f2py",
                "numpy.distutils", "numpy.testing", "numpy.ctypeslib", "numpy.lib.stride_tricks",
                "numpy.lib._stride_tricks", "pandas.io", "pandas._testing", "pandas.core.computation", "scipy.io",
                "scipy._lib", "sklearn.datasets", "sklearn.utils._testing", "sklearn.utils._bunch")
@@ -71,6 +72,8 @@ TORCH_PREFIXES = ("torch.nn.modules", "torch.nn.parameter", "torch.nn.utils.para
 # or reach the network); no PyTorch function is ever called to rebuild an object.
 TORCH_FUNCTION_MODULES = frozenset({"torch", "torch.functional", "torch.nn.functional", "torch.nn.init", "torch.linalg",
                                     "torch.special", "torch.fft", "torch.random"})
+# The only packages whose functions may cross as values (never methods, never private names).
+FUNCTION_ROOTS = frozenset({"numpy", "scipy", "sklearn", "pandas", "torch", "math", "statistics"})
 # Parts of a function's name that say it touches files, processes or code: such a function never crosses.
 RISKY_NAME_PARTS = ("load", "save", "file", "read", "write", "open", "exec", "eval", "compile", "system", "popen",
                     "pickle", "spawn", "fork", "memmap", "strided", "ctypes", "buffer", "query", "set_config",
@@ -99,8 +102,8 @@ def _io_like(module: str, name: str) -> bool:
 def _class_allowed(cls: type) -> bool:
     """Return whether instances of a class may cross to the tester as data (never a metaclass: calling one
     would make a new class whose methods the trainee's side chose)."""
-    if not isinstance(cls, type) or issubclass(cls, type):
-        return False
+    if not isinstance(cls, type) or issubclass(cls, type) or type(cls).__call__ is not type.__call__:
+        return False  # a metaclass, or a class whose call makes classes (enum's functional API) or more
     module = getattr(cls, "__module__", "") or ""
     if module == "builtins":
         return cls.__name__ in SAFE_BUILTINS or cls in (type(None), type(NotImplemented), type(Ellipsis))
@@ -191,7 +194,14 @@ def _libfunc(module: str, name: str) -> Any:
         raise pickle.UnpicklingError(f"function {module}.{name} is not accepted")
     obj = _lookup(module, name)
     numpy = sys.modules.get("numpy")
-    if not (_library_function_ok(obj) or (numpy is not None and type(obj) is numpy.ufunc)):
+    if numpy is not None and type(obj) is numpy.ufunc:
+        return obj
+    # A public module-level function of a numerical library: no method (Path.touch, DataFrame.to_csv), no
+    # private helper (uuid._find_mac_near_keyword), nothing of pathlib, uuid, collections or the like.
+    own = getattr(obj, "__name__", "") or ""
+    reconstructor = own.startswith(RECONSTRUCTOR_PREFIXES) or own in RECONSTRUCTOR_NAMES  # called only via REDUCE
+    if (not _library_function_ok(obj) or _root(obj.__module__) not in FUNCTION_ROOTS
+            or (own.startswith("_") and not reconstructor) or "." in (getattr(obj, "__qualname__", own) or own)):
         raise pickle.UnpicklingError(f"{module}.{name} is not a library function")
     return obj
 
@@ -390,6 +400,9 @@ def _dunder(key: Any) -> bool:
     return isinstance(key, str) and key.startswith("__") and key.endswith("__")
 
 
+_PLAIN_MAPPINGS = (dict, collections.OrderedDict, collections.defaultdict, collections.Counter)
+
+
 class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
     """The tester's unpickler: library data only (every call and every state checked); handles for the rest.
 
@@ -435,6 +448,9 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
         elif func is copyreg.__newobj__ or func is copyreg.__newobj_ex__:
             if not args or not _class_allowed(args[0]):
                 raise pickle.UnpicklingError("the tester does not build that class")
+        elif not isinstance(func, type) and any(isinstance(arg, type) and not _class_allowed(arg) for arg in args):
+            # a reconstructor (pandas' _new_Index and the like) calls cls.__new__ or cls.from_arrays on its class
+            raise pickle.UnpicklingError("the tester does not build that class")
         elif getattr(func, "__name__", "") in ("__generator_ctor", "__randomstate_ctor"):
             # NumPy's generator constructors call their second argument: it must be NumPy's own.
             from numpy.random import _pickle as numpy_pickle
@@ -469,10 +485,22 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
         if isinstance(target, (type, types.ModuleType, types.FunctionType)) or not _class_allowed(type(target)):
             raise pickle.UnpicklingError("state is set on instances of the libraries' classes only")
         pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(target, numpy.dtype):
+            # A dtype's state sets its flags as given: one that holds objects while saying it does not would
+            # let raw bytes be read as object pointers. It must be what its description makes afresh.
+            try:
+                fresh = numpy.dtype(target.descr) if target.fields else numpy.dtype(target.str)
+            except (TypeError, ValueError) as exc:
+                raise pickle.UnpicklingError("a dtype that cannot be made afresh") from exc
+            if fresh.flags != target.flags or fresh.hasobject != target.hasobject or fresh.itemsize != target.itemsize:
+                raise pickle.UnpicklingError("a dtype whose flags do not match its description")
 
     def _checked_setitems(self) -> None:
         items = self.pop_mark()
         target = self.stack[-1]
+        if type(target) not in _PLAIN_MAPPINGS:  # a Series' __setitem__ calls a callable key
+            raise pickle.UnpicklingError("items are set on plain mappings only")
         if type(target) is not dict and any(_dunder(key) for key in items[::2]):
             raise pickle.UnpicklingError("no dunder keys on a mapping object")
         for i in range(0, len(items), 2):
@@ -482,6 +510,8 @@ class _FromTrainee(pickle._Unpickler):  # type: ignore[name-defined]
         value = self.stack.pop()
         key = self.stack.pop()
         target = self.stack[-1]
+        if type(target) not in _PLAIN_MAPPINGS:
+            raise pickle.UnpicklingError("items are set on plain mappings only")
         if type(target) is not dict and _dunder(key):
             raise pickle.UnpicklingError("no dunder keys on a mapping object")
         target[key] = value

@@ -126,13 +126,27 @@ def _refused_streams(judge):
             numpy_pickle.__generator_ctor, ("x", _Planted(judge._libfunc, ("numpy", "asarray")))),
         "a metaclass making a class": _Planted(enum.EnumMeta, ("X", (), {})),
         "a masked value": _Planted(np.ma.core.MaskedConstant, ()),
+        # enum's functional API makes a class whose __eq__ the stream chose
+        "an enum class made on the spot": _Planted(enum.Enum, ("Liar", {"A": 1, "__eq__": str})),
+        "a method as a function (Path.touch)": _Planted(judge._libfunc, ("pathlib", "Path.touch")),
+        "a private helper that starts a process": _Planted(judge._libfunc, ("uuid", "_find_mac_near_keyword")),
+        # a Series' __setitem__ calls a callable key
+        "items set on a Series": _Planted(pd.Series, ([1, 2],), None, None,
+                                          iter([(_Planted(judge._libfunc, ("numpy", "ones")), 1)])),
+        # a dtype that holds objects but whose flags say it does not: raw bytes become object pointers
+        "a dtype with forged flags": _Planted(np.dtype, ("V8", False, True),
+                                             (3, "|", None, ("a",), {"a": (np.dtype("O"), 0)}, 8, 1, 0)),
     }
 
 
-@pytest.mark.parametrize("label", ["spoofed partial", "lookup through another module", "lookup through a dunder",
-                                   "a torch function that runs source",
-                                   "numpy's generator constructor calling something else",
-                                   "a metaclass making a class", "a masked value"])
+REFUSED = ["spoofed partial", "lookup through another module", "lookup through a dunder",
+           "a torch function that runs source", "numpy's generator constructor calling something else",
+           "a metaclass making a class", "a masked value", "an enum class made on the spot",
+           "a method as a function (Path.touch)",
+           "a private helper that starts a process", "items set on a Series", "a dtype with forged flags"]
+
+
+@pytest.mark.parametrize("label", REFUSED)
 def test_the_unpickler_refuses_what_could_run_or_lie(judge, label):
     """Streams the trainee's side could send that would run code in the tester or compare equal to anything
     are refused with UnpicklingError before anything is called.
@@ -140,6 +154,9 @@ def test_the_unpickler_refuses_what_could_run_or_lie(judge, label):
     How checked: on the judge of 8d61e5b (reducers judged by their __module__/__name__, _libfunc walking
     any dotted path, no torch module list, numpy.ma accepted, metaclasses callable) every stream but the
     generator's loaded or failed inside the call it made (not refused); the generator's called np.asarray.
+    The last five came from a second review (enum's functional API, which pandas' _new_DatetimeIndex then
+    instantiated; methods and private helpers through _libfunc; a Series' __setitem__; a dtype's flags): on
+    1fa8735's judge each loaded, called what it was given or built the forged dtype.
     """
     pytest.importorskip("torch")
     with pytest.raises(pickle.UnpicklingError):
