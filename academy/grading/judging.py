@@ -25,7 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from academy.grading import untrusted
-from academy.grading.judge import literal_messages as _judge_literals
+from academy.grading.judge import literal_messages
 from academy.grading.sandbox import KernelHandle, SandboxSpec, prepare_dirs, run_judge
 
 log = logging.getLogger(__name__)
@@ -120,24 +120,6 @@ def bound_names(sources: list[str]) -> list[str]:
     return found
 
 
-def literal_messages(source: str) -> set[str]:
-    """Return the assertion messages written as plain string literals in a cell."""
-    tree = _parse(source)
-    found: set[str] = set()
-    if tree is None:
-        return found
-    for node in ast.walk(tree):
-        message = None
-        if isinstance(node, ast.Assert):
-            message = node.msg
-        elif (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
-              and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "AssertionError" and node.exc.args):
-            message = node.exc.args[0]
-        if isinstance(message, ast.Constant) and isinstance(message.value, str):
-            found.add(message.value)
-    return found
-
-
 @dataclass
 class JudgedCell:
     """One test cell as the judge will run it."""
@@ -182,7 +164,7 @@ def parse_verdicts(text: str, cells: list[JudgedCell]) -> dict[str, Verdict]:
 def _failure_message(cell: JudgedCell, words: list[str]) -> str:
     kind, detail = (words[0], words[1] if len(words) > 1 else "") if words else ("", "")
     if kind == "assert" and detail.isdigit():
-        literals = _judge_literals(cell.source)
+        literals = literal_messages(cell.source)
         index = int(detail)
         if index < len(literals):
             message = literals[index]
