@@ -9,3 +9,15 @@ import pytest
 def own_var_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path / "var"))
     return tmp_path / "var"
+
+
+@pytest.fixture
+def queue(app):
+    """Capture grading jobs in order, as the broker would receive them (the grader token set as well)."""
+    from tests.submissions.test_api import GRADER
+
+    jobs: list[int] = []
+    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: jobs.append(sub.id) or f"job-{sub.id}"
+    app.config["GRADER_TOKEN"] = GRADER
+    yield jobs
+    app.config.pop("SUBMISSIONS_ENQUEUE", None)

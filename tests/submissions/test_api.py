@@ -13,14 +13,6 @@ NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5
 GRADER = "grader-secret-for-tests"
 
 
-@pytest.fixture
-def queue(app):
-    jobs: list[int] = []
-    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: jobs.append(sub.id) or f"job-{sub.id}"
-    app.config["GRADER_TOKEN"] = GRADER
-    yield jobs
-    app.config.pop("SUBMISSIONS_ENQUEUE", None)
-
 
 def _token(user) -> str:
     from academy.extensions import db

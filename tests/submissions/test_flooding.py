@@ -16,15 +16,6 @@ from tests.submissions.test_api import GRADER, NB, _result, _setup, _submit, _to
 KIB = 1024
 
 
-@pytest.fixture
-def queue(app):
-    """Capture grading jobs in order, as the broker would receive them."""
-    jobs: list[int] = []
-    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: jobs.append(sub.id) or f"job-{sub.id}"
-    app.config["GRADER_TOKEN"] = GRADER
-    yield jobs
-    app.config.pop("SUBMISSIONS_ENQUEUE", None)
-
 
 def _labs(make, n: int):
     """Return a trainee, a classmate and n assignments of one course, all released and due tomorrow."""

@@ -12,14 +12,6 @@ from tests.submissions.test_api import GRADER, NB, _submit, _token
 from tests.submissions.test_flooding import KIB, _labs, _rows
 
 
-@pytest.fixture
-def queue(app):
-    jobs: list[int] = []
-    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: jobs.append(sub.id) or f"job-{sub.id}"
-    app.config["GRADER_TOKEN"] = GRADER
-    yield jobs
-    app.config.pop("SUBMISSIONS_ENQUEUE", None)
-
 
 def _on_disk() -> set[str]:
     """Every path under the submissions store (each test has its own data directory)."""
