@@ -6,7 +6,6 @@ import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()

@@ -8,7 +8,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-import pytest
 import sqlalchemy as sa
 
 from tests.submissions.test_api import GRADER, NB, _result, _setup, _submit, _token

@@ -6,7 +6,6 @@ import errno
 import io
 import pathlib
 
-import pytest
 
 from tests.submissions.test_api import GRADER, NB, _submit, _token
 from tests.submissions.test_flooding import KIB, _labs, _rows
