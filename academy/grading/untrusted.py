@@ -73,17 +73,22 @@ def _open_in(dir_fd: int | None, name: str, flags: int) -> int:
         raise
 
 
+def _open_file(path: Path) -> int:
+    """Open one file in a folder of the worker's own without following the file if it is a link."""
+    dir_fd = os.open(path.parent, _DIR_FLAGS)
+    try:
+        return _open_in(dir_fd, path.name, _FILE_FLAGS)
+    finally:
+        os.close(dir_fd)
+
+
 def read_file(path: Path, max_bytes: int) -> bytes:
     """Return the bytes of one regular file the sandbox may have touched, or raise Refused/OSError.
 
     The file itself is never followed if it is a link; its folder is the worker's own.
     """
     path = Path(path)
-    dir_fd = os.open(path.parent, _DIR_FLAGS)
-    try:
-        fd = _open_in(dir_fd, path.name, _FILE_FLAGS)
-    finally:
-        os.close(dir_fd)
+    fd = _open_file(path)
     try:
         return _read_fd(fd, path.name, max_bytes)
     finally:
@@ -96,11 +101,7 @@ def copy_file(source: Path, dest: Path, max_bytes: int, uid: int | None = None, 
     Refused (Refused/OSError) like read_file; the copy never holds the whole file in the worker's memory.
     """
     source = Path(source)
-    dir_fd = os.open(source.parent, _DIR_FLAGS)
-    try:
-        fd = _open_in(dir_fd, source.name, _FILE_FLAGS)
-    finally:
-        os.close(dir_fd)
+    fd = _open_file(source)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
