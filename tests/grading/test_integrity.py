@@ -31,6 +31,7 @@ HOSTILE = [
     ("exec('x = 1')", "uses exec"),
     ("import sys\nsys.settrace(None)", "imports sys"),
     ("import ctypes", "imports ctypes"),
+    ("import judge\ntarget = judge\ntarget._ToTester = object", "imports judge"),  # the judge's trainee side
     ("from IPython.core.interactiveshell import InteractiveShell", "imports IPython.core"),
     ("f = (lambda: 0).__globals__", "uses .__globals__"),
     ("!cat /etc/passwd", "uses get_ipython"),
