@@ -1,6 +1,7 @@
 """Grade one submission: nbgrader autograde in a scratch course, the kernel in a fresh sandbox."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -9,13 +10,16 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+import jsonschema
 import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from traitlets.config import Config, PyFileConfigLoader
 
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.nbgraderformat import common as nbgrader_format
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                     LimitOutput, SaveAutoGrades)
 from nbgrader.utils import capture_log
@@ -42,6 +46,29 @@ log = logging.getLogger(__name__)
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 # A full /tmp or /dev/shm (inside the sandbox) shows only in what the code said.
 DISK_SIGNS = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+class _CachedSchemaChecks:
+    """nbgrader checks each cell's metadata with jsonschema.validate, which first checks nbgrader's own schema
+    against the JSON Schema metaschema, on every cell (a quarter of a second per lab 1 submission). This does
+    the same check of the cell with one validator per schema, made once."""
+
+    ValidationError = jsonschema.ValidationError
+
+    def __init__(self) -> None:
+        self._validators: dict[str, Any] = {}
+
+    def validate(self, instance: Any, schema: dict) -> None:
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = self._validators[key] = jsonschema.validators.validator_for(schema)(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+nbgrader_format.jsonschema = _CachedSchemaChecks()
 
 
 class SubmissionRejected(ValueError):
@@ -231,7 +258,8 @@ def _grade(job: GradingJob) -> GradingResult:
                                  data_dir=spec.data_dir, limits=job.limits, uid=judge_uid(), gpu=job.gpu,
                                  scratch_root=forked_from)
         judge = Judge(judge_spec, handle, sync.instructor_tests(db_url, course_id, job.assignment),
-                      deadline=started + job.limits.wall_seconds, cell_timeout=job.limits.cell_timeout_seconds)
+                      deadline=started + job.limits.wall_seconds, cell_timeout=job.limits.cell_timeout_seconds,
+                      at_once=1 if job.gpu else job.limits.judge_cells_at_once)
         report = ExecutionReport(judge=judge, snapshot_dir=spec.socket_dir)
         config = _autograde_config(base, work, db_url, job, report, spec, handle)
         app = Autograde(coursedir=CourseDirectory(config=config), config=config)

@@ -16,6 +16,9 @@ a copy (cloudpickle) of the variables the cell reads. Here, per test cell, two p
   the trainee's functions travels by copy; `on_trainee_side(obj)` (in the cell's namespace) leaves an
   object of the test's on the trainee's side and returns a handle, for probes changed in place.
 
+Cells may be judged side by side (at_once in the request): the kernel has ended by then, and each cell
+still has its own copy, its own pair of processes and its own time limit.
+
 The parent holds the request (an unlinked file, read one cell at a time right before that cell's
 tester is forked) and is not dumpable, so neither side can read another cell's tests. When every
 cell is done and every process but itself has ended, it writes the verdicts to a fresh file named
@@ -23,7 +26,8 @@ in the request; the worker reads them.
 
 Input (written by the worker in the working folder, opened and deleted at once):
   judge-request.bin: one JSON line {"cells": [{"id", "snapshot", "start", "length"}], "timeout": s,
-                     "verdicts": name} followed by the cells' code, concatenated (UTF-8).
+                     "verdicts": name, "at_once": n (cells judged side by side, default 1)}
+                     followed by the cells' code, concatenated (UTF-8).
 Output: <verdicts>, lines "<id> pass" | "<id> assert <n>" (the cell's n-th literal assertion message,
   in literal_messages order) | "<id> fail" | "<id> error <ExceptionName>" | "<id> load" | "<id> timeout".
 """
@@ -45,6 +49,7 @@ import socket
 import stat
 import struct
 import sys
+import time
 import types
 from typing import Any
 
@@ -170,7 +175,7 @@ def _global_allowed(module: str, name: str, obj: Any) -> bool:
     if module == "_codecs":
         return name == "encode"
     if module == "judge":
-        return name in ("_tensor", "_torch_dtype", "_torch_device", "_libfunc", "_names")
+        return name in ("_tensor", "_torch_dtype", "_torch_device", "_libfunc", "_names", "_str_array")
     if _root(module) not in TRUSTED_ROOTS or module.startswith(IO_PREFIXES):
         return False
     if isinstance(obj, type):
@@ -211,6 +216,25 @@ def _tensor(array: Any, dtype: str, requires_grad: bool, parameter: bool) -> Any
 
     value = torch.from_numpy(array).to(getattr(torch, dtype))
     return torch.nn.Parameter(value, requires_grad=requires_grad) if parameter else value.requires_grad_(requires_grad)
+
+
+def _str_array(text: str, lengths: Any, shape: Any, order: str) -> Any:
+    """Rebuild a NumPy array of Python strings (pandas' text columns) from one string and each element's length.
+
+    Sent element by element, such an array is a pickle of one opcode or more per string, which the checked
+    unpickler reads slowly; this way it is three objects."""
+    numpy = sys.modules["numpy"]
+    if (type(text) is not str or type(lengths) is not numpy.ndarray or lengths.dtype != numpy.int64
+            or lengths.ndim != 1 or type(shape) is not tuple or order not in ("C", "F")
+            or not all(type(n) is int and n >= 0 for n in shape) or len(shape) > 32
+            or (lengths < 0).any() or (lengths > len(text)).any() or int(lengths.sum()) != len(text)
+            or int(numpy.prod(shape, dtype=numpy.int64)) != len(lengths)):
+        raise pickle.UnpicklingError("not a string array")
+    ends = numpy.cumsum(lengths).tolist()
+    starts = [0, *ends[:-1]]
+    values = numpy.empty(len(ends), dtype=object)
+    values[:] = [text[a:b] for a, b in zip(starts, ends)]
+    return values.reshape(shape, order=order)
 
 
 def _torch_dtype(name: str) -> Any:
@@ -702,6 +726,12 @@ class _ToTester(pickle.Pickler):
             if isinstance(obj, torch.device):
                 return (_torch_device, (str(obj),))
         numpy = sys.modules.get("numpy")
+        if numpy is not None and type(obj) is numpy.ndarray and obj.dtype == object and obj.size >= 64:
+            order = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
+            flat = obj.ravel(order=order).tolist()
+            if all(type(item) is str for item in flat):
+                lengths = numpy.fromiter(map(len, flat), dtype=numpy.int64, count=len(flat))
+                return (_str_array, ("".join(flat), lengths, tuple(int(n) for n in obj.shape), order))
         if (callable(obj) and not isinstance(obj, type) and not (numpy is not None and isinstance(obj, numpy.ufunc))
                 and self._library_global(obj)):
             return (_libfunc, (obj.__module__, getattr(obj, "__qualname__", obj.__name__)))
@@ -833,7 +863,7 @@ def _names(values: dict, modules: dict) -> dict:
     return values
 
 
-_OWN_HELPERS = (_tensor, _torch_dtype, _torch_device, _libfunc, _names)
+_OWN_HELPERS = (_tensor, _torch_dtype, _torch_device, _libfunc, _names, _str_array)
 
 
 # ---------------------------------------------------------------------------------------------- the parent
@@ -919,8 +949,12 @@ def _end_everyone_else() -> None:
                 continue
 
 
-def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
-    """Judge one cell: fork the trainee's side, read the cell's code, fork the tester, wait."""
+def _start_cell(request: int, body: int, cell: dict) -> tuple[int, int]:
+    """Start judging one cell: fork the trainee's side, read the cell's code, fork the tester.
+
+    Return (tester pid, trainee's side pid). The cell's code is in this process's memory only
+    between its read and the tester's fork: no other cell's process is forked while it is.
+    """
     ours, theirs = socket.socketpair()
     trainee = os.fork()
     if trainee == 0:  # the trainee's side: nothing of any test is in this process's memory
@@ -948,13 +982,58 @@ def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
             os._exit(status)
     code[:] = bytes(len(code))
     ours.close()
-    status = _wait(tester, timeout)
+    return tester, trainee
+
+
+def _end_trainee_side(trainee: int) -> None:
     try:
         os.kill(trainee, signal.SIGKILL)
     except ProcessLookupError:
         pass
     os.waitpid(trainee, 0)
+
+
+def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
+    """Judge one cell and wait for its verdict."""
+    tester, trainee = _start_cell(request, body, cell)
+    status = _wait(tester, timeout)
+    _end_trainee_side(trainee)
     return _verdict(status)
+
+
+def _run_cells(request: int, body: int, cells: list, timeout: float, at_once: int) -> list[str]:
+    """Judge the cells, up to at_once of them at a time (each in its own pair of processes, as _run_cell);
+    return their verdicts in the cells' order. The trainee's kernel has ended before the judge starts,
+    so cells run side by side share nothing with it; each cell still has its own copy and its own limit."""
+    if at_once <= 1 or not hasattr(os, "pidfd_open"):
+        return [_run_cell(request, body, cell, timeout) for cell in cells]
+    verdicts: dict[int, str] = {}
+    running: dict[int, tuple[int, int, int, float]] = {}  # pidfd -> (cell index, tester, trainee, deadline)
+    queue = list(enumerate(cells))
+    while queue or running:
+        while queue and len(running) < at_once:
+            index, cell = queue.pop(0)
+            tester, trainee = _start_cell(request, body, cell)
+            running[os.pidfd_open(tester)] = (index, tester, trainee, time.monotonic() + timeout)
+        soonest = min(deadline for _, _, _, deadline in running.values())
+        ready, _, _ = select.select(list(running), [], [], max(0.0, soonest - time.monotonic()))
+        now = time.monotonic()
+        for fd in list(running):
+            index, tester, trainee, deadline = running[fd]
+            if fd not in ready and now < deadline:
+                continue
+            del running[fd]
+            os.close(fd)
+            if fd in ready:
+                _, status = os.waitpid(tester, 0)
+                code: int | None = os.waitstatus_to_exitcode(status)
+            else:
+                os.kill(tester, signal.SIGKILL)
+                os.waitpid(tester, 0)
+                code = None
+            _end_trainee_side(trainee)
+            verdicts[index] = _verdict(code)
+    return [verdicts[index] for index in range(len(cells))]
 
 
 # Heavy libraries a copy may need, imported once here rather than by both processes of every cell.
@@ -962,26 +1041,28 @@ PRELOADABLE = (b"torch", b"sklearn", b"scipy", b"matplotlib")
 
 
 def _libraries_named(cells: list) -> list[str]:
-    """Return the PRELOADABLE libraries whose names occur in the cells' copies (a hint only: the copies are the
-    trainee's; nothing is loaded from them here, they are only scanned, regular files only, up to 256 MiB each)."""
+    """Return the PRELOADABLE libraries, not loaded yet, whose names occur in the cells' copies (a hint only: the
+    copies are the trainee's; nothing is loaded from them here, they are only scanned, regular files only, up to
+    256 MiB each)."""
+    import mmap
+
+    wanted = {name for name in PRELOADABLE if name.decode() not in sys.modules}
     found: set[bytes] = set()
     for cell in cells:
+        if not wanted - found:
+            break
         try:
             fd = os.open(str(cell.get("snapshot", "")), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except (OSError, ValueError):
             continue
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
                 continue
-            tail, read = b"", 0
-            while read < 256 * 1024 * 1024 and len(found) < len(PRELOADABLE):
-                chunk = os.read(fd, 1024 * 1024)
-                if not chunk:
-                    break
-                read += len(chunk)
-                window = tail + chunk
-                found.update(name for name in PRELOADABLE if name in window)
-                tail = window[-16:]
+            with mmap.mmap(fd, min(info.st_size, 256 * 1024 * 1024), prot=mmap.PROT_READ) as view:
+                found.update(name for name in wanted - found if view.find(name) >= 0)
+        except (OSError, ValueError):
+            continue
         finally:
             os.close(fd)
     return [name.decode() for name in PRELOADABLE if name in found]
@@ -1007,7 +1088,12 @@ def main() -> None:
             importlib.import_module(module)
         except ImportError:
             pass
-    lines = [f"{cell['id']} {_run_cell(request, body, cell, timeout)}" for cell in header["cells"]]
+    import gc
+
+    gc.freeze()  # the libraries just loaded: the cells' processes never walk (and so copy) their pages
+    at_once = max(1, min(int(header.get("at_once", 1)), 8))
+    lines = [f"{cell['id']} {verdict}" for cell, verdict in
+             zip(header["cells"], _run_cells(request, body, header["cells"], timeout, at_once))]
     os.close(request)
     _end_everyone_else()
     try:

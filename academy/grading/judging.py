@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import json
 import logging
 import os
@@ -65,6 +66,13 @@ def split_hidden(source: str) -> tuple[str, str]:
     return "\n".join(visible), "\n".join(hidden)
 
 
+@functools.lru_cache(maxsize=1024)
+def _bound_by(source: str) -> tuple[str, ...]:
+    """Return the names one cell binds, sorted (cached: every test cell asks again for all the cells before it)."""
+    tree = _parse(source)
+    return tuple(sorted(_stored(tree))) if tree is not None else ()
+
+
 def _parse(source: str) -> ast.Module | None:
     from IPython.core.inputtransformer2 import TransformerManager
 
@@ -109,15 +117,12 @@ def free_names(source: str) -> list[str]:
 
 def bound_names(sources: list[str]) -> list[str]:
     """Return every name the given cells bind (assignments, imports, definitions), in first-seen order."""
-    found: list[str] = []
+    found: dict[str, None] = {}
     for source in sources:
-        tree = _parse(source)
-        if tree is None:
-            continue
-        for name in sorted(_stored(tree)):
+        for name in _bound_by(source):
             if name not in found and not hasattr(builtins, name):
-                found.append(name)
-    return found
+                found[name] = None
+    return list(found)
 
 
 @dataclass
@@ -189,13 +194,14 @@ class Judge:
     """One submission's judge: the cells the kernel saved copies for, then one sandboxed run."""
 
     def __init__(self, spec: SandboxSpec, handle: KernelHandle, tests: dict[str, dict[str, str]], deadline: float,
-                 cell_timeout: float) -> None:
+                 cell_timeout: float, at_once: int = 1) -> None:
         self.spec = spec
         self.handle = handle
         self.tests = tests  # notebook -> grade id -> the test cell's source in the gradebook
         self.notebook = ""  # the notebook being executed (set per notebook by the Execute preprocessor)
         self.deadline = deadline  # time.monotonic() by which the whole job must end
         self.cell_timeout = cell_timeout
+        self.at_once = at_once  # cells judged side by side
         self.cells: list[JudgedCell] = []
         self.pending: list[JudgedCell] = []  # registered since the last run (one run per notebook)
         self.runs = 0
@@ -249,7 +255,8 @@ class Judge:
             header.append({"id": cell.key, "snapshot": name, "start": len(body), "length": len(code)})
             body += code
         verdicts = f"verdicts-{self.runs}-{secrets.token_hex(8)}.txt"
-        request = json.dumps({"cells": header, "timeout": self.cell_timeout, "verdicts": verdicts}).encode()
+        request = json.dumps({"cells": header, "timeout": self.cell_timeout, "verdicts": verdicts,
+                              "at_once": self.at_once}).encode()
         _write_new(work / "judge-request.bin", request + b"\n" + bytes(body), self.spec.uid)
         remaining = max(1.0, self.deadline - time.monotonic())
         if run_judge(self.spec, remaining, self.handle) is None:

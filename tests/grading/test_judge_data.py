@@ -57,6 +57,11 @@ def _cases():
         "pipeline": make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=2, random_state=0)).fit(X, y),
         "numpy function": np.mean,
         "ufunc": np.add,
+        "long text columns": pd.DataFrame({"id": [f"M{i:05d}" for i in range(300)], "ko": ["가공 불량", ""] * 150,
+                                           "n": range(300)}),
+        "text array in Fortran order": np.asfortranarray(np.array([[f"r{r}c{c}" for c in range(80)]
+                                                                  for r in range(3)], dtype=object)),
+        "text with a gap": np.array(["a"] * 70 + [None], dtype=object),
     }
 
 
@@ -73,7 +78,8 @@ def test_library_data_crosses_whole(judge, label):
     if isinstance(original, (pd.DataFrame, pd.Series, pd.Index)):
         assert original.equals(copy)
     elif isinstance(original, np.ndarray):
-        assert np.array_equal(original, copy)
+        assert original.shape == copy.shape and original.tolist() == copy.tolist()
+        assert original.flags.f_contiguous == copy.flags.f_contiguous
     elif hasattr(original, "predict"):
         X = np.random.default_rng(1).random((5, 3))
         assert np.array_equal(original.predict(X), copy.predict(X))
@@ -161,3 +167,23 @@ def test_the_unpickler_refuses_what_could_run_or_lie(judge, label):
     pytest.importorskip("torch")
     with pytest.raises(pickle.UnpicklingError):
         judge._FromTrainee(pickle.dumps(_refused_streams(judge)[label], protocol=4), None).load()
+
+
+@pytest.mark.parametrize("args", [
+    ("abc", np.array([1, 1], dtype=np.int64), (2,), "C"),  # lengths add up to less than the text
+    ("abc", np.array([4, -1], dtype=np.int64), (2,), "C"),  # a negative length
+    ("abc", np.array([2 ** 62] * 4 + [3], dtype=np.int64), (5,), "C"),  # a sum that wraps around
+    ("abc", np.array([1, 2], dtype=np.int64), (3,), "C"),  # a shape for more elements than lengths
+    ("abc", [1, 2], (2,), "C"),  # lengths that are not an array
+    ("abc", np.array([1, 2], dtype=np.int64), (2,), "K"),  # an order NumPy would read differently
+    (b"abc", np.array([1, 2], dtype=np.int64), (2,), "C"),  # bytes for text
+])
+def test_a_malformed_text_array_is_refused(judge, args):
+    """The trainee's side sends long text arrays as one string and the lengths of its pieces (judge._str_array);
+    the tester rebuilds them only when the pieces add up to the text and the shape, never indexing past it.
+
+    How checked: with the checks in _str_array removed, each of these built an array (of the wrong size or
+    from slices past the text) instead of raising UnpicklingError.
+    """
+    with pytest.raises(pickle.UnpicklingError):
+        judge._FromTrainee(pickle.dumps(_Planted(judge._str_array, args), protocol=4), None).load()
