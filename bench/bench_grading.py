@@ -199,6 +199,7 @@ def run_system(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[s
         tasks.submit(job("latency", subs[first], "latency-1"))
         latency = portal.wait_for({"latency-1"}, 600) - one
         scores = [portal.bodies[f"bench-{sid}"]["auto_score"] for sid in subs]
+        messages = [str(portal.bodies[f"bench-{sid}"].get("message", ""))[:300] for sid in subs]
         statuses = sorted({portal.bodies[f"bench-{sid}"]["status"] for sid in subs})
         durations = [portal.bodies[f"bench-{sid}"]["duration_seconds"] for sid in subs]
     finally:
@@ -206,7 +207,7 @@ def run_system(course: Path, subs: dict[str, nbformat.NotebookNode], env: dict[s
         worker.wait(60)
     return {"batch_s": batch, "cpu_s": worker_cpu + kernel_cpu, "worker_cpu_s": worker_cpu,
             "kernel_cpu_s": kernel_cpu, "load": [load_start, load_end], "latency_s": latency, "first_job_incl_worker_start_s": started - warm,
-            "scores": scores, "statuses": statuses, "mean_job_s": sum(durations) / len(durations),
+            "scores": scores, "messages": messages, "statuses": statuses, "mean_job_s": sum(durations) / len(durations),
             "fork_server": forked}
 
 
@@ -255,7 +256,9 @@ def main() -> None:
         system = run_system(course_a, subs, env, args.workers, args.broker, scratch)
         baseline = run_nbgrader(course_b, subs, env)
         run_time = plain_run_time(next(iter(subs.values())), env, scratch)
-        assert system["scores"] == baseline["scores"], (system["scores"], baseline["scores"])
+        differ = [(i, a, b, system["messages"][i]) for i, (a, b) in enumerate(zip(system["scores"], baseline["scores"]))
+                  if a != b]
+        assert not differ, f"scores differ from nbgrader's (index, ours, nbgrader's, our message): {differ}"
         summary = {
             "submissions": args.submissions, "workers": args.workers, "broker": args.broker.split("://")[0],
             "system_s": round(system["batch_s"], 1), "nbgrader_autograde_s": round(baseline["batch_s"], 1),

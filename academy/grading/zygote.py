@@ -336,6 +336,10 @@ def main() -> None:
         _send({"error": "threads started while preloading"})
         return
     signal.signal(signal.SIGCHLD, _reap)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what is loaded now is shared: a job's collections never walk (and so copy) these pages
     _send({"ready": True, "preload_cpu_s": round(time.process_time() - started, 2), "failed": failed})
     while True:
         try:
