@@ -259,6 +259,7 @@ def main() -> None:
         differ = [(i, a, b, system["messages"][i]) for i, (a, b) in enumerate(zip(system["scores"], baseline["scores"]))
                   if a != b]
         assert not differ, f"scores differ from nbgrader's (index, ours, nbgrader's, our message): {differ}"
+        assert max(baseline["scores"]) > 0, "no submission scored anything: is the dataset where the lab reads it?"
         summary = {
             "submissions": args.submissions, "workers": args.workers, "broker": args.broker.split("://")[0],
             "system_s": round(system["batch_s"], 1), "nbgrader_autograde_s": round(baseline["batch_s"], 1),

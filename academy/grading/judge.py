@@ -1001,6 +1001,27 @@ def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
     return _verdict(status)
 
 
+def _runnable(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rsplit(b")", 1)[1].split()[0] == b"R"
+    except (OSError, IndexError):
+        return False
+
+
+def _a_core_is_free(ours: list[int]) -> bool:
+    """Return whether the machine has a core for one more cell besides the cell(s) running: on a busy worker
+    (other jobs' kernels and cells runnable) cells side by side would only take turns, at some cost each."""
+    try:
+        with open("/proc/stat", "rb") as stat_file:
+            line = next(line for line in stat_file if line.startswith(b"procs_running "))
+        runnable = int(line.split()[1])  # machine-wide, this process (reading) included
+    except (OSError, StopIteration, ValueError):
+        return False
+    others = runnable - 1 - sum(_runnable(pid) for pid in ours)
+    return others + 1 < len(os.sched_getaffinity(0))  # + 1: the cell already running takes a core
+
+
 def _run_cells(request: int, body: int, cells: list, timeout: float, at_once: int) -> list[str]:
     """Judge the cells, up to at_once of them at a time (each in its own pair of processes, as _run_cell);
     return their verdicts in the cells' order. The trainee's kernel has ended before the judge starts,
@@ -1011,7 +1032,9 @@ def _run_cells(request: int, body: int, cells: list, timeout: float, at_once: in
     running: dict[int, tuple[int, int, int, float]] = {}  # pidfd -> (cell index, tester, trainee, deadline)
     queue = list(enumerate(cells))
     while queue or running:
-        while queue and len(running) < at_once:
+        while queue and len(running) < at_once and (
+                not running or _a_core_is_free([pid for _, tester, trainee, _ in running.values()
+                                                for pid in (tester, trainee)])):
             index, cell = queue.pop(0)
             tester, trainee = _start_cell(request, body, cell)
             running[os.pidfd_open(tester)] = (index, tester, trainee, time.monotonic() + timeout)
