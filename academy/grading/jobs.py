@@ -33,7 +33,6 @@ class GradingLimits:
     disk_bytes: int = 2048 * MIB  # the job's box: work and socket folders of kernel and judge (a tmpfs)
     max_files: int = 100_000  # files and folders in the box
     tmp_bytes: int = 256 * MIB  # each of the sandbox's /tmp and /dev/shm (tmpfs)
-    judge_cells_at_once: int = 2  # test cells the judge runs side by side once the kernel has ended (1 on a GPU)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> GradingLimits:

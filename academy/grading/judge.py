@@ -16,9 +16,6 @@ a copy (cloudpickle) of the variables the cell reads. Here, per test cell, two p
   the trainee's functions travels by copy; `on_trainee_side(obj)` (in the cell's namespace) leaves an
   object of the test's on the trainee's side and returns a handle, for probes changed in place.
 
-Cells may be judged side by side (at_once in the request): the kernel has ended by then, and each cell
-still has its own copy, its own pair of processes and its own time limit.
-
 The parent holds the request (an unlinked file, read one cell at a time right before that cell's
 tester is forked) and is not dumpable, so neither side can read another cell's tests. When every
 cell is done and every process but itself has ended, it writes the verdicts to a fresh file named
@@ -26,8 +23,7 @@ in the request; the worker reads them.
 
 Input (written by the worker in the working folder, opened and deleted at once):
   judge-request.bin: one JSON line {"cells": [{"id", "snapshot", "start", "length"}], "timeout": s,
-                     "verdicts": name, "at_once": n (cells judged side by side, default 1)}
-                     followed by the cells' code, concatenated (UTF-8).
+                     "verdicts": name} followed by the cells' code, concatenated (UTF-8).
 Output: <verdicts>, lines "<id> pass" | "<id> assert <n>" (the cell's n-th literal assertion message,
   in literal_messages order) | "<id> fail" | "<id> error <ExceptionName>" | "<id> load" | "<id> timeout".
 """
@@ -49,7 +45,6 @@ import socket
 import stat
 import struct
 import sys
-import time
 import types
 from typing import Any
 
@@ -225,16 +220,17 @@ def _str_array(text: str, lengths: Any, shape: Any, order: str) -> Any:
     unpickler reads slowly; this way it is three objects."""
     numpy = sys.modules["numpy"]
     if (type(text) is not str or type(lengths) is not numpy.ndarray or lengths.dtype != numpy.int64
-            or lengths.ndim != 1 or type(shape) is not tuple or order not in ("C", "F")
+            or lengths.ndim != 1 or lengths.strides != (8,) or lengths.size > MAX_MESSAGE // 8
+            or type(shape) is not tuple or type(order) is not str or order not in ("C", "F")
             or not all(type(n) is int and n >= 0 for n in shape) or len(shape) > 32
             or (lengths < 0).any() or (lengths > len(text)).any() or int(lengths.sum()) != len(text)
             or int(numpy.prod(shape, dtype=numpy.int64)) != len(lengths)):
         raise pickle.UnpicklingError("not a string array")
     ends = numpy.cumsum(lengths).tolist()
     starts = [0, *ends[:-1]]
-    values = numpy.empty(len(ends), dtype=object)
-    values[:] = [text[a:b] for a, b in zip(starts, ends)]
-    return values.reshape(shape, order=order)
+    values = numpy.empty(shape, dtype=object, order=order)  # owns its data, as an array unpickled would
+    values.reshape(-1, order=order)[:] = [text[a:b] for a, b in zip(starts, ends)]
+    return values
 
 
 def _torch_dtype(name: str) -> Any:
@@ -1001,62 +997,14 @@ def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
     return _verdict(status)
 
 
-def _runnable(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            return stat_file.read().rsplit(b")", 1)[1].split()[0] == b"R"
-    except (OSError, IndexError):
-        return False
+def _run_cells(request: int, body: int, cells: list, timeout: float) -> list[str]:
+    """Judge the cells one after another, each on its own pair of processes; return their verdicts in order.
 
-
-def _a_core_is_free(ours: list[int]) -> bool:
-    """Return whether the machine has a core for one more cell besides the cell(s) running: on a busy worker
-    (other jobs' kernels and cells runnable) cells side by side would only take turns, at some cost each."""
-    try:
-        with open("/proc/stat", "rb") as stat_file:
-            line = next(line for line in stat_file if line.startswith(b"procs_running "))
-        runnable = int(line.split()[1])  # machine-wide, this process (reading) included
-    except (OSError, StopIteration, ValueError):
-        return False
-    others = runnable - 1 - sum(_runnable(pid) for pid in ours)
-    return others + 1 < len(os.sched_getaffinity(0))  # + 1: the cell already running takes a core
-
-
-def _run_cells(request: int, body: int, cells: list, timeout: float, at_once: int) -> list[str]:
-    """Judge the cells, up to at_once of them at a time (each in its own pair of processes, as _run_cell);
-    return their verdicts in the cells' order. The trainee's kernel has ended before the judge starts,
-    so cells run side by side share nothing with it; each cell still has its own copy and its own limit."""
-    if at_once <= 1 or not hasattr(os, "pidfd_open"):
-        return [_run_cell(request, body, cell, timeout) for cell in cells]
-    verdicts: dict[int, str] = {}
-    running: dict[int, tuple[int, int, int, float]] = {}  # pidfd -> (cell index, tester, trainee, deadline)
-    queue = list(enumerate(cells))
-    while queue or running:
-        while queue and len(running) < at_once and (
-                not running or _a_core_is_free([pid for _, tester, trainee, _ in running.values()
-                                                for pid in (tester, trainee)])):
-            index, cell = queue.pop(0)
-            tester, trainee = _start_cell(request, body, cell)
-            running[os.pidfd_open(tester)] = (index, tester, trainee, time.monotonic() + timeout)
-        soonest = min(deadline for _, _, _, deadline in running.values())
-        ready, _, _ = select.select(list(running), [], [], max(0.0, soonest - time.monotonic()))
-        now = time.monotonic()
-        for fd in list(running):
-            index, tester, trainee, deadline = running[fd]
-            if fd not in ready and now < deadline:
-                continue
-            del running[fd]
-            os.close(fd)
-            if fd in ready:
-                _, status = os.waitpid(tester, 0)
-                code: int | None = os.waitstatus_to_exitcode(status)
-            else:
-                os.kill(tester, signal.SIGKILL)
-                os.waitpid(tester, 0)
-                code = None
-            _end_trainee_side(trainee)
-            verdicts[index] = _verdict(code)
-    return [verdicts[index] for index in range(len(cells))]
+    Never side by side: trainee sides that overlap in time can talk (files, signals, timing), and a later
+    cell's test data (the expected labels it hands to a trainee function) would answer an earlier cell's
+    hidden assertion. One after another, a cell's verdict is in before any later cell's test has run.
+    """
+    return [_run_cell(request, body, cell, timeout) for cell in cells]
 
 
 # Heavy libraries a copy may need, imported once here rather than by both processes of every cell.
@@ -1114,9 +1062,8 @@ def main() -> None:
     import gc
 
     gc.freeze()  # the libraries just loaded: the cells' processes never walk (and so copy) their pages
-    at_once = max(1, min(int(header.get("at_once", 1)), 8))
     lines = [f"{cell['id']} {verdict}" for cell, verdict in
-             zip(header["cells"], _run_cells(request, body, header["cells"], timeout, at_once))]
+             zip(header["cells"], _run_cells(request, body, header["cells"], timeout))]
     os.close(request)
     _end_everyone_else()
     try:

@@ -194,14 +194,13 @@ class Judge:
     """One submission's judge: the cells the kernel saved copies for, then one sandboxed run."""
 
     def __init__(self, spec: SandboxSpec, handle: KernelHandle, tests: dict[str, dict[str, str]], deadline: float,
-                 cell_timeout: float, at_once: int = 1) -> None:
+                 cell_timeout: float) -> None:
         self.spec = spec
         self.handle = handle
         self.tests = tests  # notebook -> grade id -> the test cell's source in the gradebook
         self.notebook = ""  # the notebook being executed (set per notebook by the Execute preprocessor)
         self.deadline = deadline  # time.monotonic() by which the whole job must end
         self.cell_timeout = cell_timeout
-        self.at_once = at_once  # cells judged side by side
         self.cells: list[JudgedCell] = []
         self.pending: list[JudgedCell] = []  # registered since the last run (one run per notebook)
         self.runs = 0
@@ -255,8 +254,7 @@ class Judge:
             header.append({"id": cell.key, "snapshot": name, "start": len(body), "length": len(code)})
             body += code
         verdicts = f"verdicts-{self.runs}-{secrets.token_hex(8)}.txt"
-        request = json.dumps({"cells": header, "timeout": self.cell_timeout, "verdicts": verdicts,
-                              "at_once": self.at_once}).encode()
+        request = json.dumps({"cells": header, "timeout": self.cell_timeout, "verdicts": verdicts}).encode()
         _write_new(work / "judge-request.bin", request + b"\n" + bytes(body), self.spec.uid)
         remaining = max(1.0, self.deadline - time.monotonic())
         if run_judge(self.spec, remaining, self.handle) is None:

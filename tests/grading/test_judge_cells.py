@@ -1,8 +1,8 @@
-"""The judge's cell runner (judge._run_cells), cells one at a time and side by side (fast, no sandbox).
+"""The judge's cell runner (judge._run_cells): one cell after another, each on its own pair of processes
+(fast, no sandbox: the processes are forked from the test itself, as the judge forks them from itself).
 
-Each cell gets its own pair of processes (the trainee's side on the cell's copy, the tester on the cell's
-code); the verdicts come back in the cells' order whatever order they finish in, and a cell that outlives
-its time limit is a timeout without holding up or changing the others.
+The verdicts come back in the cells' order, a cell that outlives its time limit is a timeout without
+changing the others, and nothing a later cell's test hands to the trainee's code can reach an earlier cell.
 """
 from __future__ import annotations
 
@@ -10,20 +10,14 @@ import importlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import cloudpickle
 import pytest
 
 JUDGE_DIR = str(Path(__file__).resolve().parents[2] / "academy" / "grading")
-
-CELLS = {
-    "slow": "import time\ntime.sleep(120)\nassert answer == 42",
-    "passes": "assert answer == 42, 'the answer is 42'",
-    "fails": "assert answer == 41, 'the answer is 41'",
-    "raises": "assert float(words) > 0",
-    "reads a function": "assert double(21) == answer",
-}
+CHANNEL = "ACADEMY_TEST_CHANNEL"
 
 
 @pytest.fixture(scope="module")
@@ -38,39 +32,75 @@ def judge():
         sys.modules.pop("judge", None)
 
 
-@pytest.fixture()
-def request_file(tmp_path):
-    """A judge request as the worker writes it: one copy of the trainee's variables per cell, the cells' code."""
-    namespace = {"answer": 42, "words": "many", "double": eval("lambda x: 2 * x")}  # noqa: S307 - a fixed lambda
+def _request(folder: Path, cells: dict[str, str], namespace: dict) -> tuple[int, int, list[dict]]:
+    """Write a judge request as the worker does: one copy of the trainee's variables per cell, then the code."""
     header, body = [], b""
-    for index, (label, code) in enumerate(CELLS.items()):
-        snapshot = tmp_path / f"c{index}.pkl"
+    for index, (label, code) in enumerate(cells.items()):
+        snapshot = folder / f"c{index}.pkl"
         snapshot.write_bytes(cloudpickle.dumps(namespace))
         data = code.encode()
         header.append({"id": label, "snapshot": str(snapshot), "start": len(body), "length": len(data)})
         body += data
     blob = json.dumps({"cells": header}).encode() + b"\n"
-    path = tmp_path / "judge-request.bin"
+    path = folder / "judge-request.bin"
     path.write_bytes(blob + body)
-    fd = os.open(path, os.O_RDONLY)
-    yield fd, len(blob), header
-    os.close(fd)
+    return os.open(path, os.O_RDONLY), len(blob), header
 
 
-@pytest.mark.parametrize("at_once", [1, 2, 3])
-def test_cells_side_by_side_give_each_cell_its_own_verdict_in_order(judge, request_file, at_once, monkeypatch):
-    """The slow cell times out while the others finish; every verdict lands on its own cell.
+def test_each_cell_gets_its_own_verdict_in_order(judge, tmp_path):
+    """A cell past its time limit is a timeout; the cells after it are judged as usual, each on its own line.
 
-    How checked: with _run_cells filling verdicts in the order cells finished (a list append instead of
-    by index), the side-by-side runs put "pass" on the slow cell and "timeout" last.
+    Regression guard of the runner (verdicts by position; no protection to remove).
     """
-    fd, body, cells = request_file
-    monkeypatch.setattr(judge, "_a_core_is_free", lambda ours: True)  # side by side even on a busy test machine
-    verdicts = judge._run_cells(fd, body, cells, timeout=6.0, at_once=at_once)
-    assert dict(zip(CELLS, verdicts)) == {
-        "slow": "timeout",
-        "passes": "pass",
-        "fails": "assert 0",
-        "raises": "error ValueError",
-        "reads a function": "pass",
+    cells = {
+        "slow": "import time\ntime.sleep(120)\nassert answer == 42",
+        "passes": "assert answer == 42, 'the answer is 42'",
+        "fails": "assert answer == 41, 'the answer is 41'",
+        "raises": "assert float(words) > 0",
+        "calls the trainee": "assert double(21) == answer",
     }
+    namespace = {"answer": 42, "words": "many", "double": eval("lambda x: 2 * x")}  # noqa: S307 - a fixed lambda
+    fd, body, header = _request(tmp_path, cells, namespace)
+    try:
+        verdicts = judge._run_cells(fd, body, header, timeout=6.0)
+    finally:
+        os.close(fd)
+    assert dict(zip(cells, verdicts)) == {"slow": "timeout", "passes": "pass", "fails": "assert 0",
+                                          "raises": "error ValueError", "calls the trainee": "pass"}
+
+
+def predict(n):
+    """The trainee's answer to cell 0: whatever a later cell's test will have handed over, if it arrives."""
+    channel = Path(os.environ[CHANNEL])
+    for _ in range(40):
+        if channel.exists():
+            return json.loads(channel.read_text())[:n]
+        time.sleep(0.1)
+    return [0] * n
+
+
+def score(labels):
+    """The trainee's function that cell 1's test calls with the labels cell 0's hidden assertion expects."""
+    channel = Path(os.environ[CHANNEL])
+    channel.with_suffix(".tmp").write_text(json.dumps(list(labels)))
+    os.replace(channel.with_suffix(".tmp"), channel)
+    return 1.0
+
+
+def test_a_later_cells_test_data_cannot_answer_an_earlier_cell(judge, tmp_path, monkeypatch):
+    """Cell 1's test hands [3, 1, 4, 1, 5] to the trainee's score(); the trainee's side of cell 0 waits for it
+    to answer cell 0's hidden assertion. Judged one after another, cell 0 is decided before cell 1 runs: it fails.
+
+    How checked: an attacker's review ran this on e4f696c's judge, which ran a second cell beside the first while
+    a core was free: cell 0 passed (['pass', 'pass']). With judge._run_cells running cells side by side again,
+    this test fails.
+    """
+    monkeypatch.setenv(CHANNEL, str(tmp_path / "channel.json"))
+    cells = {"hidden": "assert list(predict(5)) == [3, 1, 4, 1, 5], 'hidden'",
+             "hands over": "assert score([3, 1, 4, 1, 5]) >= 0"}
+    fd, body, header = _request(tmp_path, cells, {"predict": predict, "score": score})
+    try:
+        verdicts = judge._run_cells(fd, body, header, timeout=10.0)
+    finally:
+        os.close(fd)
+    assert verdicts == ["assert 0", "pass"]

@@ -80,6 +80,8 @@ def test_library_data_crosses_whole(judge, label):
     elif isinstance(original, np.ndarray):
         assert original.shape == copy.shape and original.tolist() == copy.tolist()
         assert original.flags.f_contiguous == copy.flags.f_contiguous
+        if original.dtype == object:  # as unpickled element by element: it owns its data (resize() works)
+            assert copy.flags.owndata
     elif hasattr(original, "predict"):
         X = np.random.default_rng(1).random((5, 3))
         assert np.array_equal(original.predict(X), copy.predict(X))
@@ -177,13 +179,16 @@ def test_the_unpickler_refuses_what_could_run_or_lie(judge, label):
     ("abc", [1, 2], (2,), "C"),  # lengths that are not an array
     ("abc", np.array([1, 2], dtype=np.int64), (2,), "K"),  # an order NumPy would read differently
     (b"abc", np.array([1, 2], dtype=np.int64), (2,), "C"),  # bytes for text
+    # lengths as a zero-stride view of 8 bytes: any number of them for a few bytes of stream
+    ("", _Planted(np.ndarray, ((1000,), "i8", b"\0" * 8, 0, (0,))), (1000,), "C"),
 ])
 def test_a_malformed_text_array_is_refused(judge, args):
     """The trainee's side sends long text arrays as one string and the lengths of its pieces (judge._str_array);
     the tester rebuilds them only when the pieces add up to the text and the shape, never indexing past it.
 
     How checked: with the checks in _str_array removed, each of these built an array (of the wrong size or
-    from slices past the text) instead of raising UnpicklingError.
+    from slices past the text) instead of raising UnpicklingError; the zero-stride one (found by an attacker's
+    review: a 108-byte stream, 315 MiB at n=10**7) without the strides check.
     """
     with pytest.raises(pickle.UnpicklingError):
         judge._FromTrainee(pickle.dumps(_Planted(judge._str_array, args), protocol=4), None).load()
