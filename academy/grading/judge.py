@@ -1,6 +1,7 @@
 """The judge: run each test cell, hidden tests included, where no trainee code can reach it.
 
-Runs as a plain script inside a sandbox of its own (it imports nothing from the academy), after the
+Runs as a plain script inside a sandbox of its own (it imports nothing from the academy but kernel_guard, its
+neighbour in the sandbox, for the seccomp filter both install), after the
 trainee's kernel has finished. The kernel never saw a hidden test: for every test cell it only saved
 a copy (cloudpickle) of the variables the cell reads. Here, per test cell, two processes are forked:
 
@@ -1041,6 +1042,9 @@ def _libraries_named(cells: list) -> list[str]:
 
 def main() -> None:
     """Judge every cell of the request; write the verdicts once no other process of ours is left."""
+    import kernel_guard  # beside this file in the sandbox (and preloaded by the fork server)
+
+    kernel_guard.deny_keyrings()  # no trainee side leaves what a test handed it in a key for a later job
     _not_dumpable()
     request = os.open(REQUEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     os.unlink(REQUEST)  # nothing the trainee's side runs can open it again
@@ -1078,6 +1082,7 @@ def main() -> None:
 if __name__ == "__main__":
     # Run as the module "judge" (as the fork server does), so that pickles name its helpers judge._tensor.
     import judge as _judge
+    import kernel_guard  # noqa: F401 - main() needs it, and its folder leaves sys.path next
 
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)

@@ -136,8 +136,68 @@ def snapshot(path: str, names: list[str]) -> str:
     return json.dumps(sorted(set(missing)))
 
 
+# The kernel's key management calls (add_key, request_key, keyctl) by architecture. Keys are not namespaced: a key
+# a sandboxed process adds to its uid's keyring outlives the sandbox and is readable by any uid it allows, so a
+# judge's trainee side could leave what a hidden test handed it for the trainee's next kernel to print.
+KEY_SYSCALLS = {0xC000003E: (248, 249, 250), 0xC00000B7: (217, 218, 219)}  # AUDIT_ARCH_X86_64, _AARCH64
+X32_SYSCALL_BIT = 0x40000000
+
+
+def deny_keyrings() -> None:
+    """Refuse the key management calls (EPERM) to this process and every process it starts, for good.
+
+    A seccomp filter (classic BPF, as in the kernel's Documentation/userspace-api/seccomp_filter.rst): any
+    other architecture's calls (a 32-bit entry from a 64-bit process), and x32 calls, are refused whole.
+    Raises OSError where the kernel refuses the filter: a sandbox must not start without it.
+    """
+    import ctypes
+    import os
+    import struct
+
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program: list[tuple[int, int, int, int]] = [(ld_abs, 0, 0, 4)]  # the call's architecture
+    blocks: list[list[tuple[int, int, int, int]]] = []
+    for arch, numbers in KEY_SYSCALLS.items():
+        block = [(ld_abs, 0, 0, 0)]  # the call's number
+        if arch == 0xC000003E:
+            block.append((jge, 255, 0, X32_SYSCALL_BIT))  # 255: to the final refusal, resolved below
+        block += [(jeq, 255, 0, number) for number in numbers] + [(ret, 0, 0, allow)]
+        blocks.append(block)
+    # Architecture dispatch: one test per architecture, then refuse the rest.
+    dispatch = [(jeq, 0, 0, arch) for arch in KEY_SYSCALLS] + [(ret, 0, 0, refuse)]
+    program += dispatch
+    starts = []
+    for block in blocks:
+        starts.append(len(program))
+        program += block
+    program.append((ret, 0, 0, refuse))
+    final = len(program) - 1
+    for index, arch in enumerate(KEY_SYSCALLS):  # jump from dispatch test to its block
+        pc = 1 + index
+        program[pc] = (jeq, starts[index] - pc - 1, 0, arch)
+    for pc, (code, jt, jf, k) in enumerate(program):
+        if jt == 255:
+            program[pc] = (code, final - pc - 1, jf, k)
+    raw = b"".join(struct.pack("<HBBI", *step) for step in program)
+    buffer = ctypes.create_string_buffer(raw, len(raw))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program), ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    if prctl(38, 1, None, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "no_new_privs")
+    if prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), f"seccomp filter refused: {os.strerror(ctypes.get_errno())}")
+
+
 def main() -> None:
     """Start the guarded kernel (argv as for ipykernel_launcher)."""
+    deny_keyrings()
     sys.addaudithook(_audit)
     module = types.ModuleType(GUARD_NAME)
     module.check = check  # type: ignore[attr-defined]

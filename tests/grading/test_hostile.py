@@ -126,6 +126,66 @@ def mean_square(x):
 '''
 
 
+KEY_DROP = '''
+def mean_square(x):
+    try:  # in the judge's trainee side: leave what the test passed in a key any uid may list
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        text = "NONCE " + repr([float(v) for v in np.asarray(x, dtype=float).ravel()])
+        serial = libc.syscall(248, b"user", text.encode(), b"x", 1, -4)  # add_key to the uid's keyring
+        if serial > 0:
+            libc.syscall(250, 5, serial, 0x3F3F0B0B)  # KEYCTL_SETPERM: others may view and read
+            libc.syscall(250, 15, serial, 120)  # KEYCTL_SET_TIMEOUT: gone in two minutes
+    except Exception:
+        pass
+    return float(np.mean(np.asarray(x, dtype=float) ** 2))
+'''
+KEY_PICKUP = "print('KEYS', [line for line in open('/proc/keys') if 'NONCE' in line])\n"
+
+
+def test_hidden_test_inputs_do_not_outlive_the_job_in_a_kernel_key(grade, make_submission, course):
+    """The judge's trainee side stores the hidden tests' inputs in a kernel key (keys are not namespaced and
+    outlive the sandbox); the trainee's next submission lists /proc/keys and prints them. Both the kernel and
+    the judge run under a seccomp filter that refuses add_key, request_key and keyctl.
+
+    How checked: without kernel_guard.deny_keyrings() in judge.main(), the second submission printed
+    "NONCE [3.0, 4.0]" and "NONCE [1.0, ... 1.0]" from /proc/keys.
+    """
+    nonce = f"academy-{os.getpid()}-{os.urandom(4).hex()}"
+    grade(make_submission({**SOLUTIONS, "mean_square": KEY_DROP.replace("NONCE", nonce)}), "keydrop")
+    result = grade(make_submission(SOLUTIONS, edit=_append(KEY_PICKUP.replace("NONCE", nonce))), "keypickup")
+    text = _trainee_visible(result, course, "keypickup")
+    assert "KEYS []" in all_output_text(graded_notebook(course, "keypickup"))  # it ran, and found no key
+    _assert_no_hidden(text)
+
+
+def test_the_key_filter_refuses_key_calls_and_nothing_else(tmp_path):
+    """The seccomp filter both sandboxes install: add_key and keyctl fail with EPERM, in the process and its
+    children; files, processes and the lab libraries work as before. (In a child Python: a filter is for good.)
+
+    How checked: with the add_key number missing from KEY_SYSCALLS, "add_key" printed a key serial.
+    """
+    import subprocess
+    import sys
+
+    probe = (
+        "import ctypes, os, sys\nsys.path.insert(0, sys.argv[1])\nimport kernel_guard\nkernel_guard.deny_keyrings()\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "def call(*a):\n    r = libc.syscall(*a)\n    return r if r >= 0 else -ctypes.get_errno()\n"
+        "print('add_key', call(248, b'user', b'academy-filter-test', b'x', 1, -4))\n"
+        "print('keyctl', call(250, 0, -4, 0))\n"
+        "pid = os.fork()\nif pid == 0:\n    os._exit(0 if call(248, b'user', b'k', b'x', 1, -4) == -1 else 1)\n"
+        "print('child', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+        "import numpy, pandas\nprint('sum', int(numpy.arange(4).sum()), len(pandas.DataFrame({'a': [1]})))\n")
+    if os.uname().machine not in ("x86_64", "aarch64"):
+        pytest.skip("the filter's call numbers are for x86_64 and aarch64")
+    if os.uname().machine == "aarch64":
+        probe = probe.replace("248", "217").replace("250", "219")
+    out = subprocess.run([sys.executable, "-c", probe, str(Path(untrusted.__file__).parent)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split("\n")
+    assert out[:5] == ["add_key -1", "keyctl -1", "child 0", "sum 6 1", ""], out
+
+
 def test_hidden_tests_never_reach_the_trainee_through_their_own_objects(grade, make_submission, course):
     """The trainee's function records what the tests pass it and inspects its callers, then a later cell
     prints it all: nothing of the hidden tests (their inputs, expected values or source) comes back.
