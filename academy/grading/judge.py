@@ -946,12 +946,8 @@ def _end_everyone_else() -> None:
                 continue
 
 
-def _start_cell(request: int, body: int, cell: dict) -> tuple[int, int]:
-    """Start judging one cell: fork the trainee's side, read the cell's code, fork the tester.
-
-    Return (tester pid, trainee's side pid). The cell's code is in this process's memory only
-    between its read and the tester's fork: no other cell's process is forked while it is.
-    """
+def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
+    """Judge one cell: fork the trainee's side, read the cell's code, fork the tester, wait."""
     ours, theirs = socket.socketpair()
     trainee = os.fork()
     if trainee == 0:  # the trainee's side: nothing of any test is in this process's memory
@@ -979,22 +975,12 @@ def _start_cell(request: int, body: int, cell: dict) -> tuple[int, int]:
             os._exit(status)
     code[:] = bytes(len(code))
     ours.close()
-    return tester, trainee
-
-
-def _end_trainee_side(trainee: int) -> None:
+    status = _wait(tester, timeout)
     try:
         os.kill(trainee, signal.SIGKILL)
     except ProcessLookupError:
         pass
     os.waitpid(trainee, 0)
-
-
-def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
-    """Judge one cell and wait for its verdict."""
-    tester, trainee = _start_cell(request, body, cell)
-    status = _wait(tester, timeout)
-    _end_trainee_side(trainee)
     return _verdict(status)
 
 
@@ -1042,7 +1028,7 @@ def _libraries_named(cells: list) -> list[str]:
 
 def main() -> None:
     """Judge every cell of the request; write the verdicts once no other process of ours is left."""
-    import kernel_guard  # beside this file in the sandbox (and preloaded by the fork server)
+    import kernel_guard  # loaded already: by the fork server, or by __main__ below before its folder left sys.path
 
     kernel_guard.deny_keyrings()  # no trainee side leaves what a test handed it in a key for a later job
     _not_dumpable()
@@ -1082,7 +1068,7 @@ def main() -> None:
 if __name__ == "__main__":
     # Run as the module "judge" (as the fork server does), so that pickles name its helpers judge._tensor.
     import judge as _judge
-    import kernel_guard  # noqa: F401 - main() needs it, and its folder leaves sys.path next
+    import kernel_guard  # noqa: F401 - for main(), while its folder is still on sys.path
 
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)

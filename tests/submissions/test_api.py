@@ -12,7 +12,6 @@ NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5
 GRADER = "grader-secret-for-tests"
 
 
-
 def _token(user) -> str:
     from academy.extensions import db
     from academy.oauth.models import OAuthClient, OAuthToken

@@ -10,10 +10,9 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from tests.submissions.test_api import GRADER, NB, _result, _setup, _submit, _token
+from tests.submissions.test_api import NB, _result, _submit, _token
 
 KIB = 1024
-
 
 
 def _labs(make, n: int):

@@ -6,10 +6,8 @@ import errno
 import io
 import pathlib
 
-
-from tests.submissions.test_api import GRADER, NB, _submit, _token
+from tests.submissions.test_api import NB, _token
 from tests.submissions.test_flooding import KIB, _labs, _rows
-
 
 
 def _on_disk() -> set[str]:
