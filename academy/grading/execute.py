@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import secrets
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from nbgrader.preprocessors import Execute
 from academy.grading.judging import apply_verdict
 
 if TYPE_CHECKING:
-    from academy.grading.judging import Judge
+    from academy.grading.judging import Judge, Verdict
 
 GUARD_MODULE = "academy_kernel_guard"
 ERROR_TEXT = 4000  # characters kept of an error's name, message and each traceback line
@@ -44,6 +43,7 @@ class ExecutionReport:
     judge: Judge | None = None  # set: test cells are decided by it (see judging.py)
     snapshot_dir: Path | None = None  # where the kernel saves its copies (its socket folder)
     judge_timed_out: bool = False
+    verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)  # by (notebook, grade id)
 
 
 class GuardedExecute(Execute):
@@ -95,6 +95,7 @@ class GuardedExecute(Execute):
             self.report.judge_timed_out = judge.timed_out  # type: ignore[union-attr]
             for index, judged in self._judged.items():
                 verdict = verdicts[judged.key]
+                self.report.verdicts[(judge.notebook, judged.grade_id)] = verdict  # type: ignore[union-attr]
                 if verdict.tampered:
                     self.violations.append(f"{judged.grade_id}: {verdict.tampered}")
                 apply_verdict(nb.cells[index], judged, verdict)

@@ -295,7 +295,7 @@ def _grade(job: GradingJob) -> GradingResult:
         result.max_auto_score = sum(c.max_score for c in result.cells)
         result.max_total_score = sum(r.max_score for r in rows)
         result.message = _message(status, limit, tampered, report.output_capped, job, outcome)
-        result.feedback_html = render_feedback(graded_nbs, result.cells, result.message)
+        result.feedback_html = render_feedback(graded_nbs, result.cells, result.message, report.verdicts)
         # Bring the grades home from the job's copy; on a server gradebook (used in place) this writes back
         # the zeroed tests of a tampered or limit-hit run over the raw scores nbgrader stored there.
         sync.merge_grades(course, main_db, course_id, job.assignment, job.student_id,

@@ -144,8 +144,9 @@ class Verdict:
     """What the judge said about one cell."""
 
     passed: bool
-    message: str = ""
+    message: str = ""  # written into the graded notebook (a hidden assertion's own message included)
     tampered: str = ""
+    shown: str = ""  # what the trainee's feedback page may say: nothing that comes from the hidden lines
 
 
 def parse_verdicts(text: str, cells: list[JudgedCell]) -> dict[str, Verdict]:
@@ -162,8 +163,31 @@ def parse_verdicts(text: str, cells: list[JudgedCell]) -> dict[str, Verdict]:
         if words == ["pass"]:
             verdicts[key] = Verdict(True)
         else:
-            verdicts[key] = Verdict(False, _failure_message(cell, words))
+            message = _failure_message(cell, words)
+            verdicts[key] = Verdict(False, message, shown=_shown_message(cell, words))
     return verdicts
+
+
+def _shown_message(cell: JudgedCell, words: list[str]) -> str:
+    """Return the part of a failure's message that says nothing of the hidden lines ("" when it would).
+
+    A visible assertion's own message, the time limit, variables that could not be loaded and names the
+    visible lines read are the trainee's to see; a hidden assertion's message, a bare failure and the
+    name of an exception (which may have been raised by a hidden line) are not.
+    """
+    kind, detail = (words[0], words[1] if len(words) > 1 else "") if words else ("", "")
+    if kind == "assert" and detail.isdigit():
+        literals = literal_messages(cell.source)
+        index = int(detail)
+        if index < len(literals) and literals[index] in literal_messages(cell.visible):
+            return literals[index]
+        return ""
+    if kind in ("timeout", "load"):
+        return _failure_message(cell, words)
+    if kind == "error":
+        shown = [n for n in cell.missing if n in set(free_names(cell.visible))]
+        return MESSAGES["missing"].format(", ".join(shown), ", ".join(shown)) if detail == "NameError" and shown else ""
+    return ""
 
 
 def _failure_message(cell: JudgedCell, words: list[str]) -> str:

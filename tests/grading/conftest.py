@@ -106,6 +106,25 @@ def grade(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
     return run
 
 
+@pytest.fixture()
+def grade_other(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
+    """Grade a ps2, ps3 or ps4 notebook whose answer cell has the given source."""
+    from academy.grading.grader import grade_submission
+
+    def run(assignment: str, answer: str, student: str) -> GradingResult:
+        released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+        nb = nbformat.from_dict(released)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                cell.source = answer
+        job = GradingJob(submission_id=f"{student}-{assignment}", course_dir=str(course), assignment=assignment,
+                         student_id=student, files={f"{assignment}.ipynb": nbformat.writes(nb).encode()},
+                         limits=GradingLimits(wall_seconds=90, cell_timeout_seconds=30))
+        return grade_submission(job, store)
+
+    return run
+
+
 def graded_notebook(course: Path, student: str) -> nbformat.NotebookNode:
     """Return the autograded notebook the worker published for a student."""
     return nbformat.read(course / "autograded" / student / "ps1" / "ps1.ipynb", as_version=4)

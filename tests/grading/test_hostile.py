@@ -270,26 +270,6 @@ FOOLS = {
 }
 
 
-@pytest.fixture()
-def grade_other(course, store):
-    """Grade a ps2 or ps3 notebook whose answer cell has the given source."""
-    from academy.grading.grader import grade_submission
-    from academy.grading.jobs import GradingJob, GradingLimits
-
-    def run(assignment: str, answer: str, student: str):
-        released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-        nb = nbformat.from_dict(released)
-        for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("solution"):
-                cell.source = answer
-        job = GradingJob(submission_id=f"{student}-{assignment}", course_dir=str(course), assignment=assignment,
-                         student_id=student, files={f"{assignment}.ipynb": nbformat.writes(nb).encode()},
-                         limits=GradingLimits(wall_seconds=90, cell_timeout_seconds=30))
-        return grade_submission(job, store)
-
-    return run
-
-
 def test_ps2_and_ps3_right_answers_get_full_marks(grade_other):
     """The control: the right answers pass (so the attacks below fail for their trick, not for a broken fixture)."""
     ps2 = grade_other("ps2", "def ratio(a, b):\n    return a / b\n", "ps2-right")
