@@ -101,12 +101,28 @@ c.PortalAuthenticator.enable_auth_state = True
 required("JUPYTERHUB_CRYPT_KEY")
 
 
+# A trainee's server reads one more config layer first (deploy/singleuser/trainee): no "Create Assignment", course
+# list or formgrader panels and no formgrader server extension (instructors keep them). The panels are only
+# hidden: a trainee's own formgrader would grade only their own files; the courses' formgraders are hub
+# services that only their instructors' groups may open.
+TRAINEE_CONFIG = env("HUB_TRAINEE_CONFIG", str(ROOT / "deploy" / "singleuser" / "trainee") if BACKEND == "local"
+                     else "/etc/jupyter/trainee")
+SINGLEUSER_CONFIG = str(ROOT / "deploy" / "singleuser")
+
+
 def pass_portal_token(spawner, auth_state):
-    """Give the user's server the portal URL and the user's own portal token (never anyone else's)."""
+    """Give the user's server the portal URL and the user's own portal token (never anyone else's), and a
+    trainee's server the trainee config layer (the portal's `role` claim: "student" is a trainee)."""
     if not auth_state:
         return
     spawner.environment["ACADEMY_PORTAL_URL"] = PORTAL_INTERNAL_URL
     spawner.environment["ACADEMY_PORTAL_TOKEN"] = auth_state.get("access_token", "")
+    layers = [TRAINEE_CONFIG] if (auth_state.get("oauth_user") or {}).get("role") == "student" else []
+    layers += [SINGLEUSER_CONFIG] if BACKEND == "local" else []  # cluster images: /etc/jupyter, always read
+    if layers:  # set for every spawn, so that no server keeps another role's layers
+        spawner.environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(layers)
+    else:
+        spawner.environment.pop("JUPYTER_CONFIG_PATH", None)
 
 
 c.Spawner.auth_state_hook = pass_portal_token

@@ -61,6 +61,42 @@ def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_
     context.close()
 
 
+def _open_lab(chromium, stack, email: str):
+    """Sign in at the portal, open my notebooks, and return the page once JupyterLab is up."""
+    context = chromium.new_context(locale="ko-KR", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    portal_login(page, stack, email)
+    page.goto(f"{stack.portal_url}/notebooks")
+    page.click("[data-test=open-notebooks]")
+    page.wait_for_url(re.compile(rf"^{re.escape(stack.hub_url)}/user/u{stack.user_id(email)}/lab"), timeout=90_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    return page
+
+
+@pytest.mark.parametrize("email, staff", [("trainee002@academy.test", False), ("instructor01@academy.test", True)])
+def test_a_trainees_jupyterlab_has_no_assignment_creation_or_formgrader_and_an_instructors_has(stack, chromium,
+                                                                                             email, staff):
+    """In the Nbgrader menu a trainee finds the assignment list only; an instructor also finds Create Assignment,
+    the course list and the formgrader. A trainee's server does not serve the formgrader at all.
+
+    Checked: with the trainee layer (deploy/singleuser/trainee) removed, the trainee's menu held all four items
+    and /formgrader answered.
+    """
+    page = _open_lab(chromium, stack, email)
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    menu = page.locator("#jp-mainmenu-nbgrader")
+    expect(menu.get_by_role("menuitem", name="Assignment List")).to_be_visible(timeout=30_000)
+    items = {text.strip() for text in menu.get_by_role("menuitem").all_inner_texts() if text.strip()}
+    staff_items = {"Course List", "Formgrader", "Create assignment"}
+    assert items == ({"Assignment List"} | staff_items if staff else {"Assignment List"}), items
+    sidebar = page.get_by_role("tab", name="Create Assignment")  # nbgrader's right-hand panel
+    expect(sidebar).to_have_count(1 if staff else 0)
+    page.keyboard.press("Escape")
+    response = page.request.get(f"{stack.hub_url}/user/u{stack.user_id(email)}/formgrader", max_redirects=0)
+    assert (response.status == 404) is not staff, response.status
+    page.context.close()
+
+
 def test_recruiter_is_refused_by_the_hub_with_a_clear_message(stack, chromium):
     context = chromium.new_context(locale="ko-KR")
     page = context.new_page()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 from pathlib import Path
 from unittest import mock
@@ -64,6 +66,25 @@ def test_local_spawner_keeps_jupyter_state_in_the_users_home(monkeypatch, tmp_pa
     spawner.environment = {}
     c.Spawner.auth_state_hook(spawner, {"access_token": "portal-token"})
     assert spawner.environment["ACADEMY_PORTAL_TOKEN"] == "portal-token"
+
+
+def test_a_trainees_server_gets_the_trainee_layer_and_no_one_else_does(monkeypatch, tmp_path):
+    """The portal's role claim picks the config layers: a trainee's server reads deploy/singleuser/trainee first;
+    an instructor's, spawned after it on the same spawner, does not keep it."""
+    from jupyterhub.spawner import SimpleLocalProcessSpawner
+
+    c = load(monkeypatch, tmp_path, "local")
+    user = mock.Mock()
+    user.name = "u7"
+    spawner = SimpleLocalProcessSpawner(config=c, user=user)
+    singleuser = str(REPO / "deploy" / "singleuser")
+    c.Spawner.auth_state_hook(spawner, {"access_token": "t", "oauth_user": {"role": "student"}})
+    assert spawner.environment["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [f"{singleuser}/trainee", singleuser]
+    c.Spawner.auth_state_hook(spawner, {"access_token": "t", "oauth_user": {"role": "instructor"}})
+    assert spawner.environment["JUPYTER_CONFIG_PATH"] == singleuser
+    page_config = json.loads((REPO / "deploy" / "singleuser" / "trainee" / "labconfig" / "page_config.json").read_text())
+    assert {f"@jupyter/nbgrader:{p}" for p in ("create-assignment", "course-list", "formgrader")} <= set(
+        page_config["disabledExtensions"])
 
 
 def kube_spawner(config, profile: str):
