@@ -5,8 +5,10 @@ what arrived when, with which sha256, whether grading is queued, the score and t
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, g, redirect, render_template
 from flask_login import current_user
 
 from academy.auth.models import User
@@ -36,6 +38,29 @@ def my_submissions():
     subs = services.my_submissions(current_user)
     pending = any(s.status in PENDING for s in subs)
     return render_template("submissions/mine.html", submissions=subs, pending=pending)
+
+
+@bp.app_template_global()
+def released_to_me() -> set[int]:
+    """Return the ids of the assignments released to the signed-in trainee (once per request; none for others)."""
+    if "released_ids" not in g:
+        trainee = current_user.is_authenticated and current_user.role == Role.STUDENT
+        g.released_ids = {r.assignment.id for r in services.released_assignments(current_user)} if trainee else set()
+    return g.released_ids
+
+
+@bp.get("/my/assignments/<int:assignment_id>/start")
+@allow(Role.STUDENT)
+def start_in_jupyterlab(assignment_id: int):
+    """Open a released assignment in JupyterLab: the hub signs me in and starts my server; my server fetches the
+    assignment through the portal exchange unless I have it already, and opens its notebook (academy/exchange/
+    start.py). An assignment not released to me is a 404, like one that does not exist."""
+    assignment = services.find_released(current_user, assignment_id)
+    if assignment is None:
+        abort(404)
+    hub = current_app.config.get("HUB_URL", "http://127.0.0.1:8000").rstrip("/")
+    query = urlencode({"course": assignment.course.nbgrader_course, "assignment": assignment.nbgrader_name})
+    return redirect(f"{hub}/hub/user-redirect/academy/start?{query}")
 
 
 @bp.get("/my/submissions/<int:submission_id>/feedback")

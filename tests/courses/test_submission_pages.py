@@ -141,3 +141,37 @@ def test_release_now_generates_the_student_version_and_opens_it_to_the_cohort(cl
 
     listed = client.get("/api/exchange/assignments", headers={"Authorization": f"Bearer {_token(student)}"})
     assert [a["assignment"] for a in listed.get_json()] == ["lab1_predictive_maintenance"]
+
+
+def test_start_in_jupyterlab_is_offered_for_released_work_and_opens_it_through_the_hub(app, client, auth, world, make):
+    """Home, course page and my submissions offer "Start in JupyterLab" for a released assignment; the link
+    sends the trainee to their own server's /academy/start through the hub, naming the nbgrader course and
+    assignment. Not released to me (unreleased, another cohort's, unknown) is a 404; other roles are refused.
+
+    Checked: with find_released replaced by a plain lookup, the unreleased and the other cohort's assignment
+    were redirected to the hub as well.
+    """
+    app.config["HUB_URL"] = "https://hub.example.kr"
+    later = make.assignment(world.course, name="lab2_process_energy", max_points=10)  # due, not released yet
+    set_due_date(later, world.cohort, datetime.now(UTC) + timedelta(days=9),
+                 released_at=datetime.now(UTC) + timedelta(days=2))
+    elsewhere = make.assignment(make.course(cohorts=[make.cohort()]), max_points=10)
+    set_due_date(elsewhere, elsewhere.course.cohorts[0], datetime.now(UTC) + timedelta(days=2),
+                 released_at=datetime.now(UTC) - timedelta(hours=1))
+    db.session.commit()
+    _submit(world.me, world.lab)
+    auth.login(world.me)
+    link = f'data-test="start-lab-{world.lab.id}" href="/my/assignments/{world.lab.id}/start"'
+    for path in ("/home/student", f"/my/courses/{world.course.id}", "/my/submissions"):
+        page = client.get(path).get_data(as_text=True)
+        assert link in page, path
+        assert f'data-test="start-lab-{later.id}"' not in page, path
+    response = client.get(f"/my/assignments/{world.lab.id}/start")
+    assert response.status_code == 302
+    assert response.headers["Location"] == (
+        f"https://hub.example.kr/hub/user-redirect/academy/start?course={world.course.nbgrader_course}"
+        f"&assignment={world.lab.nbgrader_name}")
+    for assignment_id in (later.id, elsewhere.id, 999999):
+        assert client.get(f"/my/assignments/{assignment_id}/start").status_code == 404
+    auth.login(world.teacher)
+    assert client.get(f"/my/assignments/{world.lab.id}/start").status_code == 403

@@ -155,3 +155,77 @@ def submit_and_follow(stack, context) -> str:
     expect(feedback.locator("body")).not_to_contain_text("e2e-hidden-check", timeout=STEP_MS)
     snap(portal, "3_portal_feedback")
     return submission_id
+
+
+NOTEBOOK_URL = re.compile(rf"/user/u\d+/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}\.ipynb$")
+KEEP_JS = """async ([path, text]) => {
+  const xsrf = decodeURIComponent((document.cookie.split('; ').find(c => c.startsWith('_xsrf=')) || '=').split('=')[1]);
+  const base = location.pathname.split('/lab')[0];
+  const put = await fetch(`${base}/api/contents/${path}`, {method: 'PUT', headers: {'Content-Type': 'application/json',
+    'X-XSRFToken': xsrf}, body: JSON.stringify({type: 'file', format: 'text', content: text})});
+  const notebook = await (await fetch(`${base}/api/contents/${path.split('/')[0]}/${path.split('/')[0]}.ipynb?content=0`)).json();
+  return [put.status, notebook.last_modified];
+}"""
+
+
+def stop_server(page, stack, uid: int) -> None:
+    """Stop my server as a trainee does: the hub's home page, "Stop My Server", until the hub says it is stopped."""
+    page.goto(f"{stack.hub_url}/hub/home")
+    page.wait_for_selector("#stop:visible, #start:visible")
+    stop = page.locator("#stop")
+    if stop.is_visible():
+        stop.click()
+        expect(page.locator("#start")).to_be_visible(timeout=60_000)
+    deadline = time.monotonic() + 120
+    while stack.hub_api("GET", f"/users/u{uid}").json().get("servers"):  # until the stop is no longer pending
+        assert time.monotonic() < deadline, f"the server did not stop: {stack.hub_api('GET', f'/users/u{uid}').json()}"
+        time.sleep(0.2)
+
+
+def start_from_portal(page, stack, shot: str = "") -> float:
+    """Click "Start in JupyterLab" on the portal's home page; return the seconds until the notebook is ready (open,
+    its kernel idle)."""
+    page.goto(f"{stack.portal_url}/home/student")
+    link = page.locator(f"[data-test=start-lab-{stack.assignment_id}]")
+    expect(link).to_have_text(re.compile("JupyterLab에서 시작"))
+    if shot:
+        snap(page, f"{shot}_portal_home")
+    started = time.monotonic()
+    link.click()
+    page.wait_for_url(NOTEBOOK_URL, timeout=120_000)
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    expect(notebook.locator(".jp-CodeCell").first).to_contain_text("def double", timeout=STEP_MS)
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current", has_text=f"{ASSIGNMENT}.ipynb")).to_be_visible()
+    # Ready: its kernel has started and is idle (a server stopped while a kernel starts can take a minute to stop).
+    expect(notebook.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle",
+                                                                                 timeout=STEP_MS)
+    return time.monotonic() - started
+
+
+def test_start_in_jupyterlab_opens_the_notebook_in_one_click_and_never_fetches_over_work(graded_stack, chromium):
+    """From the portal's home, "Start in JupyterLab" starts the trainee's stopped server, fetches the assignment
+    through the portal exchange and opens its notebook; clicked again (server running, and after the server was
+    stopped) it opens the same folder: a file the trainee added is still there and the notebook was not replaced.
+
+    Checked: with /academy/start fetching every time, the second click stopped on nbgrader's "already have a copy"
+    error page instead of the notebook.
+    """
+    stack = graded_stack
+    uid = stack.user_id(OTHER)
+    context = chromium.new_context(locale="ko-KR", viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(STEP_MS)
+    page = context.new_page()
+    portal_login(page, stack, OTHER)
+    assert not stack.hub_api("GET", f"/users/u{uid}").json().get("servers")  # stopped, as on most mornings
+    first = start_from_portal(page, stack, "0a")
+    snap(page, "0b_notebook_open")
+    status, modified = page.evaluate(KEEP_JS, [f"{ASSIGNMENT}/my_notes.txt", "내 메모 / my notes"])
+    assert status == 201, status
+    running = start_from_portal(page, stack)
+    stop_server(page, stack, uid)
+    stopped = start_from_portal(page, stack)
+    status, modified_after = page.evaluate(KEEP_JS, [f"{ASSIGNMENT}/my_notes.txt", "내 메모 / my notes"])
+    assert status == 200 and modified_after == modified  # the file was there to overwrite; the notebook untouched
+    print(f"\nStart in JupyterLab -> notebook ready: first (server stopped, fetch) {first:.1f} s; "
+          f"again, server running {running:.1f} s; again, server stopped {stopped:.1f} s")
+    context.close()
