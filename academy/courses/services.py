@@ -427,6 +427,16 @@ class GradebookRow:
     cohort: Cohort
     cells: dict[int, Grade | None] = field(default_factory=dict)
 
+    @property
+    def total(self) -> float:
+        """The trainee's points over the course's assignments (after late penalties; ungraded count 0)."""
+        return round(sum(g.score for g in self.cells.values() if g is not None), 2)
+
+    @property
+    def late_penalty(self) -> float:
+        """The points taken off for lateness, over all assignments."""
+        return round(sum(g.late_penalty for g in self.cells.values() if g is not None), 2)
+
 
 @dataclass
 class Gradebook:
@@ -437,6 +447,24 @@ class Gradebook:
     @property
     def student_ids(self) -> list[int]:
         return [r.student.id for r in self.rows]
+
+    @property
+    def max_total(self) -> float:
+        return round(sum(a.max_points for a in self.assignments), 2)
+
+    def average(self, assignment_id: int) -> tuple[float | None, int]:
+        """Return the mean score of the trainees graded on an assignment, and how many were graded."""
+        scores = [r.cells[assignment_id].score for r in self.rows if r.cells.get(assignment_id) is not None]
+        return (round(sum(scores) / len(scores), 2) if scores else None), len(scores)
+
+    @property
+    def average_total(self) -> float | None:
+        """The mean of the trainees' totals (an ungraded assignment counts 0 for its trainee)."""
+        return round(sum(r.total for r in self.rows) / len(self.rows), 2) if self.rows else None
+
+
+def percent(points: float, of: float) -> float | None:
+    return round(100 * points / of, 1) if of > 0 else None
 
 
 def gradebook(course: Course, cohort_id: int | None = None) -> Gradebook:
@@ -480,14 +508,103 @@ def gradebook_csv(book: Gradebook) -> str:
     header = ["student_id", "name", "email", "cohort"]
     for a in book.assignments:
         header += [f"{a.nbgrader_name} score", f"{a.nbgrader_name} late_penalty"]
-    writer.writerow([csv_safe(h) for h in header])
+    writer.writerow([csv_safe(h) for h in header + ["total", "late_penalty_total", "max_total", "percent"]])
     for row in book.rows:
-        line: list[object] = [row.student.id, row.student.name, row.student.email, row.cohort.name]
-        for a in book.assignments:
-            g = row.cells.get(a.id)
-            line += [f"{g.score:g}" if g else "", f"{g.late_penalty:g}" if g else ""]
-        writer.writerow([csv_safe(v) for v in line])
+        writer.writerow([csv_safe(v) for v in _book_line(book, row, text=True)])
     return out.getvalue()
+
+
+def _book_line(book: Gradebook, row: GradebookRow, text: bool) -> list[object]:
+    """One trainee's gradebook row: who, then score and late penalty per assignment, then the totals."""
+    line: list[object] = [row.student.id, row.student.name, row.student.email, row.cohort.name]
+    for a in book.assignments:
+        g = row.cells.get(a.id)
+        values = (g.score, g.late_penalty) if g else (None, None)
+        line += [("" if v is None else f"{v:g}") if text else v for v in values]
+    totals = (row.total, row.late_penalty, book.max_total, percent(row.total, book.max_total))
+    line += [("" if v is None else f"{v:g}") if text else v for v in totals]
+    return line
+
+
+def gradebook_xlsx(book: Gradebook) -> bytes:
+    """Write the gradebook as an Excel workbook: the CSV's columns, numbers as numbers, a row of averages.
+
+    Text that a spreadsheet would run (a name starting with "=", "+", "-", "@" or a tab) is stored as text and
+    escaped as in the CSV; no cell is ever a formula.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "gradebook"
+    header = ["student_id", "name", "email", "cohort"]
+    for a in book.assignments:
+        header += [f"{a.nbgrader_name} score", f"{a.nbgrader_name} late_penalty"]
+    header += ["total", "late_penalty_total", "max_total", "percent"]
+    averages: list[object] = ["", "average", "", ""]
+    for a in book.assignments:
+        mean, graded = book.average(a.id)
+        averages += [mean, f"n={graded}"]
+    averages += [book.average_total, "", book.max_total, percent(book.average_total or 0, book.max_total)]
+    for line in [header, *(_book_line(book, row, text=False) for row in book.rows), averages]:
+        ws.append([None] * len(line))
+        for cell, value in zip(ws[ws.max_row], line):
+            if isinstance(value, str):
+                cell.value = csv_safe(value)
+                cell.data_type = "s"  # openpyxl would read a leading "=" as a formula
+            else:
+                cell.value = value
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "E2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def assignment_cells_csv(course: Course, assignment: Assignment, cohort_id: int | None = None) -> tuple[str, list[int]]:
+    """Write one assignment's per-test scores: a row per trainee of the course (their newest graded submission),
+    a column per test cell, as the grader scored it (before scaling to the assignment's points).
+
+    Returns the CSV text and the trainees' ids (for the audit of the view).
+    """
+    from academy.submissions.models import Submission, SubmissionCell
+
+    trainees = course_trainees(course, cohort_id)
+    ids = [u.id for u, _c in trainees]
+    final = ("graded", "time_limit", "memory_limit", "error")
+    latest: dict[int, Submission] = {}
+    for sub in db.session.scalars(sa.select(Submission).where(
+            Submission.assignment_id == assignment.id, Submission.student_id.in_(ids),
+            Submission.status.in_(final)).order_by(Submission.id)):
+        latest[sub.student_id] = sub  # the newest wins
+    by_sub: dict[int, dict[tuple[str, str], SubmissionCell]] = {}
+    order: dict[tuple[str, str], tuple[int, float]] = {}
+    for cell in db.session.scalars(sa.select(SubmissionCell).where(
+            SubmissionCell.submission_id.in_([s.id for s in latest.values()]))):
+        key = (cell.notebook, cell.grade_id)
+        by_sub.setdefault(cell.submission_id, {})[key] = cell
+        position, top = order.get(key, (cell.position, cell.max_score))
+        order[key] = (min(position, cell.position), max(top, cell.max_score))
+    columns = sorted(order, key=lambda k: (order[k][0], k))
+    several = len({nb for nb, _g in columns}) > 1
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["student_id", "name", "cohort", "submission_id", "graded_at"]
+    header += [f"{nb + '/' if several else ''}{gid} (/{order[(nb, gid)][1]:g})" for nb, gid in columns]
+    writer.writerow([csv_safe(h) for h in header + ["total", "max_total"]])
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Seoul"))
+    for user, cohort in trainees:
+        sub = latest.get(user.id)
+        cells = by_sub.get(sub.id, {}) if sub else {}
+        line: list[object] = [user.id, user.name, cohort.name, sub.id if sub else "",
+                              sub.graded_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if sub and sub.graded_at else ""]
+        line += [f"{cells[k].score:g}" if k in cells else "" for k in columns]
+        line += [f"{sum(c.score for c in cells.values()):g}" if cells else "",
+                 f"{sum(c.max_score for c in cells.values()):g}" if cells else ""]
+        writer.writerow([csv_safe(v) for v in line])
+    return out.getvalue(), ids
 
 
 # --- a trainee's own view -------------------------------------------------------------------

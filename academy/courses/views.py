@@ -257,6 +257,36 @@ def gradebook_csv(course_id: int):
     )
 
 
+@bp.get("/courses/<int:course_id>/gradebook.xlsx")
+@allow(Role.INSTRUCTOR)
+def gradebook_xlsx(course_id: int):
+    """Download the course's gradebook as an Excel workbook (a logged view of personal data)."""
+    course = _taught_course(course_id)
+    cohort_id = _cohort_arg(course)
+    book = services.gradebook(course, cohort_id)
+    blob = services.gradebook_xlsx(book)
+    services.record_course_view(course, "gradebook.xlsx", book.student_ids, cohort_id)
+    db.session.commit()
+    return Response(blob, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="gradebook-{course.code}-{datetime.now():%Y%m%d}.xlsx"'})
+
+
+@bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/cells.csv")
+@allow(Role.INSTRUCTOR)
+def assignment_cells_csv(course_id: int, assignment_id: int):
+    """Download one assignment's per-test scores, a row per trainee (a logged view of personal data)."""
+    course = _taught_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    cohort_id = _cohort_arg(course)
+    text, student_ids = services.assignment_cells_csv(course, assignment, cohort_id)
+    services.record_course_view(course, f"cells.csv:{assignment.nbgrader_name}", student_ids, cohort_id)
+    db.session.commit()
+    filename = f"tests-{course.code}-{assignment.nbgrader_name}-{datetime.now():%Y%m%d}.csv"
+    return Response("\ufeff" + text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/grades/<int:student_id>", methods=["GET", "POST"])
 @allow(Role.INSTRUCTOR)
 def grade(course_id: int, assignment_id: int, student_id: int):

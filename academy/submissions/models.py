@@ -60,3 +60,20 @@ class Submission(db.Model):
 
     def __repr__(self) -> str:
         return f"<Submission {self.id} a={self.assignment_id} s={self.student_id} {self.status}>"
+
+
+class SubmissionCell(db.Model):
+    """The automatic score of one test cell of a graded submission, as the grader reported it (before scaling
+    to the assignment's points): for an assignment's per-test export and the tests trainees fail most."""
+
+    __tablename__ = "submission_cells"
+
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    notebook: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    grade_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)  # the cell's order in the grader's report
+    score: Mapped[float] = mapped_column()
+    max_score: Mapped[float] = mapped_column()
+
+    def __repr__(self) -> str:
+        return f"<SubmissionCell s={self.submission_id} {self.notebook}/{self.grade_id} {self.score}/{self.max_score}>"

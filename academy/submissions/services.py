@@ -5,6 +5,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from academy.courses.services import (
     upsert_grade,
 )
 from academy.extensions import db
-from academy.submissions.models import Submission, SubmissionStatus
+from academy.submissions.models import Submission, SubmissionCell, SubmissionStatus
 # requeue_unqueued and stored_files are part of this module's interface; they live with the queue.
 from academy.submissions.queue import queue_next, requeue_unqueued, stored_files, supersede_waiting  # noqa: F401
 from academy.util import utcnow
@@ -347,6 +348,30 @@ def _result_text(data: dict, key: str, default: str = "") -> str:
     return str(value).replace("\x00", "")
 
 
+MAX_RESULT_CELLS = 500
+_CELL_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+
+
+def _result_cells(data: dict) -> list[tuple[str, str, float, float]]:
+    """Return the result's per-test-cell scores (notebook, grade id, score, max), checked; refuse a malformed list."""
+    cells = data.get("cells") or []
+    if not isinstance(cells, list) or len(cells) > MAX_RESULT_CELLS:
+        raise SubmissionError(_l("Invalid result."))
+    checked, seen = [], set()
+    for cell in cells:
+        if not isinstance(cell, dict):
+            raise SubmissionError(_l("Invalid result."))
+        notebook, grade_id = cell.get("notebook"), cell.get("grade_id")
+        if not all(isinstance(v, str) and _CELL_NAME.fullmatch(v) for v in (notebook, grade_id)):
+            raise SubmissionError(_l("Invalid result."))
+        score, top = _result_number(cell, "score"), _result_number(cell, "max_score")
+        if (notebook, grade_id) in seen or top < 0:
+            raise SubmissionError(_l("Invalid result."))
+        seen.add((notebook, grade_id))
+        checked.append((notebook, grade_id, min(max(score, 0.0), top), top))
+    return checked
+
+
 def record_result(data: dict) -> Submission:
     """Record a worker's result once: later copies of the same result change nothing."""
     key = _result_id(data.get("submission_id"))
@@ -366,6 +391,7 @@ def record_result(data: dict) -> Submission:
     auto, total, top_auto = (_result_number(data, k) for k in ("auto_score", "max_total_score", "max_auto_score"))
     top = total or top_auto
     message, html = _result_text(data, "message")[:2000], _result_text(data, "feedback_html")
+    cells = _result_cells(data)
     # A report names the work it graded; one about another trainee's or assignment's files is refused.
     if _result_text(data, "student_id", str(submission.student_id)) != str(submission.student_id) or \
             _result_text(data, "assignment", assignment.nbgrader_name) != assignment.nbgrader_name:
@@ -392,6 +418,9 @@ def record_result(data: dict) -> Submission:
         (var_dir() / rel).parent.mkdir(parents=True, exist_ok=True)
         (var_dir() / rel).write_text(html, encoding="utf-8")
         submission.feedback_path = str(rel)
+    db.session.add_all(SubmissionCell(submission_id=submission.id, notebook=notebook, grade_id=grade_id,
+                                      position=position, score=score, max_score=top)
+                       for position, (notebook, grade_id, score, top) in enumerate(cells))
     db.session.flush()
     if not _newer_graded(submission):
         # Feedback an instructor wrote in the portal stays; the grader's own is in the feedback document.

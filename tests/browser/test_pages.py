@@ -43,6 +43,12 @@ def test_instructor_opens_the_gradebook_from_my_courses(page, portal_url):
     table.wait_for()
     assert "성적부" in page.inner_text("h1")
     assert table.locator("tbody tr").count() > 0
+    assert "평균" in table.locator("tfoot").inner_text()  # the averages row
+    with page.expect_download() as info:
+        page.click("[data-test=gradebook-xlsx]")
+    assert info.value.suggested_filename.endswith(".xlsx")
+    with open(info.value.path(), "rb") as xlsx:
+        assert xlsx.read(2) == b"PK"  # a zip, as an .xlsx is
 
 
 @pytest.mark.browser

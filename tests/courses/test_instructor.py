@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+import re
+import zipfile
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -68,6 +70,7 @@ def test_my_courses_lists_only_taught_courses(client, auth, world):
         "/courses/{other}/assignments/new",
         "/courses/{other}/gradebook",
         "/courses/{other}/gradebook.csv",
+        "/courses/{other}/gradebook.xlsx",
     ],
 )
 def test_instructor_cannot_open_a_course_they_do_not_teach(client, auth, world, path):
@@ -326,3 +329,85 @@ def test_withdrawn_trainee_leaves_the_gradebook_and_cannot_be_graded(client, aut
     page = client.get(f"/courses/{world.course.id}/gradebook")
     assert f'data-test="row-{world.s2.id}"'.encode() not in page.data
     assert f'data-test="row-{world.s1.id}"'.encode() in page.data
+
+
+def test_gradebook_totals_averages_and_excel_export_with_no_formula(client, auth, make, world):
+    """Totals and late penalties per trainee, averages per assignment; the Excel file has the same numbers as
+    numbers and never a formula, even for a name that is one.
+
+    Checked: without data_type "s", openpyxl stored the name "=HYPERLINK(...)" as a formula (an <f> element).
+    """
+    import openpyxl
+
+    from academy.courses.services import upsert_grade
+
+    second = make.assignment(world.course, name="lab2_process_energy", max_points=50.0)
+    evil = make.enrolled_student(world.cohort, name='=HYPERLINK("http://x","click")')
+    upsert_grade(world.assignment, world.s1, 38, "", world.teacher, late_penalty=4)
+    upsert_grade(second, world.s1, 45, "", world.teacher)
+    upsert_grade(world.assignment, world.s2, 20, "", world.teacher)
+    db.session.commit()
+    auth.login(world.teacher)
+    page = client.get(f"/courses/{world.course.id}/gradebook").get_data(as_text=True)
+    assert re.search(rf'data-test="total-{world.s1.id}"><strong>83</strong>', page)
+    averages = re.search(r'<tr data-test="averages">.*?</tr>', page, re.S).group(0)
+    assert "29" in averages and "45" in averages  # (38 + 20) / 2 graded; 45 / 1 graded
+    rows = list(csv.reader(io.StringIO(client.get(f"/courses/{world.course.id}/gradebook.csv").data.decode("utf-8-sig"))))
+    assert rows[0][-4:] == ["total", "late_penalty_total", "max_total", "percent"]
+    assert {int(r[0]): r[-4:] for r in rows[1:]}[world.s1.id] == ["83", "4", "100", "83"]
+    response = client.get(f"/courses/{world.course.id}/gradebook.xlsx")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert _audits("personal_data.viewed")[-1].detail.count("gradebook.xlsx") == 1
+    with zipfile.ZipFile(io.BytesIO(response.data)) as xlsx:
+        assert "<f>" not in xlsx.read("xl/worksheets/sheet1.xml").decode()
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    by_id = {r[0].value: r for r in sheet.iter_rows(min_row=2) if isinstance(r[0].value, int)}
+    assert by_id[evil.id][1].value == "\'=HYPERLINK(\"http://x\",\"click\")" and by_id[evil.id][1].data_type == "s"
+    assert by_id[world.s1.id][4].value == 38 and by_id[world.s1.id][-4].value == 83
+    last = list(sheet.iter_rows())[-1]
+    assert last[1].value == "average" and last[4].value == 29
+
+
+def test_per_test_scores_of_one_assignment_come_from_the_graders_results(app, client, auth, make, world):
+    """The grader's per-cell scores are kept with the result; the per-test export has a column per test cell
+    and a row per trainee (their newest graded submission), blank for one not graded. A result whose cells are
+    malformed is refused and changes nothing.
+    """
+    from academy.submissions.services import SubmissionError, receive_submission, record_result
+
+    from academy.courses.services import set_due_date
+
+    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: f"job-{sub.id}"
+    now = datetime.now(UTC)
+    set_due_date(world.assignment, world.cohort, now + timedelta(days=2), released_at=now - timedelta(hours=1))
+    nb = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+    first, newest = (receive_submission(world.assignment, world.s1, {"lab.ipynb": nb}) for _ in range(2))
+    db.session.commit()
+    cells = [{"notebook": "lab1", "grade_id": "test_explore", "score": 1, "max_score": 1},
+             {"notebook": "lab1", "grade_id": "test_model", "score": 0, "max_score": 2}]
+    bad = {"submission_id": newest.id, "status": "graded", "auto_score": 1, "max_auto_score": 3,
+           "cells": [{"notebook": "lab1", "grade_id": "test\x00explore", "score": 1, "max_score": 1}]}
+    with pytest.raises(SubmissionError):
+        record_result(bad)
+    db.session.rollback()
+    record_result({"submission_id": first.id, "status": "graded", "auto_score": 0, "max_auto_score": 3,
+                   "cells": [{**c, "score": 0} for c in cells]})
+    record_result({"submission_id": newest.id, "status": "graded", "auto_score": 1, "max_auto_score": 3,
+                   "cells": cells})
+    db.session.commit()
+    auth.login(world.teacher)
+    page = client.get(f"/courses/{world.course.id}/gradebook").get_data(as_text=True)
+    link = f"/courses/{world.course.id}/assignments/{world.assignment.id}/cells.csv"
+    assert link in page
+    response = client.get(link)
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert rows[0] == ["student_id", "name", "cohort", "submission_id", "graded_at", "test_explore (/1)",
+                       "test_model (/2)", "total", "max_total"]
+    by_id = {int(r[0]): r for r in rows[1:]}
+    assert by_id[world.s1.id][3] == str(newest.id) and by_id[world.s1.id][5:] == ["1", "0", "1", "3"]
+    assert by_id[world.s2.id][3:] == ["", "", "", "", "", ""]
+    assert world.outsider.id not in by_id
+    assert client.get(f"/courses/{world.other_course.id}/assignments/{world.assignment.id}/cells.csv").status_code == 403
+    auth.login(world.other_teacher)
+    assert client.get(link).status_code == 403
