@@ -7,7 +7,8 @@ a missing name: `Verdict.shown`); a failed hidden test says only that a hidden t
 highlighted with Pygments; Markdown is rendered with mistune, with raw HTML escaped and harmful link
 schemes dropped, so nothing anyone wrote becomes markup; outputs are text and raster images only
 (safe_display.py). The hidden lines never reach it: the judge rewrote each test cell to its visible lines
-before the notebook was saved, and a test cell that still holds hidden lines is cut and its outputs dropped.
+before the notebook was saved, and a test cell that still holds hidden lines is cut and its outputs dropped. Nor
+does an instructor's mark scheme (nbgrader restores locked task cells from the gradebook with it): it is cut.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 PASSED, FAILED = "통과 · Passed", "실패 · Failed"
 HIDDEN_OUTPUT = ("이 셀의 숨은 테스트 출력은 표시하지 않습니다. / The output of this cell's hidden tests is not shown.")
 VISIBLE_FAIL = "테스트를 통과하지 못했습니다. / The test did not pass."
+# nbgrader's own markers (ClearMarkScheme's defaults) around a task's mark scheme.
+BEGIN_MARK_SCHEME, END_MARK_SCHEME = "BEGIN MARK SCHEME", "END MARK SCHEME"
 JUDGE_ERROR = "TestFailed"  # the error output the judge writes into a failed test cell (its message may be hidden)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
@@ -121,10 +124,29 @@ def _anchor(notebook: str, grade_id: str) -> str:
     return "t-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{notebook}-{grade_id}")
 
 
+def _cut(source: str, begin: str, end: str) -> str:
+    """Drop the lines from each `begin` marker to its `end` marker (both included; an unclosed one to the end)."""
+    kept, inside = [], False
+    for line in source.splitlines(keepends=True):
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "".join(kept)
+
+
 def _cell(cell: NotebookNode, notebook: str, score: CellScore | None, verdict: Verdict | None,
           is_test: bool) -> str:
     kind = cell.get("cell_type")
     source = _text(cell.get("source"))
+    # nbgrader restores the instructor's locked cells from the gradebook, which keeps a task's mark scheme (it is
+    # cut only from the released notebook): the trainee never sees it. (A trainee's own cells are theirs, markers
+    # and all: nothing of the instructor's is in them.)
+    grading = cell.get("metadata", {}).get("nbgrader", {})
+    if (grading.get("locked") or grading.get("task")) and not grading.get("solution"):
+        source = _cut(source, BEGIN_MARK_SCHEME, END_MARK_SCHEME)
     if kind == "markdown":
         return f'<div class="cell md">{_markdown()(source)}</div>'
     if kind != "code":  # raw cells: shown as they are, as text

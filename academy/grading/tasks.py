@@ -141,10 +141,12 @@ def _prestart() -> None:
 
 @worker_init.connect
 def _warm(**_: Any) -> None:
-    # Build the feedback exporter before the pool forks, so no job pays for its templates.
-    from academy.grading.feedback import _exporter
+    # Build the feedback page's Markdown parser and highlighter before the pool forks, so no job pays for them.
+    from academy.grading.feedback import _code_css, _lexer, _markdown
 
-    _exporter()
+    _markdown()
+    _lexer()
+    _code_css()
 
 
 @worker_ready.connect

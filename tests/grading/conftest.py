@@ -43,8 +43,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     api = NbGraderAPI(CourseDirectory(config=config), config=config)
     # ps2: hidden tests that compare with ==; ps3: a hidden constant; ps4: a probe changed in place
-    # (tests/grading/test_hostile.py)
-    for assignment in ("ps1", "ps2", "ps3", "ps4"):
+    # (tests/grading/test_hostile.py); ps5: an instructor's task cell with a mark scheme (test_feedback.py)
+    for assignment in ("ps1", "ps2", "ps3", "ps4", "ps5"):
         outcome = api.generate_assignment(assignment)
         assert outcome["success"], outcome.get("log")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "grading-fixture") as gb:

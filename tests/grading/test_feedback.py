@@ -132,3 +132,17 @@ def test_only_the_reason_the_judge_marks_as_shown_reaches_the_page():
                            verdicts)
     assert "SECRET-MSG" not in page
     assert GENERIC_FAIL in _box(page, "t1") and "g is 2" in _box(page, "t2")
+
+
+def test_the_instructors_mark_scheme_never_reaches_the_feedback(grade_other):
+    """ps5 has a locked task cell whose mark scheme nbgrader keeps in the gradebook and restores into the graded
+    notebook: the feedback page shows the task, not the mark scheme.
+
+    How checked (helper-17's review): the page rendered "RUBRIC-PS5: full marks only if ..." as a paragraph under
+    a "BEGIN MARK SCHEME" heading.
+    """
+    result = grade_other("ps5", "def cube(x):\n    return x ** 3\n", "fb-markscheme")
+    assert (result.status, result.auto_score) == ("graded", 1.0), result.message
+    page = result.feedback_html
+    assert "Why does the cube of a negative number stay negative?" in page
+    assert "RUBRIC-PS5" not in page and "MARK SCHEME" not in page and "odd power" not in page
