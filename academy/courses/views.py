@@ -239,6 +239,22 @@ def gradebook(course_id: int):
     return page
 
 
+@bp.get("/courses/<int:course_id>/dashboard")
+@allow(Role.INSTRUCTOR)
+def dashboard(course_id: int):
+    """Show the course's dashboard: scores per lab, tests failed most, timeline, late and missing work, trainees
+    at risk (a logged view of personal data)."""
+    from academy.courses.dashboard import course_dashboard
+
+    course = _taught_course(course_id)
+    cohort_id = _cohort_arg(course)
+    board = course_dashboard(course, cohort_id)
+    page = render_template("courses/dashboard.html", course=course, board=board, cohort_id=cohort_id)
+    services.record_course_view(course, "dashboard", board.book.student_ids, cohort_id)
+    db.session.commit()
+    return page
+
+
 @bp.get("/courses/<int:course_id>/gradebook.csv")
 @allow(Role.INSTRUCTOR)
 def gradebook_csv(course_id: int):

@@ -52,6 +52,26 @@ def test_instructor_opens_the_gradebook_from_my_courses(page, portal_url):
 
 
 @pytest.mark.browser
+def test_instructor_dashboard_draws_its_charts_under_the_pages_policy(page, portal_url, screenshot_dir):
+    """The course dashboard's charts load as images under the portal's Content-Security-Policy (no violation),
+    with Korean labels, on a phone-sized screen."""
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    sign_in(page, portal_url, "instructor01@academy.test")
+    page.click("nav a:has-text('내 과목')")
+    page.click("main a[href^='/courses/']:not([href$='gradebook'])")
+    page.click("[data-test=course-dashboard]")
+    assert "대시보드" in page.inner_text("h1")
+    page.wait_for_load_state("load")
+    charts = page.locator("img[data-test^=chart-]")
+    for i in range(charts.count()):
+        assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    assert violations == []
+    if screenshot_dir:
+        page.screenshot(path=str(screenshot_dir / "instructor_dashboard.png"), full_page=True)
+
+
+@pytest.mark.browser
 def test_trainee_downloads_own_data_as_json(page, portal_url):
     sign_in(page, portal_url, "trainee001@academy.test")
     page.click("nav a:has-text('내 데이터')")

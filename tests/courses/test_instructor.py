@@ -411,3 +411,47 @@ def test_per_test_scores_of_one_assignment_come_from_the_graders_results(app, cl
     assert client.get(f"/courses/{world.other_course.id}/assignments/{world.assignment.id}/cells.csv").status_code == 403
     auth.login(world.other_teacher)
     assert client.get(link).status_code == 403
+
+
+def test_course_dashboard_shows_scores_tests_failed_most_timeline_and_trainees_at_risk(app, client, auth, make, world):
+    """The dashboard's figures: graded, missing (past due, no grade), late, the score distribution, the tests
+    failed most (from the grader's per-cell scores), submissions around the due date, and trainees with two or
+    more missed or failing labs; each chart an SVG image from a data: URL with its numbers in a table.
+    """
+    from academy.courses.services import set_due_date, upsert_grade
+    from academy.submissions.services import receive_submission, record_result
+
+    app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: f"job-{sub.id}"
+    now = datetime.now(UTC)
+    second = make.assignment(world.course, name="lab2_process_energy", max_points=50.0)
+    set_due_date(world.assignment, world.cohort, now + timedelta(hours=5), released_at=now - timedelta(days=3))
+    set_due_date(second, world.cohort, now - timedelta(days=1), released_at=now - timedelta(days=8))
+    nb = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+    sub = receive_submission(world.assignment, world.s1, {"lab.ipynb": nb})
+    db.session.commit()
+    record_result({"submission_id": sub.id, "status": "graded", "auto_score": 1, "max_auto_score": 3, "cells": [
+        {"notebook": "lab1", "grade_id": "test_explore", "score": 1, "max_score": 1},
+        {"notebook": "lab1", "grade_id": "test_model", "score": 0, "max_score": 2}]})
+    upsert_grade(second, world.s1, 45, "", world.teacher, late_penalty=5)
+    upsert_grade(world.assignment, world.s2, 10, "", world.teacher)  # 20%: failing lab 1; lab 2 missed
+    db.session.commit()
+    auth.login(world.teacher)
+    before = len(_audits("personal_data.viewed"))
+    response = client.get(f"/courses/{world.course.id}/dashboard")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    lab1 = re.search(rf'<section class="lab-stats" data-test="lab-{world.assignment.id}">.*?</section>', page, re.S).group(0)
+    lab2 = re.search(rf'<section class="lab-stats" data-test="lab-{second.id}">.*?</section>', page, re.S).group(0)
+    assert '<dd data-test="graded">2 / 2</dd>' in lab1 and '<dd data-test="missing">0</dd>' in lab1
+    assert '<dd data-test="graded">1 / 2</dd>' in lab2 and '<dd data-test="missing">1</dd>' in lab2
+    assert '<dd data-test="late">1</dd>' in lab2
+    tests = re.search(r'<table class="numbers" data-test="tests">.*?</table>', lab1, re.S).group(0)
+    assert tests.index("test_model") < tests.index("test_explore") and "100%" in tests  # failed most first
+    for chart in ("scores", "tests", "timeline"):
+        assert re.search(rf'<img src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="[^"]+" data-test="chart-{chart}">',
+                         lab1), chart
+    assert f'data-test="at-risk-{world.s2.id}"' in page and f'data-test="at-risk-{world.s1.id}"' not in page
+    assert len(_audits("personal_data.viewed")) == before + 1
+    assert "<script" not in page.split("</header>")[-1]  # charts are images, not scripts
+    auth.login(world.other_teacher)
+    assert client.get(f"/courses/{world.course.id}/dashboard").status_code == 403

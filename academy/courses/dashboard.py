@@ -1,0 +1,199 @@
+"""The instructor's course dashboard: score distribution per lab, the tests trainees fail most, the submission
+timeline around the due date, late and missing work, trainees at risk.
+
+Every figure is computed here with SQL over the course's gradebook and submissions, and every chart is drawn
+server-side with matplotlib as SVG (Korean text in the Nanum font the project installs, glyphs as paths so the
+browser needs no font) and shown as an <img> from a data: URL, which the portal's Content-Security-Policy allows
+(`img-src 'self' data:`); no script. The numbers behind each chart are in a table beside it, for screen readers
+and for copying.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from academy.courses.models import Assignment, Course, DueDate, Extension
+from academy.courses.services import Gradebook, gradebook
+from academy.extensions import db
+from academy.util import utcnow
+
+BINS = list(range(0, 101, 10))  # score bins, percent of the assignment's points
+TIMELINE_HOURS = (-72, 72)  # the submission timeline: hours before and after each trainee's due date
+AT_RISK_LABS = 2  # a trainee with this many missed or failing labs is at risk
+FAILING_PERCENT = 50.0
+
+
+@dataclass
+class TestStat:
+    notebook: str
+    grade_id: str
+    max_score: float
+    graded: int = 0
+    passed: int = 0
+
+    @property
+    def fail_rate(self) -> float:
+        return round(100 * (self.graded - self.passed) / self.graded, 1) if self.graded else 0.0
+
+
+@dataclass
+class LabStat:
+    assignment: Assignment
+    due_passed: bool  # the due date has passed for at least one cohort of the course
+    graded: int = 0
+    missing: int = 0  # past due for the trainee and not graded
+    late: int = 0  # graded with a late penalty
+    mean_percent: float | None = None
+    histogram: list[int] = field(default_factory=lambda: [0] * (len(BINS) - 1))
+    tests: list[TestStat] = field(default_factory=list)
+    timeline: Counter = field(default_factory=Counter)  # hours relative to the due date (bucketed by 6) -> count
+    charts: dict[str, str] = field(default_factory=dict)  # name -> data: URL of an SVG
+
+
+@dataclass
+class AtRisk:
+    student_id: int
+    name: str
+    cohort: str
+    missed: list[str]
+    failing: list[str]
+
+
+@dataclass
+class Dashboard:
+    book: Gradebook
+    labs: list[LabStat]
+    at_risk: list[AtRisk]
+
+
+def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
+    """Return the course's figures and charts, optionally for one cohort."""
+    from academy.submissions.models import Submission, SubmissionCell
+
+    book = gradebook(course, cohort_id)
+    ids = book.student_ids
+    now = utcnow()
+    cohort_of = {r.student.id: r.cohort.id for r in book.rows}
+    dues = {(d.assignment_id, d.cohort_id): d.due_at for d in db.session.scalars(
+        sa.select(DueDate).where(DueDate.assignment_id.in_([a.id for a in book.assignments])))}
+    extensions = {(e.assignment_id, e.student_id): e.due_at for e in db.session.scalars(
+        sa.select(Extension).where(Extension.student_id.in_(ids)))}
+
+    def due(assignment_id: int, student_id: int) -> datetime | None:
+        return extensions.get((assignment_id, student_id)) or dues.get((assignment_id, cohort_of[student_id]))
+
+    subs = db.session.execute(
+        sa.select(Submission.id, Submission.assignment_id, Submission.student_id, Submission.received_at,
+                  Submission.status)
+        .where(Submission.assignment_id.in_([a.id for a in book.assignments]), Submission.student_id.in_(ids))
+        .order_by(Submission.id)).all()
+    newest_graded: dict[tuple[int, int], int] = {}
+    timelines: dict[int, Counter] = {a.id: Counter() for a in book.assignments}
+    for sub_id, assignment_id, student_id, received_at, status in subs:
+        if status in ("graded", "time_limit", "memory_limit", "error"):
+            newest_graded[(assignment_id, student_id)] = sub_id
+        due_at = due(assignment_id, student_id)
+        if due_at is not None:
+            hours = (received_at - due_at) / timedelta(hours=1)
+            if TIMELINE_HOURS[0] <= hours < TIMELINE_HOURS[1]:
+                timelines[assignment_id][int(hours // 6) * 6] += 1
+    cells_by_lab: dict[int, dict[tuple[str, str], TestStat]] = {a.id: {} for a in book.assignments}
+    sub_lab = {sub_id: assignment_id for (assignment_id, _s), sub_id in newest_graded.items()}
+    if sub_lab:
+        for cell in db.session.scalars(sa.select(SubmissionCell).where(SubmissionCell.submission_id.in_(sub_lab))
+                                       .order_by(SubmissionCell.position)):
+            stats = cells_by_lab[sub_lab[cell.submission_id]]
+            stat = stats.setdefault((cell.notebook, cell.grade_id), TestStat(cell.notebook, cell.grade_id, cell.max_score))
+            stat.graded += 1
+            stat.passed += cell.score >= cell.max_score
+
+    labs, troubles = [], {r.student.id: ([], []) for r in book.rows}
+    for a in book.assignments:
+        lab = LabStat(a, due_passed=any(d <= now for (aid, _c), d in dues.items() if aid == a.id),
+                      tests=list(cells_by_lab[a.id].values()), timeline=timelines[a.id])
+        percents = []
+        for row in book.rows:
+            grade = row.cells.get(a.id)
+            due_at = due(a.id, row.student.id)
+            if grade is None:
+                if due_at is not None and due_at <= now:
+                    lab.missing += 1
+                    troubles[row.student.id][0].append(a.nbgrader_name)
+                continue
+            lab.graded += 1
+            lab.late += grade.late_penalty > 0
+            percent = 100 * grade.score / a.max_points if a.max_points else 0.0
+            percents.append(percent)
+            lab.histogram[min(int(percent // 10), len(BINS) - 2)] += 1
+            if percent < FAILING_PERCENT:
+                troubles[row.student.id][1].append(a.nbgrader_name)
+        lab.mean_percent = round(sum(percents) / len(percents), 1) if percents else None
+        lab.charts = _lab_charts(lab)
+        labs.append(lab)
+    at_risk = [AtRisk(r.student.id, r.student.name, r.cohort.name, *troubles[r.student.id]) for r in book.rows
+               if len(troubles[r.student.id][0]) + len(troubles[r.student.id][1]) >= AT_RISK_LABS]
+    return Dashboard(book, labs, at_risk)
+
+
+# --- charts ---------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager, pyplot
+
+    nanum = [f.name for f in font_manager.fontManager.ttflist if f.name in ("NanumGothic", "NanumBarunGothic")]
+    matplotlib.rcParams.update({
+        "font.family": nanum[:1] + ["DejaVu Sans"],
+        "svg.fonttype": "path",  # glyphs as paths: Korean shows without the font in the browser
+        "svg.hashsalt": "academy",  # the same figure, the same SVG (ids do not change between renders)
+        "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
+    })
+    return pyplot
+
+
+def _svg(figure) -> str:
+    out = io.BytesIO()
+    figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
+    _pyplot().close(figure)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _lab_charts(lab: LabStat) -> dict[str, str]:
+    plt = _pyplot()
+    charts = {}
+    if lab.graded:
+        fig, ax = plt.subplots(figsize=(4.2, 2.2))
+        ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], lab.histogram, color="#0b5cad")
+        ax.set_xlabel("점수 (%) / score (%)")
+        ax.set_ylabel("교육생 / trainees")
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        charts["scores"] = _svg(fig)
+    if lab.tests:
+        tests = sorted(lab.tests, key=lambda t: t.fail_rate)
+        fig, ax = plt.subplots(figsize=(4.2, 0.35 * len(tests) + 0.9))
+        ax.barh([t.grade_id for t in tests], [t.fail_rate for t in tests], color="#b42318")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("실패율 (%) / failed (%)")
+        charts["tests"] = _svg(fig)
+    if lab.timeline:
+        hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
+        fig, ax = plt.subplots(figsize=(4.2, 2.0))
+        ax.bar(hours, [lab.timeline.get(h, 0) for h in hours], width=5.5, align="edge",
+               color=["#1c7c3a" if h < 0 else "#b42318" for h in hours])
+        ax.axvline(0, color="#1d2433", linewidth=1)
+        ax.set_xlabel("마감 기준 시간 / hours from the due date")
+        ax.set_ylabel("제출 / submissions")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        charts["timeline"] = _svg(fig)
+    return charts
