@@ -142,10 +142,9 @@ def _cell(cell: NotebookNode, notebook: str, score: CellScore | None, verdict: V
     kind = cell.get("cell_type")
     source = _text(cell.get("source"))
     # nbgrader restores the instructor's locked cells from the gradebook, which keeps a task's mark scheme (it is
-    # cut only from the released notebook): the trainee never sees it. (A trainee's own cells are theirs, markers
-    # and all: nothing of the instructor's is in them.)
-    grading = cell.get("metadata", {}).get("nbgrader", {})
-    if (grading.get("locked") or grading.get("task")) and not grading.get("solution"):
+    # cut only from the released notebook): the trainee never sees it. Cut from every cell but the trainee's
+    # answers (solution cells are theirs, markers and all: nothing of the instructor's is in them).
+    if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
         source = _cut(source, BEGIN_MARK_SCHEME, END_MARK_SCHEME)
     if kind == "markdown":
         return f'<div class="cell md">{_markdown()(source)}</div>'
