@@ -1,23 +1,18 @@
 """The instructor's course dashboard: score distribution per lab, the tests trainees fail most, the submission
 timeline around the due date, late and missing work, trainees at risk.
 
-Every figure is computed here with SQL over the course's gradebook and submissions, and every chart is drawn
-server-side with matplotlib as SVG (Korean text in the Nanum font the project installs, glyphs as paths so the
-browser needs no font) and shown as an <img> from a data: URL, which the portal's Content-Security-Policy allows
-(`img-src 'self' data:`); no script. The numbers behind each chart are in a table beside it, for screen readers
-and for copying.
+Every figure is computed here with SQL over the course's gradebook and submissions; the charts are
+academy/charts.py's (server-side SVG images, no script), each with its numbers in a table beside it.
 """
 from __future__ import annotations
 
-import base64
-import functools
-import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from academy.charts import BRAND, ERR, INK, OK, hbar, pyplot, svg_data_url
 from academy.courses.models import Assignment, Course, DueDate, Extension
 from academy.courses.services import Gradebook, gradebook
 from academy.extensions import db
@@ -144,56 +139,29 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
 # --- charts ---------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import font_manager, pyplot
-
-    nanum = [f.name for f in font_manager.fontManager.ttflist if f.name in ("NanumGothic", "NanumBarunGothic")]
-    matplotlib.rcParams.update({
-        "font.family": nanum[:1] + ["DejaVu Sans"],
-        "svg.fonttype": "path",  # glyphs as paths: Korean shows without the font in the browser
-        "svg.hashsalt": "academy",  # the same figure, the same SVG (ids do not change between renders)
-        "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
-    })
-    return pyplot
-
-
-def _svg(figure) -> str:
-    out = io.BytesIO()
-    figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _pyplot().close(figure)
-    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
-
-
 def _lab_charts(lab: LabStat) -> dict[str, str]:
-    plt = _pyplot()
+    plt = pyplot()
     charts = {}
     if lab.graded:
         fig, ax = plt.subplots(figsize=(4.2, 2.2))
-        ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], lab.histogram, color="#0b5cad")
+        ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], lab.histogram, color=BRAND)
         ax.set_xlabel("점수 (%) / score (%)")
         ax.set_ylabel("교육생 / trainees")
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         ax.yaxis.get_major_locator().set_params(integer=True)
-        charts["scores"] = _svg(fig)
+        charts["scores"] = svg_data_url(fig)
     if lab.tests:
-        tests = sorted(lab.tests, key=lambda t: t.fail_rate)
-        fig, ax = plt.subplots(figsize=(4.2, 0.35 * len(tests) + 0.9))
-        ax.barh([t.grade_id for t in tests], [t.fail_rate for t in tests], color="#b42318")
-        ax.set_xlim(0, 100)
-        ax.set_xlabel("실패율 (%) / failed (%)")
-        charts["tests"] = _svg(fig)
+        tests = sorted(lab.tests, key=lambda t: -t.fail_rate)
+        charts["tests"] = hbar([t.grade_id for t in tests], [t.fail_rate for t in tests], xmax=100,
+                               xlabel="실패율 (%) / failed (%)", color=ERR)
     if lab.timeline:
         hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
         fig, ax = plt.subplots(figsize=(4.2, 2.0))
         ax.bar(hours, [lab.timeline.get(h, 0) for h in hours], width=5.5, align="edge",
-               color=["#1c7c3a" if h < 0 else "#b42318" for h in hours])
-        ax.axvline(0, color="#1d2433", linewidth=1)
+               color=[OK if h < 0 else ERR for h in hours])
+        ax.axvline(0, color=INK, linewidth=1)
         ax.set_xlabel("마감 기준 시간 / hours from the due date")
         ax.set_ylabel("제출 / submissions")
         ax.yaxis.get_major_locator().set_params(integer=True)
-        charts["timeline"] = _svg(fig)
+        charts["timeline"] = svg_data_url(fig)
     return charts

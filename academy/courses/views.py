@@ -352,6 +352,13 @@ def student_courses():
     return render_template("courses/student_courses.html", courses=courses)
 
 
+@bp.app_template_global("progress_chart")
+def _progress_chart(rows: list) -> str:
+    from academy.charts import progress_chart
+
+    return progress_chart(rows)
+
+
 @bp.get("/my/courses/<int:course_id>")
 @allow(Role.STUDENT)
 def student_course(course_id: int):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -167,6 +167,13 @@ def withdraw(consent_id: int):
     except PlacementError as exc:
         return _failed(exc, "placements.my_consents")
     return _done(_("Consent withdrawn. The company can no longer see your data."), "placements.my_consents")
+
+
+@bp.app_template_global("competency_chart")
+def _competency_chart(profile: list) -> str:
+    from academy.charts import competency_chart
+
+    return competency_chart(profile, str(get_locale()))
 
 
 @bp.get("/my/competencies")

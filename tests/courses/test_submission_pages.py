@@ -175,3 +175,13 @@ def test_start_in_jupyterlab_is_offered_for_released_work_and_opens_it_through_t
         assert client.get(f"/my/assignments/{assignment_id}/start").status_code == 404
     auth.login(world.teacher)
     assert client.get(f"/my/assignments/{world.lab.id}/start").status_code == 403
+
+
+def test_my_course_page_charts_my_scores_per_assignment(client, auth, world):
+    """The trainee's course page draws their score per assignment (an SVG image) above the table of the same."""
+    sub = _submit(world.me, world.lab)
+    _grade(sub, auto=8.0)
+    auth.login(world.me)
+    page = client.get(f"/my/courses/{world.course.id}").get_data(as_text=True)
+    assert re.search(r'<img src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="[^"]+" data-test="chart-progress">', page)
+    assert "<script" not in page.split("<main")[-1]

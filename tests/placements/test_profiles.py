@@ -35,3 +35,14 @@ def test_best_evidence_wins_and_the_page_shows_it(app, client, auth, make):
     auth.login(student)
     page = client.get("/my/competencies").get_data(as_text=True)
     assert "lab_a (40% → 2.0)" in page and "lab_b (100% → 3.0)" in page and "5.0" not in page
+    # The profile as a chart too: an SVG image (no script) above the table that carries the same numbers.
+    import base64
+    import re
+
+    chart = re.search(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="[^"]+" data-test="chart-competencies">',
+                      page)
+    assert chart, "no competency chart"
+    svg = base64.b64decode(chart.group(1)).decode()
+    assert svg.startswith("<?xml") and "<script" not in svg and svg.count("<path") > 10  # bars and glyph paths
+    auth.login(other)
+    assert 'data-test="chart-competencies"' in client.get("/my/competencies").get_data(as_text=True)

@@ -1,0 +1,65 @@
+"""Charts for the portal's pages: matplotlib drawn on the server as SVG, shown as <img> from a data: URL.
+
+The portal's Content-Security-Policy allows images from data: URLs and no inline script or style, so a chart
+is an image, never markup in the page. Korean labels use the Nanum font the project installs (fonts-nanum),
+written as glyph paths so that the browser needs no font; a page always puts the numbers beside a chart, in a
+table, for screen readers and for copying. matplotlib is imported on the first chart only.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import io
+from typing import Any
+
+BRAND, OK, ERR, INK = "#0b5cad", "#1c7c3a", "#b42318", "#1d2433"
+
+
+@functools.lru_cache(maxsize=1)
+def pyplot() -> Any:
+    """Return matplotlib's pyplot, set up once: no display, Nanum for Korean, glyphs as paths, stable ids."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager, pyplot as plt
+
+    nanum = [f.name for f in font_manager.fontManager.ttflist if f.name in ("NanumGothic", "NanumBarunGothic")]
+    matplotlib.rcParams.update({
+        "font.family": nanum[:1] + ["DejaVu Sans"],
+        "svg.fonttype": "path",
+        "svg.hashsalt": "academy",  # the same figure gives the same SVG
+        "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
+    })
+    return plt
+
+
+def svg_data_url(figure: Any) -> str:
+    """Return the figure as an SVG data: URL and close it."""
+    out = io.BytesIO()
+    figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
+    pyplot().close(figure)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def hbar(labels: list[str], values: list[float], *, xmax: float, xlabel: str, color: str = BRAND) -> str:
+    """A horizontal bar per label (first label on top), as an SVG data: URL."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.4, 0.32 * len(labels) + 0.9))
+    ax.barh(list(reversed(labels)), list(reversed(values)), color=color)
+    ax.set_xlim(0, xmax)
+    ax.set_xlabel(xlabel)
+    return svg_data_url(fig)
+
+
+def competency_chart(profile: list[Any], locale: str) -> str:
+    """A trainee's skill levels (1-5), strongest first (placements/profiles.py SkillLevel)."""
+    labels = [s.name_ko if locale == "ko" else s.name_en for s in profile]
+    return hbar(labels, [s.level for s in profile], xmax=5, xlabel="수준 / level (1–5)")
+
+
+def progress_chart(rows: list[Any]) -> str:
+    """A trainee's score in percent per assignment of a course, in course order (courses/services.py MyAssignment);
+    an ungraded one shows no bar."""
+    labels = [r.assignment.nbgrader_name for r in rows]
+    values = [100 * r.grade.score / r.grade.max_score if r.grade and r.grade.max_score else 0.0 for r in rows]
+    return hbar(labels, values, xmax=100, xlabel="점수 (%) / score (%)", color=OK)
