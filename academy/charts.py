@@ -63,3 +63,17 @@ def progress_chart(rows: list[Any]) -> str:
     labels = [r.assignment.nbgrader_name for r in rows]
     values = [100 * r.grade.score / r.grade.max_score if r.grade and r.grade.max_score else 0.0 for r in rows]
     return hbar(labels, values, xmax=100, xlabel="점수 (%) / score (%)", color=OK)
+
+
+def outcome_charts(frame: Any, total: str, metrics: dict[str, tuple[str, float]]) -> dict[str, str]:
+    """One bar chart per metric of an outcome frame (reports/frames.py), a bar per group (the total row left out):
+    metrics maps a column to (axis label, scale: 100 for a rate shown in percent, 1 for a number)."""
+    groups = [key for key in frame.index if key != total]
+    charts = {}
+    for column, (label, scale) in metrics.items():
+        values = [float(frame.at[key, column]) * scale for key in groups]
+        present = [(str(k), v) for k, v in zip(groups, values) if v == v]  # NaN: no data for that group
+        if present:
+            top = 100.0 if scale == 100 else max(v for _k, v in present) * 1.1 or 1.0
+            charts[column] = hbar([k for k, _v in present], [v for _k, v in present], xmax=top, xlabel=label)
+    return charts

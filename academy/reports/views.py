@@ -42,8 +42,14 @@ def outcomes():
     rows = services.load_rows(str(get_locale() or "ko"))
     frame = outcome_frame(by, rows["rounds"], rows["demands"], rows["offers"], rows["placements"],
                           rows["round_demands"])
+    from academy.charts import outcome_charts
+
+    rate = "placement_rate" if by in ("university", "cohort") else "offer_acceptance_rate"
+    charts = outcome_charts(frame, TOTAL, {
+        rate: (f"{HEADERS[rate]} (%)", 100), "median_days_to_placement": (str(HEADERS["median_days_to_placement"]), 1),
+        "retention_6m": (f"{HEADERS['retention_6m']} (%)", 100)})
     return render_template("reports/outcomes.html", frame=frame, by=by, dimensions=DIMENSIONS, columns=COLUMNS,
-                           headers=HEADERS, rates=RATES, total=TOTAL)
+                           headers=HEADERS, rates=RATES, total=TOTAL, charts=charts)
 
 
 @bp.get("/admin/reports/outcomes.csv")

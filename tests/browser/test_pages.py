@@ -109,3 +109,20 @@ def test_recruiter_creates_and_submits_a_demand_and_the_office_approves_it(page,
     review.locator("button[value=approve]").click()
     page.wait_for_load_state()
     assert "승인됨" in page.inner_text("main")
+
+
+@pytest.mark.browser
+def test_office_outcome_charts_load_under_the_pages_policy(page, portal_url, screenshot_dir):
+    """The office's outcome figures are charted (SVG images) with no Content-Security-Policy violation."""
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    sign_in(page, portal_url, "office@academy.test")
+    page.goto(f"{portal_url}/admin/reports/outcomes?by=university")
+    page.wait_for_load_state("load")
+    charts = page.locator("img[data-test^=chart-]")
+    assert charts.count() >= 1
+    for i in range(charts.count()):
+        assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    assert violations == []
+    if screenshot_dir:
+        page.screenshot(path=str(screenshot_dir / "office_outcomes.png"), full_page=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -29,7 +30,11 @@ def test_outcomes_page_shows_the_figures(client, auth, data):
     page = client.get("/admin/reports/outcomes?by=cohort").get_data(as_text=True)
     # 3 trainees in the round, 1 placed: 33.3%; 1 of 1 answered offers accepted (the other is open).
     assert "33.3%" in page and "100.0%" in page
-    assert '<meter min="0" max="1" value="0.3333">' in page
+    # Charts as SVG images (no script) of the rate, the days to placement and the retention, per cohort.
+    assert re.search(r'<img src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="[^"]+" data-test="chart-placement_rate">',
+                     page)
+    assert 'data-test="chart-offer_acceptance_rate"' in client.get("/admin/reports/outcomes?by=sector").get_data(
+        as_text=True)
     assert client.get("/admin/reports/outcomes?by=gender").status_code == 404
     for by in ("university", "sector", "city"):
         assert client.get(f"/admin/reports/outcomes?by={by}").status_code == 200
