@@ -16,6 +16,7 @@ BLUEPRINTS = (
     "academy.companies.views",
     "academy.students.views",
     "academy.audit.views",
+    "academy.mail.views",
     # Optional packages: registered when present.
     "academy.oauth.views?",
     "academy.grading.views?",
@@ -35,6 +36,7 @@ MODEL_MODULES = (
     "academy.courses.models",
     "academy.companies.models",
     "academy.students.models",
+    "academy.mail.models",
     "academy.oauth.models?",
     "academy.grading.models?",
     "academy.placements.models?",
@@ -93,6 +95,7 @@ def create_app(config: object | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
+    extensions.mail.init_app(app)
     policy.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

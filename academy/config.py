@@ -107,6 +107,18 @@ class Config:
     # Accept addresses under the reserved .test domain (the demo accounts use it); turn off in production.
     ALLOW_TEST_EMAILS = _flag("ALLOW_TEST_EMAILS", True)
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session, so long forms still submit
+    # E-mail (academy/mail): every message is kept in the portal's outbox, which the office reads; with
+    # ACADEMY_MAIL_SERVER set it is also sent through that SMTP server (Flask-Mailman).
+    MAIL_SERVER = _env("MAIL_SERVER")
+    MAIL_PORT = int(_env("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS", False)  # STARTTLS
+    MAIL_USE_SSL = _flag("MAIL_USE_SSL", False)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_TIMEOUT = int(_env("MAIL_TIMEOUT", "10"))
+    MAIL_DEFAULT_SENDER = _env("MAIL_FROM", "경남AI혁신아카데미 <noreply@academy.localhost>")
+    # Minutes a forgot-password link stays valid (it also dies when used or when the password changes).
+    RESET_TTL_MINUTES = int(_env("RESET_TTL_MINUTES", "60"))
 
 
 class TestConfig(Config):

@@ -40,6 +40,7 @@ NAV = {
         ("universities.list_cohorts", _l("Cohorts")),
         ("auth.users", _l("Accounts")),
         ("auth.invitation_list", _l("Invitations")),
+        ("mail.outbox", _l("Outbox")),
         ("companies.review_companies", _l("Companies")),
         ("companies.review_demands", _l("Demands")),
         ("placements.office_home", _l("Placements")),

@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
 from academy.audit.services import note_refusal, record, refuse
-from academy.auth import invitations, services, sessions, throttle
-from academy.auth.forms import LoginForm, PasswordForm, RegisterForm, SetPasswordForm, UserForm
+from academy.auth import invitations, resets, services, sessions, throttle
+from academy.auth.forms import ForgotForm, LoginForm, PasswordForm, RegisterForm, SetPasswordForm, UserForm
 from academy.auth.models import Invitation, User
 from academy.extensions import db, limiter
 from academy.listing import paginate
@@ -364,3 +364,71 @@ def welcome():
             flash(_("Your password is set. Sign in with your e-mail address and the new password."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/welcome.html", form=form, user=invitation.user, expires_at=invitation.expires_at)
+
+
+# --- forgot password: a link to the account's own address (academy/auth/resets.py) -----------------------------
+RESET_MESSAGES = {
+    "invalid": _l("This link is not valid. Ask for a new one on the sign-in page."),
+    "used": _l("This link has already been used, or the password was changed since. Ask for a new one if you need it."),
+    "expired": _l("This link has expired. Ask for a new one on the sign-in page."),
+}
+RESET_STATUS = {"invalid": 404, "used": 410, "expired": 410}
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit(lambda: current_app.config.get("RESET_REQUEST_LIMIT", "5 per 15 minutes"), methods=["POST"])
+def forgot():
+    """Ask for a password-reset link; the answer is the same whether or not the address has an account."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        resets.request_reset(form.email.data)
+        db.session.commit()
+        return render_template("auth/forgot.html", form=form, sent=True)
+    return render_template("auth/forgot.html", form=form, sent=False), 400 if request.method == "POST" else 200
+
+
+def _reset_refused(exc: resets.ResetError):
+    note_refusal(obj_type="password_reset", obj_id=None, subject_user_id=None, reason=exc.reason)
+    session.pop("reset", None)
+    response = make_response(render_template("auth/welcome_refused.html", message=RESET_MESSAGES[exc.reason]),
+                             RESET_STATUS[exc.reason])
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/reset/<token>")
+@allow(PUBLIC)
+def reset_link(token: str):
+    """Check a reset link, then continue at /reset so the token leaves the address bar."""
+    try:
+        resets.find_by_token(token[:500])
+    except resets.ResetError as exc:
+        return _reset_refused(exc)
+    session["reset"] = token[:500]
+    response = redirect(url_for("auth.reset_password"))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@allow(PUBLIC)
+@limiter.limit("20 per hour", methods=["POST"])
+def reset_password():
+    """Choose a new password with a reset link, once."""
+    try:
+        user = resets.find_by_token(session.get("reset", ""))
+    except resets.ResetError as exc:
+        return _reset_refused(exc)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            resets.reset(user, form.new.data)
+        except services.AccountError as exc:
+            form.new.errors.append(str(exc))
+        else:
+            db.session.commit()
+            session.pop("reset", None)
+            flash(_("Your password is set. Sign in with your e-mail address and the new password."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form, user=user), 400 if request.method == "POST" else 200

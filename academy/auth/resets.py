@@ -1,0 +1,103 @@
+"""Forgot password: a single-use, time-limited link sent to the account's own address.
+
+The link is a signed, timestamped token of (user id, fingerprint of the current password hash), so it
+- dies after ACADEMY_RESET_TTL_MINUTES (itsdangerous checks the signature's age),
+- dies when the password is set through it or changed any other way (the fingerprint changes),
+- works for enabled accounts only.
+Asking for a link answers the same whether or not the address has an account; only an account's own
+address ever receives its link (academy/mail keeps it in the outbox and sends it).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import force_locale, gettext as _
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import generate_password_hash
+
+from academy.audit.services import record
+from academy.auth.models import User
+from academy.auth.passwords import password_problem
+from academy.auth.services import AccountError
+from academy.auth.sessions import end_all_sessions
+from academy.mail import services as mail
+
+SALT = "academy.password-reset"  # separates these tokens from anything else the secret key signs
+
+
+class ResetError(ValueError):
+    """A link that cannot set a password: reason is invalid, used or expired."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=SALT)
+
+
+def token_for(user: User) -> str:
+    return _serializer().dumps([user.id, _fingerprint(user)])
+
+
+def request_reset(email: str) -> None:
+    """Send a reset link to the account with this address, if there is an enabled one; say nothing either way."""
+    from academy.extensions import db
+
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
+    if user is None or not user.is_enabled:
+        record("user.password_reset_unknown", detail={"known": user is not None})
+        return
+    link = url_for("auth.reset_link", token=token_for(user), _external=True)
+    minutes = int(current_app.config.get("RESET_TTL_MINUTES", 60))
+    with force_locale("ko"):
+        ko_subject = _("Reset your password")
+        ko_body = _("Someone (we hope you) asked to reset the password of your account %(email)s. Open this link "
+                    "within %(minutes)d minutes to choose a new password; it works once:", email=user.email,
+                    minutes=minutes)
+        ko_ignore = _("If you did not ask for it, ignore this e-mail: your password stays as it is.")
+    with force_locale("en"):
+        en_subject = _("Reset your password")
+        en_body = _("Someone (we hope you) asked to reset the password of your account %(email)s. Open this link "
+                    "within %(minutes)d minutes to choose a new password; it works once:", email=user.email,
+                    minutes=minutes)
+        en_ignore = _("If you did not ask for it, ignore this e-mail: your password stays as it is.")
+    body = f"{ko_body}\n\n{link}\n\n{ko_ignore}\n\n---\n\n{en_body}\n\n{link}\n\n{en_ignore}\n"
+    mail.send(user, "password_reset", f"[경남AI혁신아카데미] {ko_subject} / {en_subject}", body)
+    record("user.password_reset_requested", subject_user_id=user.id)
+
+
+def find_by_token(token: str) -> User:
+    """Return the account a reset link names while it can still set a password, else raise ResetError."""
+    from academy.extensions import db
+
+    max_age = 60 * int(current_app.config.get("RESET_TTL_MINUTES", 60))
+    try:
+        user_id, fingerprint = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise ResetError("expired") from None
+    except (BadData, ValueError, TypeError):
+        raise ResetError("invalid") from None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.is_enabled:
+        raise ResetError("invalid")
+    if not hmac.compare_digest(str(fingerprint), _fingerprint(user)):
+        raise ResetError("used")  # set through this link, or changed since
+    return user
+
+
+def reset(user: User, password: str) -> None:
+    """Set the new password; the link dies with the old hash and every session of the account ends."""
+    if problem := password_problem(password, email=user.email, name=user.name):
+        raise AccountError(problem)
+    user.password_hash = generate_password_hash(password)
+    end_all_sessions(user, "password_changed")
+    record("user.password_set", subject_user_id=user.id, actor_id=user.id, detail={"via": "reset"})
