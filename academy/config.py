@@ -117,6 +117,9 @@ class Config:
     MAIL_PASSWORD = _env("MAIL_PASSWORD")
     MAIL_TIMEOUT = int(_env("MAIL_TIMEOUT", "10"))
     MAIL_DEFAULT_SENDER = _env("MAIL_FROM", "경남AI혁신아카데미 <noreply@academy.localhost>")
+    # The portal's public address (scripts/run.sh sets it): links in e-mail are built on it, never on the Host
+    # header of the request that caused them (anyone can send any Host).
+    PORTAL_URL = _env("PORTAL_URL", "http://127.0.0.1:5000")
     # Minutes a forgot-password link stays valid (it also dies when used or when the password changes).
     RESET_TTL_MINUTES = int(_env("RESET_TTL_MINUTES", "60"))
 

@@ -56,7 +56,10 @@ def request_reset(email: str) -> None:
     if user is None or not user.is_enabled:
         record("user.password_reset_unknown", detail={"known": user is not None})
         return
-    link = url_for("auth.reset_link", token=token_for(user), _external=True)
+    # On the configured public address: a request's Host header is the requester's to choose, and a link built
+    # on it would carry the token to their server.
+    base = str(current_app.config.get("PORTAL_URL") or "http://127.0.0.1:5000").rstrip("/")
+    link = base + url_for("auth.reset_link", token=token_for(user))
     minutes = int(current_app.config.get("RESET_TTL_MINUTES", 60))
     with force_locale("ko"):
         ko_subject = _("Reset your password")

@@ -141,3 +141,17 @@ def test_an_smtp_failure_keeps_the_mail_with_why(app, client, make):
     mail = db.session.scalar(sa.select(OutboxMail).where(OutboxMail.user_id == user.id))
     assert mail.sent_at is None and "ConnectionRefused" in mail.error
     app.config["MAIL_SERVER"] = None
+
+
+def test_the_mailed_link_is_on_the_portals_own_address_whatever_host_the_request_names(app, client, make, smtp):
+    """A request that names another Host (anyone can) still gets a link on the configured portal address, so the
+    token never travels to a server the requester chose.
+
+    How checked: with url_for(..., _external=True), the link pointed at http://evil.example/reset/<token>.
+    """
+    app.config["PORTAL_URL"] = "https://portal.academy.example"
+    user = make.user("student", email="host@academy.test")
+    db.session.commit()
+    client.post("/forgot", data={"email": user.email}, headers={"Host": "evil.example"})
+    body = _body(smtp.messages[-1])
+    assert "evil.example" not in body and "https://portal.academy.example/reset/" in body
