@@ -26,6 +26,7 @@ def pyplot() -> Any:
     nanum = [f.name for f in font_manager.fontManager.ttflist if f.name in ("NanumGothic", "NanumBarunGothic")]
     matplotlib.rcParams.update({
         "font.family": nanum[:1] + ["DejaVu Sans"],
+        "text.parse_math": False,  # a "$" in a name is a dollar sign, never mathtext (which can fail)
         "svg.fonttype": "path",
         "svg.hashsalt": "academy",  # the same figure gives the same SVG
         "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,

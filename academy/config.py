@@ -122,6 +122,8 @@ class Config:
     PORTAL_URL = _env("PORTAL_URL", "http://127.0.0.1:5000")
     # Minutes a forgot-password link stays valid (it also dies when used or when the password changes).
     RESET_TTL_MINUTES = int(_env("RESET_TTL_MINUTES", "60"))
+    # One reset e-mail per account per this many minutes, however many addresses ask (no mail flood).
+    RESET_MAIL_EVERY_MINUTES = int(_env("RESET_MAIL_EVERY_MINUTES", "5"))
 
 
 class TestConfig(Config):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -24,8 +26,10 @@ from academy.auth.passwords import password_problem
 from academy.auth.services import AccountError
 from academy.auth.sessions import end_all_sessions
 from academy.mail import services as mail
+from academy.util import utcnow
 
 SALT = "academy.password-reset"  # separates these tokens from anything else the secret key signs
+ANSWER_SECONDS = 0.15  # every request for a link takes at least this long, known address or not
 
 
 class ResetError(ValueError):
@@ -49,12 +53,31 @@ def token_for(user: User) -> str:
 
 
 def request_reset(email: str) -> None:
-    """Send a reset link to the account with this address, if there is an enabled one; say nothing either way."""
+    """Send a reset link to the account with this address, if there is an enabled one; say nothing either way.
+
+    Both ways take the same time (at least ANSWER_SECONDS; the mail itself goes out after the request), and one
+    account gets at most one message per ACADEMY_RESET_MAIL_EVERY_MINUTES, however many addresses ask.
+    """
+    started = time.monotonic()
+    try:
+        _request_reset(email)
+    finally:
+        time.sleep(max(0.0, ANSWER_SECONDS - (time.monotonic() - started)))
+
+
+def _request_reset(email: str) -> None:
     from academy.extensions import db
+    from academy.mail.models import OutboxMail
 
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
     if user is None or not user.is_enabled:
         record("user.password_reset_unknown", detail={"known": user is not None})
+        return
+    every = timedelta(minutes=int(current_app.config.get("RESET_MAIL_EVERY_MINUTES", 5)))
+    recent = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail).where(
+        OutboxMail.user_id == user.id, OutboxMail.kind == "password_reset", OutboxMail.created_at > utcnow() - every))
+    if recent:
+        record("user.password_reset_repeated", subject_user_id=user.id)
         return
     # On the configured public address: a request's Host header is the requester's to choose, and a link built
     # on it would carry the token to their server.
@@ -74,7 +97,7 @@ def request_reset(email: str) -> None:
                     minutes=minutes)
         en_ignore = _("If you did not ask for it, ignore this e-mail: your password stays as it is.")
     body = f"{ko_body}\n\n{link}\n\n{ko_ignore}\n\n---\n\n{en_body}\n\n{link}\n\n{en_ignore}\n"
-    mail.send(user, "password_reset", f"[경남AI혁신아카데미] {ko_subject} / {en_subject}", body)
+    mail.send(user, "password_reset", f"[경남AI혁신아카데미] {ko_subject} / {en_subject}", body, secret=link)
     record("user.password_reset_requested", subject_user_id=user.id)
 
 

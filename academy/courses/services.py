@@ -533,6 +533,7 @@ def gradebook_xlsx(book: Gradebook) -> bytes:
     escaped as in the CSV; no cell is ever a formula.
     """
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     wb = Workbook()
@@ -550,8 +551,8 @@ def gradebook_xlsx(book: Gradebook) -> bytes:
     for line in [header, *(_book_line(book, row, text=False) for row in book.rows), averages]:
         ws.append([None] * len(line))
         for cell, value in zip(ws[ws.max_row], line):
-            if isinstance(value, str):
-                cell.value = csv_safe(value)
+            if isinstance(value, str):  # control characters a workbook cannot hold are dropped
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("", csv_safe(value))
                 cell.data_type = "s"  # openpyxl would read a leading "=" as a formula
             else:
                 cell.value = value

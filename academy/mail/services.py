@@ -1,27 +1,34 @@
 """Write an e-mail: into the outbox always, and through the SMTP server when ACADEMY_MAIL_SERVER names one.
 
 Sending uses Flask-Mailman (Django's e-mail classes: headers encoded for Korean, SMTP with STARTTLS or SSL).
-A failure to send never loses the message: it stays in the outbox with the error, for the office to see.
+It happens after the request that wrote the message has committed, in a thread of its own: a slow or silent
+mail server never holds a request (nor shows, by the time a request takes, whom a message was written to).
+A failure to send never loses the message: it stays in the outbox with the error, for the office to see. A
+secret in the message (a sign-in link) is blanked in the outbox once the server has taken it.
 """
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_mailman import EmailMessage
+from sqlalchemy import event
 
-from academy.auth.models import User
 from academy import extensions
+from academy.auth.models import User
 from academy.extensions import db
 from academy.mail.models import OutboxMail
 from academy.util import utcnow
 
 log = logging.getLogger(__name__)
+SENT_SECRET = "[메일로 보냄 / sent by e-mail]"
 
 
-def _smtp():
+def _smtp(app: Flask):
     """An SMTP connection from the settings as they are now (never Flask-Mailman's test-mode memory backend)."""
-    config = current_app.config
+    config = app.config
     return extensions.mail.get_connection(
         backend="smtp", host=config["MAIL_SERVER"], port=int(config.get("MAIL_PORT") or 25),
         username=config.get("MAIL_USERNAME"), password=config.get("MAIL_PASSWORD"),
@@ -29,18 +36,44 @@ def _smtp():
         timeout=int(config.get("MAIL_TIMEOUT") or 10))
 
 
-def send(user: User, kind: str, subject: str, body: str) -> OutboxMail:
-    """Keep the message in the outbox and send it if an SMTP server is configured; return the outbox row."""
+def send(user: User, kind: str, subject: str, body: str, secret: str = "") -> OutboxMail:
+    """Keep the message in the outbox; once the request commits, send it if an SMTP server is configured."""
     mail = OutboxMail(user_id=user.id, to_address=user.email, kind=kind, subject=subject[:200], body=body)
     db.session.add(mail)
     db.session.flush()
     if current_app.config.get("MAIL_SERVER"):
+        app, mail_id = current_app._get_current_object(), mail.id  # type: ignore[attr-defined]
+        message = (mail.subject, body, user.email, secret)
+
+        @event.listens_for(db.session(), "after_commit", once=True)
+        def _after_commit(_session) -> None:
+            threading.Thread(target=_deliver, args=(app, mail_id, *message), daemon=True,
+                             name=f"mail-{mail_id}").start()
+    return mail
+
+
+def _deliver(app: Flask, mail_id: int, subject: str, body: str, to: str, secret: str) -> None:
+    """Send one message and note in the outbox that it went (its secret blanked) or why it did not."""
+    with app.app_context():
+        error = ""
         try:
-            EmailMessage(subject=mail.subject, body=body, to=[user.email],
-                         from_email=current_app.config.get("MAIL_DEFAULT_SENDER"), connection=_smtp()).send()
-        except Exception as exc:  # noqa: BLE001 - kept in the outbox with why; the request goes on
-            mail.error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning("mail %s to user %s not sent: %s", mail.id, user.id, mail.error)
+            EmailMessage(subject=subject, body=body, to=[to], from_email=app.config.get("MAIL_DEFAULT_SENDER"),
+                         connection=_smtp(app)).send()
+        except Exception as exc:  # noqa: BLE001 - kept in the outbox with why
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("mail %s not sent: %s", mail_id, error)
+        for _attempt in range(50):  # the row is committed before this thread starts; be patient with a busy db
+            mail = db.session.get(OutboxMail, mail_id)
+            if mail is not None:
+                break
+            time.sleep(0.1)
+        else:
+            return
+        if error:
+            mail.error = error
         else:
             mail.sent_at = utcnow()
-    return mail
+            if secret:
+                mail.body = mail.body.replace(secret, SENT_SECRET)
+        db.session.commit()
+        db.session.remove()

@@ -343,6 +343,7 @@ def test_gradebook_totals_averages_and_excel_export_with_no_formula(client, auth
 
     second = make.assignment(world.course, name="lab2_process_energy", max_points=50.0)
     evil = make.enrolled_student(world.cohort, name='=HYPERLINK("http://x","click")')
+    make.enrolled_student(world.cohort, name="Kim\x0bLee")  # a control character no workbook can hold (helper-18)
     upsert_grade(world.assignment, world.s1, 38, "", world.teacher, late_penalty=4)
     upsert_grade(second, world.s1, 45, "", world.teacher)
     upsert_grade(world.assignment, world.s2, 20, "", world.teacher)
@@ -431,7 +432,8 @@ def test_course_dashboard_shows_scores_tests_failed_most_timeline_and_trainees_a
     db.session.commit()
     record_result({"submission_id": sub.id, "status": "graded", "auto_score": 1, "max_auto_score": 3, "cells": [
         {"notebook": "lab1", "grade_id": "test_explore", "score": 1, "max_score": 1},
-        {"notebook": "lab1", "grade_id": "test_model", "score": 0, "max_score": 2}]})
+        {"notebook": "lab1", "grade_id": "test_model", "score": 0, "max_score": 2},
+        {"notebook": "lab1", "grade_id": "test_$x^{$", "score": 1, "max_score": 1}]})  # not mathtext (helper-18)
     upsert_grade(second, world.s1, 45, "", world.teacher, late_penalty=5)
     upsert_grade(world.assignment, world.s2, 10, "", world.teacher)  # 20%: failing lab 1; lab 2 missed
     db.session.commit()
