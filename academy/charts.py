@@ -3,7 +3,8 @@
 The portal's Content-Security-Policy allows images from data: URLs and no inline script or style, so a chart
 is an image, never markup in the page. Korean labels use the Nanum font the project installs (fonts-nanum),
 written as glyph paths so that the browser needs no font; a page always puts the numbers beside a chart, in a
-table, for screen readers and for copying. matplotlib is imported on the first chart only.
+table, for screen readers and for copying. matplotlib is imported on the first chart only, and pyplot never
+(its global state is not thread-safe).
 """
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ BRAND, OK, ERR, INK = "#0b5cad", "#1c7c3a", "#b42318", "#1d2433"
 
 
 @functools.lru_cache(maxsize=1)
-def pyplot() -> Any:
-    """Return matplotlib's pyplot, set up once: no display, Nanum for Korean, glyphs as paths, stable ids."""
+def _setup() -> Any:
+    """Set matplotlib up once: Nanum for Korean, no mathtext, glyphs as paths, stable ids; return Figure."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import font_manager, pyplot as plt
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
 
     nanum = [f.name for f in font_manager.fontManager.ttflist if f.name in ("NanumGothic", "NanumBarunGothic")]
     matplotlib.rcParams.update({
@@ -31,21 +31,26 @@ def pyplot() -> Any:
         "svg.hashsalt": "academy",  # the same figure gives the same SVG
         "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
     })
-    return plt
+    return Figure
 
 
-def svg_data_url(figure: Any) -> str:
-    """Return the figure as an SVG data: URL and close it."""
+def figure(width: float, height: float) -> tuple[Any, Any]:
+    """Return a new (figure, axes). Figures are made without pyplot, whose global state is not safe to share
+    between the threads of one portal process (matplotlib's advice for web servers)."""
+    fig = _setup()(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+def svg_data_url(fig: Any) -> str:
+    """Return the figure as an SVG data: URL."""
     out = io.BytesIO()
-    figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
-    pyplot().close(figure)
+    fig.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def hbar(labels: list[str], values: list[float], *, xmax: float, xlabel: str, color: str = BRAND) -> str:
     """A horizontal bar per label (first label on top), as an SVG data: URL."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.4, 0.32 * len(labels) + 0.9))
+    fig, ax = figure(4.4, 0.32 * len(labels) + 0.9)
     ax.barh(list(reversed(labels)), list(reversed(values)), color=color)
     ax.set_xlim(0, xmax)
     ax.set_xlabel(xlabel)

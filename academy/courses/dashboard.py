@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from academy.charts import BRAND, ERR, INK, OK, hbar, pyplot, svg_data_url
+from academy.charts import BRAND, ERR, INK, OK, figure, hbar, svg_data_url
 from academy.courses.models import Assignment, Course, DueDate, Extension
 from academy.courses.services import Gradebook, gradebook
 from academy.extensions import db
@@ -125,7 +125,7 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
             lab.late += grade.late_penalty > 0
             percent = 100 * grade.score / a.max_points if a.max_points else 0.0
             percents.append(percent)
-            lab.histogram[min(int(percent // 10), len(BINS) - 2)] += 1
+            lab.histogram[min(max(int(percent // 10), 0), len(BINS) - 2)] += 1
             if percent < FAILING_PERCENT:
                 troubles[row.student.id][1].append(a.nbgrader_name)
         lab.mean_percent = round(sum(percents) / len(percents), 1) if percents else None
@@ -140,10 +140,9 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
 
 
 def _lab_charts(lab: LabStat) -> dict[str, str]:
-    plt = pyplot()
     charts = {}
     if lab.graded:
-        fig, ax = plt.subplots(figsize=(4.2, 2.2))
+        fig, ax = figure(4.2, 2.2)
         ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], lab.histogram, color=BRAND)
         ax.set_xlabel("점수 (%) / score (%)")
         ax.set_ylabel("교육생 / trainees")
@@ -156,7 +155,7 @@ def _lab_charts(lab: LabStat) -> dict[str, str]:
                                xlabel="실패율 (%) / failed (%)", color=ERR)
     if lab.timeline:
         hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
-        fig, ax = plt.subplots(figsize=(4.2, 2.0))
+        fig, ax = figure(4.2, 2.0)
         ax.bar(hours, [lab.timeline.get(h, 0) for h in hours], width=5.5, align="edge",
                color=[OK if h < 0 else ERR for h in hours])
         ax.axvline(0, color=INK, linewidth=1)
