@@ -81,22 +81,19 @@ def _request_reset(email: str) -> None:
         return
     # On the configured public address: a request's Host header is the requester's to choose, and a link built
     # on it would carry the token to their server.
-    base = str(current_app.config.get("PORTAL_URL") or "http://127.0.0.1:5000").rstrip("/")
-    link = base + url_for("auth.reset_link", token=token_for(user))
+    link = current_app.config["PORTAL_URL"].rstrip("/") + url_for("auth.reset_link", token=token_for(user))
     minutes = int(current_app.config.get("RESET_TTL_MINUTES", 60))
-    with force_locale("ko"):
-        ko_subject = _("Reset your password")
-        ko_body = _("Someone (we hope you) asked to reset the password of your account %(email)s. Open this link "
-                    "within %(minutes)d minutes to choose a new password; it works once:", email=user.email,
-                    minutes=minutes)
-        ko_ignore = _("If you did not ask for it, ignore this e-mail: your password stays as it is.")
-    with force_locale("en"):
-        en_subject = _("Reset your password")
-        en_body = _("Someone (we hope you) asked to reset the password of your account %(email)s. Open this link "
-                    "within %(minutes)d minutes to choose a new password; it works once:", email=user.email,
-                    minutes=minutes)
-        en_ignore = _("If you did not ask for it, ignore this e-mail: your password stays as it is.")
-    body = f"{ko_body}\n\n{link}\n\n{ko_ignore}\n\n---\n\n{en_body}\n\n{link}\n\n{en_ignore}\n"
+    subjects, parts = [], []
+    for locale in ("ko", "en"):  # Korean first, then English
+        with force_locale(locale):
+            subjects.append(_("Reset your password"))
+            parts.append(_("Someone (we hope you) asked to reset the password of your account %(email)s. Open this "
+                           "link within %(minutes)d minutes to choose a new password; it works once:",
+                           email=user.email, minutes=minutes)
+                         + f"\n\n{link}\n\n" + _("If you did not ask for it, ignore this e-mail: your password "
+                                                 "stays as it is."))
+    body = "\n\n---\n\n".join(parts) + "\n"
+    ko_subject, en_subject = subjects
     mail.send(user, "password_reset", f"[경남AI혁신아카데미] {ko_subject} / {en_subject}", body, secret=link)
     record("user.password_reset_requested", subject_user_id=user.id)
 

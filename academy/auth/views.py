@@ -318,15 +318,27 @@ INVITATION_MESSAGES = {
 INVITATION_STATUS = {"invalid": 404, "used": 410, "expired": 410}
 
 
+def _link_refused(session_key: str, message: str, status: int):
+    """Answer a set-your-password link that cannot be used: say why, and forget it (no referrer either)."""
+    session.pop(session_key, None)
+    response = make_response(render_template("auth/welcome_refused.html", message=message), status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _link_to_session(session_key: str, token: str, endpoint: str):
+    """Keep a checked link's token in the session and continue at endpoint, so it leaves the address bar."""
+    session[session_key] = token[:500]
+    response = redirect(url_for(endpoint))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _invitation_refused(exc: invitations.InvitationError):
     invitation = exc.invitation
     note_refusal(obj_type="invitation", obj_id=invitation.id if invitation else None,
                  subject_user_id=invitation.user_id if invitation else None, reason=exc.reason)
-    session.pop("invitation", None)
-    response = make_response(render_template("auth/welcome_refused.html", message=INVITATION_MESSAGES[exc.reason]),
-                             INVITATION_STATUS[exc.reason])
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _link_refused("invitation", INVITATION_MESSAGES[exc.reason], INVITATION_STATUS[exc.reason])
 
 
 @bp.get("/welcome/<token>")
@@ -337,10 +349,7 @@ def welcome_link(token: str):
         invitations.find_by_token(token[:500])
     except invitations.InvitationError as exc:
         return _invitation_refused(exc)
-    session["invitation"] = token[:500]
-    response = redirect(url_for("auth.welcome"))
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _link_to_session("invitation", token, "auth.welcome")
 
 
 @bp.route("/welcome", methods=["GET", "POST"])
@@ -390,11 +399,7 @@ def forgot():
 
 def _reset_refused(exc: resets.ResetError):
     note_refusal(obj_type="password_reset", obj_id=None, subject_user_id=None, reason=exc.reason)
-    session.pop("reset", None)
-    response = make_response(render_template("auth/welcome_refused.html", message=RESET_MESSAGES[exc.reason]),
-                             RESET_STATUS[exc.reason])
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _link_refused("reset", RESET_MESSAGES[exc.reason], RESET_STATUS[exc.reason])
 
 
 @bp.get("/reset/<token>")
@@ -405,10 +410,7 @@ def reset_link(token: str):
         resets.find_by_token(token[:500])
     except resets.ResetError as exc:
         return _reset_refused(exc)
-    session["reset"] = token[:500]
-    response = redirect(url_for("auth.reset_password"))
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return _link_to_session("reset", token, "auth.reset_password")
 
 
 @bp.route("/reset", methods=["GET", "POST"])

@@ -255,6 +255,16 @@ def dashboard(course_id: int):
     return page
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(body: str | bytes, mimetype: str, name: str) -> Response:
+    """An attachment named name-YYYYMMDD.<ext>; CSV text gets a BOM, which lets Excel read Korean names."""
+    ext = "csv" if mimetype == "text/csv" else "xlsx"
+    return Response("\ufeff" + body if isinstance(body, str) else body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}-{datetime.now():%Y%m%d}.{ext}"'})
+
+
 @bp.get("/courses/<int:course_id>/gradebook.csv")
 @allow(Role.INSTRUCTOR)
 def gradebook_csv(course_id: int):
@@ -263,14 +273,9 @@ def gradebook_csv(course_id: int):
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     text = services.gradebook_csv(book)
-    filename = f"gradebook-{course.code}-{datetime.now():%Y%m%d}.csv"
     services.record_course_view(course, "gradebook.csv", book.student_ids, cohort_id)
     db.session.commit()
-    return Response(
-        "\ufeff" + text,  # the BOM lets Excel read Korean names
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return _download(text, "text/csv", f"gradebook-{course.code}")
 
 
 @bp.get("/courses/<int:course_id>/gradebook.xlsx")
@@ -283,9 +288,7 @@ def gradebook_xlsx(course_id: int):
     blob = services.gradebook_xlsx(book)
     services.record_course_view(course, "gradebook.xlsx", book.student_ids, cohort_id)
     db.session.commit()
-    return Response(blob, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="gradebook-{course.code}-{datetime.now():%Y%m%d}.xlsx"'})
+    return _download(blob, XLSX, f"gradebook-{course.code}")
 
 
 @bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/cells.csv")
@@ -298,9 +301,7 @@ def assignment_cells_csv(course_id: int, assignment_id: int):
     text, student_ids = services.assignment_cells_csv(course, assignment, cohort_id)
     services.record_course_view(course, f"cells.csv:{assignment.nbgrader_name}", student_ids, cohort_id)
     db.session.commit()
-    filename = f"tests-{course.code}-{assignment.nbgrader_name}-{datetime.now():%Y%m%d}.csv"
-    return Response("\ufeff" + text, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return _download(text, "text/csv", f"tests-{course.code}-{assignment.nbgrader_name}")
 
 
 @bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/grades/<int:student_id>", methods=["GET", "POST"])
