@@ -78,7 +78,7 @@ def create_app(config: object | None = None) -> Flask:
         str(p) for p in sorted(root.glob("**/translations")) if p.is_dir()
     )
 
-    from academy import errors, extensions, i18n, policy, security, ui
+    from academy import errors, extensions, i18n, policy, security, transactions, ui
     from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     import_models()
@@ -96,6 +96,7 @@ def create_app(config: object | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     extensions.mail.init_app(app)
+    transactions.init_app(app)  # first: its after-request hook runs last
     policy.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -1,14 +1,20 @@
-"""Write audit entries. Callers commit with the change they describe, so both land or neither."""
+"""Write audit entries.
+
+An entry about a change is written in the request's transaction with that change, so both land or neither.
+An entry about a read (a page showing someone's personal data) or a refusal is kept (academy.transactions.keep):
+written whatever the request answers, and on a GET, which commits nothing else.
+"""
 from __future__ import annotations
 
 import json
 from typing import Any, NoReturn
 
-from flask import Response, abort, current_app, g, has_request_context, request
+from flask import Response, abort, g, has_request_context, request
 from flask_login import current_user
 
 from academy.audit.models import AuditEntry
 from academy.extensions import db
+from academy.transactions import SAFE_METHODS, keep
 
 
 def _actor_id() -> int | None:
@@ -27,8 +33,12 @@ def record(
     obj: Any = None,
     detail: dict | None = None,
     actor_id: int | None = None,
+    kept: bool = False,
 ) -> AuditEntry:
-    """Add an audit entry for an action by the current user (or the given actor)."""
+    """Add an audit entry for an action by the current user (or the given actor).
+
+    Kept entries (kept=True, and every entry written while answering a GET) stay whatever the request answers.
+    """
     entry = AuditEntry(
         action=action,
         actor_id=actor_id if actor_id is not None else _actor_id(),
@@ -38,17 +48,18 @@ def record(
         detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
         ip=request.remote_addr if has_request_context() else None,
     )
-    db.session.add(entry)
-    if has_request_context():
+    if has_request_context() and (kept or request.method in SAFE_METHODS):
+        keep(entry)
         g.audited = True  # a refusal this request answers with is then described already (record_refusal)
+    else:
+        db.session.add(entry)
     return entry
 
 
 def record_view(student_id: int, what: str) -> None:
     """Log a view of a student's personal data by anyone but that student."""
     if _actor_id() != student_id:
-        record("personal_data.viewed", subject_user_id=student_id, detail={"what": what})
-        db.session.commit()
+        record("personal_data.viewed", subject_user_id=student_id, detail={"what": what}, kept=True)
 
 
 # --- refusals -------------------------------------------------------------------------------
@@ -131,12 +142,5 @@ def record_refusal(response: Response) -> Response:
         object_type=obj_type, object_id=obj_id,
         detail=json.dumps(detail, ensure_ascii=False), ip=(request.remote_addr or "")[:45] or None,
     )
-    try:
-        # The refused request changed nothing it means to keep (refusals come before changes, and
-        # views that fail later roll back first), so the entry is committed in its session.
-        db.session.add(entry)
-        db.session.commit()
-    except Exception:  # noqa: BLE001 - a refusal must stay a refusal, not become a 500
-        db.session.rollback()
-        current_app.logger.exception("could not write the audit entry of a refused request")
+    keep(entry)  # the request's own changes roll back (its answer is an error); this entry stays
     return response

@@ -1,10 +1,10 @@
 """Sign in, sign out, language, own password, and the academy office's account management."""
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
-import time
-
+import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
@@ -18,6 +18,7 @@ from academy.auth.models import Invitation, User
 from academy.extensions import db, limiter
 from academy.listing import paginate
 from academy.policy import AUTHENTICATED, PUBLIC, Role, allow
+from academy.transactions import discard, report
 from academy.util import utcnow
 
 bp = Blueprint("auth", __name__)
@@ -54,14 +55,12 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
-            record("auth.login_failed", detail={"email": form.email.data[:254]})  # the refusal's audit entry
-            db.session.commit()
+            record("auth.login_failed", detail={"email": form.email.data[:254]}, kept=True)  # the refusal's entry
             flash(_("E-mail or password is wrong."), "error")
             return render_template("auth/login.html", form=form), 401
         throttle.refund_attempt()
         sessions.sign_in(user)
         record("auth.login", subject_user_id=user.id)
-        db.session.commit()
         return redirect(safe_next(form.next.data) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
 
@@ -95,7 +94,6 @@ def logout():
     row = sessions.current_session()
     revoked = sessions.end_session(row, "logout") if row is not None else 0
     record("auth.logout", subject_user_id=current_user.id, detail={"hub_tokens_revoked": revoked})
-    db.session.commit()
     lang = session.get("lang")
     logout_user()
     session.clear()
@@ -114,7 +112,6 @@ def set_language(code: str):
     session["lang"] = code
     if current_user.is_authenticated:
         current_user.locale = code
-        db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("home.index"))
 
 
@@ -130,11 +127,10 @@ def register():
         try:
             services.register_account(form.email.data, form.name.data, Role.STUDENT, form.password.data)
         except services.AccountError as exc:
-            flash(str(exc), "error")
+            report(exc)
         else:
             # The same answer whether the address was free or already had an account (no sign-in either
             # way), so registering cannot tell anyone who has an account here.
-            db.session.commit()
             flash(_("Thank you. If this e-mail address had no account yet, your account is ready: sign in to "
                     "apply to a cohort. If it already had one, nothing was changed: sign in with that "
                     "account's password."), "success")
@@ -158,16 +154,14 @@ def password():
         try:
             services.change_password(current_user, form.current.data, form.new.data)
         except services.WrongPassword as exc:
-            record("auth.password_change_failed", subject_user_id=current_user.id)  # the refusal's audit entry
-            db.session.commit()
+            record("auth.password_change_failed", subject_user_id=current_user.id, kept=True)  # the refusal's entry
             form.current.errors.append(str(exc))
             return render_template("auth/password.html", form=form), 400
         except services.AccountError as exc:
-            flash(str(exc), "error")
+            report(exc)
         else:
             throttle.refund_attempt()
             sessions.sign_in(current_user._get_current_object())  # every sign-in ended: begin this one again
-            db.session.commit()
             flash(_("Your password was changed."), "success")
             return redirect(url_for("home.index"))
     if request.method == "POST":
@@ -224,11 +218,10 @@ def new_user():
                 university_id=form.university_id.data or None,
                 company_id=form.company_id.data or None,
             )
-            db.session.commit()
         except services.AccountError as exc:
-            flash(str(exc), "error")
-        except Exception:  # the database's own rules (a coordinator needs a university...)
-            db.session.rollback()
+            report(exc)
+        except sa.exc.IntegrityError:  # the database's own rules (a coordinator needs a university...)
+            discard()
             flash(_("A coordinator needs a university and a recruiter a company."), "error")
         else:
             flash(_("Account created."), "success")
@@ -244,7 +237,6 @@ def toggle_user(user_id: int):
     if user.id == current_user.id:
         abort(400)
     services.set_enabled(user, request.form.get("enabled") == "1")
-    db.session.commit()
     flash(_("Account updated."), "success")
     return redirect(url_for("auth.users"))
 
@@ -277,7 +269,6 @@ def invitation_list():
     )
     if listing.items:  # the links are credentials: who saw them, when, is kept
         record("invitations.viewed", detail={"count": len(listing.items), "page": listing.page})
-        db.session.commit()
     now = utcnow()
     rows = [(i, invitations.status(i, now)) for i in listing.items]
     links = {i.id: invitations.link(i) for i, state in rows if state == "pending"}
@@ -294,7 +285,6 @@ def reissue_invitation(invitation_id: int):
     except invitations.InvitationError:
         flash(_("This trainee has already set a password."), "error")
     else:
-        db.session.commit()
         flash(_("New link made for %(name)s; the old one no longer works.", name=invitation.user.name), "success")
     return redirect(url_for("auth.invitation_list"))
 
@@ -305,7 +295,6 @@ def invitation_sent(invitation_id: int):
     """Note that an invitation's link was handed to its trainee."""
     invitation = _own_invitation(invitation_id)
     invitations.mark_sent(invitation)
-    db.session.commit()
     return redirect(url_for("auth.invitation_list"))
 
 
@@ -366,9 +355,9 @@ def welcome():
         try:
             invitations.accept(invitation, form.new.data)
         except services.AccountError as exc:
+            discard()
             form.new.errors.append(str(exc))
         else:
-            db.session.commit()
             session.pop("invitation", None)
             flash(_("Your password is set. Sign in with your e-mail address and the new password."), "success")
             return redirect(url_for("auth.login"))
@@ -392,7 +381,6 @@ def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
         resets.request_reset(form.email.data)
-        db.session.commit()
         return render_template("auth/forgot.html", form=form, sent=True)
     return render_template("auth/forgot.html", form=form, sent=False), 400 if request.method == "POST" else 200
 
@@ -429,7 +417,6 @@ def reset_password():
         except services.AccountError as exc:
             form.new.errors.append(str(exc))
         else:
-            db.session.commit()
             session.pop("reset", None)
             flash(_("Your password is set. Sign in with your e-mail address and the new password."), "success")
             return redirect(url_for("auth.login"))

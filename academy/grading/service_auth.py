@@ -12,7 +12,6 @@ from typing import NoReturn
 
 from flask import abort, current_app, request
 
-from academy.extensions import db
 from academy.grading.report import TOKEN_HEADER
 from academy.integrations.service_tokens import RESULTS, verify
 
@@ -25,13 +24,11 @@ def master_secret() -> str:
 
 
 def refuse(status: int, reason: str, wanted: str, offered: str | None = None) -> NoReturn:
-    """Audit a refused service request in its own transaction, then abort with status."""
+    """Audit a refused service request, then abort with status (the request rolls back; the entry is kept)."""
     from academy.audit.services import record
 
-    db.session.rollback()  # nothing of the refused request is kept, only the entry saying so
     record(REFUSED, detail={"endpoint": request.path[:200], "status": status, "reason": reason,
-                            "wanted": wanted, "offered": offered})
-    db.session.commit()
+                            "wanted": wanted, "offered": offered}, kept=True)
     abort(status)
 
 

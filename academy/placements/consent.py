@@ -166,19 +166,21 @@ def check_company_access(recruiter: User, student_id: int, demand: Demand, what:
         # A probe for an id nobody has is refused the same way, and logged with the id it tried: the
         # log's link to a person may only name an account that exists (a foreign key, on PostgreSQL).
         subject = student_id if db.session.get(User, student_id) is not None else None
+        # Kept (academy.transactions): the refusal rolls the request back, its record stays.
         record("consent.missing", subject_user_id=subject, obj=demand,
-               detail={"company": recruiter.company_id, "what": what, "student_id": student_id})
-        record("access.denied", subject_user_id=subject, obj=demand, detail={"what": what, "student_id": student_id})
+               detail={"company": recruiter.company_id, "what": what, "student_id": student_id}, kept=True)
+        record("access.denied", subject_user_id=subject, obj=demand, detail={"what": what, "student_id": student_id},
+               kept=True)
         raise ConsentMissing(_("This trainee has not consented to share their data with your company."))
     record_company_view(recruiter, student_id, demand, what)
     return consent
 
 
 def record_company_view(recruiter: User, student_id: int, demand: Demand, what: str) -> None:
-    """Write the audit entry a trainee sees in their access log."""
+    """Write the audit entry a trainee sees in their access log (kept, whatever the request answers)."""
     record("company.viewed_trainee", subject_user_id=student_id, obj=demand,
            detail={"company": demand.company.name, "demand": demand.title, "what": what,
-                   "recruiter": recruiter.id})
+                   "recruiter": recruiter.id}, kept=True)
 
 
 def company_accesses(student: User) -> list[AuditEntry]:

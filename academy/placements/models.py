@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from academy.extensions import db
-from academy.util import UTCDateTime, created_at_column, enum_check
+from academy.util import UTCDateTime, created_at_column, enum_check, utcnow
 
 if TYPE_CHECKING:
     from academy.auth.models import User
@@ -180,6 +180,14 @@ class Offer(db.Model):
     demand: Mapped[Demand] = relationship()
     student: Mapped[User | None] = relationship(foreign_keys=[student_id])
     match_round: Mapped[MatchRound] = relationship()
+
+    @property
+    def shown_status(self) -> str:
+        """Return the status to show now: an open offer past its deadline is expired, even before the
+        scheduled expiry (or an answer to it) has written so."""
+        if self.status == OfferStatus.OPEN and self.deadline_at < utcnow():
+            return OfferStatus.EXPIRED
+        return self.status
 
     def __repr__(self) -> str:
         return f"<Offer {self.id} d={self.demand_id} s={self.student_id} {self.status}>"

@@ -7,7 +7,8 @@ trainees accept at the same moment.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -38,10 +39,20 @@ from academy.placements.services import (
     DemandFull,
     NotInRound,
     OfferClosed,
+    OfferExpired,
     PlacementError,
 )
 from academy.policy import Role
 from academy.util import utcnow
+
+# Offer deadlines are days in the academy's zone: an offer answered "by 12 March" may be answered until the end of
+# that day in Seoul.
+ACADEMY_ZONE = ZoneInfo("Asia/Seoul")
+
+
+def deadline_at_end_of(day: date) -> datetime:
+    """Return the instant (UTC) an offer due on this day closes: 23:59:59 that day, Seoul time."""
+    return datetime.combine(day, time(23, 59, 59), ACADEMY_ZONE).astimezone(UTC)
 
 
 def _refuse_offer(match_round: MatchRound, demand: Demand, student_id: int, by: User, reason: str) -> None:
@@ -50,8 +61,9 @@ def _refuse_offer(match_round: MatchRound, demand: Demand, student_id: int, by: 
     subject = student_id if db.session.get(User, student_id) is not None else None
     detail = {"what": "offer", "round": match_round.id, "student_id": student_id, "reason": reason}
     if reason == "consent_missing":
-        record("consent.missing", subject_user_id=subject, obj=demand, detail={"company": by.company_id, **detail})
-    record("access.denied", subject_user_id=subject, obj=demand, detail=detail)
+        record("consent.missing", subject_user_id=subject, obj=demand, detail={"company": by.company_id, **detail},
+               kept=True)
+    record("access.denied", subject_user_id=subject, obj=demand, detail=detail, kept=True)
 
 
 def check_offer_allowed(match_round: MatchRound, demand: Demand, student_id: int, by: User) -> None:
@@ -126,7 +138,7 @@ def respond_to_offer(offer: Offer, student: User, *, accept: bool, now: datetime
     if offer.status == OfferStatus.OPEN and offer.deadline_at < now:
         offer.status, offer.responded_at = OfferStatus.EXPIRED, now
         record("offer.expired", subject_user_id=student.id, obj=offer)
-        raise OfferClosed(_("The deadline of this offer has passed."))
+        raise OfferExpired(_("The deadline of this offer has passed."))
     if offer.status != OfferStatus.OPEN:
         raise OfferClosed(_("This offer was already answered or has expired."))
     if not accept:
@@ -195,3 +207,24 @@ def record_follow_up(placement: Placement, months: int, employed: bool, note: st
     record("placement.follow_up", subject_user_id=placement.student_id, obj=placement,
            detail={"months": months, "employed": employed})
     return follow_up
+
+
+def offers_to(student: User) -> list[Offer]:
+    """List the offers made to the trainee, newest first."""
+    return list(db.session.scalars(sa.select(Offer).where(Offer.student_id == student.id).order_by(Offer.id.desc())))
+
+
+def offers_for(match_round: MatchRound, demand: Demand) -> list[Offer]:
+    """List the offers made for the demand in the round."""
+    return list(db.session.scalars(sa.select(Offer).where(Offer.demand_id == demand.id,
+                                                          Offer.round_id == match_round.id)))
+
+
+def placements_of(student: User) -> list[Placement]:
+    """List the trainee's placements."""
+    return list(db.session.scalars(sa.select(Placement).where(Placement.student_id == student.id)))
+
+
+def placements_at(demand_ids: list[int]) -> list[Placement]:
+    """List the placements on these demands."""
+    return list(db.session.scalars(sa.select(Placement).where(Placement.demand_id.in_(demand_ids))))

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from academy.admissions.models import Enrollment, EnrollmentStatus
 from academy.audit.services import record
 from academy.auth.models import User
-from academy.companies.models import Demand
+from academy.companies.models import Demand, DemandStatus
 from academy.extensions import db
 from academy.placements import matching
 from academy.placements.fit import Fit, fit
@@ -80,6 +80,19 @@ def demand_fill(demand: Demand) -> DemandFill:
                            .execution_options(synchronize_session=False))
         db.session.refresh(fill)
     return fill
+
+
+@dataclass(frozen=True)
+class Places:
+    filled: int
+    capacity: int
+
+
+def places(demand: Demand) -> Places:
+    """Say how many of the demand's places are taken, out of how many, without writing (for pages)."""
+    fill = db.session.get(DemandFill, demand.id)
+    filled = fill.filled if fill is not None else 0
+    return Places(filled, max(filled, demand.headcount))
 
 
 def _required(demand: Demand) -> dict[str, int]:
@@ -217,3 +230,51 @@ def outcomes(match_round: MatchRound, demand_id: int | None = None) -> list[Matc
     if demand_id is not None:
         query = query.where(MatchOutcome.demand_id == demand_id)
     return list(db.session.scalars(query.order_by(MatchOutcome.demand_id, MatchOutcome.choice, MatchOutcome.id)))
+
+
+def published_results_of(student: User) -> list[MatchOutcome]:
+    """List the trainee's match results in rounds the office has published, newest round first."""
+    return list(db.session.scalars(
+        sa.select(MatchOutcome).join(MatchRound, MatchRound.id == MatchOutcome.round_id)
+        .where(MatchOutcome.student_id == student.id,
+               MatchRound.status.in_((RoundStatus.PUBLISHED, RoundStatus.CLOSED)))
+        .order_by(MatchOutcome.round_id.desc())))
+
+
+def rounds_by_demand(demand_ids: list[int]) -> dict[int, list[MatchRound]]:
+    """Map each demand to the unpurged rounds in which trainees opted into it."""
+    rows = db.session.execute(
+        sa.select(Consent.demand_id, MatchRound).join(MatchRound, MatchRound.id == Consent.round_id)
+        .where(Consent.demand_id.in_(demand_ids), MatchRound.purged_at.is_(None)).distinct()).all()
+    by_demand: dict[int, list[MatchRound]] = {}
+    for demand_id, match_round in rows:
+        by_demand.setdefault(demand_id, []).append(match_round)
+    return by_demand
+
+
+def fills_of(demand_ids: list[int]) -> dict[int, DemandFill]:
+    """Map each demand that has a place counter to it."""
+    return {f.demand_id: f for f in db.session.scalars(sa.select(DemandFill).where(DemandFill.demand_id.in_(demand_ids)))}
+
+
+def all_rounds() -> list[MatchRound]:
+    """List every match round, newest first."""
+    return list(db.session.scalars(sa.select(MatchRound).order_by(MatchRound.id.desc())))
+
+
+def matchable_demands() -> list[tuple[Demand, DemandFill | None]]:
+    """List approved and closed demands with their place counters, for the office's overview."""
+    return list(db.session.execute(
+        sa.select(Demand, DemandFill).outerjoin(DemandFill, DemandFill.demand_id == Demand.id)
+        .where(Demand.status.in_((DemandStatus.APPROVED, DemandStatus.CLOSED))).order_by(Demand.id)).tuples())
+
+
+def count_active_consents(match_round: MatchRound) -> int:
+    """Count the consents that stand in the round (not withdrawn)."""
+    return db.session.scalar(sa.select(sa.func.count()).where(
+        Consent.round_id == match_round.id, Consent.withdrawn_at.is_(None))) or 0
+
+
+def round_demands(match_round: MatchRound) -> list[RoundDemand]:
+    """List the demands taking part in the round, with their rank lists' state."""
+    return list(db.session.scalars(sa.select(RoundDemand).where(RoundDemand.round_id == match_round.id)))

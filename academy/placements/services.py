@@ -39,6 +39,12 @@ class OfferClosed(PlacementError):
     pass
 
 
+class OfferExpired(OfferClosed):
+    """The offer's deadline has passed: it is marked expired, and that change stays although the answer is refused."""
+
+    keeps_changes = True
+
+
 class DemandFull(PlacementError):
     pass
 

@@ -200,7 +200,11 @@ def test_declined_and_expired_offers_free_the_place_and_a_full_demand_refuses(cl
     assert _db().session.scalar(sa.select(sa.func.count()).select_from(m.Offer)) == 3
 
 
-def test_an_offer_past_its_deadline_is_expired_when_the_trainee_opens_the_page(client, auth, world):
+def test_an_offer_past_its_deadline_shows_expired_and_stays_expired_once_answered(client, auth, world, runner):
+    """Past its deadline an offer shows as expired, with nothing left to answer. Showing the page writes nothing
+    (a GET commits nothing, academy.transactions); answering it anyway is refused, and that refusal marks it
+    expired for good (OfferExpired keeps its change: without keeps_changes the row stayed "open"), as does the
+    scheduled expire-offers job."""
     d, s = world.demands[0], world.students[0]
     opt_in(client, auth, s, d)
     _run_and_publish(client, auth, world)
@@ -210,8 +214,16 @@ def test_an_offer_past_its_deadline_is_expired_when_the_trainee_opens_the_page(c
     db.session.get(m.Offer, offer.id).deadline_at = datetime.now(UTC) - timedelta(minutes=1)
     db.session.commit()
     auth.login(s)
-    assert "만료" in client.get("/my/placement").get_data(as_text=True)
-    assert _db().session.get(m.Offer, offer.id).status == "expired"
+    page = client.get("/my/placement").get_data(as_text=True)
+    assert "만료" in page and f"/my/offers/{offer.id}/accept" not in page
+    db.session.expire_all()
+    assert db.session.get(m.Offer, offer.id).status == "open"  # the page showed it; the GET wrote nothing
+    response = client.post(f"/my/offers/{offer.id}/accept", follow_redirects=True)
+    assert "deadline" in response.get_data(as_text=True) or "기한" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(m.Offer, offer.id).status == "expired"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(m.Placement)) == 0
+    assert "expired 0 offer(s)" in runner.invoke(args=["academy", "placements", "expire-offers"]).output
 
 
 def test_the_database_refuses_to_over_fill_a_demand(app, world):

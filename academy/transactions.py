@@ -1,0 +1,80 @@
+"""One request, one transaction: views never commit or roll back; the end of the request does, once.
+
+- A request that changes state (POST, PUT, PATCH, DELETE) commits when it answers with a success or a
+  redirect (a status below 400) and rolls back when it answers with an error.
+- A GET or HEAD never commits: showing a page changes nothing. (Under TESTING a page that tried to is an
+  error, so a test finds it.)
+- What a request must leave on record whatever it answers (the audit entry of a view of someone's personal
+  data, of a refused sign-in, of any refusal) is kept (keep()): written after the request's own transaction
+  has ended, committed or rolled back, in a short transaction of its own.
+- A view answers a service's domain error with refused(): that rolls back the service's half-done work,
+  unless the error says its refusal is itself a change to keep (`keeps_changes = True`: an offer found past
+  its deadline is marked expired), then flashes the error and redirects.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, flash, g, redirect, request, url_for
+
+from academy.extensions import db
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def keep(row: db.Model) -> None:
+    """Write this row (an audit entry) at the end of the request, whether the request commits or not."""
+    g.setdefault("kept_rows", []).append(row)
+
+
+def discard() -> None:
+    """Drop what the request has changed so far (a service refused half-way); later changes still commit."""
+    db.session.rollback()
+
+
+def done(message: str, endpoint: str, **values) -> Response:
+    """Answer a change that succeeded: say so, and go to the endpoint (the request then commits)."""
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values))
+
+
+def report(exc: Exception) -> None:
+    """Take a service's domain error for the page to show again: roll back its work (unless it keeps it), say why."""
+    if not getattr(exc, "keeps_changes", False):
+        discard()
+    flash(str(exc), "error")
+
+
+def refused(exc: Exception, endpoint: str, **values) -> Response:
+    """Answer a service's domain error: roll back its work (unless it keeps it), say why, go to the endpoint."""
+    report(exc)
+    return redirect(url_for(endpoint, **values))
+
+
+def _changed() -> bool:
+    session = db.session()
+    return bool(session.new or session.dirty or session.deleted)
+
+
+def finish(response: Response) -> Response:
+    """Commit or roll back the request's transaction, then write the rows it keeps."""
+    if request.method not in SAFE_METHODS and response.status_code < 400:
+        db.session.commit()
+    else:
+        if request.method in SAFE_METHODS and current_app.testing and _changed():
+            db.session.rollback()
+            raise RuntimeError(f"GET {request.path} changed the database; a page must not (academy.transactions)")
+        db.session.rollback()
+    rows = g.pop("kept_rows", [])
+    if rows:
+        try:
+            db.session.add_all(rows)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the answer stands; a lost audit row is logged, not a 500
+            db.session.rollback()
+            current_app.logger.exception("could not write the rows kept by %s %s", request.method, request.path)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    # Registered before every other after-request hook, so it runs last (Flask runs them in reverse):
+    # the refusal hook's audit entry is kept by then.
+    app.after_request(finish)
