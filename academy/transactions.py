@@ -3,15 +3,20 @@
 - A request that changes state (POST, PUT, PATCH, DELETE) commits when it answers with a success or a
   redirect (a status below 400) and rolls back when it answers with an error.
 - A GET or HEAD never commits: showing a page changes nothing. (Under TESTING a page that tried to is an
-  error, so a test finds it.)
+  error, so a test finds it.) The one exception is a view its protocol makes change state on a GET, marked
+  with changes_on_get(why): the OAuth authorization endpoint, which issues a code.
 - What a request must leave on record whatever it answers (the audit entry of a view of someone's personal
   data, of a refused sign-in, of any refusal) is kept (keep()): written after the request's own transaction
   has ended, committed or rolled back, in a short transaction of its own.
 - A view answers a service's domain error with refused(): that rolls back the service's half-done work,
   unless the error says its refusal is itself a change to keep (`keeps_changes = True`: an offer found past
   its deadline is marked expired), then flashes the error and redirects.
+- Work that must follow the commit (queueing the next grading job once a result is stored) is handed to
+  afterwards(): it runs once the request's transaction is committed, and never if it is rolled back.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, flash, g, redirect, request, url_for
 
@@ -23,6 +28,19 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def keep(row: db.Model) -> None:
     """Write this row (an audit entry) at the end of the request, whether the request commits or not."""
     g.setdefault("kept_rows", []).append(row)
+
+
+def changes_on_get(why: str) -> Callable:
+    """Mark a view whose protocol makes a GET change state (say why); its GET commits like a POST."""
+    def mark(view: Callable) -> Callable:
+        view.changes_on_get = why  # type: ignore[attr-defined]
+        return view
+    return mark
+
+
+def afterwards(work: Callable[[], object]) -> None:
+    """Run this once the request's transaction is committed (not at all if it is rolled back)."""
+    g.setdefault("afterwards", []).append(work)
 
 
 def discard() -> None:
@@ -54,12 +72,24 @@ def _changed() -> bool:
     return bool(session.new or session.dirty or session.deleted)
 
 
+def _reads_only() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.method in SAFE_METHODS and not getattr(view, "changes_on_get", None)
+
+
 def finish(response: Response) -> Response:
-    """Commit or roll back the request's transaction, then write the rows it keeps."""
-    if request.method not in SAFE_METHODS and response.status_code < 400:
+    """Commit or roll back the request's transaction, run what follows a commit, then write the rows it keeps."""
+    follow = g.pop("afterwards", [])
+    if not _reads_only() and response.status_code < 400:
         db.session.commit()
+        for work in follow:
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - the request's own change is committed; the answer stands
+                db.session.rollback()
+                current_app.logger.exception("work after the commit of %s %s failed", request.method, request.path)
     else:
-        if request.method in SAFE_METHODS and current_app.testing and _changed():
+        if _reads_only() and current_app.testing and _changed():
             db.session.rollback()
             raise RuntimeError(f"GET {request.path} changed the database; a page must not (academy.transactions)")
         db.session.rollback()

@@ -14,6 +14,7 @@ from academy.auth.models import User
 from academy.extensions import db
 from academy.listing import paginate
 from academy.policy import Role, allow
+from academy.transactions import discard, report
 from academy.ui import STATUS_NAMES
 from academy.universities.models import Cohort
 from academy.validators import id_arg, refuse_form
@@ -103,13 +104,10 @@ def move(application_id: int):
         return _render_detail(application, failed=form, code=400)
     try:
         services.decide(application, form.to_status.data, current_user, form.reason.data)
-        db.session.commit()
     except services.NotYourRecord:
-        db.session.rollback()
         abort(403)
     except services.AdmissionsError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        report(exc)
         return _render_detail(db.get_or_404(Application, application_id), code=409)
     flash(_("The application is now %(status)s.", status=_status_name(application.status)), "success")
     return redirect(url_for("admissions.application_detail", application_id=application.id))
@@ -141,7 +139,6 @@ def cohort_roster(cohort_id: int):
     )
     if listing.items:  # the roster names trainees: one audit entry per view, listing them
         services.record_roster_view(cohort, [e.student_id for e in listing.items])
-        db.session.commit()
     return render_template(
         "admissions/roster.html", cohort=cohort, listing=listing, show=show, form=WithdrawTraineeForm()
     )
@@ -158,10 +155,8 @@ def withdraw_trainee(enrollment_id: int):
         refuse_form(form)  # no reason, or one too long or naming a resident registration number
     try:
         services.withdraw_trainee(enrollment, current_user, form.reason.data)
-        db.session.commit()
     except services.AdmissionsError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        report(exc)
     else:
         flash(_("%(name)s was withdrawn from the cohort.", name=enrollment.student.name), "success")
     return redirect(url_for("admissions.cohort_roster", cohort_id=cohort.id))
@@ -179,14 +174,12 @@ def import_students():
         result = import_rows(read_rows(upload.read(), upload.filename or ""), current_user.university,
                              current_user._get_current_object())
     except ImportRejected as exc:
-        db.session.rollback()
+        discard()
         return render_template("admissions/import.html", form=form, problems=exc.problems), 422
     except services.AdmissionsError as exc:  # a seat taken by someone else meanwhile
-        db.session.rollback()
-        flash(str(exc), "error")
+        report(exc)
         return render_template("admissions/import.html", form=form), 409
     record("students.imported", detail={"file": (upload.filename or "")[:200], "created": result.created})
-    db.session.commit()
     flash(_("%(n)d trainees imported and enrolled.", n=result.created), "success")
     return render_template("admissions/import.html", form=ImportForm(formdata=None), result=result)
 
@@ -213,10 +206,8 @@ def apply(cohort_id: int):
     if form.validate_on_submit():
         try:
             services.submit_application(current_user, cohort, form.motivation.data, form.background.data)
-            db.session.commit()
         except services.AdmissionsError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
             flash(_("Your application was submitted."), "success")
             return redirect(url_for("admissions.my_applications"))
@@ -248,10 +239,8 @@ def withdraw_my_application(application_id: int):
         refuse_form(form)
     try:
         services.withdraw_application(application, current_user, form.reason.data)
-        db.session.commit()
     except services.AdmissionsError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        report(exc)
     else:
         flash(_("Your application was withdrawn."), "success")
     return redirect(url_for("admissions.my_applications"))

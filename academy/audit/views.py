@@ -7,7 +7,6 @@ from sqlalchemy.orm import aliased
 
 from academy.audit.models import AuditEntry
 from academy.auth.models import User
-from academy.extensions import db
 from academy.listing import paginate
 from academy.policy import Role, allow
 

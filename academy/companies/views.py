@@ -27,6 +27,7 @@ from academy.listing import paginate
 from academy.policy import PUBLIC, Role, allow
 from academy.skills.models import Skill
 from academy.ui import STATUS_NAMES
+from academy.transactions import report
 
 bp = Blueprint("companies", __name__)
 
@@ -91,12 +92,10 @@ def register():
                 password=form.password.data,
             )
         except services.CompanyError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
             # The same answer whether the recruiter's address was free or already had an account (no
             # sign-in either way), so registering cannot tell anyone who has an account here.
-            db.session.commit()
             flash(_("Thank you. If this e-mail address had no account yet, your company is registered and the "
                     "academy office will review it: sign in to follow the review. If it already had an "
                     "account, nothing was registered."), "success")
@@ -124,10 +123,8 @@ def edit_company():
                                             size=form.size.data, description=form.description.data or "",
                                             website=form.website.data or "")
         except services.CompanyError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Company profile saved."), "success")
             return redirect(url_for("companies.company_profile"))
     return _form_page("companies/profile_form.html", form=form, company=company)
@@ -163,10 +160,8 @@ def new_demand():
         try:
             demand = services.create_demand(company, _demand_input(form), by=current_user)
         except services.CompanyError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Demand saved as a draft. Submit it when it is ready."), "success")
             return redirect(url_for("companies.demand_detail", demand_id=demand.id))
     return _form_page("companies/demand_form.html", form=form, demand=None, company=company)
@@ -187,10 +182,8 @@ def edit_demand(demand_id: int):
         try:
             services.update_demand(demand, _demand_input(form), by=current_user)
         except services.CompanyError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Demand saved."), "success")
             return redirect(url_for("companies.demand_detail", demand_id=demand.id))
     return _form_page("companies/demand_form.html", form=form, demand=demand, company=demand.company)
@@ -225,10 +218,8 @@ def _recruiter_action(demand_id: int, action: Callable[..., Demand], done: str) 
     try:
         action(demand, by=current_user)
     except services.CompanyError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        report(exc)
     else:
-        db.session.commit()
         flash(done, "success")
     return redirect(url_for("companies.demand_detail", demand_id=demand_id))
 
@@ -291,10 +282,8 @@ def review_company(company_id: int):
             services.review_company(company, approve=form.decision.data == "approve", reason=form.reason.data,
                                     by=current_user)
         except services.CompanyError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Company approved.") if company.status == ReviewStatus.APPROVED else _("Company rejected."),
                   "success")
             return redirect(url_for("companies.review_companies"))
@@ -334,10 +323,8 @@ def review_demand(demand_id: int):
             services.review_demand(demand, approve=form.decision.data == "approve", reason=form.reason.data,
                                    by=current_user)
         except services.CompanyError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
             return redirect(url_for("companies.demand_detail", demand_id=demand_id))
-        db.session.commit()
         flash(_("Demand approved.") if demand.status == DemandStatus.APPROVED else _("Demand rejected."), "success")
         return redirect(url_for("companies.review_demands", status=DemandStatus.SUBMITTED.value))
     return render_template("companies/demand.html", demand=demand, form=form), 400

@@ -25,6 +25,7 @@ from academy.policy import Role, allow
 from academy.skills.models import Skill
 from academy.universities.models import Cohort
 from academy.validators import id_field
+from academy.transactions import report
 
 bp = Blueprint("courses", __name__)
 
@@ -120,10 +121,8 @@ def _edit_assignment(course: Course, assignment: Assignment | None):
                 skills=skill_levels(form, skills),
             )
         except services.CourseError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Assignment saved."), "success")
             return redirect(url_for("courses.course_page", course_id=course.id))
     return render_template(
@@ -149,10 +148,8 @@ def due_dates(course_id: int, assignment_id: int):
                 services.local_to_utc(form.released_at.data) if form.released_at.data else None,
             )
         except services.CourseError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Due date saved."), "success")
             return redirect(url_for("courses.due_dates", course_id=course.id, assignment_id=assignment.id))
     dues = {d.cohort_id: d for d in db.session.scalars(db.select(DueDate).where(DueDate.assignment_id == assignment.id))}
@@ -170,10 +167,8 @@ def release_now(course_id: int, assignment_id: int):
     try:
         services.release_now(assignment, id_field("cohort_id"))
     except services.CourseError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        report(exc)
         return back
-    db.session.commit()
     flash(_("Released: the cohort's trainees can fetch it in JupyterLab's Assignments list now."), "success")
     return back
 
@@ -192,10 +187,8 @@ def extensions(course_id: int, assignment_id: int):
         try:
             services.grant_extension(assignment, student, services.local_to_utc(form.due_at.data), form.reason.data, current_user)
         except services.CourseError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Extension granted."), "success")
             return redirect(url_for("courses.extensions", course_id=course.id, assignment_id=assignment.id))
     granted = list(
@@ -203,7 +196,6 @@ def extensions(course_id: int, assignment_id: int):
     )
     if granted:  # reasons are personal data of the trainees listed
         services.record_course_view(course, "extensions", [e.student_id for e in granted])
-        db.session.commit()
     status = 400 if request.method == "POST" else 200
     return render_template(
         "courses/extensions.html", course=course, assignment=assignment, form=form, granted=granted
@@ -220,7 +212,6 @@ def revoke_extension(course_id: int, assignment_id: int, extension_id: int):
     if extension.assignment_id != assignment.id:
         abort(404)
     services.revoke_extension(extension)
-    db.session.commit()
     flash(_("Extension revoked."), "success")
     return redirect(url_for("courses.extensions", course_id=course.id, assignment_id=assignment.id))
 
@@ -232,10 +223,8 @@ def gradebook(course_id: int):
     course = _taught_course(course_id)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
-    # Render before the commit: committing expires every loaded row and would reload each one.
     page = render_template("courses/gradebook.html", course=course, book=book, cohort_id=cohort_id)
     services.record_course_view(course, "gradebook", book.student_ids, cohort_id)
-    db.session.commit()
     return page
 
 
@@ -251,7 +240,6 @@ def dashboard(course_id: int):
     board = course_dashboard(course, cohort_id)
     page = render_template("courses/dashboard.html", course=course, board=board, cohort_id=cohort_id)
     services.record_course_view(course, "dashboard", board.book.student_ids, cohort_id)
-    db.session.commit()
     return page
 
 
@@ -274,7 +262,6 @@ def gradebook_csv(course_id: int):
     book = services.gradebook(course, cohort_id)
     text = services.gradebook_csv(book)
     services.record_course_view(course, "gradebook.csv", book.student_ids, cohort_id)
-    db.session.commit()
     return _download(text, "text/csv", f"gradebook-{course.code}")
 
 
@@ -287,7 +274,6 @@ def gradebook_xlsx(course_id: int):
     book = services.gradebook(course, cohort_id)
     blob = services.gradebook_xlsx(book)
     services.record_course_view(course, "gradebook.xlsx", book.student_ids, cohort_id)
-    db.session.commit()
     return _download(blob, XLSX, f"gradebook-{course.code}")
 
 
@@ -300,7 +286,6 @@ def assignment_cells_csv(course_id: int, assignment_id: int):
     cohort_id = _cohort_arg(course)
     text, student_ids = services.assignment_cells_csv(course, assignment, cohort_id)
     services.record_course_view(course, f"cells.csv:{assignment.nbgrader_name}", student_ids, cohort_id)
-    db.session.commit()
     return _download(text, "text/csv", f"tests-{course.code}-{assignment.nbgrader_name}")
 
 
@@ -321,10 +306,8 @@ def grade(course_id: int, assignment_id: int, student_id: int):
                 assignment, student, form.score.data, form.feedback.data or "", current_user, form.late_penalty.data or 0.0
             )
         except services.CourseError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Grade saved."), "success")
             return redirect(url_for("courses.gradebook", course_id=course.id))
     record_view(student.id, f"grade:{assignment.id}")

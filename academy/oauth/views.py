@@ -6,10 +6,11 @@ from flask import Blueprint, current_app, jsonify, render_template, request, url
 from flask_login import current_user
 
 from academy.audit.services import record
-from academy.extensions import csrf, db
+from academy.extensions import csrf
 from academy.integrations.hub import HubClient, ServerState
 from academy.oauth import provider, services
 from academy.policy import AUTHENTICATED, PUBLIC, TOKEN, Role, allow
+from academy.transactions import changes_on_get
 
 bp = Blueprint("oauth", __name__)
 bp.record_once(lambda state: provider.init_app(state.app))
@@ -21,6 +22,7 @@ def _issuer() -> str:
 
 @bp.get("/oauth/authorize")
 @allow(AUTHENTICATED)
+@changes_on_get("RFC 6749 4.1.1: the authorization endpoint answers a GET by issuing a one-time code")
 def authorize():
     """Issue a one-time code to a registered client for the signed-in user (academy clients need no consent)."""
     server = provider.authorization_server()
@@ -34,7 +36,6 @@ def authorize():
         return render_template("oauth/error.html", error=error), 400
     response = server.create_authorization_response(grant=grant, grant_user=current_user._get_current_object())
     record("oauth.authorize", subject_user_id=current_user.id, detail={"client": grant.client.get_client_id()})
-    db.session.commit()
     return response
 
 
@@ -42,12 +43,7 @@ def authorize():
 @allow(TOKEN)
 def token():
     """Exchange a code (with the client's secret and the PKCE verifier) for an access token."""
-    response = provider.authorization_server().create_token_response()
-    if response.status_code == 200:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return response
+    return provider.authorization_server().create_token_response()  # the request commits a 200, not an error
 
 
 csrf.exempt(token)  # a machine endpoint: the client authenticates with its secret, not a session

@@ -64,10 +64,14 @@ def is_web_url(value: str) -> bool:
 
 
 def profile_of(user: User) -> Profile:
-    """Return the trainee's profile, creating an empty one on first use."""
-    profile = db.session.get(Profile, user.id)
-    if profile is None:
-        profile = Profile(user_id=user.id, headline="", about="", phone="", major="")
+    """Return the trainee's profile; before their first save, an empty one that is not stored (showing writes nothing)."""
+    return db.session.get(Profile, user.id) or Profile(user_id=user.id, headline="", about="", phone="", major="")
+
+
+def _stored_profile(user: User) -> Profile:
+    """Return the trainee's stored profile, storing an empty one on first use."""
+    profile = profile_of(user)
+    if profile not in db.session:
         db.session.add(profile)
         db.session.flush()
     return profile
@@ -76,7 +80,7 @@ def profile_of(user: User) -> Profile:
 def update_profile(user: User, *, headline: str, about: str, major: str, phone: str, skills: dict[int, int]) -> Profile:
     """Change the trainee's own profile and self-declared skill levels."""
     _refuse_rrn(headline, about, major, phone)
-    profile = profile_of(user)
+    profile = _stored_profile(user)
     phone = normalize_phone(phone)
     known = set(db.session.scalars(sa.select(Skill.id).where(Skill.id.in_(list(skills)))))
     if set(skills) - known or any(level not in LEVELS for level in skills.values()):

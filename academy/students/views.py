@@ -15,6 +15,7 @@ from academy.skills.models import Skill
 from academy.students import services
 from academy.students.forms import ProfileForm, ProjectForm
 from academy.students.models import Project
+from academy.transactions import report
 
 bp = Blueprint("students", __name__)
 
@@ -44,13 +45,10 @@ def profile():
                 skills=skill_levels(form, skills),
             )
         except services.ProfileError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Your profile was saved."), "success")
             return redirect(url_for("students.profile"))
-    db.session.commit()  # keep a profile created on first visit
     return render_template(
         "students/profile.html", form=form, skills=skills, project_form=ProjectForm(formdata=None),
         projects=services.projects_of(current_user),
@@ -66,10 +64,8 @@ def add_project():
         try:
             services.add_project(current_user, form.title.data, form.description.data or "", form.url.data or "")
         except services.ProfileError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Project added."), "success")
             return redirect(url_for("students.profile"))
     skills = _skills()
@@ -92,7 +88,6 @@ def remove_project(project_id: int):
     if project.user_id != current_user.id:
         abort(404)
     services.remove_project(current_user, project)
-    db.session.commit()
     flash(_("Project removed."), "success")
     return redirect(url_for("students.profile"))
 
@@ -110,7 +105,6 @@ def my_data_json():
     """Download all my data as one JSON document."""
     data = services.export_student_data(current_user)
     services.record_export(current_user, "json")
-    db.session.commit()
     return Response(
         services.export_json(data),
         mimetype="application/json",
@@ -124,7 +118,6 @@ def my_data_zip():
     """Download all my data as a zip with one CSV file per section."""
     data = services.export_student_data(current_user)
     services.record_export(current_user, "csv")
-    db.session.commit()
     return Response(
         services.export_zip(data),
         mimetype="application/zip",

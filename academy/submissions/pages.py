@@ -93,6 +93,5 @@ def assignment_submissions(course_id: int, assignment_id: int):
     names = {u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
     if ids:  # the list names trainees: one audit entry per view, listing them (they see it in their data)
         record_course_view(assignment.course, f"submissions:{assignment.id}", sorted(ids))
-        db.session.commit()
     return render_template("submissions/assignment.html", assignment=assignment, course=assignment.course,
                            submissions=subs, names=names)

@@ -196,3 +196,24 @@ def requeue_unqueued(limit: int = 50, older_than: timedelta = timedelta(0)) -> i
             break  # still down: try again later
         queued += 1
     return queued
+
+
+def drain_backlog() -> None:
+    """Queue a few waiting submissions now that the queue is seen to work; a failure waits for the next try."""
+    try:
+        requeue_unqueued(limit=20)
+    except Exception:  # noqa: BLE001 - the caller's own request has succeeded; the next one (or cron) tries again
+        db.session.rollback()
+        log.exception("requeue of waiting submissions failed")
+
+
+def queue_after_result(student_id: int) -> None:
+    """Queue the trainee's next waiting submission once a result freed their place, then anything else waiting."""
+    try:
+        queued = queue_next(student_id)
+    except Exception:  # noqa: BLE001 - the result is recorded; the periodic requeue queues it later
+        db.session.rollback()
+        log.exception("queueing the next submission of trainee %s failed", student_id)
+        return
+    if queued:  # the queue works: anything else that waits for it goes in now
+        drain_backlog()

@@ -31,7 +31,14 @@ from academy.courses.services import (
 from academy.extensions import db
 from academy.submissions.models import Submission, SubmissionCell, SubmissionStatus
 # requeue_unqueued and stored_files are part of this module's interface; they live with the queue.
-from academy.submissions.queue import queue_next, requeue_unqueued, stored_files, supersede_waiting  # noqa: F401
+from academy.submissions.queue import (  # noqa: F401 - the queue's doors, used by views and commands
+    drain_backlog,
+    queue_after_result,
+    queue_next,
+    requeue_unqueued,
+    stored_files,
+    supersede_waiting,
+)
 from academy.util import utcnow
 from academy.validators import MAX_ID
 

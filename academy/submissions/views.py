@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-import click
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
@@ -17,12 +16,15 @@ from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
 from academy.oauth.provider import digest as token_digest
 from academy.policy import TOKEN, allow
+from academy.transactions import afterwards
 from academy.submissions import services
+from academy.submissions.cli import commands
 from academy.submissions.limits import too_many_submissions
 from academy.submissions.models import Submission
 
 log = logging.getLogger(__name__)
 bp = Blueprint("submissions", __name__)
+bp.record_once(lambda state: state.app.cli.add_command(commands))  # flask submissions ...
 # The feedback document is worker-made from untrusted notebook output: no scripts, its own origin.
 FEEDBACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 STATUS_LABELS = {"queued": "grading queued", "grading": "grading", "time_limit": "time limit",
@@ -138,23 +140,12 @@ def api_submit(assignment_id: int):
     try:
         sub = services.receive_submission(assignment, user, files)
     except services.NotYourCourse as exc:
-        db.session.rollback()
         return jsonify(error=str(exc)), 403
     except services.SubmissionError as exc:
-        db.session.rollback()
         return jsonify(error=str(exc)), 422
-    db.session.commit()
     if sub.job_id:  # the queue works: anything that waits for it goes in now
-        _drain_backlog()
+        afterwards(services.drain_backlog)
     return jsonify(_as_json(sub)), 201
-
-
-def _drain_backlog() -> None:
-    try:
-        services.requeue_unqueued(limit=20)
-    except Exception:  # noqa: BLE001 - the caller's own request has succeeded; the next one tries again
-        db.session.rollback()
-        current_app.logger.exception("requeue of waiting submissions failed")
 
 
 @bp.get("/api/exchange/submissions")
@@ -193,42 +184,10 @@ def api_grading_result():
     try:
         sub = services.record_result(request.get_json(silent=True) or {})
     except services.UnknownSubmission as exc:
-        db.session.rollback()
         return jsonify(error=str(exc)), 404
     except (services.SubmissionError, ValueError) as exc:
-        db.session.rollback()
         return jsonify(error=str(exc) or _("Invalid result.")), 422
-    db.session.commit()
-    answer = _as_json(sub)
     if sub.status != "grading":  # the trainee's place in the queue is free: their next work goes in
-        try:
-            queued = services.queue_next(sub.student_id)
-        except Exception:  # noqa: BLE001 - the result is recorded; the periodic requeue queues it later
-            db.session.rollback()
-            current_app.logger.exception("queueing the next submission of trainee %s failed", sub.student_id)
-        else:
-            if queued:  # the queue works: anything else that waits for it goes in now
-                _drain_backlog()
-    return jsonify(answer)
-
-
-@bp.cli.command("requeue")
-def requeue_command() -> None:
-    """Queue the submissions that wait: run every few minutes (cron) so no trainee's work waits for ever."""
-    click.echo(f"queued {services.requeue_unqueued(limit=500)}")
-
-
-@bp.cli.command("prune-superseded")
-@click.option("--trainee", "email", help="Only this trainee's (e-mail); default: every trainee's.")
-def prune_superseded_command(email: str | None) -> None:
-    """Delete the files of superseded submissions, keeping their records, to free trainees' storage."""
-    from academy.auth.services import find_user_by_email
-
-    student = None
-    if email:
-        student = find_user_by_email(email)
-        if student is None:
-            raise click.ClickException(f"no such account: {email}")
-    count, freed = services.prune_superseded_files(student)
-    db.session.commit()
-    click.echo(f"pruned the files of {count} superseded submission(s), {freed / 1024 / 1024:.1f} MiB freed")
+        student_id = sub.student_id
+        afterwards(lambda: services.queue_after_result(student_id))
+    return jsonify(_as_json(sub))

@@ -13,6 +13,7 @@ from academy.universities import services
 from academy.universities.forms import CohortForm, UniversityForm
 from academy.universities.models import Cohort, University
 from academy.validators import id_arg, int_arg
+from academy.transactions import report
 
 bp = Blueprint("universities", __name__)
 
@@ -58,10 +59,8 @@ def new_university():
         try:
             services.add_university(form.code.data, form.name_ko.data, form.name_en.data, form.city.data)
         except services.UniversityError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("University added."), "success")
             return redirect(url_for("universities.list_universities"))
     return _form_page("universities/university_form.html", form=form, university=None)
@@ -78,10 +77,8 @@ def edit_university(university_id: int):
             services.update_university(university, code=form.code.data, name_ko=form.name_ko.data,
                                        name_en=form.name_en.data, city=form.city.data)
         except services.UniversityError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("University saved."), "success")
             return redirect(url_for("universities.list_universities"))
     return _form_page("universities/university_form.html", form=form, university=university)
@@ -128,10 +125,8 @@ def new_cohort():
             services.add_cohort(university, year=form.year.data, name=form.name.data,
                                 capacity=form.capacity.data, is_open=form.is_open.data)
         except services.UniversityError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
         else:
-            db.session.commit()
             flash(_("Cohort added."), "success")
             return redirect(url_for("universities.list_cohorts"))
     return _form_page("universities/cohort_form.html", form=form, cohort=None)
@@ -149,11 +144,9 @@ def edit_cohort(cohort_id: int):
             services.update_cohort(cohort, university=university, year=form.year.data, name=form.name.data,
                                    capacity=form.capacity.data, is_open=form.is_open.data)
         except services.UniversityError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            report(exc)
             cohort = db.get_or_404(Cohort, cohort_id)
         else:
-            db.session.commit()
             flash(_("Cohort saved."), "success")
             return redirect(url_for("universities.list_cohorts"))
     return _form_page("universities/cohort_form.html", form=form, cohort=cohort)

@@ -1,0 +1,138 @@
+"""One request, one transaction (academy.transactions): what a request commits, rolls back and keeps.
+
+Each protection was checked once by removing it: with finish() committing every answer, the refused POST's
+row stayed (test_an_error_answer_rolls_back_and_keeps_only_kept_rows failed); with the GET check removed, the
+writing GET passed silently (test_a_get_that_writes_is_an_error_in_tests failed); with afterwards() run
+before the commit or on a rollback, test_afterwards_runs_only_after_a_commit failed.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import abort
+
+from academy.audit.models import AuditEntry
+from academy.audit.services import record
+from academy.extensions import db
+from academy.policy import PUBLIC, allow
+from academy.transactions import afterwards, changes_on_get, discard
+from academy.universities.models import University
+
+ACADEMY = Path(__file__).resolve().parents[1] / "academy"
+
+
+def _university(code: str) -> University:
+    return University(code=code, name_ko=f"대학 {code}", name_en=f"University {code}", city="창원시")
+
+
+def _codes() -> set[str]:
+    db.session.expire_all()
+    return set(db.session.scalars(sa.select(University.code)))
+
+
+def _actions() -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("test.%"))))
+
+
+@pytest.fixture
+def routes(app):
+    """Test-only routes on the app, one per way a request can end."""
+    ran: list[str] = []
+
+    def add(rule, view, methods=("POST",)):
+        app.add_url_rule(rule, view.__name__, allow(PUBLIC)(view), methods=list(methods))
+
+    def created():
+        db.session.add(_university("OK1"))
+        afterwards(lambda: ran.append("after ok"))
+        return "made", 201
+
+    def refused_post():
+        db.session.add(_university("NO1"))
+        record("test.refusal", kept=True)  # a refusal's own record stays
+        record("test.change")  # a change's record goes with the change
+        afterwards(lambda: ran.append("after refused"))
+        abort(409)
+
+    def discarded_then_saved():
+        db.session.add(_university("NO2"))
+        db.session.flush()
+        discard()  # a service refused half-way: its work goes, what follows stays
+        db.session.add(_university("OK2"))
+        return "", 302
+
+    def writing_get():
+        db.session.add(_university("NO3"))
+        return "page"
+
+    def viewing_get():
+        record("test.viewed")  # on a GET every entry is kept: it records a view
+        return "page"
+
+    def protocol_get():
+        db.session.add(_university("OK3"))
+        return "code issued"
+
+    add("/_t/created", created)
+    add("/_t/refused", refused_post)
+    add("/_t/discarded", discarded_then_saved)
+    add("/_t/writing-get", writing_get, ("GET",))
+    add("/_t/viewing-get", viewing_get, ("GET",))
+    add("/_t/protocol-get", changes_on_get("a test protocol")(protocol_get), ("GET",))
+    return ran
+
+
+def test_a_successful_change_commits_and_runs_what_follows(client, routes):
+    assert client.post("/_t/created").status_code == 201
+    assert "OK1" in _codes()
+    assert routes == ["after ok"]
+
+
+def test_an_error_answer_rolls_back_and_keeps_only_kept_rows(client, routes):
+    assert client.post("/_t/refused").status_code == 409
+    assert "NO1" not in _codes()
+    assert _actions() == ["test.refusal"]
+
+
+def test_afterwards_runs_only_after_a_commit(client, routes):
+    client.post("/_t/refused")
+    assert routes == []
+
+
+def test_discard_drops_the_work_so_far_and_the_rest_commits(client, routes):
+    assert client.post("/_t/discarded").status_code == 302
+    codes = _codes()
+    assert "OK2" in codes and "NO2" not in codes
+
+
+def test_a_get_that_writes_is_an_error_in_tests(client, routes):
+    with pytest.raises(RuntimeError, match="changed the database"):
+        client.get("/_t/writing-get")
+    assert "NO3" not in _codes()
+
+
+def test_a_get_keeps_its_audit_entry_and_nothing_else(client, routes):
+    assert client.get("/_t/viewing-get").status_code == 200
+    assert _actions() == ["test.viewed"]
+
+
+def test_a_view_marked_by_its_protocol_commits_its_get(client, routes):
+    assert client.get("/_t/protocol-get").status_code == 200
+    assert "OK3" in _codes()
+
+
+def _view_modules() -> list[Path]:
+    return sorted({*ACADEMY.rglob("views.py"), *ACADEMY.rglob("views/*.py")})
+
+
+def test_no_view_commits_or_rolls_back_itself():
+    """The issue's check: a grep finds no commit( or rollback( in any views module."""
+    offenders = [f"{path.relative_to(ACADEMY.parent)}:{n}: {line.strip()}"
+                 for path in _view_modules()
+                 for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"\b(commit|rollback)\(", line)]
+    assert _view_modules() and offenders == []
