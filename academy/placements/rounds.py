@@ -20,7 +20,7 @@ from academy.audit.services import record
 from academy.auth.models import User
 from academy.companies.models import Demand, DemandStatus
 from academy.extensions import db
-from academy.placements import matching
+from academy.placements import explain, matching
 from academy.placements.fit import Fit, fit
 from academy.placements.models import (
     Consent,
@@ -205,8 +205,8 @@ def run_round(match_round: MatchRound, by: User, seed: int | None = None) -> mat
         explanation = result.explanations[sid]
         db.session.add(MatchOutcome(
             round_id=match_round.id, student_id=sid, demand_id=demand_id, choice=explanation.choice,
-            explanation_ko=matching.render(explanation, "ko", names),
-            explanation_en=matching.render(explanation, "en", names)))
+            explanation_ko=explain.render(explanation, "ko", names),
+            explanation_en=explain.render(explanation, "en", names)))
     for d, cap in capacities.items():
         _round_demand(match_round, demands[d]).capacity = cap
     match_round.status, match_round.matched_at = RoundStatus.MATCHED, utcnow()

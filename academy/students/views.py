@@ -12,7 +12,7 @@ from academy.extensions import db
 from academy.i18n import localized
 from academy.policy import Role, allow
 from academy.skills.models import Skill
-from academy.students import services
+from academy.students import privacy, services
 from academy.students.forms import ProfileForm, ProjectForm
 from academy.students.models import Project
 from academy.transactions import report
@@ -96,17 +96,17 @@ def remove_project(project_id: int):
 @allow(Role.STUDENT)
 def my_data():
     """Explain what the portal keeps about me and offer it as JSON or as a zip of CSV files."""
-    return render_template("students/my_data.html", sections=list(services.export_student_data(current_user)))
+    return render_template("students/my_data.html", sections=list(privacy.export_student_data(current_user)))
 
 
 @bp.get("/my/data.json")
 @allow(Role.STUDENT)
 def my_data_json():
     """Download all my data as one JSON document."""
-    data = services.export_student_data(current_user)
-    services.record_export(current_user, "json")
+    data = privacy.export_student_data(current_user)
+    privacy.record_export(current_user, "json")
     return Response(
-        services.export_json(data),
+        privacy.export_json(data),
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="my-data-{datetime.now():%Y%m%d}.json"'},
     )
@@ -116,10 +116,10 @@ def my_data_json():
 @allow(Role.STUDENT)
 def my_data_zip():
     """Download all my data as a zip with one CSV file per section."""
-    data = services.export_student_data(current_user)
-    services.record_export(current_user, "csv")
+    data = privacy.export_student_data(current_user)
+    privacy.record_export(current_user, "csv")
     return Response(
-        services.export_zip(data),
+        privacy.export_zip(data),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="my-data-{datetime.now():%Y%m%d}.zip"'},
     )

@@ -10,14 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from academy.placements.explain import render, render_why_not
 from academy.placements.matching import (
     Reason,
     audit,
     break_ties,
     match,
     match_scored,
-    render,
-    render_why_not,
 )
 
 @st.composite

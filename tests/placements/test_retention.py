@@ -44,7 +44,7 @@ def _figures():
 def test_purge_expired_leaves_nothing_personal_and_figures_still_compute(app, runner, world):
     from academy.extensions import db
     from academy.placements import models as m
-    from academy.placements.services import export_student_data
+    from academy.students.privacy import export_student_data
 
     _full_round(world)
     before = _figures()
