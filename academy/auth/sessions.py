@@ -2,7 +2,7 @@
 
 The session cookie names a UserSession row by a random key (only its sha256 is stored). A copied
 cookie therefore stops working the moment its row ends: at logout for that browser, and for every
-browser of the account when its password, role or enabled state changes. Ending a sign-in also
+browser of the account when its password or enabled state changes. Ending a sign-in also
 revokes the hub tokens issued through it (academy.oauth.tokens.revoke_hub_tokens).
 """
 from __future__ import annotations
