@@ -24,12 +24,6 @@ def looks_like_rrn(value: object) -> bool:
     return isinstance(value, str) and bool(_RRN.search(value))
 
 
-def no_rrn(form, field) -> None:  # noqa: ARG001 - WTForms validator signature
-    """Refuse a field whose value looks like a resident registration number."""
-    if looks_like_rrn(field.data):
-        raise ValidationError(RRN_MESSAGE)
-
-
 class RRNRejectingForm:
     """Mixin: refuse RRN-shaped input in every text field of the form, not only the listed ones."""
 

@@ -1,9 +1,11 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from flask import current_app
 
 from alembic import context
+from alembic.operations import ops
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -51,6 +53,32 @@ def get_metadata():
     return target_db.metadata
 
 
+def add_cycle_foreign_keys_last(script):
+    """Add each new table's use_alter foreign key after every new table exists.
+
+    Tables that refer to each other (users.company_id and companies.reviewed_by_id) mark one
+    foreign key use_alter in the models. Alembic's autogenerate still writes that key inside
+    create_table (sqlalchemy/alembic#326), where PostgreSQL's CREATE TABLE leaves it out and
+    nothing adds it later; so it moves to its own create_foreign_key at the end of the upgrade
+    (in batch mode, which SQLite needs to alter a constraint), and the downgrade drops it first.
+    """
+    upgrade = script.upgrade_ops
+    later = []
+    for op_ in upgrade.ops:
+        if not isinstance(op_, ops.CreateTableOp):
+            continue
+        cycle = [c for c in op_.columns if isinstance(c, sa.ForeignKeyConstraint) and c.use_alter]
+        if cycle:
+            op_.columns = [c for c in op_.columns if not any(c is k for k in cycle)]
+            adds = [ops.CreateForeignKeyOp.from_constraint(c) for c in cycle]
+            for add in adds:
+                add.kw.pop("use_alter", None)  # it is an ALTER already
+            later.append(ops.ModifyTableOps(op_.table_name, adds, schema=op_.schema))
+    if later:
+        upgrade.ops.extend(later)
+        script.downgrade_ops = upgrade.reverse()
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -89,6 +117,8 @@ def run_migrations_online():
             if script.upgrade_ops.is_empty():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
+            else:
+                add_cycle_foreign_keys_last(script)
 
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:

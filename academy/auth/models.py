@@ -52,16 +52,13 @@ class User(UserMixin, db.Model):
     session_key = ""
 
     def get_id(self) -> str:
-        # Both tokens are checked on every request: the account's (password change, disable and
-        # role change end every session) and the sign-in's own (logout ends just that one).
+        # Both tokens are checked on every request: the account's (a password change or disable
+        # ends every session) and the sign-in's own (logout ends just that one).
         return f"{self.id}:{self.session_token}:{self.session_key}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.is_enabled
-
-    def has_role(self, *roles: str) -> bool:
-        return self.role in roles
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"
@@ -82,7 +79,7 @@ class UserSession(db.Model):
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = created_at_column()
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Why it ended: logout, password_changed, disabled, role_changed.
+    # Why it ended: logout, password_changed, disabled.
     end_reason: Mapped[str | None] = mapped_column(sa.String(20))
     ip: Mapped[str | None] = mapped_column(sa.String(45))
     user_agent: Mapped[str | None] = mapped_column(sa.String(200))

@@ -125,12 +125,3 @@ def set_enabled(user: User, enabled: bool) -> None:
     if not enabled:
         end_all_sessions(user, "disabled")
     record("user.enabled" if enabled else "user.disabled", subject_user_id=user.id, obj=user)
-
-
-def set_role(user: User, role: Role | str, *, university_id: int | None, company_id: int | None) -> None:
-    """Change what an account may do (academy office only)."""
-    user.role = str(Role(role))
-    user.university_id = university_id
-    user.company_id = company_id
-    end_all_sessions(user, "role_changed")
-    record("user.role_changed", subject_user_id=user.id, obj=user, detail={"role": user.role})

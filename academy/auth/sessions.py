@@ -2,8 +2,8 @@
 
 The session cookie names a UserSession row by a random key (only its sha256 is stored). A copied
 cookie therefore stops working the moment its row ends: at logout for that browser, and for every
-browser of the account when its password, role or enabled state changes. Ending a sign-in also
-revokes the hub tokens issued through it (academy.oauth.provider.revoke_hub_tokens).
+browser of the account when its password or enabled state changes. Ending a sign-in also
+revokes the hub tokens issued through it (academy.oauth.tokens.revoke_hub_tokens).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask_login import current_user, login_user
 
 from academy.auth.models import User, UserSession
 from academy.extensions import db
+from academy.oauth.tokens import revoke_hub_tokens
 from academy.util import utcnow
 
 
@@ -79,7 +80,7 @@ def end_session(row: UserSession, reason: str) -> int:
     """End one sign-in and revoke the hub tokens issued through it; return how many were revoked."""
     if row.ended_at is None:
         row.ended_at, row.end_reason = utcnow(), reason
-    return _revoke_hub_tokens(session_ids=[row.id])
+    return revoke_hub_tokens(session_ids=[row.id])
 
 
 def end_all_sessions(user: User, reason: str) -> int:
@@ -90,12 +91,4 @@ def end_all_sessions(user: User, reason: str) -> int:
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason)
     )
-    return _revoke_hub_tokens(user_id=user.id)
-
-
-def _revoke_hub_tokens(**which) -> int:
-    try:
-        from academy.oauth.provider import revoke_hub_tokens
-    except ModuleNotFoundError:  # an installation without the OAuth provider has no hub tokens
-        return 0
-    return revoke_hub_tokens(**which)
+    return revoke_hub_tokens(user_id=user.id)

@@ -97,6 +97,8 @@ class Company(db.Model):
     website: Mapped[str] = mapped_column(sa.String(200), default="")
     status: Mapped[str] = mapped_column(sa.String(10), default=ReviewStatus.PENDING, index=True)
     review_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # users.company_id refers back here, so this key is added once both tables exist (use_alter;
+    # migrations/env.py has autogenerate write it as its own step).
     reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", use_alter=True))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_at_column()

@@ -73,11 +73,6 @@ def local_to_utc(value: datetime) -> datetime:
     return value.astimezone(ZoneInfo("UTC"))
 
 
-def utc_to_local(value: datetime | None) -> datetime | None:
-    """Return a stored UTC datetime as naive academy time, for pre-filling a form."""
-    return value.astimezone(_zone()).replace(tzinfo=None) if value else None
-
-
 # --- who may see what -----------------------------------------------------------------------
 
 

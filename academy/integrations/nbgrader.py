@@ -207,15 +207,6 @@ def _build(assignment: Assignment, scratch: Path) -> Path:
     return released
 
 
-def generate_release(assignment: Assignment) -> Path:
-    """Make the assignment's student version with nbgrader and put it in the store; return its folder.
-
-    Raises ReleaseError when nbgrader fails; the store then holds what it held before (nothing half-written).
-    """
-    with _lock(assignment, exclusive=True):
-        return _generate_locked(assignment)
-
-
 def _generate_locked(assignment: Assignment) -> Path:
     store, target = _store(assignment), release_dir(assignment)
     # Under the lock any earlier build folder of this assignment is a killed process's leftover.

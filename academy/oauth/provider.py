@@ -4,11 +4,9 @@ Codes and tokens are stored as sha256 hashes, so a copy of the database cannot b
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import timedelta
 
-import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -16,18 +14,15 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, current_app
 
+from academy.audit.services import record
 from academy.auth.models import User, UserSession
+from academy.auth.sessions import current_session
 from academy.extensions import db
 from academy.oauth.models import OAuthClient, OAuthCode, OAuthToken
+from academy.oauth.services import find_client
+from academy.oauth.tokens import SCOPES as SCOPES  # re-exported: the discovery view reads provider.SCOPES
+from academy.oauth.tokens import digest, revoke_tokens_of_code
 from academy.util import utcnow
-
-# Scopes a client may be granted; "openid" is accepted so OIDC clients can ask for it.
-SCOPES = ("openid", "profile", "email", "groups")
-
-
-def digest(value: str) -> str:
-    """Return the sha256 hex digest under which a secret, code or token is stored."""
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class Client(ClientMixin):
@@ -103,8 +98,6 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             return None
         if row.used_at is not None:
             # A code presented twice was probably stolen: revoke what the first exchange gave.
-            from academy.audit.services import record
-
             revoke_tokens_of_code(row)
             record("oauth.code_reused", subject_user_id=row.user_id, detail={"client": client.row.client_id})
             db.session.commit()
@@ -129,29 +122,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
 
 def _current_session_id() -> int | None:
-    from academy.auth.sessions import current_session
-
     row = current_session()
     return row.id if row is not None else None
-
-
-def revoke_hub_tokens(*, session_ids: list[int] | None = None, user_id: int | None = None) -> int:
-    """Revoke the tokens issued through these sign-ins, or all of a user's; return how many."""
-    query = sa.update(OAuthToken).where(OAuthToken.revoked_at.is_(None))
-    if session_ids is not None:
-        query = query.where(OAuthToken.session_id.in_(session_ids))
-    elif user_id is not None:
-        query = query.where(OAuthToken.user_id == user_id)
-    else:
-        raise ValueError("name the sessions or the user whose tokens to revoke")
-    return db.session.execute(query.values(revoked_at=utcnow())).rowcount or 0
-
-
-def revoke_tokens_of_code(code: OAuthCode) -> None:
-    """Revoke every token issued from an authorization code."""
-    now = utcnow()
-    for token in db.session.scalars(db.select(OAuthToken).where(OAuthToken.code_id == code.id)):
-        token.revoked_at = token.revoked_at or now
 
 
 class TokenValidator(BearerTokenValidator):
@@ -174,8 +146,6 @@ OAuthCode.get_nonce = lambda self: self.nonce  # type: ignore[attr-defined]
 
 
 def _query_client(client_id: str) -> Client | None:
-    from academy.oauth.services import find_client
-
     row = find_client(client_id)
     return Client(row) if row is not None else None
 

@@ -14,7 +14,7 @@ from academy.courses.models import Course, course_cohorts, course_instructors
 from academy.extensions import db
 from academy.integrations.formgrader import service_name as formgrader_group
 from academy.oauth.models import OAuthClient
-from academy.oauth.provider import SCOPES, digest
+from academy.oauth.tokens import SCOPES, digest
 from academy.policy import Role
 
 # Why a user may not use the hub; the hub's authenticator shows a message for each.

@@ -12,7 +12,7 @@ from academy.admissions.models import Enrollment, EnrollmentStatus
 from academy.audit.models import AuditEntry
 from academy.audit.services import record
 from academy.auth.models import User
-from academy.companies.models import Company, Demand, DemandStatus, ReviewStatus
+from academy.companies.models import Demand, DemandStatus, ReviewStatus
 from academy.extensions import db
 from academy.placements.models import Consent, MatchRound, Offer, OfferStatus, RoundStatus, ShortlistEntry
 from academy.placements.services import ConsentMissing, NoOpenRound, PlacementError
@@ -190,7 +190,3 @@ def company_accesses(student: User) -> list[AuditEntry]:
         .where(AuditEntry.subject_user_id == student.id, AuditEntry.action == "company.viewed_trainee")
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     ))
-
-
-def companies_of(consents: list[Consent]) -> dict[int, Company]:
-    return {c.demand_id: c.demand.company for c in consents}

@@ -74,8 +74,3 @@ def competency_profile(student_id: int) -> list[SkillLevel]:
     """Return one trainee's skill levels, strongest first."""
     levels = competency_profiles([student_id]).get(student_id, {})
     return sorted(levels.values(), key=lambda s: (-s.level, s.code))
-
-
-def levels_of(profiles: dict[int, dict[str, SkillLevel]]) -> dict[int, dict[str, float]]:
-    """Reduce profiles to {trainee: {skill code: level}} for the fit score."""
-    return {sid: {code: s.level for code, s in skills.items()} for sid, skills in profiles.items()}

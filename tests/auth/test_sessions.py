@@ -72,7 +72,7 @@ def test_logout_ends_only_that_browsers_sign_in(app, make):
 def test_logout_revokes_the_hub_token_of_that_sign_in_and_no_other(hub, make):
     """The hub's token (and the notebook server's copy) stops working at the portal API at logout.
 
-    Checked: fails when logout does not revoke (end_session without _revoke_hub_tokens): the token
+    Checked: fails when logout does not revoke (end_session without revoke_hub_tokens): the token
     issued through the ended sign-in kept reading /api/exchange and /oauth/userinfo.
     """
     student = make.enrolled_student()
