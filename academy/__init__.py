@@ -63,9 +63,10 @@ def import_models() -> None:
 def create_app(config: object | None = None) -> Flask:
     """Create the portal application."""
     app = Flask(__name__, instance_relative_config=False)
-    from academy.config import Config
+    from academy.config import Config, init_var_dir
 
     app.config.from_object(config or Config)
+    init_var_dir(app)
     if hops := int(app.config.get("TRUSTED_PROXIES", 0)):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
