@@ -15,6 +15,9 @@ from academy.config import Config, TestConfig
 REPO = Path(__file__).resolve().parents[1]
 PORTAL = REPO / "academy"
 
+# The settings modules, the one helper they share, and (until it has its own settings object) the grading worker.
+MAY_READ_THE_ENVIRONMENT = ("academy/env.py", "academy/config.py", "academy/exchange/settings.py", "academy/grading/")
+
 # A key the portal reads: app.config.get("KEY"), config["KEY"], or academy.oauth.services.setting("KEY").
 READ = re.compile(r'config(?:\.get|\.setdefault)?(?:\(|\[)\s*"([A-Z][A-Z0-9_]+)"|\bsetting\(\s*"([A-Z][A-Z0-9_]+)"')
 # A key the code derives itself (create_app, an extension's init), which is no setting of its own.
@@ -66,3 +69,10 @@ def test_every_setting_the_portal_reads_is_declared():
                          if (m.group(1) or m.group(2)) not in derived and not hasattr(Config, m.group(1) or m.group(2))})
     assert undeclared == []
 
+
+def test_only_the_settings_modules_read_the_environment():
+    readers = sorted(f"{path}:{number}" for path, text in _portal_sources().items()
+                     if not path.startswith(MAY_READ_THE_ENVIRONMENT)
+                     for number, line in enumerate(text.splitlines(), 1)
+                     if "os.environ" in line or "os.getenv" in line or "from os import environ" in line)
+    assert readers == []
