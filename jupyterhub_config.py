@@ -15,11 +15,8 @@ c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # the authenticator and the server sizes live in academy/integrations/
+from academy.env import env  # noqa: E402 (ACADEMY_<key>, or any name with prefix="")
 from academy.integrations.hub_profiles import SHM_MOUNT, SHM_VOLUME, kubespawner_profiles, slurm_options  # noqa: E402
-
-
-def env(key, default=None):
-    return os.environ.get(f"ACADEMY_{key}", default)
 
 
 def loopback_only(url):
@@ -37,7 +34,7 @@ def loopback_only(url):
 
 
 def required(name):
-    value = os.environ.get(name)
+    value = env(name, prefix="")
     if not value:
         sys.exit(f"jupyterhub_config.py: set {name} (see README, Settings)")
     return value
@@ -270,7 +267,7 @@ if BACKEND == "local":
     c.Spawner.environment.update({
         "JUPYTER_CONFIG_PATH": lambda spawner: str(ROOT / "deploy" / "singleuser"),
         # Kernels see the repository on their path too; this backend does not isolate users anyway.
-        "PYTHONPATH": lambda spawner: os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": lambda spawner: os.pathsep.join(filter(None, [str(ROOT), env("PYTHONPATH", prefix="")])),
     })
 # kubernetes and slurm: the course image (or the cluster's notebook environment) carries the exchange
 # itself, as deploy/singleuser/README.md shows: requests and nbgrader installed, academy/exchange/ copied

@@ -17,13 +17,12 @@ BLUEPRINTS = (
     "academy.students.views",
     "academy.audit.views",
     "academy.mail.views",
-    # Optional packages: registered when present.
-    "academy.oauth.views?",
-    "academy.grading.views?",
-    "academy.placements.views?",
-    "academy.reports.views?",
-    "academy.submissions.views?",
-    "academy.submissions.pages?",
+    "academy.oauth.views",
+    "academy.grading.views",
+    "academy.placements.views",
+    "academy.reports.views",
+    "academy.submissions.views",
+    "academy.submissions.pages",
 )
 
 # Modules whose models must be imported before the metadata is complete.
@@ -37,35 +36,25 @@ MODEL_MODULES = (
     "academy.companies.models",
     "academy.students.models",
     "academy.mail.models",
-    "academy.oauth.models?",
-    "academy.grading.models?",
-    "academy.placements.models?",
-    "academy.submissions.models?",
+    "academy.oauth.models",
+    "academy.placements.models",
+    "academy.submissions.models",
 )
 
 
-def _import(spec: str):
-    """Import a module; a name ending in '?' may be absent (a package not yet built)."""
-    name = spec.rstrip("?")
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if spec.endswith("?") and exc.name and name.startswith(exc.name):
-            return None
-        raise
-
-
 def import_models() -> None:
-    for spec in MODEL_MODULES:
-        _import(spec)
+    """Import every model module, so the metadata knows every table."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
 
 
 def create_app(config: object | None = None) -> Flask:
     """Create the portal application."""
     app = Flask(__name__, instance_relative_config=False)
-    from academy.config import Config
+    from academy.config import Config, init_var_dir
 
     app.config.from_object(config or Config)
+    init_var_dir(app)
     if hops := int(app.config.get("TRUSTED_PROXIES", 0)):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -104,10 +93,8 @@ def create_app(config: object | None = None) -> Flask:
     errors.init_app(app)  # before the blueprints: their <int:...> ids use its bounded converter
     extensions.init_sqlite_pragmas(app)
 
-    for spec in BLUEPRINTS:
-        module = _import(spec)
-        if module is not None:
-            app.register_blueprint(module.bp)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
 
     from academy.cli import register_cli
 

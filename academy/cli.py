@@ -12,7 +12,7 @@ from academy.extensions import db
 
 academy_cli = AppGroup("academy", help="Academy portal administration.")
 
-# Command groups other packages contribute, registered when they are present.
+# Command groups other packages contribute.
 EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth")
 
 
@@ -96,11 +96,5 @@ def compile_translations() -> None:
 def register_cli(app: Flask) -> None:
     for spec in EXTRA_GROUPS:
         module_name, _, attr = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that package is not part of this installation
-            raise
-        academy_cli.add_command(getattr(module, attr))
+        academy_cli.add_command(getattr(importlib.import_module(module_name), attr))
     app.cli.add_command(academy_cli)

@@ -1,5 +1,6 @@
-"""Read the environment: the one helper every settings module uses (academy.config, the worker's settings,
-the notebook server's settings). Nothing else in the portal reads os.environ."""
+"""Read the environment: the one helper the settings modules use (academy.config, the worker's settings).
+Nothing else in the portal reads os.environ. The notebook server's academy.exchange.settings reads it itself:
+the course image installs academy/exchange/ alone, without this module."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,11 @@ def env(key: str, default: str | None = None, *, prefix: str = PREFIX, source: M
         ) -> str | None:
     """Return the variable <prefix><key> (ACADEMY_<key> unless another prefix is named), or the default."""
     return (os.environ if source is None else source).get(f"{prefix}{key}", default)
+
+
+def environment() -> dict[str, str]:
+    """Return a copy of this process's whole environment, to start a child process with (and changes)."""
+    return dict(os.environ)
 
 
 def flag(key: str, default: bool, *, prefix: str = PREFIX, source: Mapping[str, str] | None = None) -> bool:

@@ -42,18 +42,14 @@ trap stop EXIT INT TERM
 echo "==> portal on $ACADEMY_PORTAL_URL"
 .venv/bin/gunicorn --bind 127.0.0.1:5000 --workers 1 --threads 8 --access-logfile - wsgi:app &
 pids+=($!)
-if [ -f jupyterhub_config.py ]; then
-  echo "==> JupyterHub on $ACADEMY_HUB_URL"
-  .venv/bin/jupyterhub -f jupyterhub_config.py &
-  pids+=($!)
-fi
-if [ -f academy/grading/celery_app.py ]; then
-  echo "==> grading worker"
-  # It may post results and nothing else: its own token, never the master secret (which mints every token).
-  worker_token="$($FLASK grading service-token results)"
-  env -u ACADEMY_GRADER_TOKEN ACADEMY_WORKER_TOKEN="$worker_token" \
-    .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
-  pids+=($!)
-fi
+echo "==> JupyterHub on $ACADEMY_HUB_URL"
+.venv/bin/jupyterhub -f jupyterhub_config.py &
+pids+=($!)
+echo "==> grading worker"
+# It may post results and nothing else: its own token, never the master secret (which mints every token).
+worker_token="$($FLASK grading service-token results)"
+env -u ACADEMY_GRADER_TOKEN ACADEMY_WORKER_TOKEN="$worker_token" \
+  .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
+pids+=($!)
 echo "==> ready: open $ACADEMY_PORTAL_URL (demo logins above; Ctrl-C stops everything)"
 wait -n

@@ -162,7 +162,7 @@ def write_links(invitations: list[Invitation], path: Path) -> None:
     """Write email,name,link,expires_at rows to a new file only its owner can read (the CLI's outbox)."""
     from academy.courses.services import csv_safe  # names came from a file: never let a cell be a formula
 
-    base = current_app.config.get("PORTAL_URL") or os.environ.get("ACADEMY_PORTAL_URL")
+    base = current_app.config.get("PORTAL_URL")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: set it again
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:

@@ -1,6 +1,6 @@
 """Real datasets for the labs: the catalogue, and fetching/verifying them into the data directory."""
 
-from .catalogue import DataFile, Dataset, default_data_dir, load_catalogue
+from .catalogue import DataFile, Dataset, load_catalogue
 from .fetch import ChecksumMismatch, DatasetError, MissingFile, download_dataset, import_dataset, verify_dataset
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "MissingFile",
-    "default_data_dir",
     "download_dataset",
     "import_dataset",
     "load_catalogue",

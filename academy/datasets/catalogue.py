@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +87,6 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, Dataset]:
             files=files,
         )
     return datasets
-
-
-def default_data_dir() -> Path:
-    """Return the data directory: ACADEMY_DATA_DIR, else <repo>/var/data."""
-    env = os.environ.get("ACADEMY_DATA_DIR")
-    return Path(env) if env else REPO_ROOT / "var" / "data"
 
 
 def sha256_of(path: Path) -> str:

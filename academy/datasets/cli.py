@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+from flask import current_app
 
-from .catalogue import Dataset, default_data_dir, load_catalogue
+from .catalogue import Dataset, load_catalogue
 from .fetch import DatasetError, download_dataset, import_dataset, verify_dataset
 
 DATA_DIR_HELP = "Data directory laid out as <dir>/<dataset id>/<files> (default: $ACADEMY_DATA_DIR, else var/data)."
@@ -37,7 +38,7 @@ def _progress(ds: Dataset, every: int = 250) -> Callable[[str], None]:
 
 
 def _data_dir(value: Path | None) -> Path:
-    return value if value is not None else default_data_dir()
+    return value if value is not None else Path(current_app.config["DATA_DIR"])
 
 
 @click.group("datasets")

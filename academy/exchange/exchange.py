@@ -17,6 +17,8 @@ import requests
 from nbgrader.exchange.abc import Exchange, ExchangeError
 from traitlets import Bool, Float, Unicode, default
 
+from academy.exchange import settings
+
 # Messages of our own, in Korean and English like the hub's (the notebook server has no language switch).
 MESSAGES = {
     "no_portal": (
@@ -62,7 +64,7 @@ class PortalExchange(Exchange):
 
     @default("portal_url")
     def _portal_url_default(self):
-        return os.environ.get("ACADEMY_PORTAL_URL", "")
+        return settings.portal_url()
 
     request_timeout = Float(
         30.0, help="Seconds to wait for the portal before reporting it unreachable (uploads included)."
@@ -86,8 +88,7 @@ class PortalExchange(Exchange):
 
     def hub_token(self) -> str | None:
         """Return the portal token from the user's auth state in the hub, or None when not allowed."""
-        api, token = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
-        user = os.environ.get("JUPYTERHUB_USER")
+        api, token, user = settings.hub_api()
         if not (self.use_hub_auth_state and api and token and user):
             return None
         try:
@@ -106,7 +107,7 @@ class PortalExchange(Exchange):
         return state.get("access_token") or None
 
     def portal_token(self) -> str:
-        token = self.hub_token() or os.environ.get("ACADEMY_PORTAL_TOKEN", "")
+        token = self.hub_token() or settings.portal_token()
         if not token:
             self.fail(message("no_token"))
         return token

@@ -19,13 +19,14 @@ back out as a file of literals only.
 from __future__ import annotations
 
 import ast
-import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from traitlets.config import Config
+
+from academy.env import env as env_setting
 
 CONFIG_FILE = "nbgrader_config.py"
 MAX_CONFIG_BYTES = 64 * 1024  # a real course config is ~2 KB; a huge one is not worth parsing
@@ -198,20 +199,25 @@ def course_id(course_dir: Path, settings: Mapping[tuple[str, str], Any] | None =
     return str(settings.get(("CourseDirectory", "course_id")) or Path(course_dir).name)
 
 
-def _var_dir(env: Mapping[str, str]) -> Path:
+# env, below, is the calling process's settings by their ACADEMY_* names (ACADEMY_VAR_DIR, ACADEMY_GRADEBOOK_URL):
+# the portal passes its config's values, the hub its environment; None reads this process's environment through
+# academy.env (the grading worker and the manual sync, which have no settings object to pass yet).
+
+
+def _var_dir(env: Mapping[str, str] | None) -> Path:
     # As academy.config.var_dir(), without importing the portal's settings into the worker or the hub.
-    return Path(env.get("ACADEMY_VAR_DIR") or Path(__file__).resolve().parents[2] / "var")
+    return Path(env_setting("VAR_DIR", source=env) or Path(__file__).resolve().parents[2] / "var")
 
 
-def default_gradebook_path(folder: str, env: Mapping[str, str] = os.environ) -> Path:
+def default_gradebook_path(folder: str, env: Mapping[str, str] | None = None) -> Path:
     """Return where a course's SQLite gradebook lives when no gradebook URL is set: under the var folder."""
     return _var_dir(env) / "gradebooks" / folder / "gradebook.db"
 
 
-def gradebook_url(course_dir: Path, template: str | None = None, env: Mapping[str, str] = os.environ) -> str:
+def gradebook_url(course_dir: Path, template: str | None = None, env: Mapping[str, str] | None = None) -> str:
     """Return the db URL of a course's gradebook, decided by the platform (never by the course's config).
 
-    template (else ACADEMY_GRADEBOOK_URL) names it, with "{course}" standing for the course folder's name;
+    template (else env's ACADEMY_GRADEBOOK_URL) names it, with "{course}" standing for the course folder's name;
     without one, a gradebook already beside the course (courses/<course>/gradebook.db, where earlier
     versions kept it) is used while it exists, else <var>/gradebooks/<course>/gradebook.db, outside the
     course folder, so the formgrader's OS user needs no write access to the course.
@@ -219,7 +225,7 @@ def gradebook_url(course_dir: Path, template: str | None = None, env: Mapping[st
     folder = Path(course_dir).name
     if not SAFE_NAME.match(folder):
         raise CourseConfigError(f"unsafe course folder name: {folder!r}")
-    template = template or env.get("ACADEMY_GRADEBOOK_URL")
+    template = template or env_setting("GRADEBOOK_URL", source=env)
     if template:
         return template.replace("{course}", folder)
     legacy = Path(course_dir) / "gradebook.db"

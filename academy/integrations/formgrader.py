@@ -285,7 +285,7 @@ def _run_as(env: Mapping[str, str], as_root: bool, python: str) -> OSUser | None
 def formgrader_services(
     links: list[CourseLink] | None,
     courses_dir: Path,
-    env: Mapping[str, str] = os.environ,
+    env: Mapping[str, str],
     *,
     state_dir: Path,
     portal_url: str,
@@ -295,7 +295,8 @@ def formgrader_services(
 ) -> tuple[list[dict], list[dict]]:
     """Return (services, roles) for JupyterHub: for each linked course a formgrader and its grade sync.
 
-    links is what the portal said (fetch_course_links); state_dir holds each course's Jupyter runtime
+    links is what the portal said (fetch_course_links); env is the hub's settings by their ACADEMY_* names
+    (jupyterhub_config.py passes its environment); state_dir holds each course's Jupyter runtime
     files and sync state; portal_url is where the syncs reach the portal (the hub's internal URL of it);
     as_root says whether the hub can switch OS users (default: whether it runs as root).
     """

@@ -1,7 +1,6 @@
 """Read a user's notebook server state from JupyterHub's REST API with the portal's scoped service token."""
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from urllib.parse import quote
 
@@ -16,17 +15,15 @@ class ServerState(StrEnum):
     UNAVAILABLE = "unavailable"  # the hub did not answer, or the portal has no token for it
 
 
-def _env(key: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"ACADEMY_{key}", default)
-
-
 class HubClient:
-    """The portal's door to the hub API: only read scopes (read:users, read:servers) are needed."""
+    """The portal's door to the hub API: only read scopes (read:users, read:servers) are needed.
 
-    def __init__(self, api_url: str | None = None, token: str | None = None, timeout: float = 3.0):
-        hub = _env("HUB_INTERNAL_URL") or _env("HUB_URL", "http://127.0.0.1:8000")
-        self.api_url = (api_url or f"{hub.rstrip('/')}/hub/api").rstrip("/")
-        self.token = token if token is not None else _env("HUB_API_TOKEN")
+    api_url and token come from the portal's settings (HUB_INTERNAL_URL or HUB_URL, and HUB_API_TOKEN).
+    """
+
+    def __init__(self, api_url: str, token: str | None, timeout: float = 3.0):
+        self.api_url = api_url.rstrip("/")
+        self.token = token
         self.timeout = timeout
 
     def _get(self, path: str) -> requests.Response:

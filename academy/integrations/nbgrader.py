@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from academy.config import var_dir
+from academy.env import environment
 from academy.integrations.assignment_source import SourceRefused, read_source
 from academy.integrations.course_config import (CourseConfigError, course_config, gradebook_url, read_settings,
                                                 render_config)
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
 # Names nbgrader accepts as course and assignment ids, and nothing that could climb out of a folder.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-# generate_assignment takes ~5-7 s on the 2-core box; a stuck one must not hold the lock for ever.
-DEFAULT_TIMEOUT_S = 300
 _LOG_TAIL = 4000
 
 
@@ -129,7 +128,7 @@ def _tar_gz(folder: Path) -> bytes:
 
 
 def _nbgrader_env(scratch: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    env = environment()
     env.update(
         # Jupyter and IPython must not write to (or read config from) the portal user's home.
         IPYTHONDIR=str(scratch / "ipython"),
@@ -146,12 +145,13 @@ def _nbgrader_env(scratch: Path) -> dict[str, str]:
 
 def course_gradebook_url(course_root: Path, course: str) -> str:
     """Return the db URL of a course's gradebook, as the worker, the sync and the formgrader find it: the app's
-    GRADEBOOK_URL (else ACADEMY_GRADEBOOK_URL; "{course}" is the folder), else the platform's default."""
-    return gradebook_url(course_root, current_app.config.get("GRADEBOOK_URL") or None)
+    GRADEBOOK_URL ("{course}" is the folder), else the platform's default under the var folder."""
+    return gradebook_url(course_root, current_app.config.get("GRADEBOOK_URL") or None,
+                         env={"ACADEMY_VAR_DIR": str(var_dir())})
 
 
 def _run_generate(course_copy: Path, name: str, scratch: Path, db_url: str) -> None:
-    timeout = float(current_app.config.get("RELEASE_TIMEOUT_S", DEFAULT_TIMEOUT_S))
+    timeout = float(current_app.config["RELEASE_TIMEOUT_S"])
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--db", db_url]
     try:
         proc = subprocess.run(command, cwd=course_copy, env=_nbgrader_env(scratch), capture_output=True,

@@ -1,12 +1,11 @@
 """Who may use the hub, what the portal tells the hub about a user, and the hub's client registration."""
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import current_app
 
 from academy.admissions.services import active_cohorts
 from academy.auth.models import User
@@ -31,10 +30,9 @@ class OAuthError(ValueError):
 
 
 def setting(key: str, default: str | None = None) -> str | None:
-    """Return a setting from the app config, else from ACADEMY_<key> in the environment."""
-    if has_app_context() and current_app.config.get(key):
-        return str(current_app.config[key])
-    return os.environ.get(f"ACADEMY_{key}", default)
+    """Return a portal setting (academy.config) as text, or the default where it is unset or empty."""
+    value = current_app.config.get(key)
+    return str(value) if value else default
 
 
 def hub_redirect_uri() -> str:

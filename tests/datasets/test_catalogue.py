@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from academy import config
 from academy.datasets import catalogue as cat
 from academy.datasets import verify_dataset
 
@@ -92,8 +93,8 @@ def test_cwru_loads_files_come_from_their_speed_folders() -> None:
 
 
 def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Check ACADEMY_DATA_DIR wins and var/data of the repository is the fallback."""
+    """Check ACADEMY_DATA_DIR wins and var/data of the repository is the fallback (the portal's DATA_DIR)."""
     monkeypatch.setenv("ACADEMY_DATA_DIR", str(tmp_path))
-    assert cat.default_data_dir() == tmp_path
+    assert config.data_dir() == tmp_path
     monkeypatch.delenv("ACADEMY_DATA_DIR")
-    assert cat.default_data_dir() == cat.REPO_ROOT / "var" / "data"
+    assert config.data_dir() == cat.REPO_ROOT / "var" / "data"
