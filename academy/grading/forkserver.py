@@ -28,6 +28,7 @@ from academy.grading.cgroups import JobCgroup
 from academy.grading.jobs import GradingLimits
 from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
 from academy.grading.sandbox_policy import forked_mounts, job_policy, python_executable
+from academy.grading.settings import settings
 
 log = logging.getLogger(__name__)
 DEFAULT_PRELOAD = ("cloudpickle", "numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
@@ -44,16 +45,14 @@ class ForkServerUnavailable(RuntimeError):
 
 def fork_server_enabled(gpu: bool) -> bool:
     """Return whether kernels of this worker come from the fork server."""
-    return (os.environ.get("ACADEMY_GRADING_FORK_SERVER", "1") == "1" and os.geteuid() == 0
+    return (settings.fork_server and os.geteuid() == 0
             and not gpu and sys.platform == "linux")
 
 
 def preload_modules() -> list[str]:
     """Return the modules the fork server imports before it forks any kernel."""
-    configured = os.environ.get("ACADEMY_GRADING_PRELOAD")
-    if configured is None:
-        return list(DEFAULT_PRELOAD)
-    return [name.strip() for name in configured.split(",") if name.strip()]
+    configured = settings.preload
+    return list(DEFAULT_PRELOAD) if configured is None else configured
 
 
 class ForkedKernel:

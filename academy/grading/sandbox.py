@@ -36,6 +36,7 @@ from academy.grading.jobs import GradingLimits
 from academy.grading.sandbox_policy import (  # noqa: F401 - the sandbox's paths, used by other modules
     GUARD_FILE, JUDGE_FILE, SANDBOX_DATA, SANDBOX_GUARD, SANDBOX_JUDGE, SANDBOX_WORK, SANDBOX_ZYGOTE,
     ZYGOTE_FILE, SandboxPolicy, bwrap_mount_args, job_policy, python_executable, server_mounts)
+from academy.grading.settings import settings
 
 # The fork server's empty folder where each job's root is built (see zygote.py).
 ZYGOTE_STAGE = "/run/academy-stage"
@@ -63,8 +64,7 @@ class SandboxSpec:
 
 def sandbox_uid() -> int:
     """Pick this worker process's sandbox uid, so parallel jobs do not share a process count."""
-    base = int(os.environ.get("ACADEMY_SANDBOX_UID_BASE", "200000"))
-    return base + os.getpid() % 50000
+    return settings.sandbox_uid_base + os.getpid() % 50000
 
 
 def judge_uid() -> int:
@@ -209,7 +209,7 @@ def mount_box(folder: Path, limits: GradingLimits) -> bool:
     against the job's memory when the job writes them, and are freed when the box is unmounted.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or os.environ.get("ACADEMY_GRADING_BOX", "1") != "1":
+    if os.geteuid() != 0 or not settings.box:
         return False
     options = f"size={limits.disk_bytes},nr_inodes={limits.max_files},mode=0755"
     if _libc.mount(b"tmpfs", os.fsencode(folder), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),

@@ -134,6 +134,7 @@ def _kernel(job: dict) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a uid change clears it
     if os.getuid() != uid or os.geteuid() != uid:
         os._exit(121)
+    # Not a setting read: the sandbox gives the child exactly the job's environment (sandbox.sandbox_env).
     os.environ.clear()
     os.environ.update(job["env"])
     os.chdir(job["chdir"])
