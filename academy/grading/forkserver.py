@@ -26,8 +26,9 @@ from typing import Any
 
 from academy.grading.cgroups import JobCgroup
 from academy.grading.jobs import GradingLimits
-from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
-from academy.grading.sandbox_policy import forked_mounts, job_policy, python_executable
+from academy.grading.bubblewrap import kill_group, zygote_command
+from academy.grading.sandbox_policy import (
+    SANDBOX_ZYGOTE, SandboxSpec, forked_request, job_policy, python_executable, sandbox_env)
 from academy.grading.settings import settings
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,9 @@ class ForkServer:
             kernel = ForkedKernel(self, job_id)
             self.kernels[job_id] = kernel
             self.send({
-                "op": "start", "id": job_id, "mounts": forked_mounts(policy), "chdir": policy.chdir,
+                "op": "start", "id": job_id, **forked_request(policy),
                 "log": str(spec.socket_dir / "kernel.log"), "connection_file": connection_file,
-                "uid": spec.uid, "env": env, "program": program, "rlimits": policy.rlimits,
+                "env": env, "program": program,
             }, fds)
         finally:
             for fd in fds:
