@@ -33,9 +33,9 @@ import requests
 from nbgrader.api import Gradebook
 
 from academy.grading.gradebook_sync import sqlite_path
-from academy.grading.report import TOKEN_HEADER
 from academy.grading.settings import settings
 from academy.integrations.course_config import course_id, default_gradebook_path, gradebook_url, read_settings
+from academy.integrations.service_tokens import TOKEN_HEADER
 
 ENDPOINT = "/api/grading/manual"
 log = logging.getLogger("academy.grading.manual_sync")

@@ -9,10 +9,9 @@ import requests
 
 from academy.grading.jobs import GradingResult
 from academy.grading.settings import settings
-from academy.integrations.service_tokens import RESULTS, derive
+from academy.integrations.service_tokens import RESULTS, TOKEN_HEADER, derive
 
 Reporter = Callable[[GradingResult], None]
-TOKEN_HEADER = "X-Academy-Grader-Token"
 log = logging.getLogger(__name__)
 _warned = False
 
