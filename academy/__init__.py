@@ -19,7 +19,7 @@ BLUEPRINTS = (
     "academy.mail.views",
     # Optional packages: registered when present.
     "academy.oauth.views?",
-    "academy.grading.views?",
+    "academy.gradebook.views?",
     "academy.placements.views?",
     "academy.reports.views?",
     "academy.submissions.views?",
@@ -38,7 +38,6 @@ MODEL_MODULES = (
     "academy.students.models",
     "academy.mail.models",
     "academy.oauth.models?",
-    "academy.grading.models?",
     "academy.placements.models?",
     "academy.submissions.models?",
 )
