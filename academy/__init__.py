@@ -18,7 +18,7 @@ BLUEPRINTS = (
     "academy.audit.views",
     "academy.mail.views",
     "academy.oauth.views",
-    "academy.grading.views",
+    "academy.gradebook.views",
     "academy.placements.views",
     "academy.reports.views",
     "academy.submissions.views",

@@ -17,7 +17,7 @@ import requests
 from nbgrader.exchange.abc import Exchange, ExchangeError
 from traitlets import Bool, Float, Unicode, default
 
-from academy.exchange import settings
+from academy.exchange.settings import hub_api, portal_token, portal_url
 
 # Messages of our own, in Korean and English like the hub's (the notebook server has no language switch).
 MESSAGES = {
@@ -64,7 +64,7 @@ class PortalExchange(Exchange):
 
     @default("portal_url")
     def _portal_url_default(self):
-        return settings.portal_url()
+        return portal_url()
 
     request_timeout = Float(
         30.0, help="Seconds to wait for the portal before reporting it unreachable (uploads included)."
@@ -88,7 +88,7 @@ class PortalExchange(Exchange):
 
     def hub_token(self) -> str | None:
         """Return the portal token from the user's auth state in the hub, or None when not allowed."""
-        api, token, user = settings.hub_api()
+        api, token, user = hub_api()
         if not (self.use_hub_auth_state and api and token and user):
             return None
         try:
@@ -107,7 +107,7 @@ class PortalExchange(Exchange):
         return state.get("access_token") or None
 
     def portal_token(self) -> str:
-        token = self.hub_token() or settings.portal_token()
+        token = self.hub_token() or portal_token()
         if not token:
             self.fail(message("no_token"))
         return token

@@ -13,7 +13,7 @@ from collections import defaultdict
 from nbgrader.exchange.abc import ExchangeList
 from traitlets.config import Application
 
-from academy.exchange import settings
+from academy.exchange.settings import hub_user
 from academy.exchange.exchange import ExchangeError, PortalExchange, message
 
 
@@ -98,7 +98,7 @@ class PortalList(PortalExchange, ExchangeList):
         assignment_id = self.coursedir.assignment_id if self.coursedir else ""
         records = self.my_submissions(course_id, assignment_id)
         released: dict | None = None
-        student = settings.hub_user() or ""
+        student = hub_user() or ""
         groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for record in records:
             key = (record["course"], record["assignment"])

@@ -7,21 +7,19 @@ ACADEMY_BROKER_URL (default: a SQLite file, no server), ACADEMY_BROKER_VISIBILIT
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from celery import Celery
 from kombu import Queue
 
+from academy.grading.settings import put_venv_on_path, settings
 from academy.grading.store import grading_dir
 
-# nbgrader shells out to `alembic` when it creates a gradebook; use this venv's.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+put_venv_on_path()  # before any job runs: nbgrader's `alembic` must be this venv's
 
 
 def broker_url() -> str:
     """Return the broker: ACADEMY_BROKER_URL, else a SQLite file beside the results (no server)."""
-    return os.environ.get("ACADEMY_BROKER_URL") or f"sqla+sqlite:///{grading_dir() / 'broker.sqlite'}"
+    return settings.broker_url or f"sqla+sqlite:///{grading_dir() / 'broker.sqlite'}"
 
 
 app = Celery("academy.grading", broker=broker_url(), include=["academy.grading.tasks"])
@@ -42,7 +40,7 @@ app.conf.update(
     # must exceed the longest job, or a running job is handed out twice (which is safe: the
     # result store grades each submission once, but it wastes a slot).
     broker_transport_options=(
-        {"visibility_timeout": int(os.environ.get("ACADEMY_BROKER_VISIBILITY_TIMEOUT", "3600"))}
+        {"visibility_timeout": settings.broker_visibility_timeout}
         if broker_url().startswith(("redis://", "rediss://")) else {}  # sqla passes these to SQLAlchemy
     ),
     broker_connection_retry_on_startup=True,

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from academy.grading.settings import settings
+
 log = logging.getLogger(__name__)
 RESOURCES = ("memory", "pids", "cpu")
 V1_CONTROLLER = {"memory": "memory", "pids": "pids", "cpu": "cpuacct"}
@@ -178,7 +180,7 @@ def layout() -> Layout:
     global _layout
     with _layout_lock:
         if _layout is None:
-            if os.environ.get("ACADEMY_GRADING_CGROUPS", "1") != "1" or os.geteuid() != 0:
+            if not settings.cgroups or os.geteuid() != 0:
                 _layout = Layout()
             else:
                 _layout = detect()

@@ -26,8 +26,10 @@ from typing import Any
 
 from academy.grading.cgroups import JobCgroup
 from academy.grading.jobs import GradingLimits
-from academy.grading.sandbox import SANDBOX_ZYGOTE, SandboxSpec, kill_group, sandbox_env, zygote_command
-from academy.grading.sandbox_policy import forked_mounts, job_policy, python_executable
+from academy.grading.bubblewrap import kill_group, zygote_command
+from academy.grading.sandbox_policy import (
+    SANDBOX_ZYGOTE, SandboxSpec, forked_request, job_policy, python_executable, sandbox_env)
+from academy.grading.settings import settings
 
 log = logging.getLogger(__name__)
 DEFAULT_PRELOAD = ("cloudpickle", "numpy", "pandas", "scipy", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics",
@@ -44,16 +46,14 @@ class ForkServerUnavailable(RuntimeError):
 
 def fork_server_enabled(gpu: bool) -> bool:
     """Return whether kernels of this worker come from the fork server."""
-    return (os.environ.get("ACADEMY_GRADING_FORK_SERVER", "1") == "1" and os.geteuid() == 0
+    return (settings.fork_server and os.geteuid() == 0
             and not gpu and sys.platform == "linux")
 
 
 def preload_modules() -> list[str]:
     """Return the modules the fork server imports before it forks any kernel."""
-    configured = os.environ.get("ACADEMY_GRADING_PRELOAD")
-    if configured is None:
-        return list(DEFAULT_PRELOAD)
-    return [name.strip() for name in configured.split(",") if name.strip()]
+    configured = settings.preload
+    return list(DEFAULT_PRELOAD) if configured is None else configured
 
 
 class ForkedKernel:
@@ -146,9 +146,9 @@ class ForkServer:
             kernel = ForkedKernel(self, job_id)
             self.kernels[job_id] = kernel
             self.send({
-                "op": "start", "id": job_id, "mounts": forked_mounts(policy), "chdir": policy.chdir,
+                "op": "start", "id": job_id, **forked_request(policy),
                 "log": str(spec.socket_dir / "kernel.log"), "connection_file": connection_file,
-                "uid": spec.uid, "env": env, "program": program, "rlimits": policy.rlimits,
+                "env": env, "program": program,
             }, fds)
         finally:
             for fd in fds:

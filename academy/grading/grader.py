@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from academy.grading.integrity import screen_notebook
 from academy.grading.jobs import LIMIT_STATUS, CellScore, GradingJob, GradingResult, Limit, Status, limit_message
 from academy.grading.judging import Judge
 from academy.grading.sandbox import KernelHandle, SandboxSpec, judge_uid, kernel_manager_for, sandbox_uid
+from academy.grading.settings import settings
 from academy.grading.store import ResultStore, safe_key
 from academy.integrations.assignment_source import SourceRefused
 
@@ -77,7 +77,7 @@ class SubmissionRejected(ValueError):
 
 def scratch_root() -> Path:
     """Return where job folders are made: ACADEMY_GRADING_SCRATCH, never inside a course."""
-    path = Path(os.environ.get("ACADEMY_GRADING_SCRATCH", Path(tempfile.gettempdir()) / "academy-grading"))
+    path = settings.scratch_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -246,7 +246,7 @@ def _grade(job: GradingJob) -> GradingResult:
         restored = sync.instructor_cell_ids(db_url, course_id, job.assignment)
         findings = [f"{name}: {item}" for name, nb in submitted_nbs.items()
                     for item in screen_notebook(nb, restored)]
-        data_dir = job.data_dir or os.environ.get("ACADEMY_DATA_DIR")
+        data_dir = job.data_dir or settings.data_dir
         forked_from = scratch.parent if fork_server_enabled(job.gpu) else None
         ignore = list(base.CourseDirectory.get("ignore", []) or [])
         box = handle.open_box(scratch / "box", job.limits)  # all the sandboxes may write: a sized tmpfs

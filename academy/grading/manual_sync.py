@@ -33,8 +33,9 @@ import requests
 from nbgrader.api import Gradebook
 
 from academy.grading.gradebook_sync import sqlite_path
-from academy.grading.report import TOKEN_HEADER
+from academy.grading.settings import settings
 from academy.integrations.course_config import course_id, default_gradebook_path, gradebook_url, read_settings
+from academy.integrations.service_tokens import TOKEN_HEADER
 
 ENDPOINT = "/api/grading/manual"
 log = logging.getLogger("academy.grading.manual_sync")
@@ -197,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between passes; without it, run one pass and exit (1 if it stopped early)")
     parser.add_argument("--state", type=Path, default=None,
                         help="state file (default: beside the course's default gradebook, under the var folder)")
-    parser.add_argument("--portal-url", default=os.environ.get("ACADEMY_PORTAL_URL", ""),
+    parser.add_argument("--portal-url", default=settings.portal_url,
                         help="the portal's base URL (default: $ACADEMY_PORTAL_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s manual_sync: %(message)s")
-    token = os.environ.get("ACADEMY_SYNC_TOKEN", "")
+    token = settings.sync_token
     if not args.portal_url or not token:
         parser.error("set ACADEMY_PORTAL_URL (or --portal-url) and ACADEMY_SYNC_TOKEN (this course's sync token)")
     # Never inside the course folder: the sync may run as an OS user that cannot write there.

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from typing import Callable
 
 import requests
 
 from academy.grading.jobs import GradingResult
-from academy.integrations.service_tokens import RESULTS, derive
+from academy.grading.settings import settings
+from academy.integrations.service_tokens import RESULTS, TOKEN_HEADER, derive
 
 Reporter = Callable[[GradingResult], None]
-TOKEN_HEADER = "X-Academy-Grader-Token"
 log = logging.getLogger(__name__)
 _warned = False
 
@@ -27,10 +26,10 @@ def worker_token() -> str:
     A worker set up before scoped tokens has only the master secret (ACADEMY_GRADER_TOKEN): its results
     token is derived from it, with a warning, since a worker should not hold what mints every token.
     """
-    token = os.environ.get("ACADEMY_WORKER_TOKEN", "")
+    token = settings.worker_token
     if token:
         return token
-    master = os.environ.get("ACADEMY_GRADER_TOKEN", "")
+    master = settings.grader_token
     if not master:
         return ""
     global _warned
@@ -43,7 +42,7 @@ def worker_token() -> str:
 
 def post_result(result: GradingResult) -> None:
     """POST the result as JSON to ACADEMY_PORTAL_URL/api/grading/results with the worker's token."""
-    base = os.environ.get("ACADEMY_PORTAL_URL")
+    base = settings.portal_url
     if not base:
         log.warning("ACADEMY_PORTAL_URL is not set: result of %s kept only in the store",
                     result.submission_id)
@@ -63,6 +62,6 @@ def post_result(result: GradingResult) -> None:
 
 def load_reporter() -> Reporter:
     """Return the reporter named by ACADEMY_GRADING_REPORTER ('module:function'), else post_result."""
-    name = os.environ.get("ACADEMY_GRADING_REPORTER", "academy.grading.report:post_result")
+    name = settings.reporter
     module, _, attribute = name.partition(":")
     return getattr(importlib.import_module(module), attribute)

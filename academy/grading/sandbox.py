@@ -9,9 +9,10 @@ worker over ZeroMQ IPC sockets in the socket folder, because TCP on loopback doe
 network namespace. What the sandbox sees and its limits come from one policy (sandbox_policy.py);
 the limits of the whole job (memory, processes, CPU time) from its cgroup (cgroups.py).
 
-By default a root worker's kernels are forked from its fork server (zygote_command here, the
-rest in forkserver.py and zygote.py), which builds the same view per job with namespaces of its
-own; otherwise each kernel is a fresh Python started by bwrap_command.
+By default a root worker's kernels are forked from its fork server (forkserver.py and zygote.py),
+which builds the same view per job with namespaces of its own; otherwise each kernel is a fresh
+Python started by bwrap_command (bubblewrap.py). This module sits above both: the fork server
+imports only the policy and the bubblewrap renderings, never this module.
 """
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ import fcntl
 import logging
 import os
 import resource
-import shutil
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -32,52 +31,27 @@ import zmq
 from jupyter_client.manager import AsyncKernelManager
 
 from academy.grading import cgroups
+from academy.grading.bubblewrap import bwrap_command, kill_group
+from academy.grading.forkserver import ForkServerUnavailable, fork_server_for
 from academy.grading.jobs import GradingLimits
-from academy.grading.sandbox_policy import (  # noqa: F401 - the sandbox's paths, used by other modules
-    GUARD_FILE, JUDGE_FILE, SANDBOX_DATA, SANDBOX_GUARD, SANDBOX_JUDGE, SANDBOX_WORK, SANDBOX_ZYGOTE,
-    ZYGOTE_FILE, SandboxPolicy, bwrap_mount_args, job_policy, python_executable, server_mounts)
+from academy.grading.sandbox_policy import (  # noqa: F401 - SandboxSpec: also imported from here by the grader
+    RLIMITS, SANDBOX_GUARD, SANDBOX_JUDGE, SandboxPolicy, SandboxSpec, cgroup_limits, job_policy, python_executable,
+    sandbox_env)
+from academy.grading.settings import settings
 
-# The fork server's empty folder where each job's root is built (see zygote.py).
-ZYGOTE_STAGE = "/run/academy-stage"
 MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
 log = logging.getLogger(__name__)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot create namespaces here."""
-
-
-@dataclass(frozen=True)
-class SandboxSpec:
-    """Where one sandbox's writable folders are and what it may use."""
-
-    work_dir: Path  # scratch copy of the submission; bound read-write at SANDBOX_WORK
-    socket_dir: Path  # kernel IPC sockets; bound read-write at the same path
-    data_dir: Path | None
-    limits: GradingLimits
-    uid: int  # unprivileged host uid the student's code runs as
-    gpu: bool = False
-    scratch_root: Path | None = None  # set: the kernel comes from this root's fork server
-
-
 def sandbox_uid() -> int:
     """Pick this worker process's sandbox uid, so parallel jobs do not share a process count."""
-    base = int(os.environ.get("ACADEMY_SANDBOX_UID_BASE", "200000"))
-    return base + os.getpid() % 50000
+    return settings.sandbox_uid_base + os.getpid() % 50000
 
 
 def judge_uid() -> int:
     """Pick this worker process's uid for the judge: never the uid its trainee kernels run as."""
     return sandbox_uid() + 50000
-
-
-def require_bwrap() -> str:
-    """Return the bwrap path or raise SandboxUnavailable."""
-    path = shutil.which("bwrap")
-    if path is None:
-        raise SandboxUnavailable("bubblewrap is not installed: apt-get install -y bubblewrap")
-    return path
 
 
 def prepare_dirs(spec: SandboxSpec) -> None:
@@ -90,76 +64,6 @@ def prepare_dirs(spec: SandboxSpec) -> None:
             path.chmod(0o700)
 
 
-def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
-    """Wrap a command so that it runs inside the sandbox described by spec."""
-    bwrap = require_bwrap()
-    policy = job_policy(spec)
-    privileged = os.geteuid() == 0
-    args = [bwrap, "--die-with-parent", "--new-session"]
-    if privileged:
-        # No user namespace: the code then runs as a real unprivileged host uid, so
-        # RLIMIT_NPROC binds (it never does for root, and a userns made by root maps to root).
-        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                 "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
-        args += ["--unshare-all"]
-    args += bwrap_mount_args(policy.mounts)
-    args += ["--chdir", policy.chdir, "--"]
-    if privileged:
-        uid = str(spec.uid)
-        args += ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs",
-                 "--bounding-set", "-all", "--inh-caps", "-all", "--"]
-    return args + inner
-
-
-def zygote_command(data_dir: Path | None, limits: GradingLimits, inner: list[str]) -> list[str]:
-    """Wrap the fork server in its worker's sandbox (root only: it builds each job's namespaces).
-
-    It sees every read-only source of a job's view (nothing of any job: each job's writable folders
-    reach it as mount fds) and keeps the four capabilities a child needs to build its namespaces
-    and drop to the sandbox uid. Only the worker's own code runs with them.
-    """
-    bwrap = require_bwrap()
-    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
-            "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
-    for cap in ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
-        args += ["--cap-add", cap]
-    args += bwrap_mount_args(server_mounts(data_dir, limits.tmp_bytes, ZYGOTE_STAGE))
-    return args + ["--chdir", "/", "--"] + inner
-
-
-def sandbox_env(spec: SandboxSpec) -> dict[str, str]:
-    """Return the whole environment of sandboxed code: nothing inherited from the worker."""
-    path = [str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
-    threads = "1"  # one BLAS thread per sandbox: workers already run one job per core
-    env = {
-        "PATH": ":".join(path),
-        "HOME": "/tmp",
-        "USER": "trainee",
-        "LANG": "C.UTF-8",
-        "TMPDIR": "/tmp",
-        "IPYTHONDIR": "/tmp/.ipython",
-        "JUPYTER_CONFIG_DIR": "/tmp/.jupyter",
-        "JUPYTER_DATA_DIR": "/tmp/.jupyter-data",
-        "JUPYTER_RUNTIME_DIR": str(spec.socket_dir),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp/.matplotlib",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "NBGRADER_EXECUTION": "autograde",
-        "ACADEMY_DATA_DIR": SANDBOX_DATA,
-    }
-    if not spec.gpu:
-        env["CUDA_VISIBLE_DEVICES"] = ""
-    return env
-
-
-RLIMITS = {"cpu": resource.RLIMIT_CPU, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
-           "core": resource.RLIMIT_CORE, "as": resource.RLIMIT_AS}
-
-
 def limits_preexec(policy: SandboxPolicy, cgroup: cgroups.JobCgroup | None = None) -> Callable[[], None]:
     """Return a preexec_fn that joins the job's cgroup and sets the policy's rlimits, for all it starts."""
     procs = [str(p) for p in cgroup.procs_files()] if cgroup is not None else []
@@ -168,13 +72,10 @@ def limits_preexec(policy: SandboxPolicy, cgroup: cgroups.JobCgroup | None = Non
         for path in procs:
             with open(path, "w") as handle:
                 handle.write(str(os.getpid()))
-        for name, value in policy.rlimits.items():
-            hard = value
+        for name, (soft, hard) in policy.rlimit_pairs().items():
             if name == "nproc" and os.geteuid() != 0:
-                value = hard = value + _own_process_count()  # our own uid: count our other processes
-            elif name == "cpu":
-                hard = value + 5  # SIGXCPU first, SIGKILL 5 s later
-            resource.setrlimit(RLIMITS[name], (value, hard))
+                soft = hard = soft + _own_process_count()  # our own uid: count our other processes
+            resource.setrlimit(RLIMITS[name], (soft, hard))
 
     return apply
 
@@ -192,16 +93,6 @@ def _own_process_count() -> int:
     return count
 
 
-def kill_group(pid: int | None) -> None:
-    """Kill a sandbox's process group; bwrap's --die-with-parent takes the namespace down."""
-    if pid is None:
-        return
-    try:
-        os.killpg(os.getpgid(pid), signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def mount_box(folder: Path, limits: GradingLimits) -> bool:
     """Make folder a tmpfs of limits.disk_bytes holding everything a job's sandboxes may write.
 
@@ -209,7 +100,7 @@ def mount_box(folder: Path, limits: GradingLimits) -> bool:
     against the job's memory when the job writes them, and are freed when the box is unmounted.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or os.environ.get("ACADEMY_GRADING_BOX", "1") != "1":
+    if os.geteuid() != 0 or not settings.box:
         return False
     options = f"size={limits.disk_bytes},nr_inodes={limits.max_files},mode=0755"
     if _libc.mount(b"tmpfs", os.fsencode(folder), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV),
@@ -295,8 +186,6 @@ def run_judge(spec: SandboxSpec, timeout: float, handle: KernelHandle | None = N
     cgroup = handle.job_cgroup(spec.limits) if handle is not None else None
     process: Any = None
     if spec.scratch_root is not None:
-        from academy.grading.forkserver import ForkServerUnavailable, fork_server_for
-
         try:
             server = fork_server_for(spec.scratch_root, spec.data_dir, env)
             process = server.launch(spec, "", env, program="judge", cgroup=cgroup)
@@ -355,8 +244,6 @@ class KernelHandle:
             self._cgroup_tried = True
             found = cgroups.layout()
             if found.by_resource:
-                from academy.grading.sandbox_policy import cgroup_limits
-
                 try:
                     self.cgroup = cgroups.JobCgroup(found, cgroup_limits(limits), self.kill)
                 except OSError:
@@ -457,8 +344,6 @@ class SandboxKernelManager(AsyncKernelManager):
         # polling (it would see pid 1 and quit); --die-with-parent covers a dying worker.
         kw["independent"] = True
         if self.spec.scratch_root is not None:
-            from academy.grading.forkserver import ForkServerUnavailable
-
             try:
                 await self._launch_forked(kw["env"], cgroup)
                 return
@@ -480,8 +365,6 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _launch_forked(self, env: dict[str, str], cgroup: cgroups.JobCgroup | None) -> None:
         """Have the worker's fork server fork this job's kernel (see forkserver.py)."""
-        from academy.grading.forkserver import fork_server_for
-
         assert self.spec is not None and self.spec.scratch_root is not None and self.provisioner is not None
         if self.handle is not None and self.handle.killed:
             raise RuntimeError("the job's time limit passed before the kernel started")

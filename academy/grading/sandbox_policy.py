@@ -1,7 +1,7 @@
 """The one sandbox policy: what a job's code sees, where it may write, and the limits it runs under.
 
 Both ways a job's code starts build its view from the same ordered list of mount steps made here:
-bubblewrap (sandbox.bwrap_command turns each step into bwrap arguments) and the fork server's
+bubblewrap (bubblewrap.bwrap_command turns each step into bwrap arguments) and the fork server's
 per-job namespaces (zygote.py performs each step itself, with the job's writable folders handed
 over as mount file descriptors). Order matters: a sized tmpfs on /tmp comes first, then the binds
 that may lie under /tmp (an installation or a scratch folder there stays visible), then the
@@ -10,19 +10,22 @@ job's own writable folders. Parent folders that the sandbox creates are made tra
 
 Limits come in two layers: rlimits on every process (the only layer where no cgroup hierarchy
 is writable) and, per job, a cgroup (cgroups.py) for memory (tmpfs pages included), processes
-and CPU time across all the job's processes.
+and CPU time across all the job's processes. The namespaces a job gets, the uid its code runs as
+and its whole environment are decided here too, for both ways.
+
+This module imports nothing else of the sandbox: the bubblewrap renderings (bubblewrap.py), the fork
+server (forkserver.py) and the kernel manager (sandbox.py) all build on it.
 """
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from academy.grading.jobs import GradingLimits
-    from academy.grading.sandbox import SandboxSpec
+from academy.grading.jobs import GradingLimits
 
 SANDBOX_WORK = "/home/trainee/work"
 SANDBOX_DATA = "/data"
@@ -39,6 +42,26 @@ ETC_ENTRIES = (
     "nsswitch.conf", "hosts", "ssl", "fonts", "alternatives", "mime.types",
 )
 NVIDIA_DEVICES = ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+# The namespaces of every sandbox besides its own mount namespace, in bwrap's words (--unshare-<name>):
+# no network, its own pids, IPC, host name and cgroup view. No user namespace for a root worker: the code
+# runs as a real unprivileged host uid, so RLIMIT_NPROC binds (zygote.py maps each name to its CLONE_NEW*).
+NAMESPACES = ("ipc", "pid", "net", "uts", "cgroup")
+RLIMITS = {"cpu": resource.RLIMIT_CPU, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
+           "core": resource.RLIMIT_CORE, "as": resource.RLIMIT_AS}
+CPU_GRACE_SECONDS = 5  # past the CPU rlimit, SIGXCPU; this much later, SIGKILL
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Where one sandbox's writable folders are and what it may use."""
+
+    work_dir: Path  # scratch copy of the submission; bound read-write at SANDBOX_WORK
+    socket_dir: Path  # kernel IPC sockets; bound read-write at the same path
+    data_dir: Path | None
+    limits: GradingLimits
+    uid: int  # unprivileged host uid the student's code runs as
+    gpu: bool = False
+    scratch_root: Path | None = None  # set: the kernel comes from this root's fork server
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,12 @@ class SandboxPolicy:
     uid: int
     rlimits: dict[str, int] = field(default_factory=dict)  # name -> limit, set on every process
     cgroup: dict[str, int] = field(default_factory=dict)  # name -> limit of the whole job
+    namespaces: tuple[str, ...] = NAMESPACES
+
+    def rlimit_pairs(self) -> dict[str, tuple[int, int]]:
+        """Return each rlimit as (soft, hard): the hard CPU limit comes CPU_GRACE_SECONDS after the soft one."""
+        return {name: (value, value + CPU_GRACE_SECONDS if name == "cpu" else value)
+                for name, value in self.rlimits.items()}
 
     def paths(self, kinds: tuple[str, ...]) -> list[str]:
         """Return the destinations of the mounts of the given kinds, in order."""
@@ -164,6 +193,34 @@ def _below(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def sandbox_env(spec: SandboxSpec) -> dict[str, str]:
+    """Return the whole environment of sandboxed code: nothing inherited from the worker."""
+    path = [str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
+    threads = "1"  # one BLAS thread per sandbox: workers already run one job per core
+    env = {
+        "PATH": ":".join(path),
+        "HOME": "/tmp",
+        "USER": "trainee",
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "IPYTHONDIR": "/tmp/.ipython",
+        "JUPYTER_CONFIG_DIR": "/tmp/.jupyter",
+        "JUPYTER_DATA_DIR": "/tmp/.jupyter-data",
+        "JUPYTER_RUNTIME_DIR": str(spec.socket_dir),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/.matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "NBGRADER_EXECUTION": "autograde",
+        "ACADEMY_DATA_DIR": SANDBOX_DATA,
+    }
+    if not spec.gpu:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
 def job_policy(spec: SandboxSpec) -> SandboxPolicy:
     """Return the policy of one sandbox (a job's kernel or its judge)."""
     limits = spec.limits
@@ -218,6 +275,13 @@ def forked_mounts(policy: SandboxPolicy) -> list[dict[str, Any]]:
             step["fd"] = True
         steps.append(step)
     return steps
+
+
+def forked_request(policy: SandboxPolicy) -> dict[str, Any]:
+    """Return the policy's part of the fork server's start request: mounts, folder, uid, limits, namespaces."""
+    return {"mounts": forked_mounts(policy), "chdir": policy.chdir, "uid": policy.uid,
+            "rlimits": {name: list(pair) for name, pair in policy.rlimit_pairs().items()},
+            "namespaces": list(policy.namespaces)}
 
 
 def server_mounts(data_dir: Path | None, tmp_bytes: int, stage: str) -> tuple[Mount, ...]:

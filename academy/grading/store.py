@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Iterator
 
 from academy.grading.jobs import GradingResult
+from academy.grading.settings import settings
 
 
 def grading_dir() -> Path:
     """Return the worker's state folder (results, locks): ACADEMY_GRADING_DIR or var/grading."""
-    configured = os.environ.get("ACADEMY_GRADING_DIR")
-    if configured:
-        path = Path(configured)
-    else:
-        root = Path(os.environ.get("ACADEMY_VAR_DIR", Path(__file__).resolve().parents[2] / "var"))
-        path = root / "grading"
+    path = settings.grading_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 

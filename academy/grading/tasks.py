@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import shutil
 import time
 import threading
@@ -27,6 +26,7 @@ from academy.grading.grader import grade_submission, scratch_root
 from academy.grading.jobs import GradingJob
 from academy.grading.report import ReportFailed, load_reporter
 from academy.grading.sandbox import unmount_stale_boxes
+from academy.grading.settings import settings
 from academy.grading.store import ResultStore, grading_dir, safe_key
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _start_fork_server(**_: Any) -> None:
 
 
 def _prestart() -> None:
-    data_dir = os.environ.get("ACADEMY_DATA_DIR")
+    data_dir = settings.data_dir
     try:
         fork_server_for(scratch_root(), Path(data_dir) if data_dir else None)
     except ForkServerUnavailable:
@@ -151,7 +151,7 @@ def _warm(**_: Any) -> None:
 
 @worker_ready.connect
 def _recover(**_: Any) -> None:
-    if os.environ.get("ACADEMY_GRADING_REQUEUE_ON_START", "1") == "1":
+    if settings.requeue_on_start:
         requeued = requeue_orphans()
         if requeued:
             log.warning("re-queued %d grading jobs left by a stopped worker", requeued)

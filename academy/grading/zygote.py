@@ -7,15 +7,17 @@ the kernel machinery and the labs' libraries, then waits for requests on its std
 SOCK_SEQPACKET socket: one JSON object a message, with file descriptors attached:
 
   {"op": "start", "id": ..., "mounts": [step, ...], "chdir": dir, "log": path, "connection_file": path,
-   "uid": n, "rlimits": {...}, "env": {...}, "program": "kernel" | "judge"}
+   "uid": n, "rlimits": {name: [soft, hard]}, "namespaces": [name, ...], "env": {...},
+   "program": "kernel" | "judge"}
       fds: one mount fd per step marked "fd" (the job's writable folders, detached by the worker),
            then one folder fd per cgroup hierarchy of the job
       ->  {"started": id}  and later  {"exited": id, "code": n}
   {"op": "kill", "id": ...}
 
-Per job it forks a monitor that joins the job's cgroup, unshares fresh mount, pid, network, IPC,
-UTS and cgroup namespaces, and builds the job's root from the mount steps (the same steps bwrap
-gets for a job's own sandbox: sandbox_policy.py), then pivots into it: nothing of the server's view
+Per job it forks a monitor that joins the job's cgroup, unshares a fresh mount namespace and the
+policy's others (pid, network, IPC, UTS and cgroup), and builds the job's root from the mount steps
+(mounts, namespaces, uid and rlimits are the same ones bwrap gets for a job's own sandbox, all from
+sandbox_policy.py), then pivots into it: nothing of the server's view
 is left. It forks the namespace's init, which mounts /proc and forks the kernel. The kernel sets
 its rlimits, drops to the unprivileged uid with no groups, no capabilities of any kind and
 no_new_privs, and only then runs the guarded kernel. Killing the monitor kills the namespace's
@@ -36,6 +38,8 @@ import time
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x02000000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+NAMESPACES = {"ipc": CLONE_NEWIPC, "pid": CLONE_NEWPID, "net": CLONE_NEWNET, "uts": CLONE_NEWUTS,
+              "cgroup": CLONE_NEWCGROUP}  # sandbox_policy.NAMESPACES, in bwrap's words
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 MNT_DETACH = 2
@@ -114,9 +118,16 @@ def _code(status: int) -> int:
 
 
 def _set_limits(rlimits: dict) -> None:
-    for name, value in rlimits.items():
-        hard = int(value) + 5 if name == "cpu" else int(value)  # SIGXCPU first, SIGKILL 5 s later
-        resource.setrlimit(RLIMITS[name], (int(value), hard))
+    for name, (soft, hard) in rlimits.items():  # the policy's (soft, hard): SIGXCPU first, SIGKILL later
+        resource.setrlimit(RLIMITS[name], (int(soft), int(hard)))
+
+
+def _unshare_flags(job: dict) -> int:
+    """Return unshare(2)'s flags for the job: a mount namespace, and each namespace its policy names."""
+    flags = CLONE_NEWNS
+    for name in job["namespaces"]:
+        flags |= NAMESPACES[name]  # an unknown name is a KeyError: the job does not start half-set
+    return flags
 
 
 def _kernel(job: dict) -> None:
@@ -134,6 +145,7 @@ def _kernel(job: dict) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a uid change clears it
     if os.getuid() != uid or os.geteuid() != uid:
         os._exit(121)
+    # Not a setting read: the sandbox gives the child exactly the job's environment (sandbox.sandbox_env).
     os.environ.clear()
     os.environ.update(job["env"])
     os.chdir(job["chdir"])
@@ -264,8 +276,7 @@ def _monitor(job: dict, fds: list[int]) -> None:
         os.write(procs, str(os.getpid()).encode())
         os.close(procs)
         os.close(folder)
-    _call(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP),
-          "unshare")
+    _call(_libc.unshare(_unshare_flags(job)), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
     procs_at = _build_root(STAGE, job["mounts"], fds[:mounts])

@@ -18,6 +18,7 @@ import hmac
 import re
 
 RESULTS = "results"
+TOKEN_HEADER = "X-Academy-Grader-Token"  # the request header that carries a service token, on both sides
 _SCOPE = re.compile(r"^(results|manual-c[0-9]{1,12})$")
 _CONTEXT = b"academy-service-token/v1\0"  # tokens of this scheme never equal any other HMAC of the secret
 

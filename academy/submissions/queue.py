@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 from academy.auth.models import User
 from academy.config import var_dir
 from academy.extensions import db
+from academy.integrations.grading_queue import queue_grading_job
 from academy.submissions.models import Submission, SubmissionStatus
 from academy.util import utcnow
 
@@ -38,11 +39,8 @@ Enqueuer = Callable[[Submission, dict[str, bytes]], str]
 
 
 def _default_enqueue(submission: Submission, files: dict[str, bytes]) -> str:
-    from academy.grading.jobs import GradingJob
-    from academy.grading.tasks import submit
-
     assignment = submission.assignment
-    job = GradingJob(
+    return queue_grading_job(
         submission_id=str(submission.id),
         course_dir=str(Path(current_app.config["COURSES_DIR"]) / assignment.course.nbgrader_course),
         assignment=assignment.nbgrader_name,
@@ -51,7 +49,6 @@ def _default_enqueue(submission: Submission, files: dict[str, bytes]) -> str:
         submitted_at=submission.received_at,
         gpu=assignment.needs_gpu,
     )
-    return submit(job)
 
 
 def _enqueuer() -> Enqueuer:

@@ -103,6 +103,23 @@ def penalty_percent(assignment: Assignment, late_days: int) -> float:
     return float(min(late_days * course.late_percent_per_day, course.late_max_deduction))
 
 
+def scale_score(points: float, out_of: float, max_points: float) -> float:
+    """Put points out of a total on the assignment's scale (max_points); extra credit stops at the maximum."""
+    if out_of <= 0:
+        return 0.0
+    return round(min(max(points / out_of, 0.0), 1.0) * max_points, 2)
+
+
+def apply_late_penalty(score: float, assignment: Assignment, late_days: int) -> tuple[float, float]:
+    """Return (the score less the course's late penalty, the penalty): the one place a late penalty is applied.
+
+    The penalty is the policy's percent of the score; rounding never lets score and penalty sum past the maximum.
+    """
+    penalty = round(score * penalty_percent(assignment, late_days) / 100, 2)
+    final = round(score - penalty, 2)
+    return final, min(penalty, assignment.max_points - final)
+
+
 # A file name part the filesystem stores (NAME_MAX is 255 bytes), and a whole name (folders included)
 # that an assignment's files never need to pass, well inside PATH_MAX under any data directory.
 MAX_NAME_PART_BYTES = 255
@@ -413,8 +430,8 @@ def record_result(data: dict) -> Submission:
         submission.days_late = days_late(submission.received_at, due_at)
     # Scaled against all of nbgrader's points (tests and hand-graded answers): written answers are not
     # free marks while they wait for an instructor.
-    score = round(min(max(auto / top, 0.0), 1.0) * assignment.max_points, 2) if top > 0 else 0.0
-    penalty = round(score * penalty_percent(assignment, submission.days_late) / 100, 2)
+    score = scale_score(auto, top, assignment.max_points)
+    final, penalty = apply_late_penalty(score, assignment, submission.days_late)
     submission.status = status
     submission.auto_score = score
     submission.late_penalty = penalty
@@ -432,7 +449,7 @@ def record_result(data: dict) -> Submission:
     if not _newer_graded(submission):
         # Feedback an instructor wrote in the portal stays; the grader's own is in the feedback document.
         grade = find_grade(assignment, student)
-        upsert_grade(assignment, student, score - penalty, grade.feedback if grade else "", None,
+        upsert_grade(assignment, student, final, grade.feedback if grade else "", None,
                      late_penalty=penalty, source="autograde")
     return submission
 

@@ -11,7 +11,7 @@ from academy.auth.models import User
 from academy.courses.models import Assignment
 from academy.errors import answer
 from academy.extensions import csrf, db, limiter
-from academy.grading.service_auth import require_grader_token  # the worker's scoped token
+from academy.gradebook.service_auth import require_grader_token  # the worker's scoped token
 from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
 from academy.oauth.provider import digest as token_digest

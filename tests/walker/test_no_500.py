@@ -107,8 +107,8 @@ KNOWN: dict[str, str] = {
     # academy/oauth/ (its owner): Authlib refuses to build an error whose description quotes non-ASCII input.
     "oauth.authorize": "academy/oauth/views.py authorize: ?response_type=<non-ASCII> raises ValueError in "
                        "authlib/oauth2/base.py (500)",
-    # academy/grading/views.py (its owner): a student id past 2**63 reaches the database.
-    "grading_api.api_manual_total": "academy/grading/views.py _find_target: {\"student\": \"<20-digit id>\"} -> "
+    # academy/gradebook/ (its owner): a student id past 2**63 reaches the database.
+    "grading_api.api_manual_total": "academy/gradebook/services.py _find_target: {\"student\": \"<20-digit id>\"} -> "
                                     "OverflowError on SQLite (500); {\"assignment\": \"a\\u0000b\"} -> DataError "
                                     "on PostgreSQL (500)",
 }
