@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "academy"
 
 
@@ -154,21 +152,10 @@ def test_the_graph_sees_function_local_and_relative_imports(tmp_path):
 
 
 # Cycles being broken in another change of issue 14; nothing may join them.
-KNOWN_CYCLES = [
-    ["academy.grading.forkserver", "academy.grading.sandbox", "academy.grading.forkserver"],
-]
-
-
 def _listed(cycles: list[list[str]]) -> str:
     return "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
 def test_no_import_cycle():
-    cycles = [c for c in find_cycles(import_graph()) if c not in KNOWN_CYCLES]
-    assert not cycles, _listed(cycles)
-
-
-@pytest.mark.xfail(strict=True, reason="the grading sandbox and fork server still import each other")
-def test_no_known_import_cycle_left():
     cycles = find_cycles(import_graph())
     assert not cycles, _listed(cycles)
