@@ -16,7 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 PORTAL = REPO / "academy"
 
 # The settings modules, the one helper they share, and (until it has its own settings object) the grading worker.
-MAY_READ_THE_ENVIRONMENT = ("academy/env.py", "academy/config.py", "academy/exchange/settings.py", "academy/grading/")
+# The settings modules: the portal's, the notebook server's, the grading worker's (which also puts the venv on
+# PATH), and the sandbox's child, which sets its own environment from the job (zygote.py writes, never reads).
+MAY_READ_THE_ENVIRONMENT = ("academy/env.py", "academy/config.py", "academy/exchange/settings.py",
+                            "academy/grading/settings.py", "academy/grading/zygote.py")
 
 # A key the portal reads: app.config.get("KEY"), config["KEY"], or academy.oauth.services.setting("KEY").
 READ = re.compile(r'config(?:\.get|\.setdefault)?(?:\(|\[)\s*"([A-Z][A-Z0-9_]+)"|\bsetting\(\s*"([A-Z][A-Z0-9_]+)"')
