@@ -33,7 +33,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def find_user_by_email(email: str) -> User | None:
+def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(db.select(User).where(User.email == normalize_email(email)))
 
 
@@ -51,7 +51,7 @@ def create_user(
     email = normalize_email(email)
     if looks_like_rrn(name) or looks_like_rrn(email):
         raise AccountError("resident registration numbers are never stored")
-    if find_user_by_email(email):
+    if get_user_by_email(email):
         raise AccountError(f"an account with {email} already exists")
     if check_password and (problem := password_problem(password, email=email, name=name)):
         raise AccountError(problem)
@@ -89,7 +89,7 @@ def register_account(email: str, name: str, role: Role | str, password: str, **l
     """
     if problem := signup_problem(email, name, password):
         raise AccountError(problem)
-    existing = find_user_by_email(email)
+    existing = get_user_by_email(email)
     if existing is not None:
         withhold_signup(existing, password, role)
         return None
@@ -98,7 +98,7 @@ def register_account(email: str, name: str, role: Role | str, password: str, **l
 
 def authenticate(email: str, password: str) -> User | None:
     """Return the enabled user with these credentials, or None."""
-    user = find_user_by_email(email[:254])
+    user = get_user_by_email(email[:254])
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None

@@ -105,7 +105,7 @@ def register_company(
         raise CompanyError(_("A company named %(name)s is already registered.", name=name))
     if problem := accounts.signup_problem(recruiter_email, recruiter_name, password):
         raise CompanyError(problem)
-    if existing := accounts.find_user_by_email(recruiter_email):
+    if existing := accounts.get_user_by_email(recruiter_email):
         accounts.withhold_signup(existing, password, Role.RECRUITER)
         return None
     company = Company(name=name, sector=sector, city=city, size=size, description=description.strip(),

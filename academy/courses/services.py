@@ -407,7 +407,7 @@ def upsert_grade(
     return grade
 
 
-def find_grade(assignment: Assignment, student: User) -> Grade | None:
+def get_grade(assignment: Assignment, student: User) -> Grade | None:
     return db.session.scalar(
         sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == student.id)
     )
@@ -627,7 +627,7 @@ def my_assignments(student: User, course: Course) -> list[MyAssignment]:
                 assignment=a,
                 due_at=extensions.get(a.id) or due_for(student, a, with_extension=False),
                 extended=a.id in extensions,
-                grade=find_grade(a, student),
+                grade=get_grade(a, student),
             )
         )
     return rows

@@ -298,7 +298,7 @@ def grade(course_id: int, assignment_id: int, student_id: int):
     student = db.get_or_404(User, student_id)
     if not any(u.id == student.id for u, _c in services.course_trainees(course)):
         abort(404)
-    existing = services.find_grade(assignment, student)
+    existing = services.get_grade(assignment, student)
     form = GradeForm(obj=existing)
     if form.validate_on_submit():
         try:

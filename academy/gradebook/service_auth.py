@@ -18,7 +18,7 @@ from academy.courses.models import Course
 from academy.extensions import db
 from academy.integrations.service_tokens import RESULTS, TOKEN_HEADER, verify
 from academy.oauth.provider import digest
-from academy.oauth.services import find_client, setting
+from academy.oauth.services import get_client, setting
 
 REFUSED = "grading.token_refused"
 
@@ -68,6 +68,6 @@ def require_hub_client() -> None:
     """Abort 401 (audited) unless the request authenticates as the hub's OAuth client (HTTP Basic)."""
     auth = request.authorization
     client_id = auth.username if auth is not None and auth.type == "basic" else None
-    row = find_client(client_id or "") if client_id == setting("HUB_CLIENT_ID", "jupyterhub") else None
+    row = get_client(client_id or "") if client_id == setting("HUB_CLIENT_ID", "jupyterhub") else None
     if row is None or not hmac.compare_digest(digest(auth.password or ""), row.secret_hash):
         refuse(401, "missing" if auth is None else "invalid", "hub client")

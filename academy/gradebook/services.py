@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from academy.auth.models import User
 from academy.courses.models import Assignment, Course, Grade
-from academy.courses.services import find_grade, upsert_grade
+from academy.courses.services import get_grade, upsert_grade
 from academy.extensions import db
 from academy.submissions.models import Submission
 from academy.submissions.services import CLOSED, apply_late_penalty, scale_score
@@ -78,7 +78,7 @@ def record_manual_total(course: Course, data: dict) -> tuple[Grade, bool]:
         # other job, or for the broker to come back). A submission stuck for hours holds nothing back.
         raise GradingInProgress()
     final, penalty = apply_late_penalty(scaled, assignment, latest.days_late if latest else 0)
-    grade = find_grade(assignment, student)
+    grade = get_grade(assignment, student)
     if (grade is not None and grade.source == SOURCE and math.isclose(grade.score, final)
             and math.isclose(grade.late_penalty, penalty)):
         return grade, False

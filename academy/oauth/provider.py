@@ -19,7 +19,7 @@ from academy.auth.models import User, UserSession
 from academy.auth.sessions import current_session
 from academy.extensions import db
 from academy.oauth.models import OAuthClient, OAuthCode, OAuthToken
-from academy.oauth.services import find_client
+from academy.oauth.services import get_client
 from academy.oauth.tokens import SCOPES as SCOPES  # re-exported: the discovery view reads provider.SCOPES
 from academy.oauth.tokens import digest, revoke_tokens_of_code
 from academy.util import utcnow
@@ -146,7 +146,7 @@ OAuthCode.get_nonce = lambda self: self.nonce  # type: ignore[attr-defined]
 
 
 def _query_client(client_id: str) -> Client | None:
-    row = find_client(client_id)
+    row = get_client(client_id)
     return Client(row) if row is not None else None
 
 

@@ -64,7 +64,7 @@ def register_client(client_id: str, secret: str, redirect_uris: list[str], name:
     return row
 
 
-def find_client(client_id: str) -> OAuthClient | None:
+def get_client(client_id: str) -> OAuthClient | None:
     """Return a registered client; the hub's client follows the environment (id, secret, callback)."""
     if not client_id or len(client_id) > 80:
         return None

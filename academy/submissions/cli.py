@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from academy.auth.services import find_user_by_email
+from academy.auth.services import get_user_by_email
 from academy.extensions import db
 from academy.submissions import services
 
@@ -23,7 +23,7 @@ def prune_superseded_command(email: str | None) -> None:
     """Delete the files of superseded submissions, keeping their records, to free trainees' storage."""
     student = None
     if email:
-        student = find_user_by_email(email)
+        student = get_user_by_email(email)
         if student is None:
             raise click.ClickException(f"no such account: {email}")
     count, freed = services.prune_superseded_files(student)

@@ -55,7 +55,7 @@ def start_in_jupyterlab(assignment_id: int):
     """Open a released assignment in JupyterLab: the hub signs me in and starts my server; my server fetches the
     assignment through the portal exchange unless I have it already, and opens its notebook (academy/exchange/
     start.py). An assignment not released to me is a 404, like one that does not exist."""
-    assignment = services.find_released(current_user, assignment_id)
+    assignment = services.get_released(current_user, assignment_id)
     if assignment is None:
         abort(404)
     hub = current_app.config.get("HUB_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -24,7 +24,7 @@ from academy.courses.services import (
     GRADEBOOK_STATUSES,
     _student_cohort_ids,
     due_for,
-    find_grade,
+    get_grade,
     takes,
     upsert_grade,
 )
@@ -233,7 +233,7 @@ def released_assignments(student: User, nbgrader_course: str | None = None) -> l
     return rows
 
 
-def find_released(student: User, assignment_id: int) -> Assignment | None:
+def get_released(student: User, assignment_id: int) -> Assignment | None:
     """Return the assignment if it exists and was released to the trainee, else None (the two look alike)."""
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None or not is_released_to(student, assignment):
@@ -448,7 +448,7 @@ def record_result(data: dict) -> Submission:
     db.session.flush()
     if not _newer_graded(submission):
         # Feedback an instructor wrote in the portal stays; the grader's own is in the feedback document.
-        grade = find_grade(assignment, student)
+        grade = get_grade(assignment, student)
         upsert_grade(assignment, student, final, grade.feedback if grade else "", None,
                      late_penalty=penalty, source="autograde")
     return submission

@@ -105,7 +105,7 @@ def api_assignments():
 def api_release(assignment_id: int):
     user = _bearer_user()
     # An unknown assignment and one not released to this trainee get the same answer.
-    assignment = services.find_released(user, assignment_id)
+    assignment = services.get_released(user, assignment_id)
     if assignment is None:
         abort(404)
     try:

@@ -148,7 +148,7 @@ def test_start_in_jupyterlab_is_offered_for_released_work_and_opens_it_through_t
     sends the trainee to their own server's /academy/start through the hub, naming the nbgrader course and
     assignment. Not released to me (unreleased, another cohort's, unknown) is a 404; other roles are refused.
 
-    Checked: with find_released replaced by a plain lookup, the unreleased and the other cohort's assignment
+    Checked: with get_released replaced by a plain lookup, the unreleased and the other cohort's assignment
     were redirected to the hub as well.
     """
     app.config["HUB_URL"] = "https://hub.example.kr"

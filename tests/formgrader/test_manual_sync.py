@@ -244,7 +244,7 @@ def post(client, data, token):
 
 
 def test_the_endpoint_records_once_and_keeps_portal_feedback(app, client, records):
-    from academy.courses.services import find_grade, upsert_grade
+    from academy.courses.services import get_grade, upsert_grade
     from academy.extensions import db
 
     app.config["GRADER_TOKEN"] = MASTER
@@ -258,7 +258,7 @@ def test_the_endpoint_records_once_and_keeps_portal_feedback(app, client, record
     second = post(client, body(trainee), sync_token(course))
     assert second.get_json()["changed"] is False and audit_count() == saved
     db.session.expire_all()
-    grade = find_grade(assignment, trainee)
+    grade = get_grade(assignment, trainee)
     assert (grade.score, grade.source, grade.feedback) == (14.4, "formgrader", "Good plots.")
 
 
@@ -281,14 +281,14 @@ def test_no_genuine_token_is_401_and_audited(app, client, records, token):
 
     Checked: fails when service_scope trusts the scope a token names without checking its HMAC.
     """
-    from academy.courses.services import find_grade
+    from academy.courses.services import get_grade
 
     app.config["GRADER_TOKEN"] = MASTER
     trainee, _instructor, _course, assignment = records
-    before = find_grade(assignment, trainee).score
+    before = get_grade(assignment, trainee).score
     assert post(client, body(trainee), token).status_code == 401
     assert refusals()[-1]["status"] == 401 and refusals()[-1]["reason"] == ("missing" if not token else "invalid")
-    assert find_grade(assignment, trainee).score == before
+    assert get_grade(assignment, trainee).score == before
 
 
 def test_the_workers_results_token_cannot_post_hand_graded_totals(app, client, records):
@@ -309,7 +309,7 @@ def test_one_courses_sync_token_cannot_post_another_courses_totals(app, client, 
 
     Checked: fails when _sync_course no longer compares the token's course with the course the total names.
     """
-    from academy.courses.services import find_grade
+    from academy.courses.services import get_grade
     from academy.extensions import db
 
     app.config["GRADER_TOKEN"] = MASTER
@@ -317,11 +317,11 @@ def test_one_courses_sync_token_cannot_post_another_courses_totals(app, client, 
     course_b = make.course(cohorts=list(course_a.cohorts), nbgrader_course="other-lab-course")
     make.assignment(course_b, name=LAB, max_points=20)
     db.session.commit()
-    before = find_grade(assignment, trainee).score
+    before = get_grade(assignment, trainee).score
     b_token = sync_token(course_b)
     assert post(client, body(trainee), b_token).status_code == 403  # names A's folder with B's token
     assert refusals()[-1]["reason"] == "other_course" and refusals()[-1]["offered"] == f"manual-c{course_b.id}"
-    assert find_grade(assignment, trainee).score == before
+    assert get_grade(assignment, trainee).score == before
     # A's token for a total naming B: refused the same way.
     assert post(client, body(trainee, course="other-lab-course"), sync_token(course_a)).status_code == 403
     # B's own totals go through with B's token.

@@ -125,7 +125,7 @@ def test_extension_wins_over_the_cohort_date(client, make, queue):
 
 
 def test_late_penalty_applied_once_and_result_idempotent(client, make, queue):
-    from academy.courses.services import find_grade
+    from academy.courses.services import get_grade
     from academy.extensions import db
     from academy.submissions.models import Submission
 
@@ -138,7 +138,7 @@ def test_late_penalty_applied_once_and_result_idempotent(client, make, queue):
     db.session.expire_all()
     sub = db.session.get(Submission, sub_id)
     assert sub.days_late == 2 and sub.auto_score == 80.0 and sub.late_penalty == 16.0
-    grade = find_grade(assignment, student)
+    grade = get_grade(assignment, student)
     assert grade.score == 64.0 and grade.late_penalty == 16.0 and grade.source == "autograde"
 
 
@@ -246,7 +246,7 @@ def test_a_result_about_other_work_is_refused(client, make, queue):
 
 
 def test_score_counts_hand_graded_points_and_keeps_instructor_feedback(client, make, queue):
-    from academy.courses.services import find_grade, upsert_grade
+    from academy.courses.services import get_grade, upsert_grade
     from academy.extensions import db
 
     student, assignment, _ = _setup(make, timedelta(days=1))
@@ -257,14 +257,14 @@ def test_score_counts_hand_graded_points_and_keeps_instructor_feedback(client, m
     body = {"submission_id": str(sub_id), "status": "graded", "auto_score": 16, "max_auto_score": 16,
             "max_total_score": 20}
     assert client.post("/api/grading/results", json=body, headers={"X-Academy-Grader-Token": worker_token()}).status_code == 200
-    grade = find_grade(assignment, student)
+    grade = get_grade(assignment, student)
     db.session.refresh(grade)
     assert grade.score == 80.0  # 16 of 20 points: the 4 written-answer points wait for the instructor
     assert grade.feedback == "Explain your threshold."
 
 
 def test_an_extension_granted_after_a_late_submission_lifts_the_penalty(client, make, queue):
-    from academy.courses.services import find_grade, grant_extension
+    from academy.courses.services import get_grade, grant_extension
     from academy.extensions import db
 
     student, assignment, _ = _setup(make, -timedelta(hours=5), late_percent_per_day=10)
@@ -272,7 +272,7 @@ def test_an_extension_granted_after_a_late_submission_lifts_the_penalty(client, 
     grant_extension(assignment, student, datetime.now(UTC) + timedelta(days=2), "sick leave", make.user("instructor"))
     db.session.commit()
     assert _result(client, sub_id, auto=10.0).status_code == 200
-    grade = find_grade(assignment, student)
+    grade = get_grade(assignment, student)
     db.session.refresh(grade)
     assert grade.late_penalty == 0 and grade.score == 100.0
 

@@ -142,7 +142,7 @@ def test_a_newer_submission_supersedes_the_waiting_one_which_is_never_graded(app
     Checked: fails when supersede_waiting does nothing (the older waiting submissions stay queued for
     grading), and when record_result records results for superseded submissions (one got 'graded').
     """
-    from academy.courses.services import find_grade
+    from academy.courses.services import get_grade
 
     trainee, _, (lab1,) = _labs(make, 1)
     token = _token(trainee)
@@ -157,12 +157,12 @@ def test_a_newer_submission_supersedes_the_waiting_one_which_is_never_graded(app
     # A result for a superseded submission (a rogue or confused worker) is answered but not recorded.
     assert _result(client, second, auto=10.0).status_code == 200
     assert _rows(id=second)[0].status == "superseded" and _rows(id=second)[0].auto_score is None
-    assert find_grade(lab1, trainee) is None
+    assert get_grade(lab1, trainee) is None
 
     assert _result(client, first, auto=5.0).status_code == 200
     assert queue == [first, newest]  # the first job reported: the newest (only) goes in
     assert _result(client, newest, auto=9.0).status_code == 200
-    grade = find_grade(lab1, trainee)
+    grade = get_grade(lab1, trainee)
     assert grade is not None and grade.score == 90.0
     assert queue == [first, newest]
 
