@@ -48,20 +48,20 @@ def seed_demo(password: str) -> None:
         click.echo(f"  {role:<12} {email}")
 
 
-@academy_cli.command("import-students")
+@academy_cli.command("import-trainees")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--links-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write each trainee's one-time set-your-password link to this CSV (mode 600).")
-def import_students(file: Path, links_out: Path | None) -> None:
+def import_trainees(file: Path, links_out: Path | None) -> None:
     """Import trainees from CSV or XLSX: all rows or none; every bad row is reported.
 
     No password is made: each trainee gets a one-time link to set their own, listed on the
     portal's Invitations page (the office's and the university coordinator's outbox).
     """
-    from academy.admissions.importer import ImportRejected, import_students_file
+    from academy.admissions.importer import ImportRejected, import_trainees_file
 
     try:
-        result = import_students_file(file)
+        result = import_trainees_file(file)
     except ImportRejected as exc:
         db.session.rollback()
         click.echo(f"Nothing imported: {len(exc.problems)} problem(s) in {file.name}", err=True)
@@ -76,6 +76,10 @@ def import_students(file: Path, links_out: Path | None) -> None:
 
         write_links(result.invitations, links_out)
         click.echo(f"Links written to {links_out}; each works once: hand them over privately.")
+
+
+# The name earlier versions gave it, kept so existing scripts and cron lines still work.
+academy_cli.add_command(import_trainees, "import-students")
 
 
 @academy_cli.command("compile-translations")

@@ -153,10 +153,10 @@ def seed(password: str) -> dict[str, str]:
 
     # Profiles, projects, extensions and feedback, so every trainee and instructor page has content.
     from academy.courses.seed import seed_courses
-    from academy.students.seed import seed_students
+    from academy.students.seed import seed_trainees
 
     db.session.flush()
-    seed_students()
+    seed_trainees()
     seed_courses()
 
     # 40 companies across the province's sectors and cities, 34 approved.

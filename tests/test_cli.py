@@ -71,7 +71,7 @@ def test_import_students_can_save_invitation_links_that_set_a_password(runner, m
     source = tmp_path / "trainees.csv"
     source.write_text("name,email,university,cohort_year\n김하늘,sky@academy.test,INJE,2027\n", encoding="utf-8")
     out = tmp_path / "links.csv"
-    result = runner.invoke(args=["academy", "import-students", str(source), "--links-out", str(out)])
+    result = runner.invoke(args=["academy", "import-trainees", str(source), "--links-out", str(out)])
     assert result.exit_code == 0, result.output
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     email, _name, link, _expires = out.read_text().splitlines()[1].split(",")

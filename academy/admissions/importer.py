@@ -96,7 +96,7 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         raise ImportRejected([Problem(1, _("Not a readable CSV file (%(error)s).", error=str(exc)))]) from exc
 
 
-def import_students_file(path: Path, university: University | None = None) -> ImportResult:
+def import_trainees_file(path: Path, university: University | None = None) -> ImportResult:
     """Import the trainees listed in a CSV or XLSX file (see import_rows)."""
     return import_rows(read_rows(path.read_bytes(), path.name), university)
 

@@ -164,7 +164,7 @@ def withdraw_trainee(enrollment_id: int):
 
 @bp.route("/import", methods=["GET", "POST"])
 @allow(Role.COORDINATOR)
-def import_students():
+def import_trainees():
     """Import trainees into the coordinator's cohorts from CSV or XLSX: all rows or none."""
     form = ImportForm()
     if not form.validate_on_submit():

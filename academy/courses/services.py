@@ -92,7 +92,7 @@ def teaches(user: User, course: Course) -> bool:
     return any(i.id == user.id for i in course.instructors)
 
 
-def _student_cohort_ids(user: User, statuses=(EnrollmentStatus.ACTIVE,)) -> list[int]:
+def _trainee_cohort_ids(user: User, statuses=(EnrollmentStatus.ACTIVE,)) -> list[int]:
     return list(
         db.session.scalars(
             sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id, Enrollment.status.in_(statuses))
@@ -100,9 +100,9 @@ def _student_cohort_ids(user: User, statuses=(EnrollmentStatus.ACTIVE,)) -> list
     )
 
 
-def student_courses(user: User) -> list[Course]:
+def trainee_courses(user: User) -> list[Course]:
     """Return the courses offered to the trainee's active or completed cohorts."""
-    cohort_ids = _student_cohort_ids(user, GRADEBOOK_STATUSES)
+    cohort_ids = _trainee_cohort_ids(user, GRADEBOOK_STATUSES)
     return list(
         db.session.scalars(
             sa.select(Course)
@@ -115,7 +115,7 @@ def student_courses(user: User) -> list[Course]:
 
 
 def takes(user: User, course: Course) -> bool:
-    return any(c.id == course.id for c in student_courses(user))
+    return any(c.id == course.id for c in trainee_courses(user))
 
 
 def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADEBOOK_STATUSES) -> list[tuple[User, Cohort]]:
@@ -351,7 +351,7 @@ def due_for(student: User, assignment: Assignment, *, with_extension: bool = Tru
         if extended is not None:
             return extended
     course_cohort_ids = [c.id for c in assignment.course.cohorts]
-    mine = [cid for cid in _student_cohort_ids(student, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
+    mine = [cid for cid in _trainee_cohort_ids(student, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
     # A trainee in two cohorts of the course gets the later of their dates.
     return db.session.scalar(
         sa.select(sa.func.max(DueDate.due_at)).where(DueDate.assignment_id == assignment.id, DueDate.cohort_id.in_(mine))

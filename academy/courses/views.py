@@ -330,10 +330,10 @@ def _my_course(course_id: int) -> Course:
 
 @bp.get("/my/courses")
 @allow(Role.STUDENT)
-def student_courses():
+def trainee_courses():
     """List my courses with every assignment's due date for me, my score and feedback."""
-    courses = [(c, services.my_assignments(current_user, c)) for c in services.student_courses(current_user)]
-    return render_template("courses/student_courses.html", courses=courses)
+    courses = [(c, services.my_assignments(current_user, c)) for c in services.trainee_courses(current_user)]
+    return render_template("courses/trainee_courses.html", courses=courses)
 
 
 @bp.app_template_global("progress_chart")
@@ -345,7 +345,7 @@ def _progress_chart(rows: list) -> str:
 
 @bp.get("/my/courses/<int:course_id>")
 @allow(Role.STUDENT)
-def student_course(course_id: int):
+def trainee_course(course_id: int):
     """Show one of my courses: assignments, due dates for me, scores, late penalties, feedback."""
     course = _my_course(course_id)
-    return render_template("courses/student_course.html", course=course, rows=services.my_assignments(current_user, course))
+    return render_template("courses/trainee_course.html", course=course, rows=services.my_assignments(current_user, course))

@@ -79,7 +79,7 @@ def instructor_todo(user: User) -> Todo:
     return todo
 
 
-def student_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
+def trainee_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
     """Return (assignment, due date for this trainee, grade) once per assignment of the trainee's
     cohorts (active or completed); an extension wins, else the latest of the cohorts' dates."""
     cohort_ids = list(
@@ -107,10 +107,10 @@ def student_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
     return sorted(result, key=lambda row: row[1])
 
 
-def student_todo(user: User) -> Todo:
+def trainee_todo(user: User) -> Todo:
     todo = Todo()
     now = utcnow()
-    due = student_due_dates(user)
+    due = trainee_due_dates(user)
     todo.rows["upcoming"] = [(a, d, g) for a, d, g in due if d >= now and g is None][:8]
     todo.rows["grades"] = [(a, d, g) for a, d, g in due if g is not None][-5:]
     todo.rows["applications"] = list(

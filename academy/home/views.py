@@ -44,7 +44,7 @@ def instructor():
 @allow(Role.STUDENT)
 def student():
     """Show a trainee their due dates, latest grades and applications."""
-    return render_template("home/student.html", todo=services.student_todo(current_user))
+    return render_template("home/student.html", todo=services.trainee_todo(current_user))
 
 
 @bp.get("/home/recruiter")

@@ -1,6 +1,6 @@
 """A trainee's right to their data (PIPA Art. 35): everything the portal keeps about them, in one place.
 
-export_student_data gathers it section by section (account, applications, grades, profile, the talent
+export_trainee_data gathers it section by section (account, applications, grades, profile, the talent
 pipeline's consents, outcomes, offers and placements, and every audit entry about them); export_json and
 export_zip write it; record_export logs each download.
 """
@@ -86,7 +86,7 @@ def _audit_detail(entry: AuditEntry) -> Any:
     return detail
 
 
-def export_student_data(user: User) -> dict[str, list[dict[str, Any]]]:
+def export_trainee_data(user: User) -> dict[str, list[dict[str, Any]]]:
     """Gather everything the portal keeps about the trainee, one list of rows per section."""
     applications = list(
         db.session.scalars(sa.select(Application).where(Application.student_id == user.id).order_by(Application.id))

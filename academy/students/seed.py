@@ -23,7 +23,7 @@ PROJECTS = [
 ]
 
 
-def seed_students(seed: int = 2027) -> int:
+def seed_trainees(seed: int = 2027) -> int:
     """Fill the profiles of enrolled trainees with demo skills and projects; return how many."""
     rng = random.Random(seed)
     skills = list(db.session.scalars(sa.select(Skill).order_by(Skill.code)))

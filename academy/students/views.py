@@ -96,14 +96,14 @@ def remove_project(project_id: int):
 @allow(Role.STUDENT)
 def my_data():
     """Explain what the portal keeps about me and offer it as JSON or as a zip of CSV files."""
-    return render_template("students/my_data.html", sections=list(privacy.export_student_data(current_user)))
+    return render_template("students/my_data.html", sections=list(privacy.export_trainee_data(current_user)))
 
 
 @bp.get("/my/data.json")
 @allow(Role.STUDENT)
 def my_data_json():
     """Download all my data as one JSON document."""
-    data = privacy.export_student_data(current_user)
+    data = privacy.export_trainee_data(current_user)
     privacy.record_export(current_user, "json")
     return Response(
         privacy.export_json(data),
@@ -116,7 +116,7 @@ def my_data_json():
 @allow(Role.STUDENT)
 def my_data_zip():
     """Download all my data as a zip with one CSV file per section."""
-    data = privacy.export_student_data(current_user)
+    data = privacy.export_trainee_data(current_user)
     privacy.record_export(current_user, "csv")
     return Response(
         privacy.export_zip(data),

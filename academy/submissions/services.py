@@ -22,7 +22,7 @@ from academy.config import var_dir
 from academy.courses.models import Assignment, Course, DueDate, course_cohorts
 from academy.courses.services import (
     GRADEBOOK_STATUSES,
-    _student_cohort_ids,
+    _trainee_cohort_ids,
     due_for,
     get_grade,
     takes,
@@ -193,7 +193,7 @@ def _released_to(student: User, at: datetime):
 
     Only cohorts that still take the assignment's course count, and a withdrawn trainee has none.
     """
-    cohort_ids = _student_cohort_ids(student, GRADEBOOK_STATUSES)
+    cohort_ids = _trainee_cohort_ids(student, GRADEBOOK_STATUSES)
     return (
         sa.select(DueDate.assignment_id, sa.func.min(DueDate.released_at).label("released_at"))
         .join(Assignment, Assignment.id == DueDate.assignment_id)

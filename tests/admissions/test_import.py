@@ -1,4 +1,4 @@
-"""import-students (CLI and coordinator page): all rows or none, every bad row named by its line."""
+"""import-trainees (CLI and coordinator page): all rows or none, every bad row named by its line."""
 from __future__ import annotations
 
 import csv

@@ -69,7 +69,7 @@ def test_the_import_page_the_outbox_and_the_cli_never_show_a_password(app, clien
     seen = response.get_data(as_text=True) + client.get("/invitations").get_data(as_text=True)
     source = tmp_path / "more.csv"
     source.write_text("name,email,university,cohort_year\nPark Sora,sora@example.test,GNU,2027\n")
-    cli = runner.invoke(args=["academy", "import-students", str(source)])
+    cli = runner.invoke(args=["academy", "import-trainees", str(source)])
     assert cli.exit_code == 0, cli.output
     seen += cli.output
     imported = list(db.session.scalars(sa.select(User).where(User.role == "student")))

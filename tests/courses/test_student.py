@@ -44,13 +44,13 @@ def test_due_for_prefers_my_extension_over_the_cohort_date(world):
 
 
 def test_home_student_due_dates_agree_with_the_course_pages(world):
-    from academy.home.services import student_due_dates
+    from academy.home.services import trainee_due_dates
 
-    mine = {a.id: (due, g) for a, due, g in student_due_dates(world.me)}
+    mine = {a.id: (due, g) for a, due, g in trainee_due_dates(world.me)}
     assert mine[world.lab1.id][0] == EXTENDED
     assert mine[world.lab2.id][0] == COHORT_DUE
     assert mine[world.lab1.id][1].score == 72.5 and mine[world.lab2.id][1] is None
-    theirs = {a.id: (due, g) for a, due, g in student_due_dates(world.classmate)}
+    theirs = {a.id: (due, g) for a, due, g in trainee_due_dates(world.classmate)}
     assert theirs[world.lab1.id][0] == COHORT_DUE and theirs[world.lab2.id][1].score == 91
 
 

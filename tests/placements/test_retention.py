@@ -44,13 +44,13 @@ def _figures():
 def test_purge_expired_leaves_nothing_personal_and_figures_still_compute(app, runner, world):
     from academy.extensions import db
     from academy.placements import models as m
-    from academy.students.privacy import export_student_data
+    from academy.students.privacy import export_trainee_data
 
     _full_round(world)
     before = _figures()
     assert before["cohort"].loc["__total__", "placed"] == 1  # something to compare
     s0 = world.students[0]
-    assert export_student_data(s0)["consents"]
+    assert export_trainee_data(s0)["consents"]
 
     # Not yet: the retention date is a year away.
     result = runner.invoke(args=["academy", "placements", "purge-expired"])
@@ -71,7 +71,7 @@ def test_purge_expired_leaves_nothing_personal_and_figures_still_compute(app, ru
     assert all(e.comment == "" and e.recorded_by_id is None for e in placement.evaluations)
     assert all(f.note == "" for f in placement.follow_ups)
     for student in world.students:
-        data = export_student_data(student)
+        data = export_trainee_data(student)
         assert all(data[k] == [] for k in ("consents", "match_outcomes", "offers", "placements"))
     match_round = db.session.get(m.MatchRound, world.round.id)
     assert match_round.purged_at is not None and match_round.status == "closed"

@@ -10,10 +10,10 @@ from academy.students.models import ProfileSkill, Project
 
 def test_seed_students_and_courses_fill_demo_records(app, runner):
     from academy.courses.seed import seed_courses
-    from academy.students.seed import seed_students
+    from academy.students.seed import seed_trainees
 
     assert runner.invoke(args=["academy", "seed-demo"]).exit_code == 0
-    trainees = seed_students()
+    trainees = seed_trainees()
     assert trainees >= 100
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ProfileSkill)) >= 2 * trainees
     assert db.session.scalar(sa.select(sa.func.count(Project.id))) > 0

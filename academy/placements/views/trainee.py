@@ -30,14 +30,14 @@ def _own_consent(consent_id: int) -> Consent:
 
 @bp.get("/my/demands")
 @allow(Role.STUDENT)
-def student_demands():
+def trainee_demands():
     """Browse approved demands of approved companies, and rank the ones I opted into."""
     # The latest round stays on show after it closes for opt-ins, so trainees still see their ranking.
     match_round = consents.current_round(current_user, tuple(RoundStatus))
     mine = consents.my_consents(current_user, match_round) if match_round else []
     active = {c.demand_id for c in mine if c.active}
     demands = db.session.scalars(visible_demands().order_by(Demand.start_date, Demand.id)).all()
-    return render_template("placements/student_demands.html", match_round=match_round, demands=demands,
+    return render_template("placements/trainee_demands.html", match_round=match_round, demands=demands,
                            ranked=[c for c in mine if c.active], active=active, form=ActionForm())
 
 
@@ -49,7 +49,7 @@ def consent_form(demand_id: int):
     match_round = consents.current_round(current_user)
     if match_round is None:
         flash(_("There is no open match round for your cohort."), "error")
-        return redirect(url_for("placements.student_demands"))
+        return redirect(url_for("placements.trainee_demands"))
     form = ConsentForm()
     if form.validate_on_submit():
         try:
@@ -57,7 +57,7 @@ def consent_form(demand_id: int):
         except PlacementError as exc:
             flash(str(exc), "error")
         else:
-            return done(_("You opted in. The demand is now last in your ranking."), "placements.student_demands")
+            return done(_("You opted in. The demand is now last in your ranking."), "placements.trainee_demands")
     notice = consents.consent_notice(demand, match_round)
     return render_template("placements/consent.html", demand=demand, notice=notice, form=form), \
         400 if request.method == "POST" else 200
@@ -73,8 +73,8 @@ def move_choice(consent_id: int):
     try:
         consents.move_choice(consent, -1 if request.form.get("dir") == "up" else 1)
     except PlacementError as exc:
-        return refused(exc, "placements.student_demands")
-    return done(_("Ranking saved."), "placements.student_demands")
+        return refused(exc, "placements.trainee_demands")
+    return done(_("Ranking saved."), "placements.trainee_demands")
 
 
 @bp.get("/my/consents")
