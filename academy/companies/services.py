@@ -311,3 +311,18 @@ def visible_demands() -> sa.Select:
         .join(Demand.company)
         .where(Demand.status == DemandStatus.APPROVED, Company.status == ReviewStatus.APPROVED)
     )
+
+
+def shown_demands() -> list[Demand]:
+    """List the demands trainees may see, soonest start first."""
+    return list(db.session.scalars(visible_demands().order_by(Demand.start_date, Demand.id)))
+
+
+def shown_demand(demand_id: int) -> Demand | None:
+    """Return one demand trainees may see, or None."""
+    return db.session.scalar(visible_demands().where(Demand.id == demand_id))
+
+
+def demands_of(company_id: int) -> list[Demand]:
+    """List a company's demands, newest first."""
+    return list(db.session.scalars(sa.select(Demand).where(Demand.company_id == company_id).order_by(Demand.id.desc())))

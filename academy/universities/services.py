@@ -133,3 +133,8 @@ def update_cohort(
     _flush_or(DuplicateCohort(_("This university already has a cohort %(name)s in %(year)d.", name=name, year=year)))
     record("cohort.updated", obj=cohort, detail={"before": before, "capacity": capacity})
     return cohort
+
+
+def cohorts_newest_first() -> list[Cohort]:
+    """List every cohort, the newest year first."""
+    return list(db.session.scalars(sa.select(Cohort).order_by(Cohort.year.desc(), Cohort.name)))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from flask import abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,12 +18,13 @@ from academy.placements.views.blueprint import bp
 from academy.policy import Role, allow
 from academy.transactions import done, refused
 from academy.universities.models import Cohort
+from academy.universities.services import cohorts_newest_first
 from academy.validators import refuse_form
 
 
 def _cohort_choices(form: RoundForm) -> RoundForm:
-    cohorts = db.session.scalars(sa.select(Cohort).order_by(Cohort.year.desc(), Cohort.name)).all()
-    form.cohort_id.choices = [(c.id, f"{localized(c.university, 'name')} · {c.year} {c.name}") for c in cohorts]
+    form.cohort_id.choices = [(c.id, f"{localized(c.university, 'name')} · {c.year} {c.name}")
+                              for c in cohorts_newest_first()]
     return form
 
 

@@ -1,12 +1,12 @@
 """A recruiter's pipeline pages: the company's demands in rounds, shortlists, consenting trainees' profiles, offers."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from academy.companies.models import Demand, ReviewStatus
+from academy.companies.services import demands_of
 from academy.extensions import db
 from academy.placements import consent as consents
 from academy.placements import offers, rounds
@@ -16,7 +16,7 @@ from academy.placements.profiles import competency_profile
 from academy.placements.services import ConsentMissing, NotInRound, PlacementError
 from academy.placements.views.blueprint import bp
 from academy.policy import Role, allow
-from academy.students.models import Project
+from academy.students.services import projects_of
 from academy.transactions import done, refused
 
 
@@ -33,8 +33,7 @@ def _own_demand(demand_id: int) -> Demand:
 @allow(Role.RECRUITER)
 def recruiter_home():
     """List my company's demands with the rounds they take part in, their offers and placements."""
-    demands = db.session.scalars(sa.select(Demand).where(Demand.company_id == current_user.company_id)
-                                 .order_by(Demand.id.desc())).all()
+    demands = demands_of(current_user.company_id)
     ids = [d.id for d in demands]
     return render_template("placements/recruiter_home.html", demands=demands, by_demand=rounds.rounds_by_demand(ids),
                            fills=rounds.fills_of(ids), placements=offers.placements_at(ids))
@@ -78,9 +77,8 @@ def trainee_profile(demand_id: int, student_id: int):
         consent = consents.check_company_access(current_user, student_id, demand, "profile")
     except ConsentMissing:
         abort(403)  # the refusal is on record (check_company_access keeps its audit entries)
-    projects = db.session.scalars(sa.select(Project).where(Project.user_id == student_id)).all()
     return render_template("placements/competencies.html", student=consent.student, demand=demand,
-                           profile=competency_profile(student_id), projects=projects)
+                           profile=competency_profile(student_id), projects=projects_of(consent.student))
 
 
 @bp.post("/company/demands/<int:demand_id>/rounds/<int:round_id>/offers")

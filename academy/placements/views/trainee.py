@@ -7,8 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from academy.companies.models import Demand
-from academy.companies.services import visible_demands
+from academy.companies.services import shown_demand, shown_demands
 from academy.extensions import db
 from academy.placements import consent as consents
 from academy.placements import offers, rounds
@@ -36,7 +35,7 @@ def trainee_demands():
     match_round = consents.current_round(current_user, tuple(RoundStatus))
     mine = consents.my_consents(current_user, match_round) if match_round else []
     active = {c.demand_id for c in mine if c.active}
-    demands = db.session.scalars(visible_demands().order_by(Demand.start_date, Demand.id)).all()
+    demands = shown_demands()
     return render_template("placements/trainee_demands.html", match_round=match_round, demands=demands,
                            ranked=[c for c in mine if c.active], active=active, form=ActionForm())
 
@@ -45,7 +44,7 @@ def trainee_demands():
 @allow(Role.STUDENT)
 def consent_form(demand_id: int):
     """Show the consent notice for one demand and record the trainee's consent."""
-    demand = db.session.scalar(visible_demands().where(Demand.id == demand_id)) or abort(404)
+    demand = shown_demand(demand_id) or abort(404)
     match_round = consents.current_round(current_user)
     if match_round is None:
         flash(_("There is no open match round for your cohort."), "error")
