@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, flash, g, redirect, request, url_for
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, flash, g, has_request_context, redirect, request, url_for
 
 from academy.extensions import db
 
@@ -69,7 +70,12 @@ def refused(exc: Exception, endpoint: str, **values) -> Response:
 
 def _changed() -> bool:
     session = db.session()
-    return bool(session.new or session.dirty or session.deleted)
+    return bool(g.get("flushed") or session.new or session.dirty or session.deleted)
+
+
+def _note_flush(session: sa.orm.Session, context: object) -> None:  # noqa: ARG001 - SQLAlchemy's signature
+    if has_request_context():
+        g.flushed = True  # something was written to the database in this request, committed or not
 
 
 def _reads_only() -> bool:
@@ -93,6 +99,7 @@ def finish(response: Response) -> Response:
             db.session.rollback()
             raise RuntimeError(f"GET {request.path} changed the database; a page must not (academy.transactions)")
         db.session.rollback()
+    g.pop("flushed", None)
     rows = g.pop("kept_rows", [])
     if rows:
         try:
@@ -104,7 +111,13 @@ def finish(response: Response) -> Response:
     return response
 
 
+def _begin() -> None:
+    g.pop("flushed", None)  # tests keep one g around many requests
+
+
 def init_app(app: Flask) -> None:
     # Registered before every other after-request hook, so it runs last (Flask runs them in reverse):
     # the refusal hook's audit entry is kept by then.
     app.after_request(finish)
+    app.before_request(_begin)
+    sa.event.listen(db.session, "after_flush", _note_flush)

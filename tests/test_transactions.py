@@ -1,9 +1,9 @@
 """One request, one transaction (academy.transactions): what a request commits, rolls back and keeps.
 
 Each protection was checked once by removing it: with finish() committing every answer, the refused POST's
-row stayed (test_an_error_answer_rolls_back_and_keeps_only_kept_rows failed); with the GET check removed, the
-writing GET passed silently (test_a_get_that_writes_is_an_error_in_tests failed); with afterwards() run
-before the commit or on a rollback, test_afterwards_runs_only_after_a_commit failed.
+row stayed (test_an_error_answer_rolls_back_and_keeps_only_kept_rows failed); with the GET check removed,
+or flushes no longer noted, the writing or flushing GET passed silently (test_a_get_that_writes_is_an_error_in_tests
+failed); with afterwards() run on a rollback, test_afterwards_runs_only_after_a_commit failed.
 """
 from __future__ import annotations
 
@@ -69,6 +69,11 @@ def routes(app):
         db.session.add(_university("NO3"))
         return "page"
 
+    def flushing_get():
+        db.session.add(_university("NO4"))
+        db.session.flush()  # written, not yet committed: still a page that changes the database
+        return "page"
+
     def viewing_get():
         record("test.viewed")  # on a GET every entry is kept: it records a view
         return "page"
@@ -81,6 +86,7 @@ def routes(app):
     add("/_t/refused", refused_post)
     add("/_t/discarded", discarded_then_saved)
     add("/_t/writing-get", writing_get, ("GET",))
+    add("/_t/flushing-get", flushing_get, ("GET",))
     add("/_t/viewing-get", viewing_get, ("GET",))
     add("/_t/protocol-get", changes_on_get("a test protocol")(protocol_get), ("GET",))
     return ran
@@ -109,10 +115,11 @@ def test_discard_drops_the_work_so_far_and_the_rest_commits(client, routes):
     assert "OK2" in codes and "NO2" not in codes
 
 
-def test_a_get_that_writes_is_an_error_in_tests(client, routes):
+@pytest.mark.parametrize("path, code", [("/_t/writing-get", "NO3"), ("/_t/flushing-get", "NO4")])
+def test_a_get_that_writes_is_an_error_in_tests(client, routes, path, code):
     with pytest.raises(RuntimeError, match="changed the database"):
-        client.get("/_t/writing-get")
-    assert "NO3" not in _codes()
+        client.get(path)
+    assert code not in _codes()
 
 
 def test_a_get_keeps_its_audit_entry_and_nothing_else(client, routes):

@@ -68,6 +68,15 @@ def require_hub_client() -> None:
     """Abort 401 (audited) unless the request authenticates as the hub's OAuth client (HTTP Basic)."""
     auth = request.authorization
     client_id = auth.username if auth is not None and auth.type == "basic" else None
-    row = get_client(client_id or "") if client_id == setting("HUB_CLIENT_ID", "jupyterhub") else None
-    if row is None or not hmac.compare_digest(digest(auth.password or ""), row.secret_hash):
+    if client_id != setting("HUB_CLIENT_ID", "jupyterhub"):
         refuse(401, "missing" if auth is None else "invalid", "hub client")
+    # The hub's secret is a setting: checked against it without touching the stored client (a GET writes
+    # nothing; the sign-in endpoints keep the stored client in step). Unset, the registered client's counts.
+    secret = setting("HUB_CLIENT_SECRET")
+    if secret:
+        genuine = hmac.compare_digest(digest(auth.password or ""), digest(secret))
+    else:
+        row = get_client(client_id)
+        genuine = row is not None and hmac.compare_digest(digest(auth.password or ""), row.secret_hash)
+    if not genuine:
+        refuse(401, "invalid", "hub client")
