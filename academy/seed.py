@@ -101,19 +101,19 @@ def seed(password: str) -> dict[str, str]:
     for (code, *_rest, count), cohort, coordinator in zip(UNIVERSITIES, cohorts, coordinators, strict=True):
         for _ in range(count):
             n += 1
-            student = _user(f"trainee{n:03d}@academy.test", _name(rng), "student", pw)
+            trainee = _user(f"trainee{n:03d}@academy.test", _name(rng), "student", pw)
             db.session.flush()
-            db.session.add(Profile(user_id=student.id, major=rng.choice(["기계공학", "산업공학", "전자공학", "컴퓨터공학", "조선해양공학", "통계학"])))
-            app = Application(student_id=student.id, cohort_id=cohort.id, status="admitted",
+            db.session.add(Profile(user_id=trainee.id, major=rng.choice(["기계공학", "산업공학", "전자공학", "컴퓨터공학", "조선해양공학", "통계학"])))
+            app = Application(student_id=trainee.id, cohort_id=cohort.id, status="admitted",
                               motivation="제조 현장의 데이터를 다루는 AI 엔지니어가 되고 싶습니다.",
                               decided_by_id=coordinator.id, decided_at=datetime(2027, 2, 20, tzinfo=UTC),
                               decision_reason="서류 및 면접 통과")
-            app.events = [ApplicationEvent(to_status="submitted", by_id=student.id),
+            app.events = [ApplicationEvent(to_status="submitted", by_id=trainee.id),
                           ApplicationEvent(from_status="submitted", to_status="admitted", by_id=coordinator.id,
                                            reason="서류 및 면접 통과")]
             db.session.add(app)
-            enroll(student, cohort)
-            trainees.append((student, cohort))
+            enroll(trainee, cohort)
+            trainees.append((trainee, cohort))
     # A few applicants waiting for a decision, so coordinators have work on their home page.
     for i in range(12):
         n += 1
@@ -145,10 +145,10 @@ def seed(password: str) -> dict[str, str]:
     db.session.flush()
     # Grades for the first two labs, so profiles and gradebooks have something to show.
     for assignment in course.assignments[:2]:
-        for student, _cohort in trainees:
+        for trainee, _cohort in trainees:
             percent = min(100.0, max(20.0, rng.gauss(78, 12)))
             score = round(assignment.max_points * percent / 100, 1)
-            db.session.add(Grade(assignment_id=assignment.id, student_id=student.id, score=score,
+            db.session.add(Grade(assignment_id=assignment.id, student_id=trainee.id, score=score,
                                  max_score=assignment.max_points, source="autograde", feedback=""))
 
     # Profiles, projects, extensions and feedback, so every trainee and instructor page has content.

@@ -212,20 +212,20 @@ def import_rows(
 def _create_and_enrol(planned: list[tuple[dict[str, str], Cohort]], imported_by: User | None) -> ImportResult:
     """Create the checked rows' accounts, invite each owner to set a password, and enrol them."""
     result = ImportResult()
-    students: list[tuple[User, Cohort]] = []
+    trainees: list[tuple[User, Cohort]] = []
     for data, cohort in planned:
         user = User(email=data["email"], name=data["name"].strip(), role="student",
                     password_hash=unusable_password_hash())
-        students.append((user, cohort))
-    db.session.add_all([user for user, _cohort in students])
+        trainees.append((user, cohort))
+    db.session.add_all([user for user, _cohort in trainees])
     db.session.flush()
-    for user, _cohort in students:
+    for user, _cohort in trainees:
         audit("user.created", subject_user_id=user.id, obj=user, detail={"role": "student", "via": "import"})
-    result.invitations = invite([(user, cohort.university_id) for user, cohort in students], imported_by)
+    result.invitations = invite([(user, cohort.university_id) for user, cohort in trainees], imported_by)
     by_cohort: dict[int, tuple[Cohort, list[User]]] = {}
-    for user, cohort in students:
+    for user, cohort in trainees:
         by_cohort.setdefault(cohort.id, (cohort, []))[1].append(user)
     for cohort, users in by_cohort.values():
         result.enrolled += len(enroll_new_trainees(users, cohort))
-    result.created = len(students)
+    result.created = len(trainees)
     return result

@@ -55,9 +55,9 @@ class NotYourRecord(AdmissionsError):
     """The record belongs to another university or another trainee."""
 
 
-def submit_application(student: User, cohort: Cohort, motivation: str, background: str = "") -> Application:
+def submit_application(trainee: User, cohort: Cohort, motivation: str, background: str = "") -> Application:
     """File a trainee's application to an open cohort."""
-    if student.role != "student":
+    if trainee.role != "student":
         raise AdmissionsError(_("Only trainees apply to a cohort."))
     if not cohort.is_open:
         raise AdmissionsError(_("This cohort is not taking applications."))
@@ -65,17 +65,17 @@ def submit_application(student: User, cohort: Cohort, motivation: str, backgroun
     if not motivation:
         raise AdmissionsError(_("Tell us why you want to join."))
     exists = db.session.scalar(
-        sa.select(Application.id).where(Application.student_id == student.id, Application.cohort_id == cohort.id)
+        sa.select(Application.id).where(Application.student_id == trainee.id, Application.cohort_id == cohort.id)
     )
     if exists:
         raise AlreadyApplied(_("You already applied to this cohort."))
     application = Application(
-        student=student, cohort=cohort, motivation=motivation, background=(background or "").strip()
+        student=trainee, cohort=cohort, motivation=motivation, background=(background or "").strip()
     )
-    application.events.append(ApplicationEvent(from_status=None, to_status="submitted", by_id=student.id))
+    application.events.append(ApplicationEvent(from_status=None, to_status="submitted", by_id=trainee.id))
     db.session.add(application)
     db.session.flush()
-    record("application.submitted", subject_user_id=student.id, obj=application)
+    record("application.submitted", subject_user_id=trainee.id, obj=application)
     return application
 
 
@@ -136,13 +136,13 @@ def decide(application: Application, to_status: str, coordinator: User, reason: 
     return move_application(application, to_status, coordinator, reason)
 
 
-def withdraw_application(application: Application, student: User, reason: str | None = None) -> Application:
+def withdraw_application(application: Application, trainee: User, reason: str | None = None) -> Application:
     """Let a trainee withdraw their own application (and their seat, when admitted)."""
-    if application.student_id != student.id:
+    if application.student_id != trainee.id:
         raise NotYourRecord(_("This is not your application."))
     if not can_withdraw(application):
         raise InvalidTransition(_("This application can no longer be withdrawn."))
-    return move_application(application, ApplicationStatus.WITHDRAWN, student, reason)
+    return move_application(application, ApplicationStatus.WITHDRAWN, trainee, reason)
 
 
 def can_withdraw(application: Application) -> bool:
@@ -172,33 +172,33 @@ def _free_seat(cohort_id: int) -> None:
     )
 
 
-def enroll(student: User, cohort: Cohort) -> Enrollment:
+def enroll(trainee: User, cohort: Cohort) -> Enrollment:
     """Enrol a trainee in a cohort, taking a seat."""
     enrollment = db.session.scalar(
-        sa.select(Enrollment).where(Enrollment.student_id == student.id, Enrollment.cohort_id == cohort.id)
+        sa.select(Enrollment).where(Enrollment.student_id == trainee.id, Enrollment.cohort_id == cohort.id)
     )
     if enrollment is not None and enrollment.status == EnrollmentStatus.ACTIVE:
         return enrollment
     _take_seat(cohort.id)
     if enrollment is None:
-        enrollment = Enrollment(student_id=student.id, cohort_id=cohort.id)
+        enrollment = Enrollment(student_id=trainee.id, cohort_id=cohort.id)
         db.session.add(enrollment)
     enrollment.status = EnrollmentStatus.ACTIVE
     enrollment.ended_at = None
     enrollment.end_reason = None
     db.session.flush()
     db.session.refresh(cohort)
-    record("enrollment.enrolled", subject_user_id=student.id, obj=enrollment)
+    record("enrollment.enrolled", subject_user_id=trainee.id, obj=enrollment)
     return enrollment
 
 
-def enroll_new_trainees(students: list[User], cohort: Cohort) -> list[Enrollment]:
+def enroll_new_trainees(trainees: list[User], cohort: Cohort) -> list[Enrollment]:
     """Enrol trainees who have no enrolment in the cohort yet, taking all their seats or none."""
-    if not students:
+    if not trainees:
         return []
     # The same conditional UPDATE as for one seat, for n seats at once: a file of trainees
     # either fits in the seats left or takes none of them.
-    n = len(students)
+    n = len(trainees)
     taken = db.session.execute(
         sa.update(Cohort)
         .where(Cohort.id == cohort.id, Cohort.enrolled_count + n <= Cohort.capacity)
@@ -207,7 +207,7 @@ def enroll_new_trainees(students: list[User], cohort: Cohort) -> list[Enrollment
     ).rowcount
     if taken != 1:
         raise CohortFull(_("This cohort is full: no seat is left."))
-    enrollments = [Enrollment(student_id=s.id, cohort_id=cohort.id, status=EnrollmentStatus.ACTIVE) for s in students]
+    enrollments = [Enrollment(student_id=s.id, cohort_id=cohort.id, status=EnrollmentStatus.ACTIVE) for s in trainees]
     db.session.add_all(enrollments)
     db.session.flush()
     db.session.refresh(cohort)
@@ -216,11 +216,11 @@ def enroll_new_trainees(students: list[User], cohort: Cohort) -> list[Enrollment
     return enrollments
 
 
-def withdraw(student: User, cohort: Cohort, reason: str) -> Enrollment:
+def withdraw(trainee: User, cohort: Cohort, reason: str) -> Enrollment:
     """Withdraw a trainee from a cohort, freeing the seat; hub sign-in stops at once."""
     enrollment = db.session.scalar(
         sa.select(Enrollment).where(
-            Enrollment.student_id == student.id,
+            Enrollment.student_id == trainee.id,
             Enrollment.cohort_id == cohort.id,
             Enrollment.status == EnrollmentStatus.ACTIVE,
         )
@@ -235,7 +235,7 @@ def withdraw(student: User, cohort: Cohort, reason: str) -> Enrollment:
     _free_seat(cohort.id)
     db.session.flush()
     db.session.refresh(cohort)
-    record("enrollment.withdrawn", subject_user_id=student.id, obj=enrollment, detail={"reason": reason})
+    record("enrollment.withdrawn", subject_user_id=trainee.id, obj=enrollment, detail={"reason": reason})
     return enrollment
 
 
@@ -263,13 +263,13 @@ def check_coordinator(coordinator: User, cohort: Cohort) -> None:
         raise NotYourRecord(_("This cohort belongs to another university."))
 
 
-def active_cohorts(student: User) -> list[Cohort]:
+def active_cohorts(trainee: User) -> list[Cohort]:
     """Return the cohorts the trainee is actively enrolled in."""
     return list(
         db.session.scalars(
             sa.select(Cohort)
             .join(Enrollment, Enrollment.cohort_id == Cohort.id)
-            .where(Enrollment.student_id == student.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+            .where(Enrollment.student_id == trainee.id, Enrollment.status == EnrollmentStatus.ACTIVE)
         )
     )
 
@@ -337,10 +337,10 @@ def open_cohorts() -> list[Cohort]:
     )
 
 
-def applications_of(student: User) -> list[Application]:
+def applications_of(trainee: User) -> list[Application]:
     """Return a trainee's applications, newest first."""
     return list(
         db.session.scalars(
-            sa.select(Application).where(Application.student_id == student.id).order_by(Application.submitted_at.desc())
+            sa.select(Application).where(Application.student_id == trainee.id).order_by(Application.submitted_at.desc())
         )
     )

@@ -57,7 +57,7 @@ def record(
 
 
 def record_view(student_id: int, what: str) -> None:
-    """Log a view of a student's personal data by anyone but that student."""
+    """Log a view of a student's personal data by anyone but that trainee."""
     if _actor_id() != student_id:
         record("personal_data.viewed", subject_user_id=student_id, detail={"what": what}, kept=True)
 

@@ -23,10 +23,10 @@ def seed_courses() -> int:
         if not course.assignments or not course.instructors:
             continue
         first = course.assignments[0]
-        for student, _cohort in course_trainees(course)[:3]:
-            due = due_for(student, first)
+        for trainee, _cohort in course_trainees(course)[:3]:
+            due = due_for(trainee, first)
             if due is not None:
-                grant_extension(first, student, due + timedelta(days=3), "병가(진단서 제출)", course.instructors[0])
+                grant_extension(first, trainee, due + timedelta(days=3), "병가(진단서 제출)", course.instructors[0])
                 made += 1
         grades = db.session.scalars(sa.select(Grade).where(Grade.assignment_id == first.id).order_by(Grade.id).limit(30))
         for n, grade in enumerate(grades):

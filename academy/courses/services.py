@@ -131,8 +131,8 @@ def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADE
     return [(u, c) for u, c in rows]
 
 
-def _require_trainee(course: Course, student: User, statuses=(EnrollmentStatus.ACTIVE,)) -> None:
-    if not any(u.id == student.id for u, _c in course_trainees(course, statuses=statuses)):
+def _require_trainee(course: Course, trainee: User, statuses=(EnrollmentStatus.ACTIVE,)) -> None:
+    if not any(u.id == trainee.id for u, _c in course_trainees(course, statuses=statuses)):
         raise NotInCourse(_l("This trainee is not in a cohort of this course."))
 
 
@@ -279,7 +279,7 @@ def set_due_date(assignment: Assignment, cohort: Cohort, due_at: datetime, relea
 
 
 def release_now(assignment: Assignment, cohort_id: int | None) -> DueDate:
-    """Release an assignment to one cohort now: nbgrader makes its student version, then trainees may fetch it."""
+    """Release an assignment to one cohort now: nbgrader makes its trainee version, then trainees may fetch it."""
     due = db.session.scalar(
         sa.select(DueDate).where(DueDate.assignment_id == assignment.id, DueDate.cohort_id == cohort_id)
     )
@@ -298,22 +298,22 @@ def release_now(assignment: Assignment, cohort_id: int | None) -> DueDate:
     return due
 
 
-def grant_extension(assignment: Assignment, student: User, due_at: datetime, reason: str, by: User) -> Extension:
+def grant_extension(assignment: Assignment, trainee: User, due_at: datetime, reason: str, by: User) -> Extension:
     """Give one trainee of the course a later due date for an assignment, with a reason."""
-    _require_trainee(assignment.course, student)
+    _require_trainee(assignment.course, trainee)
     reason = reason.strip()
     _refuse_rrn(reason)
     if not reason:
         raise CourseError(_l("An extension needs a reason."))
-    base = due_for(student, assignment, with_extension=False)
+    base = due_for(trainee, assignment, with_extension=False)
     if base is not None and due_at <= base:
         raise CourseError(_l("An extension must be later than the cohort's due date."))
     extension = db.session.scalar(
-        sa.select(Extension).where(Extension.assignment_id == assignment.id, Extension.student_id == student.id)
+        sa.select(Extension).where(Extension.assignment_id == assignment.id, Extension.student_id == trainee.id)
     )
     before = extension.due_at if extension else None
     if extension is None:
-        extension = Extension(assignment_id=assignment.id, student_id=student.id, due_at=due_at)
+        extension = Extension(assignment_id=assignment.id, student_id=trainee.id, due_at=due_at)
         db.session.add(extension)
     extension.due_at = due_at
     extension.reason = reason
@@ -323,7 +323,7 @@ def grant_extension(assignment: Assignment, student: User, due_at: datetime, rea
     record(
         "extension.granted",
         actor_id=by.id,
-        subject_user_id=student.id,
+        subject_user_id=trainee.id,
         obj=extension,
         detail={"assignment_id": assignment.id, "from": before, "to": due_at, "reason": reason},
     )
@@ -342,16 +342,16 @@ def revoke_extension(extension: Extension) -> None:
     db.session.flush()
 
 
-def due_for(student: User, assignment: Assignment, *, with_extension: bool = True) -> datetime | None:
+def due_for(trainee: User, assignment: Assignment, *, with_extension: bool = True) -> datetime | None:
     """Return when the assignment is due for this trainee: their extension, else their cohort's date."""
     if with_extension:
         extended = db.session.scalar(
-            sa.select(Extension.due_at).where(Extension.assignment_id == assignment.id, Extension.student_id == student.id)
+            sa.select(Extension.due_at).where(Extension.assignment_id == assignment.id, Extension.student_id == trainee.id)
         )
         if extended is not None:
             return extended
     course_cohort_ids = [c.id for c in assignment.course.cohorts]
-    mine = [cid for cid in _trainee_cohort_ids(student, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
+    mine = [cid for cid in _trainee_cohort_ids(trainee, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
     # A trainee in two cohorts of the course gets the later of their dates.
     return db.session.scalar(
         sa.select(sa.func.max(DueDate.due_at)).where(DueDate.assignment_id == assignment.id, DueDate.cohort_id.in_(mine))
@@ -363,7 +363,7 @@ def due_for(student: User, assignment: Assignment, *, with_extension: bool = Tru
 
 def upsert_grade(
     assignment: Assignment,
-    student: User,
+    trainee: User,
     score: float,
     feedback: str,
     by: User | None,
@@ -372,7 +372,7 @@ def upsert_grade(
 ) -> Grade:
     """Enter or change a trainee's score (after any late penalty) and feedback; by None is the grader."""
     # A trainee who completed the cohort can still be graded (late marking); a withdrawn one cannot.
-    _require_trainee(assignment.course, student, GRADEBOOK_STATUSES)
+    _require_trainee(assignment.course, trainee, GRADEBOOK_STATUSES)
     _refuse_rrn(feedback)
     if not 0 <= score <= assignment.max_points:
         raise ScoreOutOfRange(
@@ -382,11 +382,11 @@ def upsert_grade(
     if not 0 <= late_penalty <= assignment.max_points - score:
         raise ScoreOutOfRange(_l("The late penalty must be between 0 and the points lost to lateness."))
     grade = db.session.scalar(
-        sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == student.id)
+        sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == trainee.id)
     )
     before = {"score": grade.score, "late_penalty": grade.late_penalty} if grade else None
     if grade is None:
-        grade = Grade(assignment_id=assignment.id, student_id=student.id, score=score, max_score=assignment.max_points)
+        grade = Grade(assignment_id=assignment.id, student_id=trainee.id, score=score, max_score=assignment.max_points)
         db.session.add(grade)
     grade.score = score
     grade.max_score = assignment.max_points
@@ -399,7 +399,7 @@ def upsert_grade(
     record(
         "grade.saved",
         actor_id=by.id if by else None,
-        subject_user_id=student.id,
+        subject_user_id=trainee.id,
         obj=grade,
         detail={"assignment_id": assignment.id, "before": before, "score": score, "late_penalty": late_penalty,
                 "source": source},
@@ -407,9 +407,9 @@ def upsert_grade(
     return grade
 
 
-def get_grade(assignment: Assignment, student: User) -> Grade | None:
+def get_grade(assignment: Assignment, trainee: User) -> Grade | None:
     return db.session.scalar(
-        sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == student.id)
+        sa.select(Grade).where(Grade.assignment_id == assignment.id, Grade.student_id == trainee.id)
     )
 
 
@@ -614,20 +614,20 @@ class MyAssignment:
     grade: Grade | None
 
 
-def my_assignments(student: User, course: Course) -> list[MyAssignment]:
+def my_assignments(trainee: User, course: Course) -> list[MyAssignment]:
     """Return each assignment of the course with the trainee's due date, extension and grade."""
     extensions = {
         e.assignment_id: e.due_at
-        for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == student.id))
+        for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == trainee.id))
     }
     rows = []
     for a in course.assignments:
         rows.append(
             MyAssignment(
                 assignment=a,
-                due_at=extensions.get(a.id) or due_for(student, a, with_extension=False),
+                due_at=extensions.get(a.id) or due_for(trainee, a, with_extension=False),
                 extended=a.id in extensions,
-                grade=get_grade(a, student),
+                grade=get_grade(a, trainee),
             )
         )
     return rows

@@ -183,9 +183,9 @@ def extensions(course_id: int, assignment_id: int):
     trainees = services.course_trainees(course, statuses=("active",))
     form.student_id.choices = [(u.id, f"{u.name} · {c.name}") for u, c in trainees]
     if form.validate_on_submit():
-        student = db.session.get(User, form.student_id.data)
+        trainee = db.session.get(User, form.student_id.data)
         try:
-            services.grant_extension(assignment, student, services.local_to_utc(form.due_at.data), form.reason.data, current_user)
+            services.grant_extension(assignment, trainee, services.local_to_utc(form.due_at.data), form.reason.data, current_user)
         except services.CourseError as exc:
             report(exc)
         else:
@@ -295,26 +295,26 @@ def grade(course_id: int, assignment_id: int, student_id: int):
     """Enter or change one trainee's score and feedback by hand."""
     course = _taught_course(course_id)
     assignment = _course_assignment(course, assignment_id)
-    student = db.get_or_404(User, student_id)
-    if not any(u.id == student.id for u, _c in services.course_trainees(course)):
+    trainee = db.get_or_404(User, student_id)
+    if not any(u.id == trainee.id for u, _c in services.course_trainees(course)):
         abort(404)
-    existing = services.get_grade(assignment, student)
+    existing = services.get_grade(assignment, trainee)
     form = GradeForm(obj=existing)
     if form.validate_on_submit():
         try:
             services.upsert_grade(
-                assignment, student, form.score.data, form.feedback.data or "", current_user, form.late_penalty.data or 0.0
+                assignment, trainee, form.score.data, form.feedback.data or "", current_user, form.late_penalty.data or 0.0
             )
         except services.CourseError as exc:
             report(exc)
         else:
             flash(_("Grade saved."), "success")
             return redirect(url_for("courses.gradebook", course_id=course.id))
-    record_view(student.id, f"grade:{assignment.id}")
+    record_view(trainee.id, f"grade:{assignment.id}")
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "courses/grade_form.html", course=course, assignment=assignment, student=student, form=form,
-        due_at=services.due_for(student, assignment),
+        "courses/grade_form.html", course=course, assignment=assignment, trainee=trainee, form=form,
+        due_at=services.due_for(trainee, assignment),
     ), status
 
 

@@ -33,16 +33,16 @@ class UnknownTarget(LookupError):
 
 def _find_target(course: Course, data: dict) -> tuple[Assignment, User]:
     try:
-        student = db.session.get(User, int(str(data.get("student", ""))))
+        trainee = db.session.get(User, int(str(data.get("student", ""))))
     except ValueError:
-        student = None
-    if student is None:
+        trainee = None
+    if trainee is None:
         raise UnknownTarget("student")
     assignment = db.session.scalar(sa.select(Assignment).where(
         Assignment.course_id == course.id, Assignment.nbgrader_name == str(data.get("assignment", ""))))
     if assignment is None:
         raise UnknownTarget("assignment")
-    return assignment, student  # upsert_grade refuses a trainee who is not (or no longer) in the course
+    return assignment, trainee  # upsert_grade refuses a trainee who is not (or no longer) in the course
 
 
 def _number(data: dict, key: str) -> float:
@@ -67,10 +67,10 @@ def record_manual_total(course: Course, data: dict) -> tuple[Grade, bool]:
     changes nothing and logs nothing. While the trainee's newest submission awaits its autograde
     report, raise GradingInProgress (that report would overwrite the total). Leaves the commit to the caller.
     """
-    assignment, student = _find_target(course, data)
+    assignment, trainee = _find_target(course, data)
     scaled = scaled_total(_number(data, "score"), _number(data, "max_score"), assignment.max_points)
     latest = db.session.scalar(sa.select(Submission).where(
-        Submission.assignment_id == assignment.id, Submission.student_id == student.id,
+        Submission.assignment_id == assignment.id, Submission.student_id == trainee.id,
     ).order_by(Submission.id.desc()).limit(1))
     if latest is not None and latest.status not in CLOSED and latest.received_at > utcnow() - PENDING_AT_MOST:
         # Its autograde report comes later and would replace this total; the sync sends it again after.
@@ -78,12 +78,12 @@ def record_manual_total(course: Course, data: dict) -> tuple[Grade, bool]:
         # other job, or for the broker to come back). A submission stuck for hours holds nothing back.
         raise GradingInProgress()
     final, penalty = apply_late_penalty(scaled, assignment, latest.days_late if latest else 0)
-    grade = get_grade(assignment, student)
+    grade = get_grade(assignment, trainee)
     if (grade is not None and grade.source == SOURCE and math.isclose(grade.score, final)
             and math.isclose(grade.late_penalty, penalty)):
         return grade, False
     # Feedback the instructor wrote in the portal stays; the formgrader's comments live in nbgrader's feedback.
-    grade = upsert_grade(assignment, student, final, grade.feedback if grade else "", None,
+    grade = upsert_grade(assignment, trainee, final, grade.feedback if grade else "", None,
                          late_penalty=penalty, source=SOURCE)
     return grade, True
 

@@ -42,7 +42,7 @@ def instructor():
 
 @bp.get("/home/student")
 @allow(Role.STUDENT)
-def student():
+def student():  # the endpoint is home.<role>, and the role is "student"
     """Show a trainee their due dates, latest grades and applications."""
     return render_template("home/student.html", todo=services.trainee_todo(current_user))
 

@@ -24,12 +24,12 @@ SHARED_ITEMS_EN = ("name, university and cohort, competency profile (level per s
                    "scores behind it), projects and portfolio links")
 
 
-def current_round(student: User, statuses: tuple[str, ...] = (RoundStatus.OPEN,)) -> MatchRound | None:
+def current_round(trainee: User, statuses: tuple[str, ...] = (RoundStatus.OPEN,)) -> MatchRound | None:
     """Return the latest round of the trainee's active cohort in one of the given states."""
     return db.session.scalar(
         sa.select(MatchRound)
         .join(Enrollment, Enrollment.cohort_id == MatchRound.cohort_id)
-        .where(Enrollment.student_id == student.id, Enrollment.status == EnrollmentStatus.ACTIVE,
+        .where(Enrollment.student_id == trainee.id, Enrollment.status == EnrollmentStatus.ACTIVE,
                MatchRound.status.in_(statuses), MatchRound.purged_at.is_(None))
         .order_by(MatchRound.id.desc())
         .limit(1)
@@ -62,9 +62,9 @@ def _visible(demand: Demand) -> bool:
     return demand.status == DemandStatus.APPROVED and demand.company.status == ReviewStatus.APPROVED
 
 
-def my_consents(student: User, match_round: MatchRound | None = None) -> list[Consent]:
+def my_consents(trainee: User, match_round: MatchRound | None = None) -> list[Consent]:
     """List a trainee's consents (newest round first, ranked ones in their order)."""
-    query = sa.select(Consent).where(Consent.student_id == student.id)
+    query = sa.select(Consent).where(Consent.student_id == trainee.id)
     if match_round is not None:
         query = query.where(Consent.round_id == match_round.id)
     return list(db.session.scalars(
@@ -85,29 +85,29 @@ def _renumber(consents: list[Consent]) -> None:
         c.choice_rank = i
 
 
-def give_consent(student: User, demand: Demand, *, agreed: bool) -> Consent:
+def give_consent(trainee: User, demand: Demand, *, agreed: bool) -> Consent:
     """Opt a trainee into a demand with their consent; it goes to the end of their ranking."""
     if not agreed:
         raise ConsentMissing(_("Tick the box to consent, or leave the page to refuse."))
-    match_round = current_round(student)
+    match_round = current_round(trainee)
     if match_round is None:
         raise NoOpenRound(_("There is no open match round for your cohort."))
     if not _visible(demand):
         raise PlacementError(_("This demand is not open to trainees."))
     consent = db.session.scalar(sa.select(Consent).where(
-        Consent.round_id == match_round.id, Consent.student_id == student.id, Consent.demand_id == demand.id))
+        Consent.round_id == match_round.id, Consent.student_id == trainee.id, Consent.demand_id == demand.id))
     if consent is not None and consent.active:
         raise PlacementError(_("You already consented for this demand."))
-    ranked = _ranked(student.id, match_round.id)
+    ranked = _ranked(trainee.id, match_round.id)
     notice = consent_notice(demand, match_round)
     if consent is None:
-        consent = Consent(round_id=match_round.id, student_id=student.id, demand_id=demand.id)
+        consent = Consent(round_id=match_round.id, student_id=trainee.id, demand_id=demand.id)
         db.session.add(consent)
     consent.notice = f"{notice['ko']}\n\n{notice['en']}"
     consent.given_at, consent.withdrawn_at = utcnow(), None
     consent.choice_rank = len(ranked) + 1
     db.session.flush()
-    record("consent.given", subject_user_id=student.id, obj=consent,
+    record("consent.given", subject_user_id=trainee.id, obj=consent,
            detail={"demand": demand.id, "company": demand.company.name})
     return consent
 
@@ -183,10 +183,10 @@ def record_company_view(recruiter: User, student_id: int, demand: Demand, what: 
                    "recruiter": recruiter.id}, kept=True)
 
 
-def company_accesses(student: User) -> list[AuditEntry]:
+def company_accesses(trainee: User) -> list[AuditEntry]:
     """List every access to the trainee's data by a company, newest first."""
     return list(db.session.scalars(
         sa.select(AuditEntry)
-        .where(AuditEntry.subject_user_id == student.id, AuditEntry.action == "company.viewed_trainee")
+        .where(AuditEntry.subject_user_id == trainee.id, AuditEntry.action == "company.viewed_trainee")
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     ))

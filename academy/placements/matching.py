@@ -74,9 +74,9 @@ class MatchResult:
     seed: int | None  # the tie-breaking seed, when the demand lists came from scores
     explanations: Mapping[StudentId, Explanation] = field(compare=False, repr=False)
 
-    def why_not(self, student: StudentId, demand: DemandId) -> WhyNot | None:
-        """Say why `student` is not placed at `demand`, or None if they are."""
-        return self.explanations.why_not(student, demand)  # type: ignore[attr-defined]
+    def why_not(self, trainee: StudentId, demand: DemandId) -> WhyNot | None:
+        """Say why `trainee` is not placed at `demand`, or None if they are."""
+        return self.explanations.why_not(trainee, demand)  # type: ignore[attr-defined]
 
 
 def break_ties(
@@ -88,9 +88,9 @@ def break_ties(
     placements than a fresh lottery per demand (Abdulkadiroglu, Pathak and Roth 2009). The lottery
     depends only on the seed and the set of trainees, not on the order of the input.
     """
-    students = sorted({s for row in scores.values() for s in row}, key=repr)
-    random.Random(seed).shuffle(students)
-    lottery = {s: i for i, s in enumerate(students)}
+    trainees = sorted({s for row in scores.values() for s in row}, key=repr)
+    random.Random(seed).shuffle(trainees)
+    lottery = {s: i for i, s in enumerate(trainees)}
     return {
         d: sorted(row, key=lambda s, row=row: (-row[s], lottery[s])) for d, row in scores.items()
     }
@@ -131,7 +131,7 @@ def match(
     placed: list[DemandId | None] = [None] * n
     placements = {}
     for d, heap in zip(demand_ids, heaps):
-        # Keys are rank * n + student index, stored negated; the largest stored value is the best.
+        # Keys are rank * n + trainee index, stored negated; the largest stored value is the best.
         taken = [(-k) % n for k in sorted(heap, reverse=True)]
         for s in taken:
             placed[s] = d
@@ -283,18 +283,18 @@ class _Explanations(Mapping[StudentId, Explanation]):
         self._placements = placements
         self._ranks: dict[DemandId, dict[StudentId, int]] = {}
 
-    def __getitem__(self, student: StudentId) -> Explanation:
-        prefs = self._students[student]
-        demand = self._assignment[student]
+    def __getitem__(self, trainee: StudentId) -> Explanation:
+        prefs = self._students[trainee]
+        demand = self._assignment[trainee]
         cut = prefs.index(demand) if demand is not None else len(prefs)
         seen: set[DemandId] = set()
         preferred = []
         for j, d in enumerate(prefs[:cut]):
             if d not in seen:  # a repeated demand counts at its first place only
                 seen.add(d)
-                preferred.append(self._why_not(student, d, j + 1))
+                preferred.append(self._why_not(trainee, d, j + 1))
         choice = cut + 1 if demand is not None else None
-        return Explanation(student, demand, choice, len(prefs), tuple(preferred))
+        return Explanation(trainee, demand, choice, len(prefs), tuple(preferred))
 
     def __iter__(self) -> Iterator[StudentId]:
         return iter(self._assignment)
@@ -302,22 +302,22 @@ class _Explanations(Mapping[StudentId, Explanation]):
     def __len__(self) -> int:
         return len(self._assignment)
 
-    def why_not(self, student: StudentId, demand: DemandId) -> WhyNot | None:
-        """Say why `student` is not placed at `demand`, or None if they are."""
-        placed = self._assignment[student]
+    def why_not(self, trainee: StudentId, demand: DemandId) -> WhyNot | None:
+        """Say why `trainee` is not placed at `demand`, or None if they are."""
+        placed = self._assignment[trainee]
         if placed == demand:
             return None
-        prefs = self._students[student]
+        prefs = self._students[trainee]
         choice = prefs.index(demand) + 1 if demand in prefs else None
         if choice is not None and placed is not None and prefs.index(placed) + 1 < choice:
-            return self._why_not(student, demand, choice, Reason.PLACED_HIGHER)
-        return self._why_not(student, demand, choice)
+            return self._why_not(trainee, demand, choice, Reason.PLACED_HIGHER)
+        return self._why_not(trainee, demand, choice)
 
     def _why_not(
-        self, student: StudentId, demand: DemandId, choice: int | None, reason: Reason | None = None
+        self, trainee: StudentId, demand: DemandId, choice: int | None, reason: Reason | None = None
     ) -> WhyNot:
         rank = self._rank(demand)
-        mine = rank.get(student)
+        mine = rank.get(trainee)
         taken = self._placements[demand]
         lowest = max(rank[s] for s in taken) + 1 if taken else None
         capacity = self._capacities[demand]

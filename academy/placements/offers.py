@@ -130,20 +130,20 @@ def _take_place(demand_id: int) -> bool:
     return taken == 1
 
 
-def respond_to_offer(offer: Offer, student: User, *, accept: bool, now: datetime | None = None) -> Offer:
+def respond_to_offer(offer: Offer, trainee: User, *, accept: bool, now: datetime | None = None) -> Offer:
     """Accept or decline an open offer before its deadline; accepting takes one of the demand's places."""
     now = now or utcnow()
-    if offer.student_id != student.id:
+    if offer.student_id != trainee.id:
         raise PlacementError(_("This offer is not yours."))
     if offer.status == OfferStatus.OPEN and offer.deadline_at < now:
         offer.status, offer.responded_at = OfferStatus.EXPIRED, now
-        record("offer.expired", subject_user_id=student.id, obj=offer)
+        record("offer.expired", subject_user_id=trainee.id, obj=offer)
         raise OfferExpired(_("The deadline of this offer has passed."))
     if offer.status != OfferStatus.OPEN:
         raise OfferClosed(_("This offer was already answered or has expired."))
     if not accept:
         offer.status, offer.responded_at = OfferStatus.DECLINED, now
-        record("offer.declined", subject_user_id=student.id, obj=offer)
+        record("offer.declined", subject_user_id=trainee.id, obj=offer)
         return offer
     demand_fill(offer.demand)
     try:
@@ -151,16 +151,16 @@ def respond_to_offer(offer: Offer, student: User, *, accept: bool, now: datetime
             if not _take_place(offer.demand_id):
                 raise DemandFull(_("Sorry: every place of this demand was taken before you accepted."))
             db.session.add(Placement(offer_id=offer.id, round_id=offer.round_id, demand_id=offer.demand_id,
-                                     student_id=student.id, accepted_at=now))
+                                     student_id=trainee.id, accepted_at=now))
             db.session.flush()
     except sa.exc.IntegrityError as exc:
         raise AlreadyPlaced(_("You already accepted another placement.")) from exc
     offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
     # One placement per trainee: their other open offers are answered for them.
     for other in db.session.scalars(sa.select(Offer).where(
-            Offer.student_id == student.id, Offer.status == OfferStatus.OPEN, Offer.id != offer.id)):
+            Offer.student_id == trainee.id, Offer.status == OfferStatus.OPEN, Offer.id != offer.id)):
         other.status, other.responded_at = OfferStatus.DECLINED, now
-    record("offer.accepted", subject_user_id=student.id, obj=offer)
+    record("offer.accepted", subject_user_id=trainee.id, obj=offer)
     return offer
 
 
@@ -209,9 +209,9 @@ def record_follow_up(placement: Placement, months: int, employed: bool, note: st
     return follow_up
 
 
-def offers_to(student: User) -> list[Offer]:
+def offers_to(trainee: User) -> list[Offer]:
     """List the offers made to the trainee, newest first."""
-    return list(db.session.scalars(sa.select(Offer).where(Offer.student_id == student.id).order_by(Offer.id.desc())))
+    return list(db.session.scalars(sa.select(Offer).where(Offer.student_id == trainee.id).order_by(Offer.id.desc())))
 
 
 def offers_for(match_round: MatchRound, demand: Demand) -> list[Offer]:
@@ -220,9 +220,9 @@ def offers_for(match_round: MatchRound, demand: Demand) -> list[Offer]:
                                                           Offer.round_id == match_round.id)))
 
 
-def placements_of(student: User) -> list[Placement]:
+def placements_of(trainee: User) -> list[Placement]:
     """List the trainee's placements."""
-    return list(db.session.scalars(sa.select(Placement).where(Placement.student_id == student.id)))
+    return list(db.session.scalars(sa.select(Placement).where(Placement.student_id == trainee.id)))
 
 
 def placements_at(demand_ids: list[int]) -> list[Placement]:

@@ -232,11 +232,11 @@ def outcomes(match_round: MatchRound, demand_id: int | None = None) -> list[Matc
     return list(db.session.scalars(query.order_by(MatchOutcome.demand_id, MatchOutcome.choice, MatchOutcome.id)))
 
 
-def published_results_of(student: User) -> list[MatchOutcome]:
+def published_results_of(trainee: User) -> list[MatchOutcome]:
     """List the trainee's match results in rounds the office has published, newest round first."""
     return list(db.session.scalars(
         sa.select(MatchOutcome).join(MatchRound, MatchRound.id == MatchOutcome.round_id)
-        .where(MatchOutcome.student_id == student.id,
+        .where(MatchOutcome.student_id == trainee.id,
                MatchRound.status.in_((RoundStatus.PUBLISHED, RoundStatus.CLOSED)))
         .order_by(MatchOutcome.round_id.desc())))
 

@@ -21,11 +21,11 @@ def requeue_command() -> None:
 @click.option("--trainee", "email", help="Only this trainee's (e-mail); default: every trainee's.")
 def prune_superseded_command(email: str | None) -> None:
     """Delete the files of superseded submissions, keeping their records, to free trainees' storage."""
-    student = None
+    trainee = None
     if email:
-        student = get_user_by_email(email)
-        if student is None:
+        trainee = get_user_by_email(email)
+        if trainee is None:
             raise click.ClickException(f"no such account: {email}")
-    count, freed = services.prune_superseded_files(student)
+    count, freed = services.prune_superseded_files(trainee)
     db.session.commit()
     click.echo(f"pruned the files of {count} superseded submission(s), {freed / 1024 / 1024:.1f} MiB freed")

@@ -153,13 +153,13 @@ def _next_waiting(student_id: int, now: datetime) -> Submission | None:
                              .order_by(Submission.id).limit(1))
 
 
-def queue_next(student: User | int) -> bool | None:
+def queue_next(trainee: User | int) -> bool | None:
     """Queue the trainee's next waiting submission unless a job of theirs is in the queue.
 
     Return True when a job was queued, False when the queue refused it (the broker is down), None when
     there was nothing to queue or the trainee's place in the queue is taken. Commits.
     """
-    student_id = student if isinstance(student, int) else student.id
+    student_id = trainee if isinstance(trainee, int) else trainee.id
     supersede_waiting(student_id)
     db.session.commit()
     now = utcnow()

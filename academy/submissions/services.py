@@ -188,12 +188,12 @@ class ReleasedAssignment:
     cutoff_at: datetime | None
 
 
-def _released_to(student: User, at: datetime):
+def _released_to(trainee: User, at: datetime):
     """Return a select of (assignment id, first release time) released to the trainee's cohorts by `at`.
 
     Only cohorts that still take the assignment's course count, and a withdrawn trainee has none.
     """
-    cohort_ids = _trainee_cohort_ids(student, GRADEBOOK_STATUSES)
+    cohort_ids = _trainee_cohort_ids(trainee, GRADEBOOK_STATUSES)
     return (
         sa.select(DueDate.assignment_id, sa.func.min(DueDate.released_at).label("released_at"))
         .join(Assignment, Assignment.id == DueDate.assignment_id)
@@ -204,9 +204,9 @@ def _released_to(student: User, at: datetime):
     )
 
 
-def is_released_to(student: User, assignment: Assignment, at: datetime | None = None) -> bool:
+def is_released_to(trainee: User, assignment: Assignment, at: datetime | None = None) -> bool:
     """Return whether the assignment was released to one of the trainee's cohorts (by now or `at`)."""
-    released = _released_to(student, at or utcnow()).where(DueDate.assignment_id == assignment.id)
+    released = _released_to(trainee, at or utcnow()).where(DueDate.assignment_id == assignment.id)
     return db.session.execute(released).first() is not None
 
 
@@ -215,9 +215,9 @@ def cutoff_for(assignment: Assignment, due_at: datetime | None) -> datetime | No
     return due_at + timedelta(days=assignment.course.late_cutoff_days) if due_at is not None else None
 
 
-def released_assignments(student: User, nbgrader_course: str | None = None) -> list[ReleasedAssignment]:
+def released_assignments(trainee: User, nbgrader_course: str | None = None) -> list[ReleasedAssignment]:
     """Return the assignments released to the trainee, with their own due dates, by course and week."""
-    released = _released_to(student, utcnow()).subquery()
+    released = _released_to(trainee, utcnow()).subquery()
     query = (
         sa.select(Assignment, released.c.released_at)
         .join(released, released.c.assignment_id == Assignment.id)
@@ -228,15 +228,15 @@ def released_assignments(student: User, nbgrader_course: str | None = None) -> l
         query = query.where(Course.nbgrader_course == nbgrader_course)
     rows = []
     for assignment, released_at in db.session.execute(query).all():
-        due_at = due_for(student, assignment)
+        due_at = due_for(trainee, assignment)
         rows.append(ReleasedAssignment(assignment, released_at, due_at, cutoff_for(assignment, due_at)))
     return rows
 
 
-def get_released(student: User, assignment_id: int) -> Assignment | None:
+def get_released(trainee: User, assignment_id: int) -> Assignment | None:
     """Return the assignment if it exists and was released to the trainee, else None (the two look alike)."""
     assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None or not is_released_to(student, assignment):
+    if assignment is None or not is_released_to(trainee, assignment):
         return None
     return assignment
 
@@ -244,13 +244,13 @@ def get_released(student: User, assignment_id: int) -> Assignment | None:
 # --- receiving work -------------------------------------------------------------------------
 
 
-def receive_submission(assignment: Assignment, student: User, files: dict[str, bytes]) -> Submission:
+def receive_submission(assignment: Assignment, trainee: User, files: dict[str, bytes]) -> Submission:
     """Store a trainee's files with the portal's receipt time and sha256, then queue grading."""
     received_at = utcnow()
-    if not takes(student, assignment.course):
+    if not takes(trainee, assignment.course):
         raise NotYourCourse(_l("You are not a trainee of this course."))
-    due_at = due_for(student, assignment)
-    if due_at is None or not is_released_to(student, assignment, received_at):
+    due_at = due_for(trainee, assignment)
+    if due_at is None or not is_released_to(trainee, assignment, received_at):
         raise NotReleased(_l("This assignment has not been released to you."))
     late = days_late(received_at, due_at)
     if received_at > cutoff_for(assignment, due_at):
@@ -268,14 +268,14 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
         raise BadFiles(_l("The submission is too large."))
     # PostgreSQL: a trainee's submissions take turns on their row, so two at once cannot both fit the
     # allowance that only one fits (SQLite runs one writer at a time anyway).
-    db.session.execute(sa.select(User.id).where(User.id == student.id).with_for_update())
-    submission = Submission(assignment_id=assignment.id, student_id=student.id, received_at=received_at,
+    db.session.execute(sa.select(User.id).where(User.id == trainee.id).with_for_update())
+    submission = Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=received_at,
                             sha256=digest(clean), stored_path="", days_late=late, size_bytes=size,
                             status=SubmissionStatus.QUEUED)
     db.session.add(submission)
     db.session.flush()
-    _check_storage(student, submission)
-    rel = Path("submissions") / str(assignment.id) / str(student.id) / str(submission.id)
+    _check_storage(trainee, submission)
+    rel = Path("submissions") / str(assignment.id) / str(trainee.id) / str(submission.id)
     # The files are written into a folder of their own and moved into place whole, only once everything
     # else is accepted; whatever refuses or fails on the way takes every file of this request with it.
     incoming = var_dir() / "submissions" / ".incoming" / secrets.token_hex(16)
@@ -286,10 +286,10 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
         (var_dir() / rel).mkdir(parents=True)
         os.rename(incoming, var_dir() / rel / "files")
         submission.stored_path = str(rel)
-        record("submission.received", actor_id=student.id, subject_user_id=student.id, obj=submission,
+        record("submission.received", actor_id=trainee.id, subject_user_id=trainee.id, obj=submission,
                detail={"assignment_id": assignment.id, "sha256": submission.sha256, "days_late": late})
         # Only the newest waiting submission of a work is graded: an older one still waiting is superseded.
-        supersede_waiting(student.id)
+        supersede_waiting(trainee.id)
         # The submission is durable before its job exists: a job never names a row that could be rolled back
         # (and whose id another trainee's submission could then take).
         db.session.commit()
@@ -298,28 +298,28 @@ def receive_submission(assignment: Assignment, student: User, files: dict[str, b
         shutil.rmtree(var_dir() / rel, ignore_errors=True)
         raise
     # Queued now unless a job of this trainee is in the queue: then it waits for that job's result.
-    queue_next(student.id)
+    queue_next(trainee.id)
     return submission
 
 
-def _check_storage(student: User, submission: Submission) -> None:
+def _check_storage(trainee: User, submission: Submission) -> None:
     """Refuse the submission when the trainee's kept submissions and it exceed their storage allowance."""
     allowance = int(current_app.config["SUBMISSION_STORAGE_PER_TRAINEE"])
     used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Submission.size_bytes), 0))
-                             .where(Submission.student_id == student.id, Submission.id != submission.id))
+                             .where(Submission.student_id == trainee.id, Submission.id != submission.id))
     if used + submission.size_bytes > allowance:
         raise StorageFull(int(used), submission.size_bytes, allowance)
 
 
-def prune_superseded_files(student: User | None = None) -> tuple[int, int]:
+def prune_superseded_files(trainee: User | None = None) -> tuple[int, int]:
     """Delete the files of superseded submissions (of one trainee, or all); return (submissions, bytes) freed.
 
     A superseded submission is never graded and never queued again, so its files serve nothing; its record
     (receipt time, sha256, status) stays. What was freed counts no more against the storage allowance.
     """
     query = sa.select(Submission).where(Submission.status == SubmissionStatus.SUPERSEDED, Submission.size_bytes > 0)
-    if student is not None:
-        query = query.where(Submission.student_id == student.id)
+    if trainee is not None:
+        query = query.where(Submission.student_id == trainee.id)
     pruned = freed = 0
     for submission in db.session.scalars(query):
         if submission.stored_path:
@@ -423,9 +423,9 @@ def record_result(data: dict) -> Submission:
     if status == SubmissionStatus.GRADING:
         submission.status = status
         return submission
-    student = db.session.get(User, submission.student_id)
+    trainee = db.session.get(User, submission.student_id)
     # An extension granted after the submission counts: lateness is measured against today's due date.
-    due_at = due_for(student, assignment)
+    due_at = due_for(trainee, assignment)
     if due_at is not None:
         submission.days_late = days_late(submission.received_at, due_at)
     # Scaled against all of nbgrader's points (tests and hand-graded answers): written answers are not
@@ -448,8 +448,8 @@ def record_result(data: dict) -> Submission:
     db.session.flush()
     if not _newer_graded(submission):
         # Feedback an instructor wrote in the portal stays; the grader's own is in the feedback document.
-        grade = get_grade(assignment, student)
-        upsert_grade(assignment, student, final, grade.feedback if grade else "", None,
+        grade = get_grade(assignment, trainee)
+        upsert_grade(assignment, trainee, final, grade.feedback if grade else "", None,
                      late_penalty=penalty, source="autograde")
     return submission
 
@@ -462,10 +462,10 @@ def _newer_graded(submission: Submission) -> bool:
 
 
 def my_submissions(
-    student: User, nbgrader_course: str | None = None, nbgrader_name: str | None = None
+    trainee: User, nbgrader_course: str | None = None, nbgrader_name: str | None = None
 ) -> list[Submission]:
     """Return a trainee's own submissions, newest first, optionally of one nbgrader course and assignment."""
-    query = sa.select(Submission).where(Submission.student_id == student.id)
+    query = sa.select(Submission).where(Submission.student_id == trainee.id)
     if nbgrader_course is not None or nbgrader_name is not None:
         query = query.join(Assignment, Assignment.id == Submission.assignment_id)
     if nbgrader_course is not None:
@@ -483,10 +483,10 @@ def submitted_notebooks(submission: Submission) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
 
 
-def own_submission(student: User, submission_id: int) -> Submission | None:
+def own_submission(trainee: User, submission_id: int) -> Submission | None:
     """Return the trainee's own submission, else None: another trainee's looks like one that does not exist."""
     submission = db.session.get(Submission, submission_id)
-    return submission if submission is not None and submission.student_id == student.id else None
+    return submission if submission is not None and submission.student_id == trainee.id else None
 
 
 def feedback_html(submission: Submission) -> str | None:

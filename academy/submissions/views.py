@@ -162,9 +162,9 @@ def api_feedback(submission_id: int):
     return feedback_response(_bearer_user(), submission_id)
 
 
-def feedback_response(student: User, submission_id: int, *, framed_by_portal: bool = False) -> Response:
+def feedback_response(trainee: User, submission_id: int, *, framed_by_portal: bool = False) -> Response:
     """Return the feedback document of the trainee's own submission (404 for anyone else's, or none yet)."""
-    sub = services.own_submission(student, submission_id)
+    sub = services.own_submission(trainee, submission_id)
     html = services.feedback_html(sub) if sub is not None else None
     if html is None:
         abort(404)

@@ -77,7 +77,7 @@ def trainee_profile(demand_id: int, student_id: int):
         consent = consents.check_company_access(current_user, student_id, demand, "profile")
     except ConsentMissing:
         abort(403)  # the refusal is on record (check_company_access keeps its audit entries)
-    return render_template("placements/competencies.html", student=consent.student, demand=demand,
+    return render_template("placements/competencies.html", trainee=consent.student, demand=demand,
                            profile=competency_profile(student_id), projects=projects_of(consent.student))
 
 

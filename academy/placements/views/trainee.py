@@ -103,7 +103,7 @@ def withdraw(consent_id: int):
 @allow(Role.STUDENT)
 def my_competencies():
     """Show my competency profile: a level per skill with the graded work behind it."""
-    return render_template("placements/competencies.html", student=current_user,
+    return render_template("placements/competencies.html", trainee=current_user,
                            profile=competency_profile(current_user.id))
 
 
