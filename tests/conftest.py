@@ -13,7 +13,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask_migrate import upgrade
 from werkzeug.security import generate_password_hash
+
+from academy import create_app
+from academy.admissions.services import enroll
+from academy.auth.models import User
+from academy.companies.models import Company, Demand, DemandSkill
+from academy.config import TestConfig
+from academy.courses.models import Assignment, AssignmentSkill, Course
+from academy.extensions import db, limiter
+from academy.skills.catalogue import seed_skills
+from academy.skills.models import Skill
+from academy.universities.models import Cohort, University
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -50,10 +63,6 @@ def database_url(tmp_path_factory):
 def _schema(database_url, tmp_path_factory):
     """Build the schema once per run through the migration history (what production runs)."""
     os.environ["ACADEMY_VAR_DIR"] = str(tmp_path_factory.mktemp("var"))
-    from flask_migrate import upgrade
-
-    from academy import create_app
-    from academy.config import TestConfig
 
     gradebooks = tmp_path_factory.mktemp("gradebooks")
 
@@ -67,23 +76,15 @@ def _schema(database_url, tmp_path_factory):
         upgrade()
         # Tables of packages still being built join here until their migration is written;
         # tests/test_migrations.py fails while models and migrations disagree.
-        from academy.extensions import db
-
         db.create_all()
     return Cfg
 
 
 @pytest.fixture
 def app(_schema):
-    from academy import create_app
-    from academy.extensions import db, limiter
-    from academy.skills.catalogue import seed_skills
-
     app = create_app(_schema)
     # Tests keep one app context open around many requests, so g would carry the signed-in
     # user from one client to the next; production gets a fresh g per request.
-    from flask import g
-
     def fresh_g() -> None:
         g.pop("_login_user", None)
         g.pop("_flask_babel", None)
@@ -129,8 +130,6 @@ def runner(app):
 @pytest.fixture
 def csrf_app(_schema):
     """The app with CSRF protection on, as in production."""
-    from academy import create_app
-
     class Cfg(_schema):
         WTF_CSRF_ENABLED = True
 
@@ -139,8 +138,6 @@ def csrf_app(_schema):
     # Its rows live in the same database and the app fixture (always in use through `make`)
     # empties it; here only this app's own session and connections are let go, so they cannot
     # hold a lock the purge waits for.
-    from academy.extensions import db
-
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -158,8 +155,6 @@ class Factory:
         return self.n
 
     def university(self, code: str | None = None, **kw):
-        from academy.universities.models import University
-
         i = self._next()
         uni = University(code=code or f"U{i}", name_ko=kw.pop("name_ko", f"대학{i}"),
                          name_en=kw.pop("name_en", f"University {i}"), city=kw.pop("city", "changwon"), **kw)
@@ -168,8 +163,6 @@ class Factory:
         return uni
 
     def cohort(self, university=None, capacity: int = 30, year: int = 2027, **kw):
-        from academy.universities.models import Cohort
-
         cohort = Cohort(university=university or self.university(), year=year,
                         name=kw.pop("name", f"{year}-{self._next()}"), capacity=capacity, **kw)
         self.db.session.add(cohort)
@@ -177,8 +170,6 @@ class Factory:
         return cohort
 
     def user(self, role: str = "student", **kw):
-        from academy.auth.models import User
-
         i = self._next()
         if role == "coordinator" and "university_id" not in kw:
             kw["university_id"] = self.university().id
@@ -191,8 +182,6 @@ class Factory:
         return user
 
     def company(self, status: str = "approved", **kw):
-        from academy.companies.models import Company
-
         i = self._next()
         company = Company(name=kw.pop("name", f"회사{i}"), sector=kw.pop("sector", "machinery"),
                           city=kw.pop("city", "changwon"), size=kw.pop("size", "small"), status=status, **kw)
@@ -201,9 +190,6 @@ class Factory:
         return company
 
     def demand(self, company=None, status: str = "approved", skills: dict[str, int] | None = None, **kw):
-        from academy.companies.models import Demand, DemandSkill
-        from academy.skills.models import Skill
-
         demand = Demand(company=company or self.company(), title=kw.pop("title", f"수요 {self._next()}"),
                         kind=kw.pop("kind", "internship"), headcount=kw.pop("headcount", 1),
                         start_date=kw.pop("start_date", (datetime.now(UTC) + timedelta(days=60)).date()),
@@ -218,15 +204,11 @@ class Factory:
         return demand
 
     def enrolled_student(self, cohort=None, **kw):
-        from academy.admissions.services import enroll
-
         student = self.user("student", **kw)
         enroll(student, cohort or self.cohort())
         return student
 
     def course(self, cohorts=(), instructors=(), **kw):
-        from academy.courses.models import Course
-
         i = self._next()
         folder = kw.pop("nbgrader_course", None)
         if folder is None:
@@ -241,9 +223,6 @@ class Factory:
         return course
 
     def assignment(self, course=None, name: str = "lab1_predictive_maintenance", skills=None, **kw):
-        from academy.courses.models import Assignment, AssignmentSkill
-        from academy.skills.models import Skill
-
         assignment = Assignment(course=course or self.course(), nbgrader_name=name,
                                 title_ko=kw.pop("title_ko", name), title_en=kw.pop("title_en", name), **kw)
         with self.db.session.no_autoflush:
@@ -257,8 +236,6 @@ class Factory:
 
 @pytest.fixture
 def make(app):
-    from academy.extensions import db
-
     return Factory(db)
 
 
@@ -267,8 +244,6 @@ class Auth:
         self.client = client
 
     def login(self, user, password: str = PASSWORD):
-        from academy.extensions import db
-
         db.session.commit()
         response = self.client.post("/login", data={"email": user.email, "password": password})
         assert response.status_code == 302, response.data[:500]

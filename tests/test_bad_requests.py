@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from academy.extensions import db
+from academy.universities.models import University
 
 
 @pytest.mark.parametrize("odd_id", ["2147483648", "9223372036854775808", "1" + "0" * 40, "7" * 5000])
@@ -61,8 +62,6 @@ def test_nul_characters_in_text_are_refused(client, make, auth):
 
 
 def _universities():
-    from academy.universities.models import University
-
     return University
 
 

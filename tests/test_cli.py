@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from academy.admissions.models import Enrollment
+from academy.auth.models import User
+from academy.companies.models import Company, Demand
 from academy.extensions import db
+from academy.universities.models import Cohort
+from tests.conftest import empty_database
 
 
 def test_create_admin(runner):
     result = runner.invoke(args=["academy", "create-admin", "--email", "Office@Academy.test", "--name", "사무국",
                                  "--password", "blue-harbour-crane-27"])
     assert result.exit_code == 0, result.output
-    from academy.auth.models import User
 
     user = db.session.scalar(sa.select(User).where(User.email == "office@academy.test"))
     assert user.role == "admin"
@@ -24,11 +28,6 @@ def test_create_admin_refuses_a_common_password(runner):
 
 
 def _snapshot() -> dict:
-    from academy.admissions.models import Enrollment
-    from academy.auth.models import User
-    from academy.companies.models import Company, Demand
-    from academy.universities.models import Cohort
-
     return {
         "users": [(u.email, u.name, u.role) for u in db.session.scalars(sa.select(User).order_by(User.email))],
         "companies": [(c.name, c.sector, c.city, c.status) for c in db.session.scalars(sa.select(Company).order_by(Company.name))],
@@ -39,8 +38,6 @@ def _snapshot() -> dict:
 
 
 def _empty() -> None:
-    from tests.conftest import empty_database
-
     empty_database(db)
 
 

@@ -7,12 +7,14 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from academy.admissions.models import Enrollment
+from academy.admissions.services import CohortFull, enroll
+from academy.auth.models import User
 from academy.extensions import db
+from academy.universities.models import Cohort
 
 
 def test_a_csv_with_two_bad_rows_imports_nothing_and_names_both(runner, make, tmp_path):
-    from academy.auth.models import User
-
     university = make.university(code="CWNU")
     make.cohort(university=university, year=2027, capacity=10)
     db.session.commit()
@@ -36,11 +38,6 @@ def test_a_csv_with_two_bad_rows_imports_nothing_and_names_both(runner, make, tm
 @pytest.mark.skipif(os.environ.get("ACADEMY_TEST_DATABASE") != "postgresql",
                     reason="SQLite runs one writer at a time, so only PostgreSQL can race for the seat")
 def test_twenty_concurrent_enrolments_into_one_free_seat_leave_one_enrolled(app, make):
-    from academy.admissions.models import Enrollment
-    from academy.admissions.services import CohortFull, enroll
-    from academy.auth.models import User
-    from academy.universities.models import Cohort
-
     cohort = make.cohort(capacity=3)
     make.enrolled_student(cohort)
     make.enrolled_student(cohort)

@@ -7,22 +7,19 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, migrate, upgrade
 
 from academy.extensions import db
 from tests.conftest import REPO, _database_url
 
 
 def test_single_head(app):
-    from flask_migrate import Migrate  # noqa: F401
-
     config = app.extensions["migrate"].migrate.get_config()
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
 
 
 def test_models_match_the_migrations(app, tmp_path):
     """Upgrade an empty database and compare it with the models: nothing may differ."""
-    from flask_migrate import upgrade
-
     url = db.engine.url
     if url.get_backend_name() == "sqlite":
         target = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
@@ -49,8 +46,6 @@ def test_autogenerate_writes_a_migration_that_builds_the_schema(app, tmp_path):
     """Generate a first migration from the models alone, with no hand edit, and build an empty
     database with it: users and companies refer to each other, and the foreign key marked
     use_alter must come out as its own step (PostgreSQL would leave it out of CREATE TABLE)."""
-    from flask_migrate import downgrade, migrate, upgrade
-
     directory = tmp_path / "migrations"
     (directory / "versions").mkdir(parents=True)
     for name in ("env.py", "script.py.mako", "alembic.ini"):

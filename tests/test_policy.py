@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import IntegerConverter, Rule
 
-from academy.policy import PUBLIC, TOKEN, Role, policy_of, roles_allowed
+from academy.audit.models import AuditEntry
+from academy.extensions import db
+from academy.policy import PUBLIC, TOKEN, Role, allow, policy_of, roles_allowed
 
 
 def _url(app, rule: Rule) -> str:
@@ -42,7 +44,6 @@ def test_every_role_outside_a_policy_is_refused(app, make, auth):
     is not installed.
     """
     users = {role: make.user(str(role)) for role in Role}
-    from academy.extensions import db
 
     db.session.commit()
     checked = 0
@@ -59,7 +60,6 @@ def test_every_role_outside_a_policy_is_refused(app, make, auth):
             assert response.status_code == 403, f"{role} reached {rule.rule}: {response.status_code}"
             checked += 1
     assert checked > 0
-    from academy.audit.models import AuditEntry
 
     denied = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "access.denied")).all()
     assert len(denied) == checked
@@ -92,7 +92,5 @@ def test_a_view_without_policy_fails_closed(app, make, auth):
 
 
 def test_unknown_policy_entries_are_rejected_at_import():
-    from academy.policy import allow
-
     with pytest.raises(ValueError):
         allow("superuser")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from academy.admissions.services import move_application, submit_application
 from academy.extensions import db
 
 
@@ -16,8 +17,6 @@ def english(client):
 @pytest.fixture
 def application_at(make):
     """Make an application that has reached the given status through the real workflow."""
-    from academy.admissions.services import move_application, submit_application
-
     path = {"submitted": [], "under_review": ["under_review"], "interview": ["under_review", "interview"]}
 
     def build(cohort, status: str = "submitted", student=None, coordinator=None):

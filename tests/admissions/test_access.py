@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from academy.admissions.models import Enrollment
+from academy.admissions.services import move_application
 from academy.extensions import db
 
 
@@ -39,7 +40,6 @@ def test_application_list_filters_searches_sorts_and_pages(app, english, make, a
                                  (second, "submitted", "Park Sora"), (other, "submitted", "Choi Hidden")]:
         application_at(cohort, status, student=make.user("student", name=name))
     decided = application_at(second, student=make.user("student", name="Jung Done", email="done@example.test"))
-    from academy.admissions.services import move_application
 
     move_application(decided, "rejected", coordinator, "not now")
     auth.login(coordinator)

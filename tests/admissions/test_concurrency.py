@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from academy.admissions.models import Application, Enrollment
+from academy.admissions.services import InvalidTransition, move_application
 from academy.extensions import db
 
 on_postgresql = pytest.mark.skipif(
@@ -74,8 +75,6 @@ def test_ten_admissions_racing_for_three_seats_enrol_exactly_three(app, make, ap
 
 def test_a_stale_application_is_not_moved_twice(make, application_at):
     # What two coordinators deciding the same application at once come down to, deterministically.
-    from academy.admissions.services import InvalidTransition, move_application
-
     cohort = make.cohort()
     coordinator = make.user("coordinator", university_id=cohort.university_id)
     application = application_at(cohort, "interview", coordinator=coordinator)

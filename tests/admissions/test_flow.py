@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from academy.admissions.models import Application, ApplicationEvent, Enrollment
+from academy.admissions.services import move_application
 from academy.audit.models import AuditEntry
 from academy.extensions import db
 
@@ -192,7 +193,6 @@ def test_roster_withdrawal_needs_a_reason_and_frees_the_seat(english, make, auth
     cohort = make.cohort(capacity=2)
     coordinator = make.user("coordinator", university_id=cohort.university_id)
     application = application_at(cohort, "interview", coordinator=coordinator)
-    from academy.admissions.services import move_application
 
     move_application(application, "admitted", coordinator, "good")
     enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.student_id == application.student_id))
@@ -237,7 +237,6 @@ def test_trainee_withdraws_own_application_only(english, make, auth, application
 def test_admitted_trainee_withdrawing_frees_the_seat(english, make, auth, application_at):
     cohort = make.cohort(capacity=1)
     application = application_at(cohort, "interview")
-    from academy.admissions.services import move_application
 
     move_application(application, "admitted", make.user("coordinator", university_id=cohort.university_id), "ok")
     auth.login(application.student)

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from academy.admissions.models import Enrollment
+from academy.admissions.services import CohortFull, enroll_new_trainees
+from academy.audit.models import AuditEntry
 from academy.auth.models import User
 from academy.extensions import db
 
@@ -174,8 +176,6 @@ def test_import_page_refuses_other_file_types(english, make, auth, cohort):
 
 
 def test_seats_for_a_file_are_taken_all_or_none(make, cohort):
-    from academy.admissions.services import CohortFull, enroll_new_trainees
-
     make.enrolled_student(cohort)
     students = [make.user("student") for _ in range(3)]
     with pytest.raises(CohortFull):
@@ -187,8 +187,6 @@ def test_seats_for_a_file_are_taken_all_or_none(make, cohort):
 
 
 def test_an_import_is_audited_per_trainee(runner, tmp_path, cohort):
-    from academy.audit.models import AuditEntry
-
     assert _invoke(runner, tmp_path, "trainees.csv", _csv(_good_rows())).exit_code == 0
     actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.subject_user_id.is_not(None))))
     assert sorted(actions) == ["enrollment.enrolled"] * 2 + ["invitation.created"] * 2 + ["user.created"] * 2

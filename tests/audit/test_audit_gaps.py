@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from academy.audit.models import AuditEntry
+from academy.auth import invitations
 from academy.extensions import db
+from academy.submissions.models import Submission
 from tests.conftest import PASSWORD
 
 
@@ -44,8 +46,6 @@ def test_an_invitation_token_never_reaches_the_audit_log(app, make):
 
     How checked: the path logged as request.path (no redaction) -> this test fails (the token was in the entry).
     """
-    from academy.auth import invitations
-
     trainee = make.user("student")
     (invitation,) = invitations.invite([(trainee, None)])
     db.session.commit()
@@ -73,8 +73,6 @@ def test_an_instructor_listing_an_assignments_submissions_is_audited(app, make):
 
     How checked: the record_course_view call in assignment_submissions removed -> this test fails (no entry).
     """
-    from academy.submissions.models import Submission
-
     cohort = make.cohort()
     me, classmate = make.enrolled_student(cohort), make.enrolled_student(cohort)
     teacher = make.user("instructor")

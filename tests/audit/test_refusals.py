@@ -17,6 +17,9 @@ import sqlalchemy as sa
 
 from academy.audit.models import AuditEntry
 from academy.extensions import db
+from academy.oauth.models import OAuthClient, OAuthToken
+from academy.oauth.provider import digest
+from academy.submissions.models import Submission
 from tests.conftest import PASSWORD
 
 ADDRESS = "198.51.100.23"
@@ -40,9 +43,6 @@ def _entries() -> list[AuditEntry]:
 
 
 def _bearer(user) -> str:
-    from academy.oauth.models import OAuthClient, OAuthToken
-    from academy.oauth.provider import digest
-
     client = OAuthClient(client_id="hub-audit", secret_hash="x" * 64, name="hub", redirect_uris="http://h/cb")
     db.session.add(client)
     db.session.flush()
@@ -54,8 +54,6 @@ def _bearer(user) -> str:
 
 
 def _submission(make, student):
-    from academy.submissions.models import Submission
-
     sub = Submission(assignment=make.assignment(), student_id=student.id, received_at=datetime.now(UTC),
                      sha256="0" * 64, stored_path="nowhere", feedback_path="nowhere.html")
     db.session.add(sub)
@@ -160,8 +158,6 @@ def test_a_failed_login_has_its_own_entry_and_no_second_one(app, make):
 
 @pytest.mark.parametrize("path", ["/api/exchange/assignments", "/api/exchange/submissions"])
 def test_a_revoked_or_expired_token_is_audited(app, make, path):
-    from academy.oauth.models import OAuthToken
-
     student = make.enrolled_student()
     token = _bearer(student)
     row = db.session.scalar(sa.select(OAuthToken))

@@ -9,6 +9,9 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
+from academy.admissions.importer import import_rows
+from academy.audit.models import AuditEntry
+from academy.auth.invitations import invite, link
 from academy.auth.models import Invitation, User
 from academy.extensions import db
 from tests.conftest import PASSWORD
@@ -22,8 +25,6 @@ def cohort(make):
 
 
 def _import(cohort, *emails: str) -> list[Invitation]:
-    from academy.admissions.importer import import_rows
-
     rows = [["name", "email", "university", "cohort_year"]]
     rows += [[f"Trainee {i}", e, cohort.university.code, "2027"] for i, e in enumerate(emails)]
     result = import_rows(rows)
@@ -32,8 +33,6 @@ def _import(cohort, *emails: str) -> list[Invitation]:
 
 
 def _path(invitation: Invitation) -> str:
-    from academy.auth.invitations import link
-
     return link(invitation, base_url="http://localhost").removeprefix("http://localhost")
 
 
@@ -100,7 +99,6 @@ def test_the_link_sets_the_password_once(app, client, cohort):
     again = _set_password(app.test_client(), path, "another-harbour-crane-28")
     assert again.status_code == 410 and "이미 사용된 링크" in again.get_data(as_text=True)
     assert not _signs_in(app, "minji@example.test", "another-harbour-crane-28")
-    from academy.audit.models import AuditEntry
 
     assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.password_set")).actor_id == \
         invitation.user_id
@@ -128,8 +126,6 @@ def test_a_link_dies_when_the_account_password_changes(app, client, make, cohort
 
     Checked: fails without the password-hash fingerprint in the token (the link reset the password).
     """
-    from academy.auth.invitations import invite
-
     user = make.user("student", email="known@example.test")
     invitation, = invite([(user, cohort.university_id)])
     db.session.commit()
@@ -204,7 +200,6 @@ def test_a_coordinator_hands_out_only_their_universitys_invitations(app, client,
     assert client.post(f"/invitations/{theirs.id}/sent").status_code == 404
     db.session.refresh(theirs)
     assert theirs.nonce == nonce and theirs.sent_at is None
-    from academy.audit.models import AuditEntry
 
     refusals = list(db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "access.not_found")))
     assert [(r.object_type, r.object_id, r.subject_user_id) for r in refusals] == [

@@ -11,7 +11,9 @@ from email.policy import default
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from werkzeug.security import generate_password_hash
 
+from academy.auth.resets import ANSWER_SECONDS, token_for
 from academy.extensions import db
 from academy.mail.models import OutboxMail
 from tests.conftest import PASSWORD
@@ -113,8 +115,6 @@ def test_no_answer_tells_whether_an_address_has_an_account(client, make, smtp):
     assert strip[0] == strip[1] == strip[2]
     assert [m["To"] for m in _wait(lambda: smtp.messages)] == [known.email]
     # The same time too: the mail goes out after the answer, and both answers take at least ANSWER_SECONDS.
-    from academy.auth.resets import ANSWER_SECONDS
-
     for address in ("nobody@academy.test", "known@academy.test"):
         started = time.monotonic()
         _ask(client, address)
@@ -138,12 +138,9 @@ def test_one_account_gets_one_reset_mail_per_interval_however_many_ask(client, m
 
 
 def test_a_link_dies_when_the_password_changes_or_time_runs_out(app, client, make, smtp):
-    from academy.auth.resets import token_for
-
     user = make.user("student", email="lee@academy.test")
     db.session.commit()
     token = token_for(user)
-    from werkzeug.security import generate_password_hash
 
     user.password_hash = generate_password_hash("another-password-98")  # changed some other way
     db.session.commit()

@@ -5,7 +5,10 @@ import re
 
 import pytest
 
+from academy.audit.models import AuditEntry
+from academy.auth.models import User
 from academy.extensions import db
+from tests.conftest import Factory
 
 
 def test_login_and_logout(client, make, auth):
@@ -64,8 +67,6 @@ def test_next_inside_the_site_is_followed(client, make):
 
 def test_post_without_csrf_token_is_refused(csrf_app, make):
     with csrf_app.app_context():
-        from tests.conftest import Factory
-
         user = Factory(db).user("admin")
         db.session.commit()
         client = csrf_app.test_client()
@@ -121,7 +122,6 @@ def test_request_size_is_limited(app, client):
 )
 def test_password_rules(client, password, accepted):
     response = client.post("/register", data={"email": "new@example.test", "name": "신입", "password": password})
-    from academy.auth.models import User
 
     created = db.session.scalar(db.select(User).where(User.email == "new@example.test")) is not None
     assert created is accepted
@@ -131,7 +131,6 @@ def test_password_rules(client, password, accepted):
 
 def test_passwords_are_hashed_with_scrypt(client):
     client.post("/register", data={"email": "h@example.test", "name": "해시", "password": "blue-harbour-crane-27"})
-    from academy.auth.models import User
 
     user = db.session.scalar(db.select(User).where(User.email == "h@example.test"))
     assert user.password_hash.startswith("scrypt:")
@@ -140,7 +139,6 @@ def test_passwords_are_hashed_with_scrypt(client):
 @pytest.mark.parametrize("value", ["990101-1234567", "9901011234567", "홍길동 990101 - 2234567"])
 def test_rrn_shaped_input_is_refused(client, value):
     response = client.post("/register", data={"email": "r@example.test", "name": value, "password": "blue-harbour-crane-27"})
-    from academy.auth.models import User
 
     assert db.session.scalar(db.select(User).where(User.email == "r@example.test")) is None
     text = response.get_data(as_text=True)
@@ -167,7 +165,6 @@ def test_disabled_account_is_signed_out_at_once(app, make, auth):
     auth.login(admin)
     auth.client.post(f"/admin/users/{student.id}/enabled", data={"enabled": "0"})
     assert student_client.get("/home/student").status_code == 302
-    from academy.audit.models import AuditEntry
 
     assert db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "user.disabled",
                                                           AuditEntry.subject_user_id == student.id))
@@ -177,7 +174,6 @@ def test_refusals_are_audited(client, make, auth):
     student = make.user("student")
     auth.login(student)
     assert client.get("/admin/users").status_code == 403
-    from academy.audit.models import AuditEntry
 
     entry = db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "access.denied"))
     assert entry is not None and entry.actor_id == student.id

@@ -5,8 +5,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask.sessions import SecureCookieSessionInterface
 
+from academy.audit.models import AuditEntry
+from academy.auth.models import UserSession
 from academy.extensions import db
+from academy.oauth.models import OAuthToken
 from tests.conftest import PASSWORD
 from tests.hub.test_oauth import SECRET, authorize, code_from, exchange, pkce, userinfo
 
@@ -86,7 +90,6 @@ def test_logout_revokes_the_hub_token_of_that_sign_in_and_no_other(hub, make):
     assert userinfo(hub.test_client(), laptop_token).status_code == 401
     # The other device's sign-in, and so its hub token, is untouched.
     assert _exchange_api(hub, phone_token) == 200
-    from academy.audit.models import AuditEntry
 
     logout = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "auth.logout"))
     assert '"hub_tokens_revoked": 1' in logout.detail
@@ -130,7 +133,6 @@ def test_disabling_an_account_revokes_its_hub_tokens(hub, make, auth):
     token = _hub_token(_sign_in(hub, student))
     auth.login(admin)
     auth.client.post(f"/admin/users/{student.id}/enabled", data={"enabled": "0"})
-    from academy.oauth.models import OAuthToken
 
     assert db.session.scalar(sa.select(OAuthToken.revoked_at)) is not None
     assert _exchange_api(hub, token) == 401
@@ -141,8 +143,6 @@ def test_a_sign_in_expires_on_the_server_after_its_lifetime(app, make):
 
     Checked: fails without the lifetime check in resume() (the eight-hour-old sign-in still worked).
     """
-    from academy.auth.models import UserSession
-
     student = make.user("student")
     db.session.commit()
     browser = _sign_in(app, student)
@@ -155,13 +155,10 @@ def test_a_sign_in_expires_on_the_server_after_its_lifetime(app, make):
 
 def test_the_database_holds_no_usable_session_key(app, make):
     """Only a hash of the cookie's key is stored, so a database copy cannot sign anyone in."""
-    from academy.auth.models import UserSession
-
     student = make.user("student")
     db.session.commit()
     browser = _sign_in(app, student)
     stored = db.session.scalar(sa.select(UserSession.key_hash))
-    from flask.sessions import SecureCookieSessionInterface
 
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     key = serializer.loads(_session_cookie(browser))["_user_id"].rsplit(":", 1)[1]

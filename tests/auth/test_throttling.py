@@ -1,11 +1,16 @@
 """Failed sign-ins are throttled per account and per address, and the address cannot be forged."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
+from werkzeug.security import check_password_hash
 
-from academy.extensions import db
+from academy import create_app
+from academy.audit.models import AuditEntry
+from academy.auth import services
+from academy.extensions import db, limiter
 from tests.conftest import PASSWORD
 
 
@@ -84,7 +89,6 @@ def test_x_forwarded_for_is_ignored_by_default(client, make):
     codes = [_attempt(client, u.email, **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
              for i, u in enumerate(users)]
     assert codes[10] == 429
-    from academy.audit.models import AuditEntry
 
     assert set(db.session.scalars(db.select(AuditEntry.ip).where(AuditEntry.action == "auth.login_failed"))) == {
         "198.51.100.7"}
@@ -92,9 +96,6 @@ def test_x_forwarded_for_is_ignored_by_default(client, make):
 
 @pytest.fixture
 def behind_proxy(_schema):
-    from academy import create_app
-    from academy.extensions import limiter
-
     class Cfg(_schema):
         TRUSTED_PROXIES = 1
 
@@ -121,7 +122,6 @@ def test_x_forwarded_for_is_honoured_behind_a_trusted_proxy(behind_proxy, make):
     assert codes[10] == 429
     # Another client behind the same proxy has its own count.
     assert _attempt(client, users[11].email, address=proxy, **{"X-Forwarded-For": "203.0.113.10"}).status_code == 401
-    from academy.audit.models import AuditEntry
 
     ips = set(db.session.scalars(db.select(AuditEntry.ip).where(AuditEntry.action == "auth.login_failed")))
     assert ips == {"203.0.113.9", "203.0.113.10"}
@@ -135,10 +135,6 @@ def test_simultaneous_guesses_cannot_all_pass_the_limit(app, make, monkeypatch):
     How checked: the login limits counted only after the view (Flask-Limiter's deduct_when, as before)
     -> this test fails (all 15 guesses reached the password check, none was refused with 429).
     """
-    import threading
-
-    from academy.auth import services
-
     user = make.user("student")
     db.session.commit()
     email = user.email
@@ -198,8 +194,6 @@ def _change(client, current: str, new: str = "blue-harbour-crane-27"):
 
 
 def _password_failures(user_id: int) -> int:
-    from academy.audit.models import AuditEntry
-
     return db.session.scalar(db.select(db.func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "auth.password_change_failed", AuditEntry.subject_user_id == user_id))
 
@@ -212,8 +206,6 @@ def test_guessing_the_current_password_is_throttled_and_audited(client, make, au
     How checked: the limit on /account/password removed -> this test fails (the sixth try, the right
     password, changed it: 302); the audit entry removed -> this test fails (0 auth.password_change_failed).
     """
-    from werkzeug.security import check_password_hash
-
     user = make.user("student")
     auth.login(user)
     client.post("/lang/en")

@@ -57,6 +57,7 @@ def browser():
     # would break later tests that start their own (the hub tests call asyncio.run).
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+    # Imported here: Playwright is needed only where the browser tests run.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

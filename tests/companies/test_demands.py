@@ -11,6 +11,7 @@ from academy.companies.models import Demand
 from academy.extensions import db
 from academy.skills.models import Skill
 from tests.companies.conftest import audit, demand_data
+from tests.conftest import PASSWORD
 
 
 def _skill(code: str) -> Skill:
@@ -193,8 +194,6 @@ def test_only_recruiters_have_company_pages(client, make, sign_in, role):
 
 
 def test_submit_and_review_buttons_carry_csrf_tokens(make, csrf_app):
-    from tests.conftest import PASSWORD
-
     recruiter, admin = make.user("recruiter"), make.user("admin")
     demand = make.demand(recruiter.company, status="draft")
     db.session.commit()

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.security import check_password_hash
 
 from academy.auth.models import User
 from academy.companies.models import Company
 from academy.extensions import db
 from tests.companies.conftest import audit
+from tests.conftest import PASSWORD
 
 REGISTRATION = {
     "name": "Gyeongnam Precision", "sector": "machinery", "city": "gimhae", "size": "small",
@@ -70,10 +72,6 @@ def test_a_recruiter_address_that_has_an_account_gets_the_answer_a_free_one_gets
     How checked: register_company's check for a taken address removed (create_user refuses it as before)
     -> this test fails (a 400 page saying the account already exists, instead of the redirect).
     """
-    from werkzeug.security import check_password_hash
-
-    from tests.conftest import PASSWORD
-
     owner = make.user("student", email="hr@precision.example.com")
     db.session.commit()
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
+from academy.companies.services import visible_demands
 from academy.extensions import db
 from tests.companies.conftest import audit
 
@@ -177,8 +179,6 @@ def test_only_the_office_reviews(client, make, sign_in, role):
 
 
 def test_trainees_see_only_approved_demands_of_approved_companies(make, client, office):
-    from academy.companies.services import visible_demands
-
     good = make.company(status="approved")
     shown = make.demand(good, status="approved")
     make.demand(good, status="submitted")
@@ -192,8 +192,6 @@ def test_trainees_see_only_approved_demands_of_approved_companies(make, client, 
 
 
 def test_demand_review_list_shows_newest_first_unless_a_column_is_picked(app, client, make, office):
-    from datetime import datetime, timezone
-
     acme = make.company(name="Acme Gears")
     make.demand(acme, status="submitted", title="Old demand", created_at=datetime(2027, 1, 1, tzinfo=timezone.utc))
     make.demand(acme, status="submitted", title="New demand", created_at=datetime(2027, 6, 1, tzinfo=timezone.utc))

@@ -9,13 +9,17 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from academy.admissions.services import withdraw
 from academy.audit.models import AuditEntry
 from academy.courses.models import Assignment, DueDate, Extension, Grade
+from academy.courses.services import CourseError, NotInCourse, csv_safe, grant_extension, set_due_date, upsert_grade
 from academy.extensions import db
 from academy.skills.models import Skill
+from academy.submissions.services import SubmissionError, receive_submission, record_result
 
 RRN = "900101-1234567"
 
@@ -122,8 +126,6 @@ def test_assignment_must_name_an_existing_nbgrader_folder(client, auth, world, n
 
 
 def test_edit_assignment_keeps_its_name_and_refuses_max_below_existing_scores(client, auth, world):
-    from academy.courses.services import upsert_grade
-
     upsert_grade(world.assignment, world.s1, 40, "", world.teacher)
     db.session.commit()
     auth.login(world.teacher)
@@ -193,8 +195,6 @@ def test_extension_is_granted_to_a_trainee_of_the_course_with_reason_and_audited
 
 
 def test_extension_can_be_revoked(client, auth, world):
-    from academy.courses.services import grant_extension
-
     extension = grant_extension(world.assignment, world.s1, datetime(2027, 5, 1, tzinfo=UTC), "family", world.teacher)
     db.session.commit()
     auth.login(world.teacher)
@@ -236,8 +236,6 @@ def test_grade_refuses_a_trainee_outside_the_course_and_rrn_feedback(client, aut
 
 
 def test_gradebook_shows_trainees_scores_and_late_marks_and_logs_one_view(client, auth, make, world):
-    from academy.courses.services import upsert_grade
-
     second_cohort = make.cohort()
     world.course.cohorts.append(second_cohort)
     s3 = make.enrolled_student(second_cohort, name="Park Trainee")
@@ -262,8 +260,6 @@ def test_gradebook_shows_trainees_scores_and_late_marks_and_logs_one_view(client
 
 
 def test_gradebook_csv_escapes_formula_cells(client, auth, make, world):
-    from academy.courses.services import upsert_grade
-
     evil = make.enrolled_student(world.cohort, name="=HYPERLINK(\"http://x\")")
     tabbed = make.enrolled_student(world.cohort, name="\tcmd")
     upsert_grade(world.assignment, world.s1, 50, "", world.teacher)
@@ -284,15 +280,11 @@ def test_gradebook_csv_escapes_formula_cells(client, auth, make, world):
 @pytest.mark.parametrize("value, expected", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"),
                                              ("\t1", "'\t1"), ("plain", "plain"), ("", ""), (None, "")])
 def test_csv_safe(value, expected):
-    from academy.courses.services import csv_safe
-
     assert csv_safe(value) == expected
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_course_pages_render_in_both_languages(client, auth, world, lang):
-    from academy.courses.services import set_due_date
-
     set_due_date(world.assignment, world.cohort, datetime(2027, 4, 1, 14, 0, tzinfo=UTC))
     db.session.commit()
     auth.login(world.teacher)
@@ -309,8 +301,6 @@ def test_course_pages_render_in_both_languages(client, auth, world, lang):
 
 
 def test_services_refuse_rrn_even_without_a_form(world):
-    from academy.courses.services import CourseError, grant_extension, upsert_grade
-
     with pytest.raises(CourseError):
         upsert_grade(world.assignment, world.s1, 10, f"see {RRN}", world.teacher)
     with pytest.raises(CourseError):
@@ -318,9 +308,6 @@ def test_services_refuse_rrn_even_without_a_form(world):
 
 
 def test_withdrawn_trainee_leaves_the_gradebook_and_cannot_be_graded(client, auth, world):
-    from academy.admissions.services import withdraw
-    from academy.courses.services import NotInCourse, upsert_grade
-
     withdraw(world.s2, world.cohort, "left the programme")
     db.session.commit()
     with pytest.raises(NotInCourse):
@@ -337,10 +324,6 @@ def test_gradebook_totals_averages_and_excel_export_with_no_formula(client, auth
 
     Checked: without data_type "s", openpyxl stored the name "=HYPERLINK(...)" as a formula (an <f> element).
     """
-    import openpyxl
-
-    from academy.courses.services import upsert_grade
-
     second = make.assignment(world.course, name="lab2_process_energy", max_points=50.0)
     evil = make.enrolled_student(world.cohort, name='=HYPERLINK("http://x","click")')
     make.enrolled_student(world.cohort, name="Kim\x0bLee")  # a control character no workbook can hold (helper-18)
@@ -374,10 +357,6 @@ def test_per_test_scores_of_one_assignment_come_from_the_graders_results(app, cl
     and a row per trainee (their newest graded submission), blank for one not graded. A result whose cells are
     malformed is refused and changes nothing.
     """
-    from academy.submissions.services import SubmissionError, receive_submission, record_result
-
-    from academy.courses.services import set_due_date
-
     app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: f"job-{sub.id}"
     now = datetime.now(UTC)
     set_due_date(world.assignment, world.cohort, now + timedelta(days=2), released_at=now - timedelta(hours=1))
@@ -419,9 +398,6 @@ def test_course_dashboard_shows_scores_tests_failed_most_timeline_and_trainees_a
     failed most (from the grader's per-cell scores), submissions around the due date, and trainees with two or
     more missed or failing labs; each chart an SVG image from a data: URL with its numbers in a table.
     """
-    from academy.courses.services import set_due_date, upsert_grade
-    from academy.submissions.services import receive_submission, record_result
-
     app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: f"job-{sub.id}"
     now = datetime.now(UTC)
     second = make.assignment(world.course, name="lab2_process_energy", max_points=50.0)

@@ -9,6 +9,7 @@ import pytest
 from academy.courses.models import DueDate
 from academy.courses.services import due_for, grant_extension, my_assignments, upsert_grade
 from academy.extensions import db
+from academy.home.services import trainee_due_dates
 
 COHORT_DUE = datetime(2027, 4, 1, 14, 0, tzinfo=UTC)
 EXTENDED = datetime(2027, 4, 6, 14, 0, tzinfo=UTC)
@@ -44,8 +45,6 @@ def test_due_for_prefers_my_extension_over_the_cohort_date(world):
 
 
 def test_home_student_due_dates_agree_with_the_course_pages(world):
-    from academy.home.services import trainee_due_dates
-
     mine = {a.id: (due, g) for a, due, g in trainee_due_dates(world.me)}
     assert mine[world.lab1.id][0] == EXTENDED
     assert mine[world.lab2.id][0] == COHORT_DUE

@@ -7,9 +7,15 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from flask import current_app
+from nbgrader.api import Gradebook
 
+from academy.courses.models import DueDate
 from academy.courses.services import set_due_date
 from academy.extensions import db
+from academy.integrations.nbgrader import release_dir
+from academy.submissions.services import receive_submission, record_result
+from tests.submissions.test_api import _token
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
 
@@ -31,16 +37,12 @@ def world(app, make):
 
 
 def _submit(student, lab):
-    from academy.submissions.services import receive_submission
-
     sub = receive_submission(lab, student, {"lab.ipynb": NB})
     db.session.commit()
     return sub
 
 
 def _grade(sub, auto=8.0, html="<p>FEEDBACK-FOR-ME</p><script>alert(1)</script>"):
-    from academy.submissions.services import record_result
-
     record_result({"submission_id": sub.id, "status": "graded", "auto_score": auto, "max_auto_score": 10,
                    "feedback_html": html})
     db.session.commit()
@@ -110,9 +112,6 @@ def test_release_now_needs_a_due_date_first(client, auth, make, world):
 
 
 def test_release_now_generates_the_student_version_and_opens_it_to_the_cohort(client, auth, make, world):
-    from academy.courses.models import DueDate
-    from academy.integrations.nbgrader import release_dir
-
     later = make.cohort()
     world.course.cohorts.append(later)
     set_due_date(world.lab, later, datetime.now(UTC) + timedelta(days=9))
@@ -127,9 +126,6 @@ def test_release_now_generates_the_student_version_and_opens_it_to_the_cohort(cl
     notebook = (release_dir(world.lab) / "lab1_predictive_maintenance.ipynb").read_text()
     assert "BEGIN SOLUTION" not in notebook and "BEGIN HIDDEN TESTS" not in notebook
     # The course gradebook now knows the assignment, so the grading worker can autograde it at once.
-    from flask import current_app
-    from nbgrader.api import Gradebook
-
     url = current_app.config["GRADEBOOK_URL"].format(course="manufacturing-ai")
     with Gradebook(url, "manufacturing-ai") as gb:
         recorded = gb.find_assignment("lab1_predictive_maintenance")
@@ -137,7 +133,6 @@ def test_release_now_generates_the_student_version_and_opens_it_to_the_cohort(cl
         assert len(recorded.notebooks[0].grade_cells) >= 8
     # The trainee of that cohort now finds it in the exchange list.
     student = make.enrolled_student(later)
-    from tests.submissions.test_api import _token
 
     listed = client.get("/api/exchange/assignments", headers={"Authorization": f"Bearer {_token(student)}"})
     assert [a["assignment"] for a in listed.get_json()] == ["lab1_predictive_maintenance"]

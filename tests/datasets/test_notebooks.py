@@ -42,6 +42,7 @@ def test_tour_loads_every_dataset(shared_data: Path, tmp_path: Path, monkeypatch
 
 def test_gpu_check_runs_a_matmul(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> None:
     """Check the GPU notebook reports the device and a correct product on whatever this machine has."""
+    # Imported here: torch takes seconds to import and only this test needs it.
     import torch
 
     nb = execute("gpu_check.ipynb", shared_data, tmp_path, monkeypatch)

@@ -2,6 +2,7 @@
 messages a trainee sees for each portal answer, and how a notebook server finds it (no portal app here)."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -16,11 +17,12 @@ from types import SimpleNamespace
 import pytest
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.exchange import ExchangeError
-from traitlets.config import Config
+from nbgrader.exchange import ExchangeError, ExchangeFactory
+from nbgrader.server_extensions.assignment_list.handlers import AssignmentList
+from traitlets.config import Config, PyFileConfigLoader
 
-from academy.exchange import (PortalCollect, PortalFetchAssignment, PortalList, PortalReleaseAssignment,
-                              PortalReleaseFeedback, PortalSubmit)
+from academy.exchange import (PortalCollect, PortalFetchAssignment, PortalFetchFeedback, PortalList,
+                              PortalReleaseAssignment, PortalReleaseFeedback, PortalSubmit)
 from academy.exchange.files import UnsafeArchive, collect_submission, read_release, write_release
 from academy.exchange.list import PortalListError
 
@@ -223,7 +225,6 @@ def test_submitted_list_marks_feedback_available_then_fetched(portal, tmp_path):
     assert entry["has_exchange_feedback"] and not entry["has_local_feedback"]
     assert set(entry) == {"course_id", "student_id", "assignment_id", "timestamp", "status", "path", "notebooks",
                           "has_local_feedback", "has_exchange_feedback", "feedback_updated", "local_feedback_path"}
-    from academy.exchange import PortalFetchFeedback
 
     run(PortalFetchFeedback)
     html = tmp_path / "lab1" / "feedback" / "2027-03-02 01:02:03.000004 UTC" / "lab1.html"
@@ -290,10 +291,6 @@ def test_instructor_actions_point_to_the_portal(portal, cls):
 def test_notebook_server_loads_the_portal_exchange_from_any_working_folder(monkeypatch, tmp_path):
     """jupyterhub_config.py points local servers at deploy/singleuser; nbgrader's assignment list, which
     loads its config from the Jupyter config path plus the working folder, then uses the portal classes."""
-    from nbgrader.exchange import ExchangeFactory
-    from nbgrader.server_extensions.assignment_list.handlers import AssignmentList
-    from traitlets.config import PyFileConfigLoader
-
     for key, value in {"ACADEMY_HUB_CLIENT_SECRET": "c" * 40, "JUPYTERHUB_CRYPT_KEY": "ab" * 32,
                        "ACADEMY_DATA_DIR": str(tmp_path)}.items():
         monkeypatch.setenv(key, value)
@@ -318,8 +315,6 @@ def test_notebook_server_loads_the_portal_exchange_from_any_working_folder(monke
 
 
 def test_fetch_restores_only_missing_files_when_asked(portal, tmp_path):
-    import hashlib
-
     blob = tarball([("lab1.ipynb", b"released", b"f"), ("helpers.py", b"def f(): pass", b"f")])
     portal.routes[("GET", "/api/exchange/assignments")] = (200, [ASSIGNMENT])
     portal.routes[("GET", "/api/exchange/assignments/3/release")] = (200, blob)

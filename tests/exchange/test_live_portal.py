@@ -22,6 +22,20 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
+from nbgrader.server_extensions.assignment_list.handlers import AssignmentList
+from werkzeug.serving import make_server
+
+from academy import create_app
+from academy.courses.services import set_due_date
+from academy.extensions import db
+from academy.oauth.models import OAuthClient, OAuthToken
+from academy.oauth.provider import digest
+from academy.skills.catalogue import seed_skills
+from academy.submissions.models import Submission
+from academy.submissions.services import digest as submission_digest
+from tests.conftest import Factory, empty_database
+from tests.submissions.test_api import worker_token
 
 REPO = Path(__file__).resolve().parents[2]
 COURSE, LAB1, LAB2, LAB3 = ("manufacturing-ai", "lab1_predictive_maintenance", "lab2_process_energy",
@@ -35,9 +49,6 @@ pytestmark = pytest.mark.slow
 
 def _mint(db, user, expires_in: timedelta) -> str:
     """Issue a portal access token for the user, as the OAuth provider issues one to the hub."""
-    from academy.oauth.models import OAuthClient, OAuthToken
-    from academy.oauth.provider import digest
-
     client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == "hub-exchange-test"))
     if client is None:
         client = OAuthClient(client_id="hub-exchange-test", secret_hash="x" * 64, name="hub",
@@ -53,14 +64,6 @@ def _mint(db, user, expires_in: timedelta) -> str:
 @pytest.fixture(scope="module")
 def live(_schema, tmp_path_factory):
     """Serve the portal, seeded, on 127.0.0.1:<free port>; empty the database afterwards."""
-    from werkzeug.serving import make_server
-
-    from academy import create_app
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
-    from academy.skills.catalogue import seed_skills
-    from tests.conftest import Factory, empty_database
-
     root = tmp_path_factory.mktemp("exchange")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ACADEMY_VAR_DIR", str(root / "var"))
@@ -111,8 +114,6 @@ def _env(live, token: str, home: Path) -> dict[str, str]:
 @pytest.fixture
 def lab(live, monkeypatch):
     """Return a function giving trainee <who>'s JupyterLab manager, in their home as the server's folder."""
-    from nbgrader.server_extensions.assignment_list.handlers import AssignmentList
-
     def open_lab(who: str, token: str | None = None):
         home = live["root"] / f"home-{who}"
         home.mkdir(exist_ok=True)
@@ -147,7 +148,6 @@ def _by_status(listing: dict) -> dict[str, list[dict]]:
 def _report_result(live, submission_id: int, html: str) -> None:
     body = {"submission_id": str(submission_id), "status": "graded", "auto_score": 7.0, "max_auto_score": 10.0,
             "feedback_html": html}
-    from tests.submissions.test_api import worker_token
 
     reply = requests.post(f"{live['url']}/api/grading/results", json=body,
                           headers={"X-Academy-Grader-Token": worker_token(GRADER)}, timeout=30)
@@ -155,9 +155,6 @@ def _report_result(live, submission_id: int, html: str) -> None:
 
 
 def _portal_submissions(live, student_key: str):
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     with live["app"].app_context():
         rows = db.session.scalars(sa.select(Submission).where(Submission.student_id == live["ids"][student_key])
                                   .order_by(Submission.id)).all()
@@ -170,8 +167,6 @@ def _kst(when: datetime) -> str:
 
 
 def test_jupyterlab_lists_fetches_submits_and_shows_feedback(live, lab):
-    from academy.submissions.services import digest
-
     manager, home = lab("a")
     listed = _by_status(manager.list_assignments(course_id=COURSE))
     assert sorted(a["assignment_id"] for a in listed["released"]) == [LAB1, LAB3]  # lab 2 is not released
@@ -200,7 +195,7 @@ def test_jupyterlab_lists_fetches_submits_and_shows_feedback(live, lab):
     assert manager.submit_assignment(COURSE, LAB1)["success"]
     (sub,) = _portal_submissions(live, "a")
     assert before <= sub.received_at <= datetime.now(UTC)
-    assert sub.sha256 == digest({NB1: notebook.read_bytes()})
+    assert sub.sha256 == submission_digest({NB1: notebook.read_bytes()})
     assert live["jobs"] == [sub.id]
 
     submitted = _by_status(manager.list_assignments(course_id=COURSE))["submitted"]
@@ -221,8 +216,6 @@ def test_jupyterlab_lists_fetches_submits_and_shows_feedback(live, lab):
 
 
 def test_past_the_cutoff_the_portals_own_message_reaches_the_trainee(live, lab):
-    from flask_babel import force_locale, gettext
-
     manager, home = lab("a")
     (home / LAB3).mkdir(exist_ok=True)
     (home / LAB3 / f"{LAB3}.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,

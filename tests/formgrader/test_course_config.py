@@ -8,6 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from academy.grading.grader import load_course_config
+from academy.grading.manual_sync import SyncState, sync_once
+from academy.integrations import nbgrader
 from academy.integrations.course_config import (CourseConfigError, course_config, gradebook_url, parse_settings,
                                                 read_settings, render_config)
 
@@ -44,8 +47,6 @@ def test_the_worker_never_runs_a_course_config(tmp_path, payload):
 
     Checked: fails (the marker is written) when load_course_config goes back to traitlets' PyFileConfigLoader.
     """
-    from academy.grading.grader import load_course_config
-
     marker = tmp_path / "ran-in-worker"
     course = planted_course(tmp_path, payload, marker)
     try:
@@ -64,8 +65,6 @@ def test_the_grade_sync_never_runs_a_course_config(tmp_path, payload):
 
     Checked: fails (the marker is written) when manual_sync.course_gradebook goes back to PyFileConfigLoader.
     """
-    from academy.grading.manual_sync import SyncState, sync_once
-
     marker = tmp_path / "ran-in-sync"
     course = planted_course(tmp_path, payload, marker)
     report = sync_once([course], SyncState(tmp_path / "state.json"), "http://127.0.0.1:9", "token")
@@ -81,8 +80,6 @@ def test_the_portals_release_never_runs_a_course_config(app, make, tmp_path, pay
 
     Checked: fails (the marker is written) when _build copies the course's nbgrader_config.py as before.
     """
-    from academy.integrations import nbgrader
-
     marker = tmp_path / "ran-in-portal"
     courses = tmp_path / "courses"
     folder = f"planted-{uuid.uuid4().hex[:8]}"  # the release store is per folder: no earlier run's release

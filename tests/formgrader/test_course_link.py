@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
+from flask_migrate import downgrade, upgrade
 
+from academy.audit.models import AuditEntry
+from academy.courses.models import Course
+from academy.courses.services import BadFolderName, FolderTaken, link_nbgrader_folder
 from academy.extensions import db
 
 
 def test_the_portal_refuses_to_link_a_second_course_to_a_folder(make):
     """Checked: fails when link_nbgrader_folder no longer looks for another course on the folder (the
     database's unique constraint then answers instead, with a generic message)."""
-    from flask_babel import force_locale
-
-    from academy.courses.services import FolderTaken, link_nbgrader_folder
-
     first = make.course(code="MAI-101", nbgrader_course="manufacturing-ai")
     second = make.course(code="MAI-102", nbgrader_course="mai-2028")
     with pytest.raises(FolderTaken) as refused:
@@ -26,9 +27,6 @@ def test_the_portal_refuses_to_link_a_second_course_to_a_folder(make):
 
 
 def test_a_course_moves_to_a_free_folder_and_the_move_is_audited(make):
-    from academy.audit.models import AuditEntry
-    from academy.courses.services import link_nbgrader_folder
-
     course = make.course(code="PY-100", nbgrader_course="python-basics")
     link_nbgrader_folder(course, "python-basics-2027")
     db.session.commit()
@@ -38,8 +36,6 @@ def test_a_course_moves_to_a_free_folder_and_the_move_is_audited(make):
 
 @pytest.mark.parametrize("folder", ["", "Upper", "../x", "a b", "x" * 61, "dot.ted"])
 def test_a_folder_name_unfit_for_a_path_or_url_is_refused(make, folder):
-    from academy.courses.services import BadFolderName, link_nbgrader_folder
-
     with pytest.raises(BadFolderName):
         link_nbgrader_folder(make.course(nbgrader_course="fine-folder"), folder)
 
@@ -49,8 +45,6 @@ def test_the_database_refuses_two_courses_on_one_folder(make):
 
     Checked: fails without the unique constraint on courses.nbgrader_course (model and migration).
     """
-    from academy.courses.models import Course
-
     make.course(code="A-1", nbgrader_course="shared-folder")
     db.session.add(Course(code="A-2", title_ko="둘", title_en="Two", nbgrader_course="shared-folder"))
     with pytest.raises(sa.exc.IntegrityError):
@@ -72,8 +66,6 @@ def test_the_command_says_why_in_korean_and_english(runner, make):
 
 def test_the_migration_splits_courses_that_shared_a_folder(app, tmp_path, capsys):
     """A database from before (the demo seed put MAI-101 and PY-100 on one folder) upgrades cleanly."""
-    from flask_migrate import downgrade, upgrade
-
     if db.engine.url.get_backend_name() != "sqlite":
         pytest.skip("the migration's data step is the same SQL on both; run on a scratch SQLite file")
     target = f"sqlite:///{tmp_path / 'before.sqlite'}"

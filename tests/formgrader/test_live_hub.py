@@ -17,9 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
 
+from academy.integrations.course_config import course_config, gradebook_url
 from tests.hub.stack import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -107,12 +111,6 @@ def signed_in(hub: str, user: str) -> requests.Session:
 def planted_submission(course: Path, var: Path, marker: Path) -> None:
     """A released lab in the course gradebook and a trainee's submission whose answer writes the marker when
     anything runs it: what autograde would run."""
-    import nbformat
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
-    from academy.integrations.course_config import course_config, gradebook_url
-
     def cell(source, **meta):
         return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"schema_version": 3, "locked": False,
                                                                         "points": 0, **meta}})

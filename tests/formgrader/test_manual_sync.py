@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,14 @@ import sqlalchemy as sa
 from nbgrader.api import Gradebook
 from werkzeug.serving import make_server
 
+from academy.audit.models import AuditEntry
+from academy.courses.services import get_grade, upsert_grade
+from academy.extensions import db
 from academy.grading import manual_sync
 from academy.grading.manual_sync import SyncState, sync_once
 from academy.integrations.service_tokens import RESULTS, derive, manual_scope
+from academy.submissions.models import Submission
+from tests.hub.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MASTER = "grader-secret-for-formgrader-tests"  # the portal's; each service gets a token derived from it
@@ -88,10 +94,6 @@ def grade_by_hand(course_dir: Path, student: str, cell: str, score: float | None
 @pytest.fixture
 def records(make):
     """A trainee one day late on a 20-point lab of a course with 10 % per day, and its instructor."""
-    from academy.courses.services import upsert_grade
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     cohort = make.cohort()
     trainee = make.enrolled_student(cohort)
     instructor = make.user("instructor")
@@ -127,9 +129,6 @@ def csv_row(client, auth, instructor, course, trainee) -> dict:
 
 
 def audit_count(action: str = "grade.saved") -> int:
-    from academy.audit.models import AuditEntry
-    from academy.extensions import db
-
     return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
 
 
@@ -160,8 +159,6 @@ def test_a_hand_graded_answer_reaches_the_portal_gradebook_once(client, auth, gr
 
 
 def test_portal_down_or_wrong_token_loses_nothing(client, auth, graded, portal, course_dir, tmp_path):
-    from tests.hub.stack import free_port
-
     trainee, instructor, course, _assignment = graded
     grade_by_hand(course_dir, str(trainee.id), "explain_model", 2)
     state = SyncState(tmp_path / "state.json")
@@ -178,9 +175,6 @@ def test_portal_down_or_wrong_token_loses_nothing(client, auth, graded, portal, 
 
 def test_a_total_waits_while_the_newest_submission_is_being_autograded(client, auth, graded, portal, course_dir,
                                                                        tmp_path):
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     trainee, instructor, course, assignment = graded
     # A resubmission is queued: its autograde report will land after anything sent now and replace it.
     newer = Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
@@ -244,9 +238,6 @@ def post(client, data, token):
 
 
 def test_the_endpoint_records_once_and_keeps_portal_feedback(app, client, records):
-    from academy.courses.services import get_grade, upsert_grade
-    from academy.extensions import db
-
     app.config["GRADER_TOKEN"] = MASTER
     trainee, instructor, course, assignment = records
     upsert_grade(assignment, trainee, 10, "Good plots.", instructor)
@@ -263,11 +254,6 @@ def test_the_endpoint_records_once_and_keeps_portal_feedback(app, client, record
 
 
 def refusals() -> list[dict]:
-    import json
-
-    from academy.audit.models import AuditEntry
-    from academy.extensions import db
-
     rows = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "grading.token_refused")
                               .order_by(AuditEntry.id))
     return [json.loads(r.detail) for r in rows]
@@ -281,8 +267,6 @@ def test_no_genuine_token_is_401_and_audited(app, client, records, token):
 
     Checked: fails when service_scope trusts the scope a token names without checking its HMAC.
     """
-    from academy.courses.services import get_grade
-
     app.config["GRADER_TOKEN"] = MASTER
     trainee, _instructor, _course, assignment = records
     before = get_grade(assignment, trainee).score
@@ -309,9 +293,6 @@ def test_one_courses_sync_token_cannot_post_another_courses_totals(app, client, 
 
     Checked: fails when _sync_course no longer compares the token's course with the course the total names.
     """
-    from academy.courses.services import get_grade
-    from academy.extensions import db
-
     app.config["GRADER_TOKEN"] = MASTER
     trainee, _instructor, course_a, assignment = records
     course_b = make.course(cohorts=list(course_a.cohorts), nbgrader_course="other-lab-course")
@@ -362,11 +343,6 @@ def test_a_submission_waiting_for_the_queue_holds_hand_grading_until_it_is_grade
     How checked: with the old rule (only a submission with a job holds the total back) the total was sent
     at once and the later autograde report replaced it.
     """
-    from datetime import timedelta
-
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     trainee, instructor, course, assignment = graded
     waiting = Submission(assignment_id=assignment.id, student_id=trainee.id, received_at=datetime.now(UTC),
                          sha256="2" * 64, stored_path="z", status="queued", days_late=0)

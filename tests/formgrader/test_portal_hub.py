@@ -20,6 +20,7 @@ import pytest
 import requests
 from nbgrader.api import Gradebook
 
+from academy.integrations.course_config import gradebook_url
 from tests.hub.stack import DEMO_PASSWORD, REPO, Stack, wait_until
 
 pytestmark = pytest.mark.slow
@@ -98,8 +99,6 @@ def hub_groups(stack, email: str) -> list[str]:
 
 def autograded_answer(stack, folder: str, student: str) -> int:
     """Put the trainee's autograded submission in the course gradebook; return its written answer's grade id."""
-    from academy.integrations.course_config import gradebook_url
-
     url = gradebook_url(stack.root.parent / "courses" / folder, env={"ACADEMY_VAR_DIR": stack.env["ACADEMY_VAR_DIR"]})
     with Gradebook(url, folder) as gb:
         gb.add_assignment(LAB)

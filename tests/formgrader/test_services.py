@@ -1,6 +1,7 @@
 """The formgrader services and roles the hub gets for the portal's courses (config level, no hub started)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -11,12 +12,20 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from jupyter_server.serverapp import ServerApp
+from jupyterhub.app import JupyterHub
 from werkzeug.serving import make_server
 
+from academy.audit.models import AuditEntry
+from academy.extensions import db
 from academy.integrations import formgrader
 from academy.integrations.formgrader import (CourseLink, fetch_course_links, formgrader_path, formgrader_services,
                                              os_user)
+from academy.integrations.formgrader_contents import ReadOnlyContentsManager
 from academy.integrations.service_tokens import derive, manual_scope
+from tests.hub.stack import free_port
+from tests.hub.test_hub_config import load
 
 REPO = Path(__file__).resolve().parents[2]
 COURSES = REPO / "courses"
@@ -78,10 +87,6 @@ def test_a_course_gets_a_formgrader_named_by_its_id_that_only_its_instructors_gr
 
 
 def test_the_formgrader_uses_the_platforms_gradebook_and_cannot_write_files_or_run_code(tmp_path):
-    from jupyter_server.serverapp import ServerApp
-
-    from academy.integrations.formgrader_contents import ReadOnlyContentsManager
-
     services, _ = build([MAI], COURSES, tmp_path, ACADEMY_GRADEBOOK_URL="postgresql://gb/{course}")
     service = by_name(services)["formgrade-c7"]
     assert "--CourseDirectory.db_url=postgresql://gb/manufacturing-ai" in service["command"]
@@ -269,8 +274,6 @@ def portal(app):
 
 
 def test_the_hub_learns_each_courses_id_and_folder_from_the_portal(portal, make):
-    from academy.extensions import db
-
     course = make.course(code="MAI-101", nbgrader_course="manufacturing-ai")
     other = make.course(code="PY-100", nbgrader_course="python-basics")
     db.session.commit()
@@ -279,13 +282,6 @@ def test_the_hub_learns_each_courses_id_and_folder_from_the_portal(portal, make)
 
 
 def test_a_wrong_client_secret_is_refused_audited_and_not_retried(portal, make, client):
-    import json
-
-    import sqlalchemy as sa
-
-    from academy.audit.models import AuditEntry
-    from academy.extensions import db
-
     sleeps = []
     assert fetch_course_links(portal, "jupyterhub", "x" * 40, 30, sleep=sleeps.append) is None
     assert sleeps == []  # waiting does not fix a secret
@@ -295,8 +291,6 @@ def test_a_wrong_client_secret_is_refused_audited_and_not_retried(portal, make, 
 
 
 def test_a_slow_or_absent_portal_leaves_the_hub_without_formgraders_after_the_wait(caplog):
-    from tests.hub.stack import free_port
-
     now = [0.0]
     sleeps = []
 
@@ -312,8 +306,6 @@ def test_a_slow_or_absent_portal_leaves_the_hub_without_formgraders_after_the_wa
 
 
 def test_a_portal_that_comes_up_while_the_hub_waits_is_heard(app, make):
-    from academy.extensions import db
-
     app.config.update(HUB_CLIENT_ID="jupyterhub", HUB_CLIENT_SECRET="s" * 40)
     course = make.course(nbgrader_course="manufacturing-ai")
     db.session.commit()
@@ -337,11 +329,6 @@ def test_a_portal_that_comes_up_while_the_hub_waits_is_heard(app, make):
 
 def test_the_hub_config_asks_the_portal_and_carries_the_formgraders(monkeypatch, tmp_path, portal, make):
     """jupyterhub_config.py, loaded by the hub itself, asks the portal and adds the services and roles."""
-    from jupyterhub.app import JupyterHub
-
-    from academy.extensions import db
-    from tests.hub.test_hub_config import load
-
     course = make.course(nbgrader_course="manufacturing-ai")
     db.session.commit()
     JupyterHub.instance()  # as when the hub loads its config (a plain read of the file asks nobody)

@@ -11,7 +11,12 @@ from typing import Callable
 
 import nbformat
 import pytest
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import PyFileConfigLoader
 
+from academy.grading.grader import grade_submission
 from academy.grading.jobs import GradingJob, GradingLimits, GradingResult
 from academy.grading.store import ResultStore
 
@@ -33,11 +38,6 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 @pytest.fixture(scope="session")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return a fresh copy of the fixture course with ps1 generated and a due date set."""
-    from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import PyFileConfigLoader
-
     root = tmp_path_factory.mktemp("grading") / "course"
     shutil.copytree(FIXTURE_COURSE, root)
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
@@ -91,8 +91,6 @@ _ids = itertools.count()
 @pytest.fixture()
 def grade(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
     """Return a function that grades notebook bytes for a student and returns the result."""
-    from academy.grading.grader import grade_submission
-
     def run(notebook: bytes, student: str, extra_files: dict[str, bytes] | None = None,
             **job_fields: object) -> GradingResult:
         limits = job_fields.pop("limits", GradingLimits(wall_seconds=60, cell_timeout_seconds=30))
@@ -109,8 +107,6 @@ def grade(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
 @pytest.fixture()
 def grade_other(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
     """Grade a ps2, ps3 or ps4 notebook whose answer cell has the given source."""
-    from academy.grading.grader import grade_submission
-
     def run(assignment: str, answer: str, student: str) -> GradingResult:
         released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         nb = nbformat.from_dict(released)

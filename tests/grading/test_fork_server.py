@@ -8,6 +8,7 @@ import pytest
 
 from academy.grading import forkserver
 from academy.grading.jobs import GradingLimits
+from academy.grading.sandbox import sandbox_uid
 from tests.grading.conftest import SOLUTIONS, WRONG, all_output_text, graded_notebook
 
 pytestmark = pytest.mark.skipif(not forkserver.fork_server_enabled(gpu=False),
@@ -55,8 +56,6 @@ def test_forked_kernel_has_no_privileges_and_sees_only_its_own_processes(grade, 
 
 
 def test_what_one_job_leaves_behind_never_reaches_the_next(grade, make_submission, course):
-    from academy.grading.sandbox import sandbox_uid
-
     # Job 1 leaves files in /tmp and /dev/shm and a detached process that hunts for the next
     # job's notebook for 60 s and copies whatever it finds to /tmp.
     leave = (

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.api import Gradebook
 
-from academy.grading.jobs import GradingResult
+from academy.grading.grader import grade_submission
+from academy.grading.jobs import GradingJob, GradingResult
 from academy.grading.store import ResultStore
 from tests.grading.conftest import DUE, SOLUTIONS, WRONG, all_output_text, graded_notebook
 
@@ -17,8 +19,6 @@ HIDDEN_SOURCE = ("assert_allclose(mean_square([3.0, 4.0]), 12.5)", "np.ones(7)",
 
 
 def _scores(course: Path, student: str) -> dict[str, float | None]:
-    from nbgrader.api import Gradebook
-
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "grading-fixture") as gb:
         submission = gb.find_submission_notebook("ps1", "ps1", student)
         return {g.name: g.auto_score for g in submission.grades}
@@ -172,9 +172,6 @@ def test_forged_timestamp_is_ignored(grade, make_submission, course):
 
 
 def test_regrading_a_submission_returns_the_stored_result(grade, make_submission, course, store: ResultStore):
-    from academy.grading.grader import grade_submission
-    from academy.grading.jobs import GradingJob
-
     job = GradingJob(submission_id="once-1", course_dir=str(course), assignment="ps1", student_id="olga",
                      files={"ps1.ipynb": make_submission(SOLUTIONS)})
     first = grade_submission(job, store)

@@ -13,12 +13,17 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import cloudpickle
 import nbformat
 import pytest
 
 from academy.grading import untrusted
+from academy.grading.gradebook_sync import publish_files
+from academy.grading.integrity import screen_source
 from tests.grading.conftest import SOLUTIONS, WRONG, all_output_text, graded_notebook
 
 # Text that only the hidden tests contain (the visible lines of test_mean_square hold none of it).
@@ -165,9 +170,6 @@ def test_the_key_filter_refuses_key_calls_and_nothing_else(tmp_path):
 
     How checked: with the add_key number missing from KEY_SYSCALLS, "add_key" printed a key serial.
     """
-    import subprocess
-    import sys
-
     probe = (
         "import ctypes, os, sys\nsys.path.insert(0, sys.argv[1])\nimport kernel_guard\nkernel_guard.deny_keyrings()\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
@@ -245,8 +247,6 @@ def test_published_notebook_and_feedback_keep_only_visible_test_lines(grade, mak
 
 def _by_value(source: str, name: str) -> bytes:
     """Return cloudpickle bytes of a function defined in a notebook-like namespace (carried by value)."""
-    import cloudpickle
-
     namespace = {"__name__": "__main__"}
     exec(compile(source, "<ipython-input-1>", "exec"), namespace)  # noqa: S102 - the test's own attack code
     return cloudpickle.dumps(namespace[name])
@@ -286,7 +286,6 @@ def test_judge_cannot_be_fooled(label, grade_other):
     trainee's object; the other two are guarded by the design itself (kept as regression tests).
     """
     answer, _protection = FOOLS[label]
-    from academy.grading.integrity import screen_source
 
     assert screen_source(answer) == [], "the attack must get past the source screen to test the judge"
     result = grade_other("ps2", answer, f"fool-{abs(hash(label)) % 10**6}")
@@ -322,8 +321,6 @@ def test_answers_from_the_trainees_side_cannot_change_the_testers_libraries(grad
 
     How checked: with a plain pickle.Unpickler in Link.ask, this wrong mean_square got test_mean_square's 3 points.
     """
-    from academy.grading.integrity import screen_source
-
     payload = _by_value(_GADGET_SOURCE, "mean_square")
     answer = "import cloudpickle\nmean_square = cloudpickle.loads(" + repr(payload) + ")\n"
     assert screen_source(answer) == []
@@ -370,8 +367,6 @@ def test_the_tests_are_out_of_reach_of_the_trainees_process(fork_server, grade_o
     How checked: with the judge started by bwrap (exec leaves it dumpable) and PR_SET_DUMPABLE 0 removed, the scan
     found "secret_guess() == 48213" in the tester and scored the point.
     """
-    from academy.grading.integrity import screen_source
-
     monkeypatch.setenv("ACADEMY_GRADING_FORK_SERVER", fork_server)
     assert screen_source(SCAN_MEMORY) == []
     result = grade_other("ps3", SCAN_MEMORY, f"scan{fork_server}")
@@ -660,8 +655,6 @@ def test_publishing_copies_only_regular_files(planted, tmp_path):
 
     How checked: with the old shutil.copytree the link's target (SECRET) was copied into the course.
     """
-    from academy.grading.gradebook_sync import publish_files
-
     course = tmp_path / "course"
     course.mkdir()
     refused = publish_files(course, "autograded", "kim", "ps1", planted)

@@ -20,10 +20,21 @@ from pathlib import Path
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
+from nbconvert import HTMLExporter
+from nbgrader import preprocessors
+from nbgrader.server_extensions.formgrader import handlers
 
+from academy.courses.services import set_due_date
+from academy.extensions import db
+from academy.grading import judging
+from academy.grading.grader import grade_submission
 from academy.grading.jobs import GradingJob, GradingLimits
+from academy.grading.safe_display import for_instructors
 from academy.grading.store import ResultStore
+from academy.integrations import nbgrader as releases
+from academy.integrations.course_config import MARKERS, CourseConfigError, course_config
 from tests.grading.conftest import SOLUTIONS, all_output_text
+from tests.submissions.test_api import _token
 
 SECRET = b"SECRET-ANSWER-KEY-7731"
 # source/ps1 besides the notebook: what trainees receive, and what they never do (and why).
@@ -68,8 +79,6 @@ def _course_copy(course: Path, dest: Path, files: dict[str, bytes] | None = None
 
 
 def _grade(course: Path, store: ResultStore, student: str, notebook: bytes, extra: dict[str, bytes] | None = None):
-    from academy.grading.grader import grade_submission
-
     job = GradingJob(submission_id=f"{student}-{next(_ids)}", course_dir=str(course), assignment="ps1",
                      student_id=student, files={"ps1.ipynb": notebook, **(extra or {})},
                      limits=GradingLimits(wall_seconds=60, cell_timeout_seconds=30))
@@ -145,9 +154,6 @@ def test_course_folder_gets_no_source_file_through_the_autograded_folder(lister,
 
 def _released_assignment(app, make, course_folder: Path):
     """Return a portal assignment on course_folder's ps1, released to a cohort, with its trainee and teacher."""
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
-
     app.config["COURSES_DIR"] = course_folder.parent
     cohort = make.cohort()
     teacher = make.user("instructor")
@@ -173,8 +179,6 @@ def test_release_gives_trainees_the_files_the_kernel_gets(app, make, own_var, co
     Checked: fails with the release's old copytree (dotfiles and *.pyc skipped, include and max_file_size not
     applied): model.pkl and big.txt were released.
     """
-    from academy.integrations import nbgrader as releases
-
     folder = _course_copy(course, tmp_path / "courses" / "hygiene-course", COURSE_FILES, SELECTION)
     assignment, *_ = _released_assignment(app, make, folder)
     released = releases.ensure_release(assignment)
@@ -203,9 +207,6 @@ HOSTILE_MARKDOWN = (f"# heading\n<img src=x onerror=\"{MARK}10()\"> [link](javas
 
 def _formgrade_html(nb: nbformat.NotebookNode) -> str:
     """Render a notebook as nbgrader's formgrader does (its extension's HTMLExporter settings and resources)."""
-    from nbconvert import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
-
     exporter = HTMLExporter(template_name="formgrade", extra_template_basedirs=[handlers.template_path])
     resources = {"assignment_id": "ps1", "notebook_id": "ps1", "submission_id": "s", "index": 0, "total": 1,
                  "base_url": "/services/formgrade", "student": "kim", "last_name": "", "first_name": "",
@@ -272,8 +273,6 @@ def test_forged_output_metadata_never_becomes_markup_or_hides_code():
     Checked: fails with safe_outputs keeping output and cell metadata (the old filter of output data only):
     nbconvert wrote the width into the <img> tag unquoted, an onerror handler, and remove_source hid the code.
     """
-    from academy.grading.safe_display import for_instructors
-
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell(f"x = 1  # {MARK}-source")
     code.metadata = {"tags": [f'"><script>{MARK}22()</script>'], "transient": {"remove_source": True}}
@@ -364,9 +363,6 @@ def test_release_refuses_a_source_folder_with_links_fifos_or_devices(kind, app, 
     Checked: fails with the release's old copytree(symlinks=False): the link to /proc/self/environ was
     released as a file holding the portal's environment (200, the environment in the archive).
     """
-    from academy.extensions import db
-    from tests.submissions.test_api import _token
-
     folder = _course_copy(course, tmp_path / "courses" / "planted-course")
     _plant(kind, folder / "source" / "ps1" / "environ.txt")
     assignment, trainee, teacher, cohort = _released_assignment(app, make, folder)
@@ -393,6 +389,7 @@ def test_queue_choice_never_follows_a_planted_syllabus(kind, tmp_path):
     Checked: fails with the old read (path.read_text()): the link's target sent ps1 to the GPU queue, the
     padded file was read whole, and the FIFO blocked the call (the thread was still waiting after 10 s).
     """
+    # Imported here: importing academy.grading.tasks builds the Celery app from the environment.
     from academy.grading.tasks import assignment_needs_gpu
 
     gpu_syllabus = '[[assignment]]\nname = "ps1"\ngpu = true\n'
@@ -419,6 +416,7 @@ def test_queue_choice_never_follows_a_planted_syllabus(kind, tmp_path):
 
 def test_queue_choice_reads_a_plain_syllabus(tmp_path):
     """The control: a plain syllabus.toml still sends its gpu assignment to the GPU queue."""
+    # Imported here: importing academy.grading.tasks builds the Celery app from the environment.
     from academy.grading.tasks import assignment_needs_gpu
 
     (tmp_path / "syllabus.toml").write_text('[[assignment]]\nname = "ps1"\ngpu = true\n')
@@ -430,8 +428,6 @@ def test_queue_choice_reads_a_plain_syllabus(tmp_path):
 
 
 def _markers():
-    from academy.integrations.course_config import MARKERS
-
     return sorted(MARKERS)
 
 
@@ -444,8 +440,6 @@ def test_course_config_refuses_its_own_hidden_test_and_solution_markers(key, tmp
 
     Checked: fails with these settings back in course_config.SETTINGS as plain strings and booleans.
     """
-    from academy.integrations.course_config import MARKERS, CourseConfigError, course_config
-
     default = MARKERS[key]
     other = (not default) if isinstance(default, bool) else f"SECRET {default.split()[-1]}"
     (tmp_path / "nbgrader_config.py").write_text(f"c = get_config()\nc.{key[0]}.{key[1]} = {other!r}\n")
@@ -459,11 +453,6 @@ def test_course_config_refuses_its_own_hidden_test_and_solution_markers(key, tmp
 
 def test_fixed_markers_are_the_ones_nbgrader_and_the_judge_use():
     """The markers a course must keep are nbgrader's own defaults, and the judge's hidden-test markers."""
-    from nbgrader import preprocessors
-
-    from academy.grading import judging
-    from academy.integrations.course_config import MARKERS
-
     for (section, name), value in MARKERS.items():
         assert getattr(preprocessors, section).class_traits()[name].default() == value
     assert MARKERS[("ClearHiddenTests", "begin_test_delimeter")] == judging.BEGIN_HIDDEN

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.grading.conftest import SOLUTIONS
+
 REPO = Path(__file__).resolve().parents[2]
 MS_BIND, MNT_DETACH = 4096, 2
 
@@ -61,8 +63,6 @@ def test_a_project_under_tmp_in_a_private_folder_with_spaces_grades_in_both_sand
     (bwrap creates the missing parents of a mount with mode 700, which the sandbox uid cannot cross).
     The interpreter is started through ".../tests/../.venv/bin/python", as a worker started from a subfolder is.
     """
-    from tests.grading.conftest import SOLUTIONS
-
     home = Path(tempfile.mkdtemp(prefix="academy home ", dir="/tmp"))
     home.chmod(0o700)
     project = home / "my project"

@@ -5,6 +5,9 @@ reconstructors; these tests keep it from refusing what lab notebooks legitimatel
 """
 from __future__ import annotations
 
+import copyreg
+import enum
+import functools
 import importlib
 import io
 import pickle
@@ -14,6 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.random import _pickle as numpy_pickle
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 JUDGE_DIR = str(Path(__file__).resolve().parents[2] / "academy" / "grading")
 
@@ -36,10 +43,6 @@ def _across(judge, obj):
 
 
 def _cases():
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     rng = np.random.default_rng(0)
     X = rng.random((40, 3))
     y = (X[:, 0] > 0.5).astype(int)
@@ -115,12 +118,6 @@ class _Planted:
 
 
 def _refused_streams(judge):
-    import copyreg
-    import enum
-    import functools
-
-    from numpy.random import _pickle as numpy_pickle
-
     ones = _Planted(judge._libfunc, ("numpy", "ones"))
     spoof = _Planted(copyreg._reconstructor, (functools.partial, functools.partial, ones),
                      (ones, (0,), {}, {"__module__": "numpy", "__name__": "_reconstruct"}))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from academy.grading import cgroups
 from academy.grading.jobs import MIB, GradingLimits
-from academy.grading.sandbox import SandboxSpec, run_in_sandbox, sandbox_uid
+from academy.grading.sandbox import SandboxSpec, judge_uid, run_in_sandbox, sandbox_uid
 from tests.grading.conftest import SOLUTIONS, WRONG, all_output_text, graded_notebook
 
 
@@ -274,8 +275,6 @@ def test_the_judge_spends_from_the_same_cpu_budget_as_the_kernel(grade, make_sub
 
 def _host_state(students: tuple[str, ...]) -> dict[str, object]:
     """Return what jobs of these students could leave behind on the worker's machine."""
-    from academy.grading.sandbox import judge_uid
-
     layout = cgroups.layout()
     memory = layout.by_resource.get("memory")
     stat = (memory.own / "memory.stat").read_text() if memory is not None and memory.version == 1 else ""
@@ -344,8 +343,7 @@ def test_the_box_of_a_killed_worker_is_unmounted_by_the_next_sweep(tmp_path: Pat
 
     Checked: fails without unmount_stale_boxes in tasks.sweep_scratch (the box stays mounted for 6 h).
     """
-    import subprocess
-
+    # Imported here: importing academy.grading.tasks builds the Celery app from the environment.
     from academy.grading import tasks
 
     scratch = tmp_path / "scratch"

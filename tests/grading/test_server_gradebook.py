@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import PyFileConfigLoader
 
+from academy.grading.grader import grade_submission
 from academy.grading.jobs import GradingJob, GradingLimits
+from academy.grading.store import ResultStore
 from tests.grading.conftest import FIXTURE_COURSE, SOLUTIONS
 
 SERVER = os.environ.get("ACADEMY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -17,10 +23,6 @@ SERVER = os.environ.get("ACADEMY_TEST_PG_URL", "postgresql+psycopg://postgres@12
 
 @pytest.fixture(scope="module")
 def pg_course(tmp_path_factory):
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import PyFileConfigLoader
-
     try:
         engine = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
         name = f"academy_gradebook_{secrets.token_hex(4)}"
@@ -43,11 +45,6 @@ def pg_course(tmp_path_factory):
 
 
 def test_a_tampered_run_scores_zero_in_a_server_gradebook(pg_course, make_submission, tmp_path, monkeypatch):
-    from nbgrader.api import Gradebook
-
-    from academy.grading.grader import grade_submission
-    from academy.grading.store import ResultStore
-
     root, url = pg_course
     # The worker takes the gradebook from the platform's setting, never from the course's config file.
     monkeypatch.setenv("ACADEMY_GRADEBOOK_URL", url)

@@ -1,6 +1,7 @@
 """Grading jobs through Celery: routing, reporting, and a worker killed mid-job."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -14,10 +15,15 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 
+from academy.courses.services import set_due_date
+from academy.extensions import db
 from academy.grading.jobs import GradingJob, GradingResult
 from academy.grading.report import TOKEN_HEADER, ReportFailed, post_result
+from academy.integrations.service_tokens import RESULTS, derive
 from tests.grading.conftest import SOLUTIONS
+from tests.submissions.test_api import GRADER, _result, _submit, _token
 
 REPO = Path(__file__).resolve().parents[2]
 # The workers' broker; another database where other test runs share this machine's Redis.
@@ -57,6 +63,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_assignments_marked_gpu_go_to_the_gpu_queue():
+    # Imported here: importing academy.grading.tasks builds the Celery app from the environment.
     from academy.grading.tasks import queue_for
 
     course = REPO / "courses" / "manufacturing-ai"
@@ -68,8 +75,6 @@ def test_assignments_marked_gpu_go_to_the_gpu_queue():
 
 
 def test_post_result_sends_the_workers_results_token(receiver, monkeypatch):
-    from academy.integrations.service_tokens import RESULTS, derive
-
     monkeypatch.setenv("ACADEMY_PORTAL_URL", receiver.url)
     monkeypatch.delenv("ACADEMY_WORKER_TOKEN", raising=False)
     monkeypatch.setenv("ACADEMY_GRADER_TOKEN", TOKEN)  # a worker set up before scoped tokens: it derives its own
@@ -107,8 +112,6 @@ def _wait(predicate, timeout: float) -> bool:
 
 
 def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, make_submission, receiver):
-    import redis
-
     redis.Redis.from_url(REDIS_URL).flushdb()
     state, scratch = tmp_path / "state", tmp_path / "scratch"
     env = {**os.environ, "ACADEMY_BROKER_URL": REDIS_URL, "ACADEMY_GRADING_DIR": str(state),
@@ -119,6 +122,7 @@ def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, 
                      student_id="wook", files={"ps1.ipynb": make_submission(slow)})
     os.environ.update({k: env[k] for k in ("ACADEMY_BROKER_URL", "ACADEMY_GRADING_DIR")})
     try:
+        # Imported here: importing it builds the Celery app, from the broker settings set just above.
         from academy.grading import tasks
 
         tasks.app.conf.broker_url = REDIS_URL
@@ -157,8 +161,6 @@ def test_job_of_a_killed_worker_runs_again_and_is_graded_once(tmp_path, course, 
 
 def _queued_submission_ids(redis_client, queue: str = "cpu") -> list[str]:
     """Return the submission ids of the jobs waiting in a Redis queue, first to be taken first."""
-    import base64
-
     ids = []
     for raw in reversed(redis_client.lrange(queue, 0, -1)):  # kombu pushes on the left, workers pop on the right
         message = json.loads(raw)
@@ -177,12 +179,8 @@ def test_in_the_real_queue_a_trainees_burst_is_one_job_and_superseded_work_never
     Checked: fails when queue._claim no longer checks for the trainee's job in the queue (nine jobs of A
     came before B's).
     """
-    import redis
-
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
+    # Imported here: importing academy.grading.tasks builds the Celery app from the environment.
     from academy.grading import tasks
-    from tests.submissions.test_api import GRADER, _result, _submit, _token
 
     monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path / "var"))  # submission folders are named by row ids
     broker = redis.Redis.from_url(QUEUE_ONLY_URL)

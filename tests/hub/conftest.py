@@ -26,6 +26,7 @@ def stack(tmp_path_factory):
 def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+    # Imported here: Playwright is needed only where the browser tests run.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -10,7 +10,12 @@ from unittest import mock
 
 import pytest
 import yaml
+from batchspawner import SlurmSpawner
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from kubespawner import KubeSpawner
 from traitlets.config import PyFileConfigLoader
+
+from academy.integrations.hub_profiles import SHM_VOLUME, kubespawner_profiles
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,8 +58,6 @@ def test_local_backend_signs_in_through_the_portal(monkeypatch, tmp_path):
 
 
 def test_local_spawner_keeps_jupyter_state_in_the_users_home(monkeypatch, tmp_path):
-    from jupyterhub.spawner import SimpleLocalProcessSpawner
-
     c = load(monkeypatch, tmp_path, "local")
     user = mock.Mock()
     user.name = "u42"
@@ -71,8 +74,6 @@ def test_local_spawner_keeps_jupyter_state_in_the_users_home(monkeypatch, tmp_pa
 def test_a_trainees_server_gets_the_trainee_layer_and_no_one_else_does(monkeypatch, tmp_path):
     """The portal's role claim picks the config layers: a trainee's server reads deploy/singleuser/trainee first;
     an instructor's, spawned after it on the same spawner, does not keep it."""
-    from jupyterhub.spawner import SimpleLocalProcessSpawner
-
     c = load(monkeypatch, tmp_path, "local")
     user = mock.Mock()
     user.name = "u7"
@@ -88,8 +89,6 @@ def test_a_trainees_server_gets_the_trainee_layer_and_no_one_else_does(monkeypat
 
 
 def kube_spawner(config, profile: str):
-    from kubespawner import KubeSpawner
-
     with mock.patch("kubespawner.spawner.load_config"), mock.patch("kubespawner.spawner.shared_client"):
         spawner = KubeSpawner(config=config, _mock=True)
     spawner.user_options = {"profile": profile}
@@ -124,8 +123,6 @@ def test_kubernetes_backend_has_cpu_and_gpu_profiles(monkeypatch, tmp_path):
 
 
 def test_z2jh_values_use_the_same_settings(monkeypatch, tmp_path):
-    from academy.integrations.hub_profiles import SHM_VOLUME, kubespawner_profiles
-
     c = load(monkeypatch, tmp_path, "kubernetes")
     values = yaml.safe_load((REPO / "deploy" / "z2jh-values.yaml").read_text())
     assert values["singleuser"]["profileList"] == kubespawner_profiles({"nvidia.com/gpu.present": "true"})
@@ -143,8 +140,6 @@ def test_z2jh_values_use_the_same_settings(monkeypatch, tmp_path):
 @pytest.mark.parametrize("profile, gres, partition", [("gpu", "gpu:1", "gpu"), ("cpu", None, "cpu"),
                                                       ("gpu --wrap=evil", None, "cpu")])
 def test_slurm_backend_job_script(monkeypatch, tmp_path, profile, gres, partition):
-    from batchspawner import SlurmSpawner
-
     c = load(monkeypatch, tmp_path, "slurm")
     assert c.JupyterHub.spawner_class == "batchspawner.SlurmSpawner"
     user = mock.Mock(url="/user/u42/", escaped_name="u42")

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from jupyterlab_server.translation_utils import get_language_packs
+
 REPO = Path(__file__).resolve().parents[2]
 SINGLEUSER = REPO / "deploy" / "singleuser"
 LOCALE_PLUGIN = "@jupyterlab/translation-extension:plugin"
@@ -27,8 +29,6 @@ def lab_defaults(config_path: Path, tmp_path: Path) -> dict:
 
 def test_the_korean_language_pack_is_installed_and_pinned():
     """Find ko_KR among JupyterLab's language packs, installed from the pinned requirement."""
-    from jupyterlab_server.translation_utils import get_language_packs
-
     packs, _message = get_language_packs("ko_KR")
     assert "ko_KR" in packs, sorted(packs)
     assert packs["ko_KR"]["displayName"]  # the pack loads, not only its entry point

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from academy.admissions.services import withdraw
 from academy.integrations.hub import HubClient, ServerState
 
 
@@ -82,8 +83,6 @@ def test_page_says_so_when_the_hub_is_down_or_no_token(app, client, auth, make):
 
 
 def test_withdrawn_trainee_sees_why_and_no_button(fake_hub, client, auth, make):
-    from academy.admissions.services import withdraw
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     withdraw(student, cohort, "moved away")

@@ -10,6 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
+from academy.admissions.services import withdraw
+from academy.audit.models import AuditEntry
+from academy.extensions import db
+from academy.oauth.models import OAuthClient, OAuthCode, OAuthToken
+from academy.util import utcnow
+
 SECRET = "s" * 40
 CALLBACK = "http://127.0.0.1:8000/hub/oauth_callback"
 
@@ -65,9 +71,6 @@ def sign_in_at_hub(client, auth, user) -> str:
 
 
 def test_code_flow_gives_stable_claims_and_groups(hub_client, client, auth, make):
-    from academy.audit.models import AuditEntry
-    from academy.oauth.models import OAuthCode, OAuthToken
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     course = make.course(cohorts=[cohort], nbgrader_course="manufacturing-ai")
@@ -79,8 +82,6 @@ def test_code_flow_gives_stable_claims_and_groups(hub_client, client, auth, make
     assert claims["role"] == "student" and claims["hub_access"] is True
     assert claims["groups"] == [f"cohort-{cohort.id}", f"nbgrader-c{course.id}"]  # keyed by the course id
     # Only hashes are stored: the database never holds a usable code or token.
-    from academy.extensions import db
-
     assert db.session.scalar(sa.select(OAuthToken.token_hash)) != token
     assert len(db.session.scalar(sa.select(OAuthCode.code_hash))) == 64
     assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "oauth.authorize")).subject_user_id == student.id
@@ -104,8 +105,6 @@ def test_recruiters_and_coordinators_are_refused_the_hub(hub_client, client, aut
 
 
 def test_withdrawal_takes_effect_at_next_login(hub_client, client, auth, make):
-    from academy.admissions.services import withdraw
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     assert userinfo(client, sign_in_at_hub(client, auth, student)).json["hub_access"] is True
@@ -164,17 +163,11 @@ def test_reused_code_is_refused_and_revokes_the_first_token(hub_client, client, 
     again = exchange(client, code, verifier)
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"
     assert userinfo(client, first.json["access_token"]).status_code == 401
-    from academy.audit.models import AuditEntry
-    from academy.extensions import db
 
     assert db.session.scalar(sa.select(sa.func.count()).where(AuditEntry.action == "oauth.code_reused")) == 1
 
 
 def test_expired_code_is_refused(hub_client, client, auth, make):
-    from academy.extensions import db
-    from academy.oauth.models import OAuthCode
-    from academy.util import utcnow
-
     auth.login(make.enrolled_student())
     verifier, challenge = pkce()
     code = code_from(authorize(client, challenge))
@@ -207,10 +200,6 @@ def test_wrong_client_secret_or_redirect_at_token_endpoint_is_refused(hub_client
 
 
 def test_expired_or_unknown_access_token_is_refused_by_userinfo(hub_client, client, auth, make):
-    from academy.extensions import db
-    from academy.oauth.models import OAuthToken
-    from academy.util import utcnow
-
     token = sign_in_at_hub(client, auth, make.enrolled_student())
     assert userinfo(client, token).status_code == 200
     row = db.session.scalar(sa.select(OAuthToken))
@@ -242,9 +231,6 @@ def test_token_endpoint_needs_no_csrf_token_but_a_secret(csrf_app):
 
 
 def test_hub_client_follows_the_environment_and_keeps_only_a_hash(hub_client, client, auth, make):
-    from academy.extensions import db
-    from academy.oauth.models import OAuthClient
-
     auth.login(make.enrolled_student())
     verifier, challenge = pkce()
     code = code_from(authorize(client, challenge))

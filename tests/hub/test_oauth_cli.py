@@ -5,7 +5,10 @@ import re
 
 import sqlalchemy as sa
 
+from academy.extensions import db
 from academy.oauth.cli import oauth
+from academy.oauth.models import OAuthClient
+from academy.oauth.provider import Client, digest
 
 
 def test_hub_secrets_are_fresh_each_time(runner):
@@ -17,10 +20,6 @@ def test_hub_secrets_are_fresh_each_time(runner):
 
 
 def test_register_client_keeps_a_hash_and_matches_redirects_exactly(runner):
-    from academy.extensions import db
-    from academy.oauth.models import OAuthClient
-    from academy.oauth.provider import Client, digest
-
     result = runner.invoke(oauth, ["register-client", "grader-ui", "--redirect-uri", "https://grader.test/cb"])
     assert result.exit_code == 0, result.output
     secret = result.output.rsplit(" ", 1)[-1].strip()

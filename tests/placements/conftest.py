@@ -7,6 +7,11 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from academy.audit.models import AuditEntry
+from academy.courses.models import Grade
+from academy.extensions import db
+from academy.placements.models import MatchRound
+
 
 @dataclass
 class World:
@@ -21,8 +26,6 @@ class World:
 
 
 def grade(db, assignment, student, score: float, max_score: float = 100.0) -> None:
-    from academy.courses.models import Grade
-
     db.session.add(Grade(assignment_id=assignment.id, student_id=student.id, score=score, max_score=max_score))
     db.session.flush()
 
@@ -30,9 +33,6 @@ def grade(db, assignment, student, score: float, max_score: float = 100.0) -> No
 @pytest.fixture
 def world(app, make):
     """Three trainees graded 90/60/30 on a predictive-maintenance lab (level 4), two demands, an open round."""
-    from academy.extensions import db
-    from academy.placements.models import MatchRound
-
     cohort = make.cohort(capacity=30)
     students = [make.enrolled_student(cohort, name=f"훈련생{i}") for i in range(3)]
     course = make.course(cohorts=[cohort])
@@ -52,9 +52,6 @@ def world(app, make):
 
 
 def audit_actions(subject_id: int | None = None) -> list[str]:
-    from academy.audit.models import AuditEntry
-    from academy.extensions import db
-
     query = sa.select(AuditEntry.action).order_by(AuditEntry.id)
     if subject_id is not None:
         query = query.where(AuditEntry.subject_user_id == subject_id)

@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from academy.auth.models import User
+from academy.extensions import db
+from academy.placements.models import DemandFill, Offer, Placement
+from academy.placements.offers import respond_to_offer
+from academy.placements.rounds import demand_fill
+from academy.placements.services import DemandFull, PlacementError
+
 
 def _offers_for_one_place(make, world, n: int) -> tuple[object, list[tuple[int, int]]]:
     """Make a demand with three places, two already filled, and n open offers to n trainees."""
-    from academy.extensions import db
-    from academy.placements.models import DemandFill, Offer
-
     demand = make.demand(world.company, headcount=3)
     db.session.add(DemandFill(demand_id=demand.id, capacity=3, filled=2))
     pairs = []
@@ -28,21 +32,12 @@ def _offers_for_one_place(make, world, n: int) -> tuple[object, list[tuple[int, 
 
 
 def _counts(demand_id: int) -> tuple[int, int]:
-    from academy.extensions import db
-    from academy.placements.models import DemandFill, Placement
-
     db.session.expire_all()
     placed = db.session.scalar(sa.select(sa.func.count()).where(Placement.demand_id == demand_id))
     return placed, db.session.get(DemandFill, demand_id).filled
 
 
 def test_second_accept_for_the_last_place_is_refused(app, make, world):
-    from academy.auth.models import User
-    from academy.extensions import db
-    from academy.placements.models import Offer
-    from academy.placements.offers import respond_to_offer
-    from academy.placements.services import DemandFull
-
     demand, pairs = _offers_for_one_place(make, world, 2)
     (o1, s1), (o2, s2) = pairs
     respond_to_offer(db.session.get(Offer, o1), db.session.get(User, s1), accept=True)
@@ -54,9 +49,6 @@ def test_second_accept_for_the_last_place_is_refused(app, make, world):
 
 
 def test_one_live_placement_per_trainee_is_kept_by_the_database(app, make, world):
-    from academy.extensions import db
-    from academy.placements.models import Offer, Placement
-
     student = world.students[0]
     ids = []
     for demand in world.demands:
@@ -74,14 +66,8 @@ def test_one_live_placement_per_trainee_is_kept_by_the_database(app, make, world
 
 
 def test_twenty_concurrent_accepts_for_one_remaining_place(app, make, world):
-    from academy.extensions import db
-
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers; the race needs PostgreSQL (ACADEMY_TEST_DATABASE=postgresql)")
-    from academy.auth.models import User
-    from academy.placements.models import Offer
-    from academy.placements.offers import respond_to_offer
-    from academy.placements.services import PlacementError
 
     demand, pairs = _offers_for_one_place(make, world, 20)
     start = threading.Barrier(len(pairs))
@@ -110,10 +96,6 @@ def test_twenty_concurrent_accepts_for_one_remaining_place(app, make, world):
 
 
 def test_the_place_counter_follows_a_changed_headcount_but_never_drops_below_filled(app, make, world):
-    from academy.extensions import db
-    from academy.placements.models import DemandFill
-    from academy.placements.rounds import demand_fill
-
     demand, _pairs = _offers_for_one_place(make, world, 1)  # 2 of 3 places filled
     demand.headcount = 5
     assert demand_fill(demand).capacity == 5

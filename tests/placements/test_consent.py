@@ -1,15 +1,18 @@
 """Consent per recipient: the notice, opt-in, ranking, withdrawal at once, and company access control."""
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
+from academy.extensions import db
+from academy.placements.models import Consent
+from tests.conftest import PASSWORD
 from tests.placements.conftest import audit_actions, opt_in
 
 
 def _consents(student_id: int):
-    from academy.extensions import db
-    from academy.placements.models import Consent
-
     return list(db.session.scalars(sa.select(Consent).where(Consent.student_id == student_id)
                                    .order_by(Consent.choice_rank)))
 
@@ -40,7 +43,6 @@ def test_opt_in_rank_and_reorder(client, auth, world):
     assert [c.demand_id for c in ranked] == [d.id for d in world.demands]
     assert "consent.given" in audit_actions(student.id)
     client.post(f"/my/consents/{ranked[1].id}/move", data={"dir": "up"})
-    from academy.extensions import db
 
     db.session.expire_all()
     assert [c.demand_id for c in _consents(student.id)] == [world.demands[1].id, world.demands[0].id]
@@ -110,10 +112,6 @@ def test_only_trainees_use_the_trainee_pages(client, auth, world):
 
 
 def test_consent_and_withdrawal_need_the_csrf_token(csrf_app, world):
-    import re
-
-    from tests.conftest import PASSWORD
-
     student, demand = world.students[0], world.demands[0]
     client = csrf_app.test_client()
 
@@ -132,8 +130,6 @@ def test_consent_and_withdrawal_need_the_csrf_token(csrf_app, world):
 
 
 def test_a_company_the_office_rejects_loses_access(client, auth, world):
-    from academy.extensions import db
-
     student, demand = world.students[0], world.demands[0]
     opt_in(client, auth, student, demand)
     world.company.status, world.company.review_reason = "rejected", "허위 정보"
@@ -150,8 +146,6 @@ def test_a_trainee_who_withdrew_is_not_named_on_a_published_shortlist(client, au
     How checked: the view's filter of the match result by standing consent and the template's name guard on
     offers removed -> this test fails (the withdrawn trainee's name was on the page twice).
     """
-    from datetime import date, timedelta
-
     d0 = world.demands[0]
     s0, s1, _s2 = world.students
     opt_in(client, auth, s0, d0)

@@ -9,15 +9,11 @@ import warnings
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from matching.games import HospitalResident
 
 from academy.placements.explain import render, render_why_not
-from academy.placements.matching import (
-    Reason,
-    audit,
-    break_ties,
-    match,
-    match_scored,
-)
+from academy.placements.matching import Reason, audit, break_ties, match, match_scored
+
 
 @st.composite
 def instances(draw, max_students=12, max_demands=6, max_capacity=3):
@@ -40,8 +36,6 @@ def instances(draw, max_students=12, max_demands=6, max_capacity=3):
 
 def package_match(student_prefs, demand_prefs, capacities):
     """Solve with the `matching` package, after dropping what it refuses (empty lists, no places)."""
-    from matching.games import HospitalResident
-
     open_ = {d for d, c in capacities.items() if c > 0}
     mutual = {
         s: [d for d in prefs if d in open_ and s in demand_prefs.get(d, ())]

@@ -11,12 +11,13 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from academy.audit.models import AuditEntry
+from academy.extensions import db
+from academy.placements.models import Consent, MatchRound, Offer
 from tests.placements.conftest import opt_in
 
 
 def _db():
-    from academy.extensions import db
-
     db.session.expire_all()
     return db
 
@@ -30,8 +31,6 @@ def _run_and_publish(client, auth, world, round_id: int) -> None:
 
 def _open_second_round(client, auth, world) -> int:
     """The office opens the cohort's next round (the first one is published, so none is under way)."""
-    from academy.placements.models import MatchRound
-
     auth.login(world.admin)
     response = client.post("/admin/placements/rounds", data={
         "cohort_id": world.cohort.id, "retention_until": (date.today() + timedelta(days=300)).isoformat()})
@@ -50,14 +49,10 @@ def _offer(client, auth, world, demand, round_id: int, student_id: int, lang: st
 
 
 def _offers() -> int:
-    from academy.placements.models import Offer
-
     return _db().session.scalar(sa.select(sa.func.count()).select_from(Offer))
 
 
 def _denials() -> list[dict]:
-    from academy.audit.models import AuditEntry
-
     rows = _db().session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "access.denied")
                                  .order_by(AuditEntry.id))
     return [{"subject": r.subject_user_id, "actor": r.actor_id, **json.loads(r.detail or "{}")} for r in rows]
@@ -95,8 +90,6 @@ def test_a_withdrawn_consent_does_not_allow_an_offer(client, auth, world):
 
     How checked: the withdrawn_at filter of the consent check removed -> this test fails (302, the offer was made).
     """
-    from academy.placements.models import Consent
-
     d0, s0 = world.demands[0], world.students[0]
     opt_in(client, auth, s0, d0)
     _run_and_publish(client, auth, world, world.round.id)

@@ -1,9 +1,13 @@
 """Competency levels come from graded work: level x score share, best evidence wins."""
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 
-from academy.placements.profiles import earned_level
+from academy.extensions import db
+from academy.placements.profiles import competency_profile, earned_level
 from tests.placements.conftest import grade
 
 
@@ -15,9 +19,6 @@ def test_earned_level(level, score, max_score, expected):
 
 
 def test_best_evidence_wins_and_the_page_shows_it(app, client, auth, make):
-    from academy.extensions import db
-    from academy.placements.profiles import competency_profile
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     course = make.course(cohorts=[cohort])
@@ -36,9 +37,6 @@ def test_best_evidence_wins_and_the_page_shows_it(app, client, auth, make):
     page = client.get("/my/competencies").get_data(as_text=True)
     assert "lab_a (40% → 2.0)" in page and "lab_b (100% → 3.0)" in page and "5.0" not in page
     # The profile as a chart too: an SVG image (no script) above the table that carries the same numbers.
-    import base64
-    import re
-
     chart = re.search(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="[^"]+" data-test="chart-competencies">',
                       page)
     assert chart, "no competency chart"

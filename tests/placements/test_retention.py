@@ -6,12 +6,19 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import sqlalchemy as sa
 
+from academy.extensions import db
+from academy.placements import consent
+from academy.placements import models as m
+from academy.placements import offers, rounds
+from academy.placements.models import Placement
+from academy.placements.retention import purge_expired
+from academy.reports.frames import all_frames
+from academy.reports.services import load_rows
+from academy.students.privacy import export_trainee_data
+
 
 def _full_round(world):
     """Opt in, run, publish, offer, accept, start, evaluate, follow up: every kind of personal row."""
-    from academy.extensions import db
-    from academy.placements import consent, offers, rounds
-
     s0, s1, _ = world.students
     d0, d1 = world.demands
     for s in (s0, s1):
@@ -24,7 +31,6 @@ def _full_round(world):
     offers.make_offer(world.round, d1, s1.id, datetime.now(UTC) + timedelta(days=5), world.recruiter)
     offers.respond_to_offer(offer, s0, accept=True)
     db.session.flush()
-    from academy.placements.models import Placement
 
     placement = db.session.scalar(sa.select(Placement))
     offers.confirm_start(placement, s0)
@@ -35,17 +41,10 @@ def _full_round(world):
 
 
 def _figures():
-    from academy.reports.frames import all_frames
-    from academy.reports.services import load_rows
-
     return all_frames(load_rows())
 
 
 def test_purge_expired_leaves_nothing_personal_and_figures_still_compute(app, runner, world):
-    from academy.extensions import db
-    from academy.placements import models as m
-    from academy.students.privacy import export_trainee_data
-
     _full_round(world)
     before = _figures()
     assert before["cohort"].loc["__total__", "placed"] == 1  # something to compare
@@ -81,10 +80,6 @@ def test_purge_expired_leaves_nothing_personal_and_figures_still_compute(app, ru
 
 
 def test_purged_round_no_longer_opens_the_trainee_to_the_company(app, client, auth, world):
-    from academy.extensions import db
-    from academy.placements import consent
-    from academy.placements.retention import purge_expired
-
     s0, d0 = world.students[0], world.demands[0]
     consent.give_consent(s0, d0, agreed=True)
     db.session.commit()

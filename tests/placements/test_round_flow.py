@@ -3,21 +3,23 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from academy.audit.models import AuditEntry
+from academy.extensions import db
+from academy.placements import models
+from academy.placements.models import DemandFill
+from academy.placements.offers import expire_offers
 from tests.placements.conftest import audit_actions, opt_in
 
 
 def _db():
-    from academy.extensions import db
-
     db.session.expire_all()
     return db
 
 
 def _models():
-    from academy.placements import models
-
     return models
 
 
@@ -96,7 +98,6 @@ def test_match_round_review_publish_and_explanations(client, auth, world):
     assert client.post(f"/admin/placements/rounds/{world.round.id}/run", data={"seed": 42}).status_code == 302
     page = client.get(f"/admin/placements/rounds/{world.round.id}").get_data(as_text=True)
     assert "42" in page and "1지망에 배정되었습니다" in page
-    from academy.audit.models import AuditEntry
 
     viewed = _db().session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "personal_data.viewed",
                                                                AuditEntry.object_type == "match_rounds")).all()
@@ -163,8 +164,6 @@ def test_offer_accept_start_evaluate_follow_up(client, auth, world):
 
 
 def test_declined_and_expired_offers_free_the_place_and_a_full_demand_refuses(client, auth, world):
-    from academy.placements.offers import expire_offers
-
     d = world.demands[0]  # one place
     s0, s1, s2 = world.students
     for s in world.students:
@@ -178,7 +177,6 @@ def test_declined_and_expired_offers_free_the_place_and_a_full_demand_refuses(cl
     assert _db().session.get(m.Offer, offer0.id).status == "declined"
 
     offer1 = _offer(client, auth, world, d, s1)
-    from academy.extensions import db
 
     assert expire_offers(datetime.now(UTC) + timedelta(days=30)) == 1
     db.session.commit()
@@ -227,11 +225,6 @@ def test_an_offer_past_its_deadline_shows_expired_and_stays_expired_once_answere
 
 
 def test_the_database_refuses_to_over_fill_a_demand(app, world):
-    import pytest
-
-    from academy.extensions import db
-    from academy.placements.models import DemandFill
-
     db.session.add(DemandFill(demand_id=world.demands[0].id, capacity=1, filled=2))
     with pytest.raises(sa.exc.IntegrityError):
         db.session.commit()

@@ -8,6 +8,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from academy.extensions import db
+from academy.placements import consent, matching, rounds
+from academy.placements.models import Consent, MatchOutcome, MatchRound, RoundDemand, ShortlistEntry
 from tests.placements.conftest import grade
 
 instances = st.fixed_dictionaries({
@@ -24,10 +27,6 @@ instances = st.fixed_dictionaries({
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(instance=instances)
 def test_stored_round_is_stable_and_within_capacity(app, make, instance):
-    from academy.extensions import db
-    from academy.placements import consent, matching, rounds
-    from academy.placements.models import Consent, MatchOutcome, MatchRound
-
     cohort = make.cohort()
     students = [make.enrolled_student(cohort) for _ in instance["scores"]]
     lab = make.assignment(make.course(cohorts=[cohort]), skills={"predictive_maintenance": 4})
@@ -50,8 +49,6 @@ def test_stored_round_is_stable_and_within_capacity(app, make, instance):
     db.session.flush()
     # The round's inputs as the matching core saw them, rebuilt from the database and the recorded seed.
     student_prefs, demand_prefs, capacities, _ = rounds._inputs(match_round)
-
-    from academy.placements.models import RoundDemand, ShortlistEntry
 
     for rd in db.session.scalars(sa.select(RoundDemand).where(RoundDemand.round_id == match_round.id,
                                                             RoundDemand.submitted_at.is_not(None))):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from academy.extensions import db
+from academy.placements.models import Consent, MatchRound, Placement
+from academy.placements.seed import seed_placements
+
 
 def test_seed_placements_fills_rounds_consents_and_a_placement(app, client, auth, make):
-    from academy.extensions import db
-    from academy.placements.models import Consent, MatchRound, Placement
-    from academy.placements.seed import seed_placements
-
     cohorts = [make.cohort() for _ in range(2)]
     students = [make.enrolled_student(c) for c in cohorts for _ in range(4)]
     company = make.company()

@@ -7,6 +7,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
+from academy.extensions import db
 from tests.placements.conftest import world  # noqa: F401 - the placement world fixture
 from tests.placements.test_retention import _full_round
 
@@ -41,8 +42,6 @@ def test_outcomes_page_shows_the_figures(client, auth, data):
 
 
 def test_csv_and_xlsx_neutralise_formulas(client, auth, data):
-    from academy.extensions import db
-
     data.cohort.university.name_ko = "=HYPERLINK(\"http://evil\")"
     db.session.commit()
     auth.login(data.admin)

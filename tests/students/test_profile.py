@@ -8,7 +8,7 @@ from academy.audit.models import AuditEntry
 from academy.extensions import db
 from academy.skills.models import Skill
 from academy.students.models import Profile, ProfileSkill, Project
-from academy.students.services import normalize_phone, ProfileError
+from academy.students.services import ProfileError, add_project, normalize_phone, update_profile
 
 RRN = "020315-3456789"
 
@@ -117,8 +117,6 @@ def test_profile_pages_are_for_trainees_only(client, auth, make, role):
 
 
 def test_services_refuse_rrn_even_without_a_form(make):
-    from academy.students.services import add_project, update_profile
-
     user = make.user("student")
     with pytest.raises(ProfileError):
         update_profile(user, headline="", about=f"my number {RRN}", major="", phone="", skills={})

@@ -4,14 +4,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from academy.courses.models import Extension, Grade
+from academy.courses.seed import seed_courses
 from academy.extensions import db
 from academy.students.models import ProfileSkill, Project
+from academy.students.seed import seed_trainees
 
 
 def test_seed_students_and_courses_fill_demo_records(app, runner):
-    from academy.courses.seed import seed_courses
-    from academy.students.seed import seed_trainees
-
     assert runner.invoke(args=["academy", "seed-demo"]).exit_code == 0
     trainees = seed_trainees()
     assert trainees >= 100

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.submissions.test_api import GRADER
+
 
 @pytest.fixture(autouse=True)
 def own_var_dir(tmp_path, monkeypatch):
@@ -14,8 +16,6 @@ def own_var_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def queue(app):
     """Capture grading jobs in order, as the broker would receive them (the grader token set as well)."""
-    from tests.submissions.test_api import GRADER
-
     jobs: list[int] = []
     app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: jobs.append(sub.id) or f"job-{sub.id}"
     app.config["GRADER_TOKEN"] = GRADER

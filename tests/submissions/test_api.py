@@ -8,15 +8,22 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from academy.courses.services import get_grade, grant_extension, set_due_date, upsert_grade
+from academy.extensions import db
+from academy.integrations.service_tokens import RESULTS, derive
+from academy.oauth.models import OAuthClient, OAuthToken
+from academy.oauth.provider import digest
+from academy.submissions import views
+from academy.submissions.models import Submission
+from academy.submissions.services import days_late
+from academy.submissions.services import digest as submission_digest
+from academy.submissions.services import penalty_percent, requeue_unqueued
+
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
 GRADER = "grader-secret-for-tests"
 
 
 def _token(user) -> str:
-    from academy.extensions import db
-    from academy.oauth.models import OAuthClient, OAuthToken
-    from academy.oauth.provider import digest
-
     client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == "hub-test"))
     if client is None:
         client = OAuthClient(client_id="hub-test", secret_hash="x" * 64, name="hub", redirect_uris="http://h/cb")
@@ -30,9 +37,6 @@ def _token(user) -> str:
 
 
 def _setup(make, due_in: timedelta, **course_kw):
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     course = make.course(cohorts=[cohort], **course_kw)
@@ -51,11 +55,8 @@ def _submit(client, token, assignment, files=None):
 
 def worker_token(secret: str = GRADER) -> str:
     """Return the token the grading worker sends: its scoped token where the portal checks scopes, else the secret."""
-    from academy.submissions import views
-
     if views.require_grader_token.__module__ == "academy.submissions.views":
         return secret  # the portal still compares the shared secret itself
-    from academy.integrations.service_tokens import RESULTS, derive
 
     return derive(secret, RESULTS)
 
@@ -67,10 +68,6 @@ def _result(client, sub_id, auto=8.0, top=10.0, token=None):
 
 
 def test_submit_records_receipt_time_and_sha256_ignoring_forged_timestamp(client, make, queue):
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-    from academy.submissions.services import digest
-
     student, assignment, _ = _setup(make, timedelta(days=1))
     token = _token(student)
     before = datetime.now(UTC)
@@ -79,7 +76,7 @@ def test_submit_records_receipt_time_and_sha256_ignoring_forged_timestamp(client
     assert response.status_code == 201, response.get_json()
     sub = db.session.get(Submission, response.get_json()["id"])
     assert before <= sub.received_at <= datetime.now(UTC)
-    assert sub.sha256 == digest({"lab.ipynb": NB})
+    assert sub.sha256 == submission_digest({"lab.ipynb": NB})
     assert sub.status == "queued" and sub.job_id == f"job-{sub.id}" and queue == [sub.id]
     assert response.get_json()["status_label"] == "grading queued"
 
@@ -114,9 +111,6 @@ def test_after_cutoff_submission_is_refused(client, make, queue):
 
 
 def test_extension_wins_over_the_cohort_date(client, make, queue):
-    from academy.courses.services import grant_extension
-    from academy.extensions import db
-
     student, assignment, _ = _setup(make, -timedelta(days=3), late_cutoff_days=2)
     grant_extension(assignment, student, datetime.now(UTC) + timedelta(days=1), "illness", make.user("instructor"))
     db.session.commit()
@@ -125,10 +119,6 @@ def test_extension_wins_over_the_cohort_date(client, make, queue):
 
 
 def test_late_penalty_applied_once_and_result_idempotent(client, make, queue):
-    from academy.courses.services import get_grade
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     # 1.5 days late with 10 %/day: 2 started days -> 20 % off.
     student, assignment, _ = _setup(make, -timedelta(hours=36), late_percent_per_day=10, late_max_deduction=50)
     token = _token(student)
@@ -143,8 +133,6 @@ def test_late_penalty_applied_once_and_result_idempotent(client, make, queue):
 
 
 def test_late_penalty_is_capped(app, make):
-    from academy.submissions.services import days_late, penalty_percent
-
     _, assignment, _ = _setup(make, timedelta(days=1), late_percent_per_day=30, late_max_deduction=50)
     due = datetime(2027, 3, 1, tzinfo=UTC)
     assert days_late(due + timedelta(seconds=1), due) == 1
@@ -178,9 +166,6 @@ def test_feedback_only_for_its_trainee_with_strict_csp(client, make, queue):
 
 
 def test_queue_down_still_accepts_and_shows_grading_queued(client, make, app):
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     def broken(sub, files):
         raise ConnectionError("broker down")
 
@@ -202,9 +187,6 @@ def test_unsafe_file_names_are_refused(client, make, queue):
 
 
 def test_unreleased_assignment_is_refused(client, make, queue):
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     assignment = make.assignment(make.course(cohorts=[cohort]))
@@ -215,10 +197,6 @@ def test_unreleased_assignment_is_refused(client, make, queue):
 
 
 def test_submissions_that_arrived_while_the_queue_was_down_are_queued_when_it_is_back(client, make, app, queue):
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-    from academy.submissions.services import requeue_unqueued
-
     working = app.config["SUBMISSIONS_ENQUEUE"]
     app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: (_ for _ in ()).throw(ConnectionError("down"))
     student, assignment, _ = _setup(make, timedelta(days=1))
@@ -246,9 +224,6 @@ def test_a_result_about_other_work_is_refused(client, make, queue):
 
 
 def test_score_counts_hand_graded_points_and_keeps_instructor_feedback(client, make, queue):
-    from academy.courses.services import get_grade, upsert_grade
-    from academy.extensions import db
-
     student, assignment, _ = _setup(make, timedelta(days=1))
     teacher = make.user("instructor")
     upsert_grade(assignment, student, 50, "Explain your threshold.", teacher)
@@ -264,9 +239,6 @@ def test_score_counts_hand_graded_points_and_keeps_instructor_feedback(client, m
 
 
 def test_an_extension_granted_after_a_late_submission_lifts_the_penalty(client, make, queue):
-    from academy.courses.services import get_grade, grant_extension
-    from academy.extensions import db
-
     student, assignment, _ = _setup(make, -timedelta(hours=5), late_percent_per_day=10)
     sub_id = _submit(client, _token(student), assignment).get_json()["id"]
     grant_extension(assignment, student, datetime.now(UTC) + timedelta(days=2), "sick leave", make.user("instructor"))
@@ -278,8 +250,6 @@ def test_an_extension_granted_after_a_late_submission_lifts_the_penalty(client, 
 
 
 def test_disabled_accounts_tokens_and_file_folder_clashes_are_refused(client, make, queue):
-    from academy.extensions import db
-
     student, assignment, _ = _setup(make, timedelta(days=1))
     token = _token(student)
     clash = _submit(client, token, assignment, [(io.BytesIO(NB), "a.ipynb"), (io.BytesIO(b"x"), "data"),

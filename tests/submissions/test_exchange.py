@@ -1,15 +1,23 @@
 """Fetching over the exchange API: the list of released assignments, the release archive, submission filters."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from academy.admissions.models import Enrollment, EnrollmentStatus
+from academy.config import var_dir
+from academy.courses.services import grant_extension, set_due_date
+from academy.extensions import db
+from academy.integrations import nbgrader
+from academy.oauth.models import OAuthToken
 from tests.submissions.test_api import NB, _submit, _token
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,9 +37,6 @@ def _bearer(token: str) -> dict:
 
 
 def _released(make, cohort, course, name=LAB, *, released=True, due_in=timedelta(days=3), **kw):
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
-
     assignment = make.assignment(course, name=name, **kw)
     due = datetime.now(UTC) + due_in
     set_due_date(assignment, cohort, due, released_at=datetime.now(UTC) - timedelta(hours=1) if released else None)
@@ -40,9 +45,6 @@ def _released(make, cohort, course, name=LAB, *, released=True, due_in=timedelta
 
 
 def test_list_shows_only_assignments_released_to_own_cohorts(client, make):
-    from academy.courses.services import grant_extension
-    from academy.extensions import db
-
     mine, other_cohort = make.cohort(), make.cohort()
     student = make.enrolled_student(mine)
     course = make.course(cohorts=[mine, other_cohort], late_percent_per_day=15, late_max_deduction=45,
@@ -77,9 +79,6 @@ def test_list_shows_only_assignments_released_to_own_cohorts(client, make):
 
 
 def test_withdrawn_trainee_sees_nothing_and_cannot_fetch(client, make):
-    from academy.admissions.models import Enrollment, EnrollmentStatus
-    from academy.extensions import db
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     assignment = _released(make, cohort, make.course(cohorts=[cohort]))
@@ -93,9 +92,6 @@ def test_withdrawn_trainee_sees_nothing_and_cannot_fetch(client, make):
 
 
 def test_expired_or_missing_token_gets_401_as_json(client, make):
-    from academy.extensions import db
-    from academy.oauth.models import OAuthToken
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     assignment = _released(make, cohort, make.course(cohorts=[cohort]))
@@ -113,8 +109,6 @@ def test_expired_or_missing_token_gets_401_as_json(client, make):
 
 
 def test_release_is_the_student_version_of_the_real_lab(client, make, tmp_path):
-    import hashlib
-
     cohort = make.cohort()
     student = make.enrolled_student(cohort)
     assignment = _released(make, cohort, make.course(cohorts=[cohort]))
@@ -190,8 +184,6 @@ def test_unreleased_assignment_gives_404(client, make):
 
 
 def test_generate_failure_is_503_with_a_message_and_leaves_nothing(client, make, app, tmp_path):
-    from academy.config import var_dir
-
     courses = tmp_path / "courses"
     _tiny_course(courses, "broken-course", "lab_broken", "{ not a notebook")
     app.config["COURSES_DIR"] = courses
@@ -219,10 +211,6 @@ def _tiny_course(courses: Path, course: str, name: str, notebook: str) -> Path:
 
 def test_concurrent_first_requests_build_once_and_a_failed_rebuild_keeps_the_release(app, make, tmp_path,
                                                                                       monkeypatch):
-    import threading
-
-    from academy.integrations import nbgrader
-
     notebook = _tiny_course(tmp_path / "courses", "race-course", "lab_race",
                             nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])))
     app.config["COURSES_DIR"] = tmp_path / "courses"
@@ -301,8 +289,6 @@ def test_list_is_json_and_stable_for_the_plugin(client, make):
 
 
 def test_a_stuck_nbgrader_is_stopped_and_reported(app, make, tmp_path):
-    from academy.integrations import nbgrader
-
     _tiny_course(tmp_path / "courses", "slow-course", "lab_slow",
                  nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])))
     app.config.update(COURSES_DIR=tmp_path / "courses", RELEASE_TIMEOUT_S=0.05)

@@ -3,6 +3,7 @@ one job per trainee in the grading queue, and a storage allowance per trainee. E
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,13 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from academy.audit.models import AuditEntry
+from academy.config import var_dir
+from academy.courses.services import get_grade, set_due_date
+from academy.extensions import db
+from academy.submissions.models import Submission
+from academy.submissions.queue import CLAIM_TIMEOUT
+from academy.submissions.services import requeue_unqueued
 from tests.submissions.test_api import NB, _result, _submit, _token
 
 KIB = 1024
@@ -17,9 +25,6 @@ KIB = 1024
 
 def _labs(make, n: int):
     """Return a trainee, a classmate and n assignments of one course, all released and due tomorrow."""
-    from academy.courses.services import set_due_date
-    from academy.extensions import db
-
     cohort = make.cohort()
     trainee, classmate = make.enrolled_student(cohort), make.enrolled_student(cohort)
     course = make.course(cohorts=[cohort])
@@ -32,9 +37,6 @@ def _labs(make, n: int):
 
 
 def _rows(**where):
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-
     db.session.expire_all()
     return list(db.session.scalars(sa.select(Submission).filter_by(**where).order_by(Submission.id)))
 
@@ -142,8 +144,6 @@ def test_a_newer_submission_supersedes_the_waiting_one_which_is_never_graded(app
     Checked: fails when supersede_waiting does nothing (the older waiting submissions stay queued for
     grading), and when record_result records results for superseded submissions (one got 'graded').
     """
-    from academy.courses.services import get_grade
-
     trainee, _, (lab1,) = _labs(make, 1)
     token = _token(trainee)
     first, second, third, newest = (_submit(client, token, lab1).get_json()["id"] for _ in range(4))
@@ -172,8 +172,6 @@ def test_my_submissions_page_shows_superseded_with_no_feedback_link(app, client,
 
     Checked: fails when the 'superseded' label is removed from submissions/_status.html.
     """
-    import re
-
     trainee, _, (lab1,) = _labs(make, 1)
     token = _token(trainee)
     ids = [_submit(client, token, lab1).get_json()["id"] for _ in range(3)]
@@ -194,8 +192,6 @@ def test_a_broker_outage_neither_loses_work_nor_revives_superseded_submissions(a
     Checked: fails when a superseded submission counts as waiting in queue._waiting (the periodic requeue
     queued the older one too).
     """
-    from academy.submissions.services import requeue_unqueued
-
     working = app.config["SUBMISSIONS_ENQUEUE"]
     app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: (_ for _ in ()).throw(ConnectionError("down"))
     trainee, _, (lab1,) = _labs(make, 1)
@@ -249,10 +245,6 @@ def test_a_job_that_never_reports_does_not_hold_the_trainees_next_work_back_for_
     Checked: fails when queue._holds_place ignores GRADING_JOB_TIMEOUT (the waiting submission stays
     unqueued).
     """
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-    from academy.submissions.services import requeue_unqueued
-
     trainee, _, (lab1, lab2) = _labs(make, 2)
     token = _token(trainee)
     stuck = _submit(client, token, lab1).get_json()["id"]
@@ -277,11 +269,6 @@ def test_a_claim_left_by_a_crashed_portal_process_is_taken_up_again(app, client,
     Checked: fails when queue._waiting no longer treats an old claim without a job as waiting (nothing is
     queued).
     """
-    from academy.extensions import db
-    from academy.submissions.models import Submission
-    from academy.submissions.queue import CLAIM_TIMEOUT
-    from academy.submissions.services import requeue_unqueued
-
     trainee, _, (lab1,) = _labs(make, 1)
     app.config["SUBMISSIONS_ENQUEUE"] = lambda sub, files: (_ for _ in ()).throw(ConnectionError("down"))
     sub_id = _submit(client, _token(trainee), lab1).get_json()["id"]
@@ -303,8 +290,6 @@ def test_a_trainee_cannot_fill_the_portals_disk(app, client, make, queue):
 
     Checked: fails when receive_submission no longer calls _check_storage (the fourth submission is stored).
     """
-    from academy.config import var_dir
-
     app.config["SUBMISSION_STORAGE_PER_TRAINEE"] = 110 * KIB
     trainee, classmate, (lab1,) = _labs(make, 1)
     token = _token(trainee)
@@ -329,10 +314,6 @@ def test_the_office_frees_a_trainees_storage_by_pruning_superseded_files(app, cl
 
     Checked: fails when prune_superseded_files leaves the pruned submission's size counted.
     """
-    from academy.audit.models import AuditEntry
-    from academy.config import var_dir
-    from academy.extensions import db
-
     app.config["SUBMISSION_STORAGE_PER_TRAINEE"] = 110 * KIB
     trainee, _, (lab1,) = _labs(make, 1)
     token = _token(trainee)

@@ -6,14 +6,13 @@ import errno
 import io
 import pathlib
 
+from academy.config import var_dir
 from tests.submissions.test_api import NB, _token
 from tests.submissions.test_flooding import KIB, _labs, _rows
 
 
 def _on_disk() -> set[str]:
     """Every path under the submissions store (each test has its own data directory)."""
-    from academy.config import var_dir
-
     root = var_dir() / "submissions"
     return {str(p.relative_to(root)) for p in root.rglob("*")} if root.exists() else set()
 

@@ -9,7 +9,10 @@ import sqlalchemy as sa
 
 from academy.audit.models import AuditEntry
 from academy.extensions import db
+from academy.universities import services
 from academy.universities.models import Cohort, University
+from academy.universities.services import CapacityBelowEnrolment, update_cohort
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -143,8 +146,6 @@ def test_capacity_can_never_go_below_enrolment(client, make, office):
 
 
 def test_capacity_service_raises_a_named_error(make, app):
-    from academy.universities.services import CapacityBelowEnrolment, update_cohort
-
     cohort = make.cohort(capacity=3)
     make.enrolled_student(cohort)
     make.enrolled_student(cohort)
@@ -199,8 +200,6 @@ def test_only_the_office_manages_universities_and_cohorts(client, make, auth, ro
 
 
 def test_capacity_check_uses_the_enrolment_in_the_database_not_a_stale_copy(make, app):
-    from academy.universities.services import CapacityBelowEnrolment, update_cohort
-
     cohort = make.cohort(capacity=5)
     # Another request admits three trainees after this one loaded the cohort.
     db.session.execute(sa.update(Cohort).where(Cohort.id == cohort.id).values(enrolled_count=3)
@@ -213,8 +212,6 @@ def test_capacity_check_uses_the_enrolment_in_the_database_not_a_stale_copy(make
 
 
 def test_cohort_form_posts_with_csrf_protection_on(make, csrf_app):
-    from tests.conftest import PASSWORD
-
     admin, cohort = make.user("admin"), make.cohort(capacity=10)
     db.session.commit()
     # Requests run in csrf_app's own contexts, so each gets a fresh `g` (where the CSRF token is cached).
@@ -235,8 +232,6 @@ def test_cohort_form_posts_with_csrf_protection_on(make, csrf_app):
 
 
 def test_a_concurrent_duplicate_hits_the_unique_constraint_with_the_same_message(client, make, office, monkeypatch):
-    from academy.universities import services
-
     make.university(code="INJE")
     db.session.commit()
     # As if another request added the same code between our check and our write.

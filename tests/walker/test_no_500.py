@@ -43,24 +43,19 @@ import re
 import time
 
 import pytest
+import sqlalchemy as sa
+from flask import g
 from werkzeug.routing import Rule
 
+from academy import create_app
+from academy.config import TestConfig
+from academy.extensions import db
+from academy.integrations import nbgrader
 from academy.policy import TOKEN, policy_of
+from tests.conftest import empty_database
 from tests.walker import forms as F
-from tests.walker.walker import (
-    ANONYMOUS,
-    HOSTILE_HEADERS,
-    JSON_BODIES,
-    QUERY_VALUES,
-    ROLES,
-    RuleWalk,
-    Tracking,
-    Walker,
-    credentials,
-    json_mutations,
-    path_for,
-    roles_allowed,
-)
+from tests.walker.walker import (ANONYMOUS, HOSTILE_HEADERS, JSON_BODIES, QUERY_VALUES, ROLES, RuleWalk, Tracking,
+                                 Verdict, Walker, credentials, json_mutations, path_for, roles_allowed)
 
 # Someone else's record that the role may not touch: (id in the URL, role) -> refused with a 4xx.
 PRIVATE = {
@@ -115,9 +110,6 @@ KNOWN: dict[str, str] = {
 
 
 def _rules() -> list[Rule]:
-    from academy import create_app
-    from academy.config import TestConfig
-
     app = create_app(TestConfig)
     return sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"), key=lambda r: (r.rule, r.endpoint))
 
@@ -128,13 +120,6 @@ WALKED = pytest.StashKey[str]()
 
 @pytest.fixture(scope="module")
 def walker(_schema, tmp_path_factory, request):
-    from flask import g
-
-    from academy import create_app
-    from academy.extensions import db
-    from academy.integrations import nbgrader
-    from tests.conftest import empty_database
-
     class Cfg(_schema):
         WTF_CSRF_ENABLED = True  # the real validation, as in production
         RATELIMIT_ENABLED = False  # every variant reaches the check it attacks
@@ -188,8 +173,6 @@ def _walk_engine(db):
     Python's sqlite3 opens transactions on its own and breaks SAVEPOINT; SQLAlchemy's documented
     recipe lets SQLAlchemy emit BEGIN itself. Return a function that undoes both.
     """
-    import sqlalchemy as sa
-
     engine = db.engine
     sqlite = engine.dialect.name == "sqlite"
 
@@ -320,8 +303,6 @@ def _same_as_missing(walk: RuleWalk, endpoint: str, what: str, answers: dict) ->
             problem = (f"someone else's record is told apart from a missing one ({twin.status_code}): "
                        f"{body[max(0, at - 60):at + 60]!r} vs {twin_body[max(0, at - 60):at + 60]!r}")
         if problem:
-            from tests.walker.walker import Verdict
-
             walk.verdicts.append(Verdict(f"{what} ids={labels}", response.status_code, problem))
 
 

@@ -21,6 +21,7 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter, Rule
 
 from academy.extensions import db
+from academy.grading.report import TOKEN_HEADER
 from academy.policy import AUTHENTICATED, PUBLIC, TOKEN, Role, policy_of
 from tests.walker import forms as F
 from tests.walker.world import HUB_CLIENT_SECRET, MISSING, PASSWORD, World, build_world
@@ -367,8 +368,6 @@ def basic(user: str, password: str) -> str:
 
 def credentials(world: World) -> dict[str, tuple[dict[str, str], bool]]:
     """Machine credentials for token routes: label -> (headers, genuine?)."""
-    from academy.grading.report import TOKEN_HEADER
-
     return {
         "no credential": ({}, False),
         "own bearer": ({"Authorization": f"Bearer {world.bearer['own']}"}, True),

@@ -15,7 +15,23 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from academy.admissions import services as admissions
+from academy.auth import invitations
+from academy.auth.models import User
+from academy.companies.models import Company, Demand, DemandSkill
+from academy.courses import services as courses
+from academy.courses.models import Assignment, AssignmentSkill, Course
 from academy.extensions import db
+from academy.integrations.service_tokens import RESULTS, derive, manual_scope
+from academy.oauth.models import OAuthClient, OAuthToken
+from academy.oauth.provider import digest
+from academy.placements import consent, offers, rounds
+from academy.placements.models import Placement
+from academy.skills.catalogue import seed_skills
+from academy.skills.models import Skill
+from academy.students import services as students
+from academy.submissions import services as submissions
+from academy.universities.models import Cohort, University
 
 PASSWORD = "correct-horse-battery-staple"
 # One cheap hash for every account: the walker signs in six roles for every rule it walks.
@@ -45,8 +61,6 @@ class World:
 
 
 def _user(role: str, email: str, **kw):
-    from academy.auth.models import User
-
     user = User(email=email, name=kw.pop("name", email.split("@")[0]), role=role, password_hash=_CHEAP_HASH, **kw)
     db.session.add(user)
     db.session.flush()
@@ -54,9 +68,6 @@ def _user(role: str, email: str, **kw):
 
 
 def _token(client, user, *, expires_in: timedelta = timedelta(hours=1), revoked: bool = False) -> str:
-    from academy.oauth.models import OAuthToken
-    from academy.oauth.provider import digest
-
     raw = secrets.token_urlsafe(24)
     row = OAuthToken(token_hash=digest(raw), client_id=client.id, user_id=user.id,
                      expires_at=datetime.now(UTC) + expires_in)
@@ -69,22 +80,6 @@ def _token(client, user, *, expires_in: timedelta = timedelta(hours=1), revoked:
 
 def build_world(app) -> World:
     """Create both sides' records and return who owns which id."""
-    from academy.admissions import services as admissions
-    from academy.auth import invitations
-    from academy.companies.models import Company, Demand, DemandSkill
-    from academy.courses import services as courses
-    from academy.courses.models import Assignment, AssignmentSkill, Course
-    from academy.integrations.service_tokens import RESULTS, derive, manual_scope
-    from academy.oauth.models import OAuthClient
-    from academy.oauth.provider import digest
-    from academy.placements import consent, offers, rounds
-    from academy.placements.models import Placement
-    from academy.skills.catalogue import seed_skills
-    from academy.skills.models import Skill
-    from academy.students import services as students
-    from academy.submissions import services as submissions
-    from academy.universities.models import Cohort, University
-
     seed_skills()
     db.session.flush()
     skill = db.session.scalar(sa.select(Skill).where(Skill.code == "predictive_maintenance"))
