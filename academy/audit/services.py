@@ -99,7 +99,7 @@ def _credential() -> str:
         return "bearer"
     if auth[:6].lower() == "basic " or request.form.get("client_secret"):
         return "client_secret"
-    if "X-Academy-Grader-Token" in request.headers:  # academy.grading.report.TOKEN_HEADER
+    if "X-Academy-Grader-Token" in request.headers:  # academy.integrations.service_tokens.TOKEN_HEADER
         return "grader_token"
     return "session" if current_user and current_user.is_authenticated else "none"
 

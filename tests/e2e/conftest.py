@@ -27,7 +27,7 @@ def graded_stack(tmp_path_factory, courses_dir):
     """Start portal, hub, proxy and one grading worker; release the assignment to the seeded cohort."""
     proxy = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
-        pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/setup.sh does)")
+        pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/install.sh does)")
     # Nothing but the portal prepares the course: the trainee's first fetch makes the release, which also
     # records the assignment in the course gradebook the worker grades against.
     stack = Stack(tmp_path_factory.mktemp("e2e-stack"), trainees=2, courses_dir=courses_dir, grader=True)

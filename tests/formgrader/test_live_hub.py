@@ -62,7 +62,7 @@ c.JupyterHub.services, c.JupyterHub.load_roles = formgrader_services(
 def hub(tmp_path_factory):
     proxy = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
-        pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/setup.sh does)")
+        pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/install.sh does)")
     root = tmp_path_factory.mktemp("formgrader-hub")
     for name in ("manufacturing-ai", "second-course"):
         course = root / "courses" / name

@@ -16,7 +16,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def stack(tmp_path_factory):
     proxy = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
-        pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/setup.sh does)")
+        pytest.fail(f"{proxy} is missing: run `npm ci --prefix .` (scripts/install.sh does)")
     stack = Stack(tmp_path_factory.mktemp("hub-stack")).start_or_explain()
     yield stack
     stack.stop()
