@@ -15,6 +15,7 @@ import symtable
 from dataclasses import dataclass
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
@@ -46,8 +47,6 @@ class Names:
 
 def python_source(cell_source: str) -> str:
     """Return a cell's source as plain Python (IPython magics become function calls)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
     return TransformerManager().transform_cell(cell_source)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 import nbformat
+from nbgrader.api import Gradebook
 
 REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "courses" / "manufacturing-ai"
@@ -226,8 +227,6 @@ def write_submissions(course: Path, name: str, subs: dict[str, nbformat.Notebook
 
 def read_scores(course: Path, name: str, students: list[str]) -> dict[str, Score]:
     """Read each student's automatic score on the assignment's notebook from the gradebook."""
-    from nbgrader.api import Gradebook
-
     scores = {}
     old_path = os.environ.get("PATH", "")
     # Opening a gradebook runs `alembic heads` as a subprocess.
@@ -295,7 +294,7 @@ def needs_gpu(name: str) -> bool:
 
 def lab_limits():
     """Return the GradingLimits each lab submission is graded under."""
-    from academy.grading.jobs import GradingLimits
+    from academy.grading.jobs import GradingLimits  # the worker's modules load in each pool process (init_worker)
 
     base = GradingLimits()
     return GradingLimits(wall_seconds=base.wall_seconds * LIMIT_SCALE,
@@ -394,6 +393,7 @@ def init_worker() -> None:
     )
     os.environ.pop("ACADEMY_GRADEBOOK_URL", None)  # a deployment's gradebook must never be touched
     atexit.register(_stop_worker)
+    # Imported once this process's environment is the worker's (above), as a worker imports them.
     from academy.grading.forkserver import fork_server_enabled, fork_server_for
     from academy.grading.grader import scratch_root
 
@@ -402,7 +402,7 @@ def init_worker() -> None:
 
 
 def _stop_worker() -> None:
-    from academy.grading.forkserver import stop_all
+    from academy.grading.forkserver import stop_all  # a pool process's worker modules (init_worker)
 
     stop_all()
     if _worker_scratch is not None and not os.environ.get("ACADEMY_LAB_KEEP_SCRATCH"):
@@ -411,6 +411,7 @@ def _stop_worker() -> None:
 
 def grade_in_worker(course: str, name: str, sid: str, notebook: str, gpu: bool) -> Score:
     """Grade one submission with grade_submission, as a worker does, and return its score and cost."""
+    # The worker's modules, imported in the pool process after init_worker set its environment.
     from academy.grading.grader import grade_submission
     from academy.grading.jobs import GradingJob
     from academy.grading.store import ResultStore
@@ -432,7 +433,7 @@ def grade_in_worker(course: str, name: str, sid: str, notebook: str, gpu: bool) 
 
 
 def _fork_server_preload_cpu() -> float | None:
-    from academy.grading.forkserver import _servers
+    from academy.grading.forkserver import _servers  # the pool process's fork servers (init_worker)
 
     return next((s.preload_cpu_s for s in _servers.values()), None)
 
