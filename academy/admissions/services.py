@@ -325,7 +325,7 @@ def roster_query(cohort: Cohort, status: str | None = EnrollmentStatus.ACTIVE) -
 def record_roster_view(cohort: Cohort, student_ids: list[int]) -> None:
     """Log one view of a cohort's roster (names, e-mail addresses, enrolment) listing the trainees shown."""
     record("personal_data.viewed", obj=cohort,
-           detail={"what": "roster", "cohort_id": cohort.id, "student_ids": sorted(student_ids)})
+           detail={"what": "roster", "cohort_id": cohort.id, "student_ids": sorted(student_ids)}, kept=True)
 
 
 def open_cohorts() -> list[Cohort]:

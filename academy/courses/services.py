@@ -485,6 +485,7 @@ def record_course_view(course: Course, what: str, student_ids: list[int], cohort
         "personal_data.viewed",
         obj=course,
         detail={"what": what, "course_id": course.id, "cohort_id": cohort_id, "student_ids": student_ids},
+        kept=True,  # on record whatever the request answers: a refused form shows the same data
     )
 
 

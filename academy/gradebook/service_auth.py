@@ -17,8 +17,8 @@ from academy.audit.services import record
 from academy.courses.models import Course
 from academy.extensions import db
 from academy.integrations.service_tokens import RESULTS, TOKEN_HEADER, verify
-from academy.oauth.provider import digest
-from academy.oauth.services import get_client, setting
+from academy.oauth.tokens import digest
+from academy.oauth.services import MIN_SECRET_LENGTH, get_client, setting
 
 REFUSED = "grading.token_refused"
 
@@ -73,6 +73,11 @@ def require_hub_client() -> None:
     # The hub's secret is a setting: checked against it without touching the stored client (a GET writes
     # nothing; the sign-in endpoints keep the stored client in step). Unset, the registered client's counts.
     secret = setting("HUB_CLIENT_SECRET")
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        # A secret this short is never accepted, as register_client refuses to store one.
+        current_app.logger.error("ACADEMY_HUB_CLIENT_SECRET is shorter than %d characters: the hub is refused",
+                                 MIN_SECRET_LENGTH)
+        refuse(401, "invalid", "hub client")
     if secret:
         genuine = hmac.compare_digest(digest(auth.password or ""), digest(secret))
     else:

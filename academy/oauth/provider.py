@@ -20,7 +20,6 @@ from academy.auth.sessions import current_session
 from academy.extensions import db
 from academy.oauth.models import OAuthClient, OAuthCode, OAuthToken
 from academy.oauth.services import get_client
-from academy.oauth.tokens import SCOPES as SCOPES  # re-exported: the discovery view reads provider.SCOPES
 from academy.oauth.tokens import digest, revoke_tokens_of_code
 from academy.util import utcnow
 

@@ -46,10 +46,14 @@ def hub_redirect_uri() -> str:
 # --- clients ----------------------------------------------------------------------------------
 
 
+# The shortest client secret the portal accepts, registered or set for the hub (guessing must stay hopeless).
+MIN_SECRET_LENGTH = 32
+
+
 def register_client(client_id: str, secret: str, redirect_uris: list[str], name: str) -> OAuthClient:
     """Create or update a client; the secret is stored only as a hash."""
-    if len(secret) < 32:
-        raise OAuthError("a client secret needs at least 32 characters")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise OAuthError(f"a client secret needs at least {MIN_SECRET_LENGTH} characters")
     if not redirect_uris or any(not u.startswith(("http://", "https://")) or "#" in u for u in redirect_uris):
         raise OAuthError("redirect URIs must be absolute http(s) URLs without a fragment")
     row = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))

@@ -9,6 +9,7 @@ from academy.audit.services import record
 from academy.extensions import csrf
 from academy.integrations.hub import HubClient, ServerState
 from academy.oauth import provider, services
+from academy.oauth.tokens import SCOPES
 from academy.policy import AUTHENTICATED, PUBLIC, TOKEN, Role, allow
 from academy.transactions import changes_on_get
 
@@ -80,7 +81,7 @@ def discovery():
         grant_types_supported=["authorization_code"],
         code_challenge_methods_supported=["S256"],
         token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
-        scopes_supported=list(provider.SCOPES),
+        scopes_supported=list(SCOPES),
         subject_types_supported=["public"],
         claims_supported=["sub", "preferred_username", "name", "email", "email_verified", "role", "groups",
                           "hub_access", "hub_refusal"],

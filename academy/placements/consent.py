@@ -15,6 +15,7 @@ from academy.auth.models import User
 from academy.companies.models import Demand, DemandStatus, ReviewStatus
 from academy.extensions import db
 from academy.placements.models import Consent, MatchRound, Offer, OfferStatus, RoundStatus, ShortlistEntry
+from academy.placements.offers import expire_offers
 from academy.placements.services import ConsentMissing, NoOpenRound, PlacementError
 from academy.util import utcnow
 
@@ -122,7 +123,8 @@ def withdraw_consent(consent: Consent) -> Consent:
     db.session.execute(sa.delete(ShortlistEntry).where(
         ShortlistEntry.round_id == consent.round_id, ShortlistEntry.demand_id == consent.demand_id,
         ShortlistEntry.student_id == consent.student_id))
-    # An open offer cannot stand once the company may no longer see the trainee.
+    # An open offer cannot stand once the company may no longer see the trainee (one past its deadline ran out).
+    expire_offers()
     for offer in db.session.scalars(sa.select(Offer).where(
             Offer.student_id == consent.student_id, Offer.demand_id == consent.demand_id,
             Offer.status == OfferStatus.OPEN)):

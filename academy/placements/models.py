@@ -193,6 +193,12 @@ class Offer(db.Model):
         return f"<Offer {self.id} d={self.demand_id} s={self.student_id} {self.status}>"
 
 
+def offer_status_now() -> sa.Case:
+    """Offer.status as shown now, in SQL: an open offer past its deadline counts as expired (as Offer.shown_status)."""
+    return sa.case((sa.and_(Offer.status == OfferStatus.OPEN, Offer.deadline_at < utcnow()), OfferStatus.EXPIRED.value),
+                   else_=Offer.status)
+
+
 class PlacementStatus(StrEnum):
     ACCEPTED = "accepted"
     STARTED = "started"

@@ -89,6 +89,7 @@ def check_offer_allowed(match_round: MatchRound, demand: Demand, student_id: int
 def make_offer(match_round: MatchRound, demand: Demand, student_id: int, deadline_at: datetime, by: User) -> Offer:
     """Offer a place to a trainee who consented for the demand in this round, to be answered before the deadline."""
     check_offer_allowed(match_round, demand, student_id, by)
+    expire_offers()  # an offer past its deadline no longer stands in the way of a new one
     if match_round.status != RoundStatus.PUBLISHED:
         raise PlacementError(_("Offers can be made once the office has published the round."))
     if deadline_at <= utcnow():
@@ -141,6 +142,7 @@ def respond_to_offer(offer: Offer, trainee: User, *, accept: bool, now: datetime
         raise OfferExpired(_("The deadline of this offer has passed."))
     if offer.status != OfferStatus.OPEN:
         raise OfferClosed(_("This offer was already answered or has expired."))
+    expire_offers(now)  # the trainee's other offers past their deadline ran out; accepting does not decline them
     if not accept:
         offer.status, offer.responded_at = OfferStatus.DECLINED, now
         record("offer.declined", subject_user_id=trainee.id, obj=offer)

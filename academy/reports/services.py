@@ -10,7 +10,7 @@ from openpyxl import Workbook
 
 from academy.companies.models import CITIES, SECTOR_NAMES, Company, Demand
 from academy.extensions import db
-from academy.placements.models import FollowUp, MatchRound, Offer, Placement, RoundDemand
+from academy.placements.models import FollowUp, MatchRound, Offer, Placement, RoundDemand, offer_status_now
 from academy.reports.frames import DemandRow, OfferRow, PlacementRow, RoundDemandRow, RoundRow
 from academy.universities.models import Cohort, University
 
@@ -35,7 +35,7 @@ def load_rows(lang: str = "ko") -> dict[str, list]:
         for d, c in db.session.execute(sa.select(Demand, Company).join(Company, Company.id == Demand.company_id))
     ]
     offers = [OfferRow(*row) for row in db.session.execute(
-        sa.select(Offer.round_id, Offer.demand_id, Offer.status).where(Offer.round_id.in_(ids)))]
+        sa.select(Offer.round_id, Offer.demand_id, offer_status_now()).where(Offer.round_id.in_(ids)))]
     six = (sa.select(FollowUp.employed).where(FollowUp.placement_id == Placement.id, FollowUp.months == 6)
            .scalar_subquery())
     placements = [PlacementRow(*row) for row in db.session.execute(

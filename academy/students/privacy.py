@@ -212,7 +212,7 @@ def pipeline_sections(user: User) -> dict[str, list[dict[str, Any]]]:
             for o in outcomes
         ],
         "offers": [
-            {"demand": o.demand.title, "status": o.status, "made_at": _plain(o.made_at),
+            {"demand": o.demand.title, "status": o.shown_status, "made_at": _plain(o.made_at),
              "deadline_at": _plain(o.deadline_at), "responded_at": _plain(o.responded_at)}
             for o in offers
         ],

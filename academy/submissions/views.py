@@ -14,7 +14,7 @@ from academy.extensions import csrf, db, limiter
 from academy.gradebook.service_auth import require_grader_token  # the worker's scoped token
 from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
-from academy.oauth.provider import digest as token_digest
+from academy.oauth.tokens import digest as token_digest
 from academy.policy import TOKEN, allow
 from academy.transactions import afterwards
 from academy.submissions import services

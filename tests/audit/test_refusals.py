@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from academy.audit.models import AuditEntry
 from academy.extensions import db
 from academy.oauth.models import OAuthClient, OAuthToken
-from academy.oauth.provider import digest
+from academy.oauth.tokens import digest
 from academy.submissions.models import Submission
 from tests.conftest import PASSWORD
 

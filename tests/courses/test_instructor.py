@@ -433,3 +433,16 @@ def test_course_dashboard_shows_scores_tests_failed_most_timeline_and_trainees_a
     assert "<script" not in page.split("</header>")[-1]  # charts are images, not scripts
     auth.login(world.other_teacher)
     assert client.get(f"/courses/{world.course.id}/dashboard").status_code == 403
+
+
+def test_a_refused_extension_form_still_logs_the_reasons_it_shows(client, auth, world):
+    """Found in review: the extensions page answers a refused form with 400 and still lists every trainee's reason;
+    its personal_data.viewed entry is kept (record_course_view, kept=True), not rolled back with the request."""
+    grant_extension(world.assignment, world.s1, datetime(2027, 5, 1, tzinfo=UTC), "병원 진료", world.teacher)
+    db.session.commit()
+    auth.login(world.teacher)
+    url = f"/courses/{world.course.id}/assignments/{world.assignment.id}/extensions"
+    response = client.post(url, data={"student_id": world.s1.id})
+    assert response.status_code == 400 and "병원 진료" in response.get_data(as_text=True)
+    views = [json.loads(e.detail) for e in _audits("personal_data.viewed")]
+    assert any(v["what"] == "extensions" and v["student_ids"] == [world.s1.id] for v in views)

@@ -30,7 +30,7 @@ from academy import create_app
 from academy.courses.services import set_due_date
 from academy.extensions import db
 from academy.oauth.models import OAuthClient, OAuthToken
-from academy.oauth.provider import digest
+from academy.oauth.tokens import digest
 from academy.skills.catalogue import seed_skills
 from academy.submissions.models import Submission
 from academy.submissions.services import digest as submission_digest

@@ -1,6 +1,7 @@
 """The formgrader services and roles the hub gets for the portal's courses (config level, no hub started)."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -288,6 +289,15 @@ def test_a_wrong_client_secret_is_refused_audited_and_not_retried(portal, make, 
     assert client.get("/api/hub/formgraders").status_code == 401
     entries = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "grading.token_refused"))
     assert [json.loads(e.detail)["reason"] for e in entries] == ["invalid", "missing"]
+
+
+@pytest.mark.parametrize("user, password", [("jupyterhub", "x"), ("jupyterhub", ""), ("other", "x")])
+def test_a_hub_secret_shorter_than_a_client_secret_may_be_is_never_accepted(app, client, user, password):
+    """Found in review: the hub's secret, checked against its setting, must meet the length register_client asks
+    (32 characters); a configured "x" let "jupyterhub:x" in (without the length check the first case answers 200)."""
+    app.config.update(HUB_CLIENT_ID="jupyterhub", HUB_CLIENT_SECRET="x")
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    assert client.get("/api/hub/formgraders", headers={"Authorization": f"Basic {basic}"}).status_code == 401
 
 
 def test_a_slow_or_absent_portal_leaves_the_hub_without_formgraders_after_the_wait(caplog):

@@ -280,3 +280,41 @@ def test_other_roles_are_refused_the_office_and_company_pages(client, auth, worl
         auth.logout()
     m = _models()
     assert _db().session.get(m.MatchRound, world.round.id).status == "open"
+
+
+def _past_deadline(offer) -> None:
+    db.session.get(models.Offer, offer.id).deadline_at = datetime.now(UTC) - timedelta(minutes=1)
+    db.session.commit()
+
+
+def test_an_offer_past_its_deadline_leaves_room_for_a_new_offer(client, auth, world):
+    """Found in review: once GETs stopped writing the expiry, a lapsed offer still counted as pending and blocked a
+    second offer to the trainee. make_offer expires lapsed offers first (without that line this test fails)."""
+    d, s = world.demands[0], world.students[0]
+    opt_in(client, auth, s, d)
+    _run_and_publish(client, auth, world)
+    first = _offer(client, auth, world, d, s)
+    _past_deadline(first)
+    auth.login(world.recruiter)
+    response = client.post(f"/company/demands/{d.id}/rounds/{world.round.id}/offers",
+                           data={"student_id": s.id, "deadline": (date.today() + timedelta(days=3)).isoformat()})
+    assert response.status_code == 302
+    statuses = sorted(o.status for o in _db().session.scalars(sa.select(models.Offer).where(
+        models.Offer.student_id == s.id)))
+    assert statuses == ["expired", "open"]
+
+
+def test_accepting_one_offer_leaves_a_lapsed_one_expired_not_declined(client, auth, world):
+    """Found in review: accepting declines the trainee's other open offers; one past its deadline had run out and
+    stays expired (the trainee never declined it). Without the expiry in respond_to_offer it ended "declined"."""
+    d0, d1, s = world.demands[0], world.demands[1], world.students[0]
+    opt_in(client, auth, s, d0)
+    opt_in(client, auth, s, d1)
+    _run_and_publish(client, auth, world)
+    lapsed, live = _offer(client, auth, world, d0, s), _offer(client, auth, world, d1, s)
+    _past_deadline(lapsed)
+    auth.login(s)
+    assert client.post(f"/my/offers/{live.id}/accept").status_code == 302
+    db = _db()
+    assert db.session.get(models.Offer, lapsed.id).status == "expired"
+    assert db.session.get(models.Offer, live.id).status == "accepted"

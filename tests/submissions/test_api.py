@@ -12,7 +12,7 @@ from academy.courses.services import get_grade, grant_extension, set_due_date, u
 from academy.extensions import db
 from academy.integrations.service_tokens import RESULTS, derive
 from academy.oauth.models import OAuthClient, OAuthToken
-from academy.oauth.provider import digest
+from academy.oauth.tokens import digest
 from academy.submissions import views
 from academy.submissions.models import Submission
 from academy.submissions.services import days_late

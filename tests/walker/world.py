@@ -24,7 +24,7 @@ from academy.courses.models import Assignment, AssignmentSkill, Course
 from academy.extensions import db
 from academy.integrations.service_tokens import RESULTS, derive, manual_scope
 from academy.oauth.models import OAuthClient, OAuthToken
-from academy.oauth.provider import digest
+from academy.oauth.tokens import digest
 from academy.placements import consent, offers, rounds
 from academy.placements.models import Placement
 from academy.skills.catalogue import seed_skills
