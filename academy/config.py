@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from academy.env import env, flag
