@@ -62,7 +62,7 @@ class Application(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
 
-    student: Mapped[User] = relationship(foreign_keys=[student_id])
+    trainee: Mapped[User] = relationship(foreign_keys=[student_id])
     cohort: Mapped[Cohort] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     events: Mapped[list[ApplicationEvent]] = relationship(
@@ -113,7 +113,7 @@ class Enrollment(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(sa.Text)
 
-    student: Mapped[User] = relationship()
+    trainee: Mapped[User] = relationship()
     cohort: Mapped[Cohort] = relationship()
 
     def __repr__(self) -> str:

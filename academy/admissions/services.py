@@ -70,7 +70,7 @@ def submit_application(trainee: User, cohort: Cohort, motivation: str, backgroun
     if exists:
         raise AlreadyApplied(_("You already applied to this cohort."))
     application = Application(
-        student=trainee, cohort=cohort, motivation=motivation, background=(background or "").strip()
+        trainee=trainee, cohort=cohort, motivation=motivation, background=(background or "").strip()
     )
     application.events.append(ApplicationEvent(from_status=None, to_status="submitted", by_id=trainee.id))
     db.session.add(application)
@@ -112,9 +112,9 @@ def move_application(application: Application, to_status: str, by: User, reason:
     for key, value in values.items():
         set_committed_value(application, key, value)
     if to_status == ApplicationStatus.ADMITTED:
-        enroll(application.student, application.cohort)
+        enroll(application.trainee, application.cohort)
     if current == ApplicationStatus.ADMITTED and to_status == ApplicationStatus.WITHDRAWN:
-        withdraw(application.student, application.cohort, reason or "application withdrawn")
+        withdraw(application.trainee, application.cohort, reason or "application withdrawn")
     application.events.append(ApplicationEvent(from_status=current, to_status=to_status, by_id=by.id, reason=reason))
     db.session.flush()
     record(
@@ -254,7 +254,7 @@ def withdraw_trainee(enrollment: Enrollment, coordinator: User, reason: str) -> 
     if application is not None and enrollment.status == EnrollmentStatus.ACTIVE:
         move_application(application, ApplicationStatus.WITHDRAWN, coordinator, reason)
         return enrollment
-    return withdraw(enrollment.student, enrollment.cohort, reason)
+    return withdraw(enrollment.trainee, enrollment.cohort, reason)
 
 
 def check_coordinator(coordinator: User, cohort: Cohort) -> None:

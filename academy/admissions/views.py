@@ -158,7 +158,7 @@ def withdraw_trainee(enrollment_id: int):
     except services.AdmissionsError as exc:
         report(exc)
     else:
-        flash(_("%(name)s was withdrawn from the cohort.", name=enrollment.student.name), "success")
+        flash(_("%(name)s was withdrawn from the cohort.", name=enrollment.trainee.name), "success")
     return redirect(url_for("admissions.cohort_roster", cohort_id=cohort.id))
 
 

@@ -74,7 +74,7 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
     book = gradebook(course, cohort_id)
     ids = book.student_ids
     now = utcnow()
-    cohort_of = {r.student.id: r.cohort.id for r in book.rows}
+    cohort_of = {r.trainee.id: r.cohort.id for r in book.rows}
     dues = {(d.assignment_id, d.cohort_id): d.due_at for d in db.session.scalars(
         sa.select(DueDate).where(DueDate.assignment_id.in_([a.id for a in book.assignments])))}
     extensions = {(e.assignment_id, e.student_id): e.due_at for e in db.session.scalars(
@@ -108,18 +108,18 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
             stat.graded += 1
             stat.passed += cell.score >= cell.max_score
 
-    labs, troubles = [], {r.student.id: ([], []) for r in book.rows}
+    labs, troubles = [], {r.trainee.id: ([], []) for r in book.rows}
     for a in book.assignments:
         lab = LabStat(a, due_passed=any(d <= now for (aid, _c), d in dues.items() if aid == a.id),
                       tests=list(cells_by_lab[a.id].values()), timeline=timelines[a.id])
         percents = []
         for row in book.rows:
             grade = row.cells.get(a.id)
-            due_at = due(a.id, row.student.id)
+            due_at = due(a.id, row.trainee.id)
             if grade is None:
                 if due_at is not None and due_at <= now:
                     lab.missing += 1
-                    troubles[row.student.id][0].append(a.nbgrader_name)
+                    troubles[row.trainee.id][0].append(a.nbgrader_name)
                 continue
             lab.graded += 1
             lab.late += grade.late_penalty > 0
@@ -127,12 +127,12 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
             percents.append(percent)
             lab.histogram[min(max(int(percent // 10), 0), len(BINS) - 2)] += 1
             if percent < FAILING_PERCENT:
-                troubles[row.student.id][1].append(a.nbgrader_name)
+                troubles[row.trainee.id][1].append(a.nbgrader_name)
         lab.mean_percent = round(sum(percents) / len(percents), 1) if percents else None
         lab.charts = _lab_charts(lab)
         labs.append(lab)
-    at_risk = [AtRisk(r.student.id, r.student.name, r.cohort.name, *troubles[r.student.id]) for r in book.rows
-               if len(troubles[r.student.id][0]) + len(troubles[r.student.id][1]) >= AT_RISK_LABS]
+    at_risk = [AtRisk(r.trainee.id, r.trainee.name, r.cohort.name, *troubles[r.trainee.id]) for r in book.rows
+               if len(troubles[r.trainee.id][0]) + len(troubles[r.trainee.id][1]) >= AT_RISK_LABS]
     return Dashboard(book, labs, at_risk)
 
 

@@ -142,7 +142,7 @@ class Extension(db.Model):
     granted_at: Mapped[datetime] = created_at_column()
 
     assignment: Mapped[Assignment] = relationship()
-    student: Mapped[User] = relationship(foreign_keys=[student_id])
+    trainee: Mapped[User] = relationship(foreign_keys=[student_id])
 
     def __repr__(self) -> str:
         return f"<Extension a={self.assignment_id} s={self.student_id}>"
@@ -173,7 +173,7 @@ class Grade(db.Model):
     updated_at: Mapped[datetime] = created_at_column()
 
     assignment: Mapped[Assignment] = relationship()
-    student: Mapped[User] = relationship(foreign_keys=[student_id])
+    trainee: Mapped[User] = relationship(foreign_keys=[student_id])
 
     @property
     def percent(self) -> float:

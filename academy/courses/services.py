@@ -418,7 +418,7 @@ def get_grade(assignment: Assignment, trainee: User) -> Grade | None:
 
 @dataclass
 class GradebookRow:
-    student: User
+    trainee: User
     cohort: Cohort
     cells: dict[int, Grade | None] = field(default_factory=dict)
 
@@ -441,7 +441,7 @@ class Gradebook:
 
     @property
     def student_ids(self) -> list[int]:
-        return [r.student.id for r in self.rows]
+        return [r.trainee.id for r in self.rows]
 
     @property
     def max_total(self) -> float:
@@ -512,7 +512,7 @@ def gradebook_csv(book: Gradebook) -> str:
 
 def _book_line(book: Gradebook, row: GradebookRow, text: bool) -> list[object]:
     """One trainee's gradebook row: who, then score and late penalty per assignment, then the totals."""
-    line: list[object] = [row.student.id, row.student.name, row.student.email, row.cohort.name]
+    line: list[object] = [row.trainee.id, row.trainee.name, row.trainee.email, row.cohort.name]
     for a in book.assignments:
         g = row.cells.get(a.id)
         values = (g.score, g.late_penalty) if g else (None, None)

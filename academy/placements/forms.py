@@ -62,10 +62,10 @@ def shortlist_form(lines: list, **kwargs) -> ShortlistForm:
     """Build the shortlist form for these trainees, prefilled with their current places."""
     fields = {}
     for place, line in enumerate(lines, start=1):
-        sid = line.student.id
+        sid = line.trainee.id
         fields[f"pos_{sid}"] = IntegerField(_l("Place"), default=place,
                                             validators=[InputRequired(), NumberRange(min=1, max=999)])
         fields[f"note_{sid}"] = TextAreaField(_l("Interview notes"), default=line.note,
                                               validators=[Length(max=2000)])
-    cls = type("DemandShortlistForm", (ShortlistForm,), {**fields, "student_ids": [ln.student.id for ln in lines]})
+    cls = type("DemandShortlistForm", (ShortlistForm,), {**fields, "student_ids": [ln.trainee.id for ln in lines]})
     return cls(**kwargs)

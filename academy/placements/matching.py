@@ -58,7 +58,7 @@ class WhyNot:
 class Explanation:
     """Where a trainee was placed and, for every demand they preferred, why not there."""
 
-    student: StudentId
+    trainee: StudentId
     demand: DemandId | None
     choice: int | None  # 1-based place of `demand` in the trainee's list
     ranked: int  # how many demands the trainee ranked

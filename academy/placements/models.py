@@ -76,7 +76,7 @@ class Consent(db.Model):
     choice_rank: Mapped[int | None] = mapped_column()
 
     match_round: Mapped[MatchRound] = relationship()
-    student: Mapped[User] = relationship()
+    trainee: Mapped[User] = relationship()
     demand: Mapped[Demand] = relationship()
 
     @property
@@ -134,7 +134,7 @@ class MatchOutcome(db.Model):
     explanation_ko: Mapped[str] = mapped_column(sa.Text, default="")
     explanation_en: Mapped[str] = mapped_column(sa.Text, default="")
 
-    student: Mapped[User] = relationship()
+    trainee: Mapped[User] = relationship()
     demand: Mapped[Demand | None] = relationship()
 
     def __repr__(self) -> str:
@@ -178,7 +178,7 @@ class Offer(db.Model):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     demand: Mapped[Demand] = relationship()
-    student: Mapped[User | None] = relationship(foreign_keys=[student_id])
+    trainee: Mapped[User | None] = relationship(foreign_keys=[student_id])
     match_round: Mapped[MatchRound] = relationship()
 
     @property
@@ -229,7 +229,7 @@ class Placement(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     demand: Mapped[Demand] = relationship()
-    student: Mapped[User | None] = relationship()
+    trainee: Mapped[User | None] = relationship()
     match_round: Mapped[MatchRound] = relationship()
     evaluations: Mapped[list[Evaluation]] = relationship(cascade="all, delete-orphan")
     follow_ups: Mapped[list[FollowUp]] = relationship(cascade="all, delete-orphan", order_by="FollowUp.months")

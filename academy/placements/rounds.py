@@ -41,7 +41,7 @@ from academy.util import utcnow
 class ShortlistLine:
     """One consenting trainee on a demand's shortlist, with fit, evidence and the recruiter's note."""
 
-    student: User
+    trainee: User
     fit: Fit
     profile: dict[str, SkillLevel]
     position: int | None
@@ -120,10 +120,10 @@ def shortlist(match_round: MatchRound, demand: Demand) -> list[ShortlistLine]:
         levels = {k: s.level for k, s in prof.items()}
         evidence = {k: tuple(s.evidence) for k, s in prof.items()}
         entry = entries.get(c.student_id)
-        lines.append(ShortlistLine(c.student, fit(required, levels, evidence=evidence), prof,
+        lines.append(ShortlistLine(c.trainee, fit(required, levels, evidence=evidence), prof,
                                    entry.position if entry else None, entry.note if entry else ""))
     big = len(lines) + 1
-    lines.sort(key=lambda ln: (ln.position or big, -ln.fit.score, ln.student.id))
+    lines.sort(key=lambda ln: (ln.position or big, -ln.fit.score, ln.trainee.id))
     return lines
 
 

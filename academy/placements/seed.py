@@ -59,8 +59,8 @@ def seed_placements(seed: int = 2027) -> dict[str, int]:
 def _run_first_round(match_round, demand: Demand, admin: User, seed: int) -> None:
     """Submit the first demand's list, run and publish the round, then offer, accept and follow up."""
     lines = rounds.shortlist(match_round, demand)
-    rounds.save_shortlist(match_round, demand, {ln.student.id: i for i, ln in enumerate(lines, start=1)},
-                          {lines[0].student.id: "1차 면접 완료: 예지보전 프로젝트 경험 우수"} if lines else {},
+    rounds.save_shortlist(match_round, demand, {ln.trainee.id: i for i, ln in enumerate(lines, start=1)},
+                          {lines[0].trainee.id: "1차 면접 완료: 예지보전 프로젝트 경험 우수"} if lines else {},
                           submit=True)
     rounds.run_round(match_round, admin, seed)
     rounds.publish_round(match_round, admin)
@@ -77,10 +77,10 @@ def _run_first_round(match_round, demand: Demand, admin: User, seed: int) -> Non
         recruiter = _recruiter_of(outcome.demand) or admin
         offered[outcome.id] = offers.make_offer(match_round, outcome.demand, outcome.student_id, deadline, recruiter)
     offer = offered[first.id]
-    offers.respond_to_offer(offer, first.student, accept=True)
+    offers.respond_to_offer(offer, first.trainee, accept=True)
     db.session.flush()
     placement = db.session.scalar(sa.select(Placement).where(Placement.offer_id == offer.id))
-    offers.confirm_start(placement, first.student)
+    offers.confirm_start(placement, first.trainee)
     offers.evaluate(placement, "supervisor", 4, "데이터 전처리와 보고가 성실함",
                     _recruiter_of(first.demand) or admin)
     offers.record_follow_up(placement, 3, True, "", admin)

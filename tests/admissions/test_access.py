@@ -28,7 +28,7 @@ def test_coordinator_of_another_university_gets_403_everywhere(english, make, au
     db.session.expire_all()
     assert application.status == "interview" and enrollment.status == "active" and theirs.enrolled_count == 1
     lists = english.get("/admissions/applications").get_data(as_text=True) + english.get("/admissions/cohorts").get_data(as_text=True)
-    assert application.student.email not in lists and theirs.name not in lists
+    assert application.trainee.email not in lists and theirs.name not in lists
 
 
 def test_application_list_filters_searches_sorts_and_pages(app, english, make, auth, application_at):

@@ -123,7 +123,7 @@ def test_rejection_with_reason_is_recorded_and_shown_to_the_trainee(english, mak
     assert (application.status, application.decision_reason, application.decided_by_id) == (
         "rejected", "Seats went to others", coordinator.id)
     auth.logout()
-    auth.login(application.student)
+    auth.login(application.trainee)
     english.post("/lang/en")
     page = english.get("/admissions/mine").get_data(as_text=True)
     assert "rejected" in page and "Seats went to others" in page
@@ -199,7 +199,7 @@ def test_roster_withdrawal_needs_a_reason_and_frees_the_seat(english, make, auth
     auth.login(coordinator)
 
     roster = english.get(f"/admissions/cohorts/{cohort.id}").get_data(as_text=True)
-    assert application.student.email in roster and "1 of 2 seats taken" in roster
+    assert application.trainee.email in roster and "1 of 2 seats taken" in roster
 
     for reason in ("", f"rrn {RRN}"):
         refused = english.post(f"/admissions/enrollments/{enrollment.id}/withdraw", data={"reason": reason})
@@ -216,7 +216,7 @@ def test_roster_withdrawal_needs_a_reason_and_frees_the_seat(english, make, auth
     assert application.status == "withdrawn" and application.events[-1].reason == "Took a job"
     assert _audits("enrollment.withdrawn", subject_user_id=application.student_id)
     active = english.get(f"/admissions/cohorts/{cohort.id}").get_data(as_text=True)
-    assert application.student.email not in active
+    assert application.trainee.email not in active
     assert "Took a job" in english.get(f"/admissions/cohorts/{cohort.id}?show=withdrawn").get_data(as_text=True)
 
 
@@ -224,7 +224,7 @@ def test_trainee_withdraws_own_application_only(english, make, auth, application
     cohort = make.cohort()
     mine = application_at(cohort, "under_review")
     theirs = application_at(cohort)
-    auth.login(mine.student)
+    auth.login(mine.trainee)
     assert english.post(f"/admissions/mine/{theirs.id}/withdraw", data={}).status_code == 403
     assert english.post(f"/admissions/mine/{mine.id}/withdraw", data={"reason": "Changed my mind"}).status_code == 302
     db.session.expire_all()
@@ -239,7 +239,7 @@ def test_admitted_trainee_withdrawing_frees_the_seat(english, make, auth, applic
     application = application_at(cohort, "interview")
 
     move_application(application, "admitted", make.user("coordinator", university_id=cohort.university_id), "ok")
-    auth.login(application.student)
+    auth.login(application.trainee)
     english.post(f"/admissions/mine/{application.id}/withdraw", data={})
     db.session.expire_all()
     assert application.status == "withdrawn" and cohort.enrolled_count == 0

@@ -50,7 +50,7 @@ def test_trainee_reaches_jupyterlab_without_a_second_login_and_is_refused_after_
         "from academy.admissions.models import Enrollment\n"
         "from academy.admissions.services import withdraw\n"
         f"e = db.session.scalar(db.select(Enrollment).where(Enrollment.student_id == {uid}))\n"
-        "withdraw(e.student, e.cohort, 'e2e test: left the programme')\n"
+        "withdraw(e.trainee, e.cohort, 'e2e test: left the programme')\n"
         "db.session.commit()"
     )
     stack.hub_api("DELETE", f"/users/u{uid}/server")

@@ -43,7 +43,7 @@ def test_stored_round_is_stable_and_within_capacity(app, make, instance):
         lines = rounds.shortlist(match_round, d)
         if submit and lines:
             ordered = lines[::-1] if instance["reverse"] else lines
-            rounds.save_shortlist(match_round, d, {ln.student.id: k for k, ln in enumerate(ordered, 1)}, {},
+            rounds.save_shortlist(match_round, d, {ln.trainee.id: k for k, ln in enumerate(ordered, 1)}, {},
                                   submit=True)
     rounds.run_round(match_round, admin, instance["seed"])
     db.session.flush()

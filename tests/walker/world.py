@@ -191,7 +191,7 @@ def build_world(app) -> World:
     placements = {}
     for r, d, student, recruiter in ((r_a, d_a, s_a, rec_a), (r_b, d_b, s_b, admin)):
         lines = rounds.shortlist(r, d)
-        rounds.save_shortlist(r, d, {ln.student.id: i for i, ln in enumerate(lines, 1)}, {}, submit=True)
+        rounds.save_shortlist(r, d, {ln.trainee.id: i for i, ln in enumerate(lines, 1)}, {}, submit=True)
         rounds.run_round(r, admin, 7)
         rounds.publish_round(r, admin)
         offer = offers.make_offer(r, d, student.id, now + timedelta(days=14), recruiter)

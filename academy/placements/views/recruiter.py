@@ -55,10 +55,10 @@ def shortlist(demand_id: int, round_id: int):
             return refused(exc, "placements.shortlist", demand_id=demand_id, round_id=round_id)
         return done(_("Rank list saved."), "placements.shortlist", demand_id=demand_id, round_id=round_id)
     for line in lines:
-        consents.record_company_view(current_user, line.student.id, demand, "shortlist")
+        consents.record_company_view(current_user, line.trainee.id, demand, "shortlist")
     # Only trainees whose consent for this demand in this round stands are named: one who withdrew
     # leaves the match result, and their offers stay listed without their name.
-    consenting = {line.student.id for line in lines}
+    consenting = {line.trainee.id for line in lines}
     matched = [o for o in rounds.outcomes(match_round, demand_id) if o.student_id in consenting] \
         if match_round.status == RoundStatus.PUBLISHED else []
     page = render_template("placements/shortlist.html", demand=demand, match_round=match_round, lines=lines,
@@ -77,8 +77,8 @@ def trainee_profile(demand_id: int, student_id: int):
         consent = consents.check_company_access(current_user, student_id, demand, "profile")
     except ConsentMissing:
         abort(403)  # the refusal is on record (check_company_access keeps its audit entries)
-    return render_template("placements/competencies.html", trainee=consent.student, demand=demand,
-                           profile=competency_profile(student_id), projects=projects_of(consent.student))
+    return render_template("placements/competencies.html", trainee=consent.trainee, demand=demand,
+                           profile=competency_profile(student_id), projects=projects_of(consent.trainee))
 
 
 @bp.post("/company/demands/<int:demand_id>/rounds/<int:round_id>/offers")
