@@ -23,7 +23,7 @@ from academy.universities.models import Cohort, University
 UNIVERSITIES = [
     # code, Korean, English, city, trainees enrolled in 2027
     ("INJE", "인제대학교", "Inje University", "gimhae", 38),
-    ("GNNU", "경남대학교", "Gyeongnam National University", "changwon", 37),
+    ("KYUNGNAM", "경남대학교", "Kyungnam University", "changwon", 37),
     ("CWNU", "국립창원대학교", "Changwon National University", "changwon", 38),
     ("GNU", "경상국립대학교", "Gyeongsang National University", "jinju", 37),
 ]
