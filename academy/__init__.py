@@ -23,6 +23,8 @@ BLUEPRINTS = (
     "academy.reports.views",
     "academy.submissions.views",
     "academy.submissions.pages",
+    "academy.privacy.views",
+    "academy.notifications.views",
 )
 
 # Modules whose models must be imported before the metadata is complete.
@@ -39,6 +41,8 @@ MODEL_MODULES = (
     "academy.oauth.models",
     "academy.placements.models",
     "academy.submissions.models",
+    "academy.privacy.models",
+    "academy.notifications.models",
 )
 
 

@@ -157,6 +157,10 @@ class Config:
     RESET_MAIL_EVERY_MINUTES = int(env("RESET_MAIL_EVERY_MINUTES", "5"))
     # Forgot-password requests allowed per client address within the window before 429.
     RESET_REQUEST_LIMIT = env("RESET_REQUEST_LIMIT", "5 per 15 minutes")
+    # The privacy officer named in the privacy policy (PIPA Art. 31): people write to them about their data.
+    PRIVACY_OFFICER_NAME = env("PRIVACY_OFFICER_NAME", "경남AI혁신아카데미 개인정보 보호책임자")
+    PRIVACY_OFFICER_EMAIL = env("PRIVACY_OFFICER_EMAIL", "privacy@academy.localhost")
+    PRIVACY_OFFICER_PHONE = env("PRIVACY_OFFICER_PHONE", "055-000-0000")
 
 
 class TestConfig(Config):

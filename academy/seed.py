@@ -15,6 +15,7 @@ from academy.auth.models import User
 from academy.companies.models import CITIES, Company, CompanySize, Demand, DemandSkill, Sector
 from academy.courses.models import Assignment, AssignmentSkill, Course, DueDate, Grade
 from academy.extensions import db
+from academy.privacy.seed import seed_consents
 from academy.skills.catalogue import seed_skills
 from academy.skills.models import Skill
 from academy.students.models import Profile
@@ -204,6 +205,7 @@ def seed(password: str) -> dict[str, str]:
     from academy.placements.seed import seed_placements
 
     seed_placements()
+    seed_consents()
     return {
         "admin": admin.email,
         "coordinator": coordinators[0].email,

@@ -45,6 +45,7 @@ NAV = {
         ("companies.review_demands", _l("Demands")),
         ("placements.office_home", _l("Placements")),
         ("reports.outcomes", _l("Reports")),
+        ("privacy.requests", _l("Privacy requests")),
         ("audit.entries", _l("Audit log")),
     ],
     "coordinator": [
@@ -70,12 +71,14 @@ NAV = {
         ("placements.my_placement", _l("My results and offers")),
         ("placements.my_consents", _l("My consents")),
         ("students.my_data", _l("My data")),
+        ("privacy.mine", _l("My privacy")),
     ],
     "recruiter": [
         ("home.recruiter", _l("Home")),
         ("companies.company_profile", _l("Company")),
         ("companies.my_demands", _l("Demands")),
         ("placements.recruiter_home", _l("Shortlists")),
+        ("privacy.mine", _l("My privacy")),
     ],
 }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,3 +41,15 @@ def enum_check(column: str, values: object) -> sa.CheckConstraint:
     """Return a CHECK constraint that keeps a string column inside an enum's values."""
     allowed = ", ".join(f"'{v}'" for v in values)  # type: ignore[attr-defined]
     return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return target if it is a path on this site, else None (no open redirects)."""
+    if not target or len(target) > 2000:
+        return None
+    if any(ord(c) < 32 or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -24,6 +24,8 @@ from academy.companies.models import Company, Demand, DemandSkill
 from academy.config import TestConfig
 from academy.courses.models import Assignment, AssignmentSkill, Course
 from academy.extensions import db, limiter
+from academy.privacy.models import PolicyConsent
+from academy.privacy.services import CONSENTING_ROLES, POLICY_VERSION, REQUIRED
 from academy.skills.catalogue import seed_skills
 from academy.skills.models import Skill
 from academy.universities.models import Cohort, University
@@ -175,10 +177,14 @@ class Factory:
             kw["university_id"] = self.university().id
         if role == "recruiter" and "company_id" not in kw:
             kw["company_id"] = self.company().id
+        consented = kw.pop("consented", True)  # to the current privacy policy (trainees and recruiters are asked)
         user = User(email=kw.pop("email", f"{role}{i}@example.test"), name=kw.pop("name", f"{role} {i}"),
                     role=role, password_hash=_PASSWORD_HASH, **kw)
         self.db.session.add(user)
         self.db.session.flush()
+        if consented and role in CONSENTING_ROLES:
+            self.db.session.add(PolicyConsent(user_id=user.id, version=POLICY_VERSION, purpose=REQUIRED, given=True))
+            self.db.session.flush()
         return user
 
     def company(self, status: str = "approved", **kw):

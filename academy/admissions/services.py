@@ -18,6 +18,7 @@ from academy.admissions.models import (
 from academy.audit.services import record
 from academy.auth.models import User
 from academy.extensions import db
+from academy.notifications import events
 from academy.universities.models import Cohort
 from academy.util import utcnow
 
@@ -126,6 +127,11 @@ def move_application(application: Application, to_status: str, by: User, reason:
     return application
 
 
+# The steps an applicant hears about (a review starting is not news to them).
+TOLD_TO_APPLICANT = frozenset({ApplicationStatus.INTERVIEW, ApplicationStatus.ADMITTED, ApplicationStatus.WAITLISTED,
+                               ApplicationStatus.REJECTED})
+
+
 def decide(application: Application, to_status: str, coordinator: User, reason: str | None) -> Application:
     """Move an application of the coordinator's own university (never withdraw it for the trainee)."""
     check_coordinator(coordinator, application.cohort)
@@ -133,7 +139,10 @@ def decide(application: Application, to_status: str, coordinator: User, reason: 
         raise InvalidTransition(
             _("An application cannot go from %(a)s to %(b)s.", a=application.status, b=to_status)
         )
-    return move_application(application, to_status, coordinator, reason)
+    moved = move_application(application, to_status, coordinator, reason)
+    if to_status in TOLD_TO_APPLICANT:
+        events.application_decided(moved)
+    return moved
 
 
 def withdraw_application(application: Application, trainee: User, reason: str | None = None) -> Application:

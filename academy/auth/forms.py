@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
+from academy.privacy.forms import ConsentFields
 from academy.validators import RRNRejectingForm
 
 
@@ -35,7 +36,7 @@ class UserForm(RRNRejectingForm, FlaskForm):
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=128)])
 
 
-class RegisterForm(RRNRejectingForm, FlaskForm):
+class RegisterForm(ConsentFields, RRNRejectingForm, FlaskForm):
     """A prospective trainee creates an account to apply to a cohort."""
 
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, session,
@@ -18,22 +17,11 @@ from academy.auth.models import Invitation, User
 from academy.extensions import db, limiter
 from academy.listing import paginate
 from academy.policy import AUTHENTICATED, PUBLIC, Role, allow
+from academy.privacy import services as consents
 from academy.transactions import discard, report
-from academy.util import utcnow
+from academy.util import safe_next, utcnow
 
 bp = Blueprint("auth", __name__)
-
-
-def safe_next(target: str | None) -> str | None:
-    """Return target if it is a path on this site, else None (no open redirects)."""
-    if not target or len(target) > 2000:
-        return None
-    if any(ord(c) < 32 or c == "\\" for c in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def _account_key() -> str:
@@ -125,7 +113,9 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            services.register_account(form.email.data, form.name.data, Role.STUDENT, form.password.data)
+            user = services.register_account(form.email.data, form.name.data, Role.STUDENT, form.password.data)
+            if user is not None:
+                consents.give_consents(user, form.optional_given(), actor_id=user.id)
         except services.AccountError as exc:
             report(exc)
         else:

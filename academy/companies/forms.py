@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from academy.companies.models import CITIES, SECTOR_NAMES, SIZE_NAMES, DemandKind
 from academy.companies.services import asks_for_personal_details
 from academy.i18n import localized, pair
+from academy.privacy.forms import ConsentFields
 from academy.skills.models import LEVELS, Skill
 from academy.validators import RRNRejectingForm
 
@@ -61,7 +62,7 @@ class ProfileForm(RRNRejectingForm, FlaskForm):
         self.size.choices = [(k, pair(SIZE_NAMES, k)) for k in SIZE_NAMES]
 
 
-class RegisterCompanyForm(ProfileForm):
+class RegisterCompanyForm(ConsentFields, ProfileForm):
     """A company registers itself and its first recruiter."""
 
     name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=120)])

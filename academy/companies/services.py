@@ -29,6 +29,7 @@ from academy.companies.models import (
     Sector,
 )
 from academy.extensions import db
+from academy.notifications import events
 from academy.policy import Role
 from academy.skills.models import LEVELS, Skill
 from academy.util import utcnow
@@ -157,6 +158,7 @@ def review_company(company: Company, *, approve: bool, reason: str | None, by: U
                 withdrawn.append(demand.id)
     record(f"company.{company.status}", obj=company,
            detail={"from": before, "reason": reason, "demands_back_to_review": withdrawn})
+    events.company_reviewed(company)
     return company
 
 
@@ -301,6 +303,7 @@ def review_demand(demand: Demand, *, approve: bool, reason: str | None, by: User
     demand.reviewed_by_id = by.id
     demand.reviewed_at = utcnow()
     record(f"demand.{demand.status}", obj=demand, detail={"reason": reason, "company_id": demand.company_id})
+    events.demand_reviewed(demand)
     return demand
 
 

@@ -25,6 +25,7 @@ from academy.companies.models import CITIES, SECTOR_NAMES, Company, Demand, Dema
 from academy.extensions import db, limiter
 from academy.listing import paginate
 from academy.policy import PUBLIC, Role, allow
+from academy.privacy import services as consents
 from academy.skills.models import Skill
 from academy.ui import STATUS_NAMES
 from academy.transactions import report
@@ -85,12 +86,14 @@ def register():
     form = RegisterCompanyForm()
     if form.validate_on_submit():
         try:
-            services.register_company(
+            registered = services.register_company(
                 name=form.name.data, sector=form.sector.data, city=form.city.data, size=form.size.data,
                 description=form.description.data or "", website=form.website.data or "",
                 recruiter_name=form.recruiter_name.data, recruiter_email=form.email.data,
                 password=form.password.data,
             )
+            if registered is not None:
+                consents.give_consents(registered[1], form.optional_given(), actor_id=registered[1].id)
         except services.CompanyError as exc:
             report(exc)
         else:

@@ -26,6 +26,7 @@ from academy.courses.models import (
     course_instructors,
 )
 from academy.extensions import db
+from academy.notifications import events
 from academy.skills.models import LEVELS, Skill
 from academy.universities.models import Cohort
 from academy.util import utcnow
@@ -295,6 +296,7 @@ def release_now(assignment: Assignment, cohort_id: int | None) -> DueDate:
     if due.released_at is None or due.released_at > now:
         due.released_at = now
     record("assignment.released", obj=due, detail={"assignment_id": assignment.id, "cohort_id": due.cohort_id})
+    events.assignment_released(due)
     return due
 
 

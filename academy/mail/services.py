@@ -16,9 +16,9 @@ from flask import Flask, current_app
 from flask_mailman import EmailMessage
 from sqlalchemy import event
 
-from academy import extensions
 from academy.auth.models import User
 from academy.extensions import db
+from academy.extensions import mail as mailer
 from academy.mail.models import OutboxMail
 from academy.util import utcnow
 
@@ -29,7 +29,7 @@ SENT_SECRET = "[메일로 보냄 / sent by e-mail]"
 def _smtp(app: Flask):
     """An SMTP connection from the settings as they are now (never Flask-Mailman's test-mode memory backend)."""
     config = app.config
-    return extensions.mail.get_connection(
+    return mailer.get_connection(
         backend="smtp", host=config["MAIL_SERVER"], port=int(config.get("MAIL_PORT") or 25),
         username=config.get("MAIL_USERNAME"), password=config.get("MAIL_PASSWORD"),
         use_tls=bool(config.get("MAIL_USE_TLS")), use_ssl=bool(config.get("MAIL_USE_SSL")),

@@ -17,6 +17,7 @@ from academy.audit.services import record
 from academy.auth.models import User
 from academy.companies.models import Demand
 from academy.extensions import db
+from academy.notifications import events
 from academy.placements.models import (
     FOLLOW_UP_MONTHS,
     DemandFill,
@@ -107,6 +108,7 @@ def make_offer(match_round: MatchRound, demand: Demand, student_id: int, deadlin
     db.session.add(offer)
     db.session.flush()
     record("offer.made", subject_user_id=student_id, obj=offer, detail={"deadline": deadline_at})
+    events.offer_made(db.session.get(User, student_id), demand, offer.id, deadline_at)
     return offer
 
 
@@ -146,6 +148,7 @@ def respond_to_offer(offer: Offer, trainee: User, *, accept: bool, now: datetime
     if not accept:
         offer.status, offer.responded_at = OfferStatus.DECLINED, now
         record("offer.declined", subject_user_id=trainee.id, obj=offer)
+        events.offer_answered(offer.demand, offer.id, trainee.name, accepted=False)
         return offer
     demand_fill(offer.demand)
     try:
@@ -162,7 +165,9 @@ def respond_to_offer(offer: Offer, trainee: User, *, accept: bool, now: datetime
     for other in db.session.scalars(sa.select(Offer).where(
             Offer.student_id == trainee.id, Offer.status == OfferStatus.OPEN, Offer.id != offer.id)):
         other.status, other.responded_at = OfferStatus.DECLINED, now
+        events.offer_answered(other.demand, other.id, trainee.name, accepted=False)
     record("offer.accepted", subject_user_id=trainee.id, obj=offer)
+    events.offer_answered(offer.demand, offer.id, trainee.name, accepted=True)
     return offer
 
 

@@ -20,6 +20,7 @@ from academy.audit.services import record
 from academy.auth.models import User
 from academy.companies.models import Demand, DemandStatus
 from academy.extensions import db
+from academy.notifications import events
 from academy.placements import explain, matching
 from academy.placements.fit import Fit, fit
 from academy.placements.models import (
@@ -159,6 +160,8 @@ def save_shortlist(match_round: MatchRound, demand: Demand, positions: dict[int,
     rd = _round_demand(match_round, demand)
     if submit:
         rd.submitted_at = utcnow()
+        for sid in order:  # every one of them consented for this demand (checked above)
+            events.shortlisted(db.session.get(User, sid), demand, match_round.id)
     record("shortlist.submitted" if submit else "shortlist.saved", obj=demand,
            detail={"round": match_round.id, "order": order})
 

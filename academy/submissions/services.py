@@ -29,6 +29,7 @@ from academy.courses.services import (
     upsert_grade,
 )
 from academy.extensions import db
+from academy.notifications import events
 from academy.submissions.models import Submission, SubmissionCell, SubmissionStatus
 # requeue_unqueued and stored_files are part of this module's interface; they live with the queue.
 from academy.submissions.queue import (  # noqa: F401 - the queue's doors, used by views and commands
@@ -451,6 +452,8 @@ def record_result(data: dict) -> Submission:
         grade = get_grade(assignment, trainee)
         upsert_grade(assignment, trainee, final, grade.feedback if grade else "", None,
                      late_penalty=penalty, source="autograde")
+        if status == SubmissionStatus.GRADED:
+            events.graded(trainee, assignment, submission.id, final)
     return submission
 
 

@@ -16,7 +16,7 @@ def _register(app, email: str, lang: str = "en") -> tuple[int, str, str, str]:
     """Register from a fresh browser; return status, redirect, the next page (address blanked) and the cookie."""
     client = app.test_client()
     client.post(f"/lang/{lang}")
-    response = client.post("/register", data={"email": email, "name": "새 지원자", "password": NEW_PASSWORD})
+    response = client.post("/register", data={"consent_required": "y", "email": email, "name": "새 지원자", "password": NEW_PASSWORD})
     following = client.get(response.headers.get("Location", "/login"))
     page = following.get_data(as_text=True).replace(email, "EMAIL")
     signed_in = client.get("/account/password").status_code == 200
@@ -62,7 +62,7 @@ def test_a_refused_password_is_refused_alike_for_taken_and_free_addresses(app, m
     for email in ("taken@example.test", "free@example.test"):
         client = app.test_client()
         client.post("/lang/en")
-        response = client.post("/register", data={"email": email, "name": "새 지원자", "password": "short"})
+        response = client.post("/register", data={"consent_required": "y", "email": email, "name": "새 지원자", "password": "short"})
         answers.append((response.status_code, response.get_data(as_text=True).replace(email, "EMAIL")))
     assert answers[0] == answers[1]
     assert "at least 10" in answers[0][1]

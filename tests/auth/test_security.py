@@ -121,7 +121,7 @@ def test_request_size_is_limited(app, client):
      ("조선소-데이터-분석가", True), ("blue-harbour-crane-27", True)],
 )
 def test_password_rules(client, password, accepted):
-    response = client.post("/register", data={"email": "new@example.test", "name": "신입", "password": password})
+    response = client.post("/register", data={"consent_required": "y", "email": "new@example.test", "name": "신입", "password": password})
 
     created = db.session.scalar(db.select(User).where(User.email == "new@example.test")) is not None
     assert created is accepted
@@ -130,7 +130,7 @@ def test_password_rules(client, password, accepted):
 
 
 def test_passwords_are_hashed_with_scrypt(client):
-    client.post("/register", data={"email": "h@example.test", "name": "해시", "password": "blue-harbour-crane-27"})
+    client.post("/register", data={"consent_required": "y", "email": "h@example.test", "name": "해시", "password": "blue-harbour-crane-27"})
 
     user = db.session.scalar(db.select(User).where(User.email == "h@example.test"))
     assert user.password_hash.startswith("scrypt:")
@@ -138,7 +138,7 @@ def test_passwords_are_hashed_with_scrypt(client):
 
 @pytest.mark.parametrize("value", ["990101-1234567", "9901011234567", "홍길동 990101 - 2234567"])
 def test_rrn_shaped_input_is_refused(client, value):
-    response = client.post("/register", data={"email": "r@example.test", "name": value, "password": "blue-harbour-crane-27"})
+    response = client.post("/register", data={"consent_required": "y", "email": "r@example.test", "name": value, "password": "blue-harbour-crane-27"})
 
     assert db.session.scalar(db.select(User).where(User.email == "r@example.test")) is None
     text = response.get_data(as_text=True)

@@ -42,6 +42,15 @@ def test_imported_trainee_sets_own_password_through_the_coordinators_link(page, 
     page.click("button[type=submit].primary")
     page.wait_for_load_state()
     assert "/login" not in page.url
+    # An account made for the trainee gives its privacy consent at the first sign-in, each one separately.
+    assert "/privacy/consent" in page.url and "개인정보 수집·이용 안내" in page.inner_text("main")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    if screenshot_dir:
+        page.screenshot(path=str(screenshot_dir / "privacy-consent-phone.png"), full_page=True)
+    page.check("[data-test=consent_required]")
+    page.click("[data-test=consent-submit]")
+    page.wait_for_load_state()
+    assert "/privacy/consent" not in page.url and "동의가 기록되었습니다" in page.inner_text("main")
 
     # The same link a second time says it was used.
     page.goto(link)

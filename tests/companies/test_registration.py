@@ -15,6 +15,7 @@ REGISTRATION = {
     "name": "Gyeongnam Precision", "sector": "machinery", "city": "gimhae", "size": "small",
     "website": "https://precision.example.com", "description": "CNC machining of hydraulic parts.",
     "recruiter_name": "Park Jiwoo", "email": "HR@precision.example.com", "password": "spindle-bearing-2027",
+    "consent_required": "y",
 }
 
 
