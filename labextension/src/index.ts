@@ -68,7 +68,7 @@ function points(value: number | null): string {
   return value === null || value === undefined ? '-' : String(Math.round(value * 100) / 100);
 }
 
-/** The toolbar's status line: what the last Check or Submit said. */
+/** The status line above the notebook: what the last Check or Submit said (hidden while empty). */
 class Status extends Widget {
   constructor() {
     super();
@@ -207,7 +207,8 @@ async function addButtons(panel: NotebookPanel): Promise<void> {
   });
   panel.toolbar.addItem('academy-check', checkButton);
   panel.toolbar.addItem('academy-submit', submitButton);
-  panel.toolbar.addItem('academy-status', status);
+  // Above the notebook, not in the toolbar: its text is long, and a full toolbar moves items into its overflow.
+  panel.contentHeader.addWidget(status);
 }
 
 const toolbar: JupyterFrontEndPlugin<void> = {

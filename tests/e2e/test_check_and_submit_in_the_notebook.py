@@ -35,6 +35,10 @@ def toolbar(page):
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar")
 
 
+def status_line(page):
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) [data-test=academy-status]")
+
+
 def run_check(page, passed: bool, shot: str) -> None:
     """Click Check / 확인, read the verdict of the one visible test in the dialog, close it."""
     toolbar(page).get_by_text("확인 / Check").click()
@@ -61,7 +65,7 @@ def test_trainee_checks_and_submits_in_the_notebook_and_reads_the_score_there(gr
         portal_login(page, stack, TRAINEE)
         ready = start_from_portal(page, stack, "1")
         snap(page, "2_notebook_open")
-        status = toolbar(page).locator("[data-test=academy-status]")
+        status = status_line(page)
 
         run_check(page, passed=False, shot="3_check_fails_on_the_stub")
         answer_and_save(page)
