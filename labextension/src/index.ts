@@ -74,11 +74,13 @@ class Status extends Widget {
     super();
     this.addClass('academy-status');
     this.node.setAttribute('data-test', 'academy-status');
+    this.hide();  // until the first Check or Submit
   }
 
   say(state: string, text: string, link?: { href: string; text: string }): void {
     this.node.setAttribute('data-state', state);
     this.node.textContent = text;
+    this.show();  // its panel lays it out again, at its CSS min-height
     if (link) {
       this.node.appendChild(document.createTextNode(' '));
       this.node.appendChild(element('a', link.text, { href: link.href, target: '_blank', rel: 'noopener',
