@@ -125,7 +125,8 @@ def test_another_trainees_server_reads_none_of_it(graded_stack, chromium):
     expect(toolbar(page).get_by_text("제출 / Submit")).to_be_visible()
     answer = page.evaluate("""async (query) => {
       const base = location.pathname.split('/lab')[0];
-      const reply = await fetch(`${base}/academy/submission?${query}`);
+      const xsrf = decodeURIComponent((document.cookie.split('; ').find(c => c.startsWith('_xsrf=')) || '=').split('=')[1]);
+      const reply = await fetch(`${base}/academy/submission?${query}`, {headers: {'X-XSRFToken': xsrf}});
       return [reply.status, await reply.text()];
     }""", f"course=manufacturing-ai&assignment={ASSIGNMENT}")
     assert answer[0] == 404, answer
@@ -137,7 +138,7 @@ def test_another_trainees_server_reads_none_of_it(graded_stack, chromium):
       await fetch(`${base}/api/contents/scratch.ipynb`, {method: 'PUT', headers: {'Content-Type': 'application/json',
         'X-XSRFToken': xsrf}, body: JSON.stringify({type: 'notebook', content: {cells: [], metadata: {}, nbformat: 4,
         nbformat_minor: 5}})});
-      return (await fetch(`${base}/academy/assignment?path=scratch.ipynb`)).status;
+      return (await fetch(`${base}/academy/assignment?path=scratch.ipynb`, {headers: {'X-XSRFToken': xsrf}})).status;
     }""")
     assert status == 404
     context.close()
