@@ -39,6 +39,11 @@ if [ -f package.json ]; then
   if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
 fi
 
+echo "==> trainees' JupyterLab extension (labextension/: Check and Submit in the notebook, courses on the launcher)"
+(cd labextension && npm ci --silent --no-audit --no-fund \
+  && JUPYTERLAB_STAGING="$(../.venv/bin/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" \
+     npm run --silent build >/dev/null)
+
 echo "==> translations"
 ACADEMY_VAR_DIR="${ACADEMY_VAR_DIR:-$PWD/var}" .venv/bin/flask --app wsgi academy compile-translations >/dev/null
 echo "==> installed"

@@ -28,3 +28,16 @@ def hub_api() -> tuple[str | None, str | None, str | None]:
 def hub_user() -> str | None:
     """Return the name of the user this server belongs to (JUPYTERHUB_USER)."""
     return os.environ.get("JUPYTERHUB_USER")
+
+
+def portal_public_url() -> str:
+    """Return the portal's address as the trainee's browser reaches it (ACADEMY_PORTAL_PUBLIC_URL), for links;
+    the hub may set it when the servers reach the portal at another address, else it is ACADEMY_PORTAL_URL."""
+    return os.environ.get("ACADEMY_PORTAL_PUBLIC_URL", "") or portal_url()
+
+
+def tour_notebook() -> str:
+    """Return the dataset tour notebook the launcher offers (ACADEMY_TOUR_NOTEBOOK; by default the repository's
+    notebooks/datasets_tour.ipynb, which the local backend's servers see; a course image copies it and says where)."""
+    default = os.path.join(os.path.dirname(__file__), "..", "..", "notebooks", "datasets_tour.ipynb")
+    return os.environ.get("ACADEMY_TOUR_NOTEBOOK", "") or os.path.normpath(default)

@@ -182,9 +182,9 @@ def stop_server(page, stack, uid: int) -> None:
         time.sleep(0.2)
 
 
-def start_from_portal(page, stack, shot: str = "") -> float:
+def start_from_portal(page, stack, shot: str = "", with_buttons: bool = False) -> float:
     """Click "Start in JupyterLab" on the portal's home page; return the seconds until the notebook is ready (open,
-    its kernel idle)."""
+    its kernel idle; with_buttons: and the academy's Check and Submit on its toolbar)."""
     page.goto(f"{stack.portal_url}/home/student")
     link = page.locator(f"[data-test=start-lab-{stack.assignment_id}]")
     expect(link).to_have_text(re.compile("JupyterLab에서 시작"))
@@ -199,6 +199,8 @@ def start_from_portal(page, stack, shot: str = "") -> float:
     # Ready: its kernel has started and is idle (a server stopped while a kernel starts can take a minute to stop).
     expect(notebook.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle",
                                                                                  timeout=STEP_MS)
+    if with_buttons:
+        expect(notebook.locator(".jp-NotebookPanel-toolbar").get_by_text("제출 / Submit")).to_be_visible()
     return time.monotonic() - started
 
 
