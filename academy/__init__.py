@@ -23,6 +23,7 @@ BLUEPRINTS = (
     "academy.reports.views",
     "academy.submissions.views",
     "academy.submissions.pages",
+    "academy.certificates.views",
 )
 
 # Modules whose models must be imported before the metadata is complete.
@@ -39,6 +40,7 @@ MODEL_MODULES = (
     "academy.oauth.models",
     "academy.placements.models",
     "academy.submissions.models",
+    "academy.certificates.models",
 )
 
 

@@ -157,6 +157,12 @@ class Config:
     RESET_MAIL_EVERY_MINUTES = int(env("RESET_MAIL_EVERY_MINUTES", "5"))
     # Forgot-password requests allowed per client address within the window before 429.
     RESET_REQUEST_LIMIT = env("RESET_REQUEST_LIMIT", "5 per 15 minutes")
+    # Certificate verifications (/verify/<id>, public) allowed per client address within the window before 429:
+    # enough for a company checking a few certificates, far too few to guess the unguessable ids.
+    VERIFY_RATE_LIMIT = env("VERIFY_RATE_LIMIT", "30 per minute")
+    # The TTF with Korean glyphs that certificate PDFs embed; unset, the Nanum font of fonts-nanum is found
+    # through the font cache (academy/certificates/pdf.py). PDFs are drawn on demand: nothing is stored.
+    CERTIFICATE_FONT = env("CERTIFICATE_FONT")
 
 
 class TestConfig(Config):

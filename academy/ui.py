@@ -45,6 +45,7 @@ NAV = {
         ("companies.review_demands", _l("Demands")),
         ("placements.office_home", _l("Placements")),
         ("reports.outcomes", _l("Reports")),
+        ("certificates.office", _l("Certificates")),
         ("audit.entries", _l("Audit log")),
     ],
     "coordinator": [
@@ -69,6 +70,7 @@ NAV = {
         ("placements.my_competencies", _l("Competency profile")),
         ("placements.my_placement", _l("My results and offers")),
         ("placements.my_consents", _l("My consents")),
+        ("certificates.mine", _l("My certificates")),
         ("students.my_data", _l("My data")),
     ],
     "recruiter": [
