@@ -9,6 +9,7 @@ empty boxes.
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,8 @@ UNIVERSITIES_KO = ("인제대학교", "경남대학교", "국립창원대학교"
 NANUM = ("NanumGothic", "NanumBarunGothic")
 SEOUL = ZoneInfo("Asia/Seoul")
 INK, BRAND, GREY = (29, 36, 51), (11, 92, 173), (90, 98, 112)
+# fontTools warns of every table of the Nanum files it cannot subset (and drops them, as it should).
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 
 class FontMissing(RuntimeError):
@@ -44,7 +47,8 @@ def _find_fonts(configured: str | None) -> tuple[str, str]:
     for family in NANUM:
         for font in font_manager.fontManager.ttflist:
             if font.name == family and font.fname.lower().endswith(".ttf"):
-                found.setdefault("bold" if font.weight in ("bold", 700) else "regular", font.fname)
+                weight = font.weight if isinstance(font.weight, int) else 700 if font.weight == "bold" else 400
+                found.setdefault("bold" if weight >= 600 else "regular", font.fname)
         if "regular" in found:
             return found["regular"], found.get("bold", found["regular"])
         found.clear()

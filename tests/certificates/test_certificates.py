@@ -230,9 +230,10 @@ def test_unknown_and_malformed_addresses_get_one_and_the_same_answer(issued, cli
     client.post("/logout")
     answers = []
     for public_id in ("A" * 32, certificate.public_id[:-1] + ("A" if certificate.public_id[-1] != "A" else "B"),
-                      "short", "x" * 300, "한글🙂", "..%2F..%2Fetc"):
+                      "short", "x" * 300, "한글🙂", "<script>"):
         response = client.get(f"/verify/{public_id}")
-        answers.append((response.status_code, response.get_data(as_text=True).replace(public_id, "")))
+        main = re.search(r"<main>.*</main>", response.get_data(as_text=True), re.S).group(0)
+        answers.append((response.status_code, main))  # the page around names its own address (language link)
     assert answers[0][0] == 404 and 'data-state="unknown"' in answers[0][1]
     assert len(set(answers)) == 1
 
