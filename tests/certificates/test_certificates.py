@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image, ImageChops
+from PIL import ImageChops
 from pypdf import PdfReader
 
 from academy.audit.models import AuditEntry
