@@ -239,6 +239,7 @@ def test_unknown_and_malformed_addresses_get_one_and_the_same_answer(issued, cli
 
 
 def test_verification_is_rate_limited(issued, client, app):
+    """Checked once by removing the limit from verify: the fourth request got 200."""
     _trainee, certificate = issued
     app.config["VERIFY_RATE_LIMIT"] = "3 per minute"
     codes = [client.get(f"/verify/{certificate.public_id}").status_code for _ in range(4)]
