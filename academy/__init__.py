@@ -25,6 +25,7 @@ BLUEPRINTS = (
     "academy.submissions.pages",
     "academy.privacy.views",
     "academy.notifications.views",
+    "academy.certificates.views",
 )
 
 # Modules whose models must be imported before the metadata is complete.
@@ -43,6 +44,7 @@ MODEL_MODULES = (
     "academy.submissions.models",
     "academy.privacy.models",
     "academy.notifications.models",
+    "academy.certificates.models",
 )
 
 

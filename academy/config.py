@@ -161,6 +161,12 @@ class Config:
     PRIVACY_OFFICER_NAME = env("PRIVACY_OFFICER_NAME", "경남AI혁신아카데미 개인정보 보호책임자")
     PRIVACY_OFFICER_EMAIL = env("PRIVACY_OFFICER_EMAIL", "privacy@academy.localhost")
     PRIVACY_OFFICER_PHONE = env("PRIVACY_OFFICER_PHONE", "055-000-0000")
+    # Certificate verifications (/verify/<id>, public) allowed per client address within the window before 429:
+    # enough for a company checking a few certificates, far too few to guess the unguessable ids.
+    VERIFY_RATE_LIMIT = env("VERIFY_RATE_LIMIT", "30 per minute")
+    # The TTF with Korean glyphs that certificate PDFs embed; unset, the Nanum font of fonts-nanum is found
+    # through the font cache (academy/certificates/pdf.py). PDFs are drawn on demand: nothing is stored.
+    CERTIFICATE_FONT = env("CERTIFICATE_FONT")
 
 
 class TestConfig(Config):

@@ -46,6 +46,7 @@ NAV = {
         ("placements.office_home", _l("Placements")),
         ("reports.outcomes", _l("Reports")),
         ("privacy.requests", _l("Privacy requests")),
+        ("certificates.office", _l("Certificates")),
         ("audit.entries", _l("Audit log")),
     ],
     "coordinator": [
@@ -70,6 +71,7 @@ NAV = {
         ("placements.my_competencies", _l("Competency profile")),
         ("placements.my_placement", _l("My results and offers")),
         ("placements.my_consents", _l("My consents")),
+        ("certificates.mine", _l("My certificates")),
         ("students.my_data", _l("My data")),
         ("privacy.mine", _l("My privacy")),
     ],

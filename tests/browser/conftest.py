@@ -27,12 +27,14 @@ def free_port() -> int:
 def portal_url(tmp_path_factory):
     """Start the portal as users get it (gunicorn, CSRF on), on SQLite with the demo data."""
     var = tmp_path_factory.mktemp("portal-var")
-    env = {**os.environ, "ACADEMY_VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'portal.sqlite'}"}
+    port = free_port()
+    # Links the portal writes for elsewhere (a certificate's QR code, e-mail) are built on its own address.
+    env = {**os.environ, "ACADEMY_VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'portal.sqlite'}",
+           "ACADEMY_PORTAL_URL": f"http://127.0.0.1:{port}"}
     env.pop("ACADEMY_TEST_DATABASE", None)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "academy", "seed-demo"], cwd=REPO, env=env, check=True, capture_output=True)
-    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "wsgi:app"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

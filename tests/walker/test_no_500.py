@@ -65,11 +65,11 @@ PRIVATE = {
     ("extension_id", "instructor"), ("student_id", "instructor"), ("student_id", "recruiter"),
     ("submission_id", "student"), ("consent_id", "student"), ("offer_id", "student"),
     ("placement_id", "student"), ("placement_id", "recruiter"), ("project_id", "student"),
-    ("demand_id", "recruiter"),
+    ("demand_id", "recruiter"), ("certificate_id", "student"),
 }
 # Routes that promise someone else's record and a missing one get the same 404.
 SAME_AS_MISSING = {"submissions.api_feedback", "submissions.api_release", "submission_pages.my_feedback",
-                   "submission_pages.my_feedback_document"}
+                   "submission_pages.my_feedback_document", "certificates.my_pdf"}
 # The credential each machine endpoint takes (its contract); every other credential must be refused.
 BEARERS = {"own bearer", "someone else's bearer", "an instructor's bearer"}
 RIGHT_CREDENTIALS = {
@@ -294,7 +294,8 @@ def _same_as_missing(walk: RuleWalk, endpoint: str, what: str, answers: dict) ->
         problem = None
         # The page names its own address (the language switch returns there) and carries a CSRF token
         # signed with the time: those parts may differ.
-        body, twin_body = (_CSRF_VALUE.sub(r"\1", r.get_data(as_text=True).replace(p, "<path>"))
+        # A download (a certificate's PDF) is bytes: read as text only to compare, never to fail on.
+        body, twin_body = (_CSRF_VALUE.sub(r"\1", r.get_data().decode("utf-8", "replace").replace(p, "<path>"))
                            for r, p in ((response, path), (twin, twin_path)))
         if endpoint in SAME_AS_MISSING and response.status_code != 404:
             problem = "someone else's record must answer 404, like a missing one"

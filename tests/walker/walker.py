@@ -24,7 +24,7 @@ from academy.extensions import db
 from academy.grading.report import TOKEN_HEADER
 from academy.policy import AUTHENTICATED, PUBLIC, TOKEN, Role, policy_of
 from tests.walker import forms as F
-from tests.walker.world import HUB_CLIENT_SECRET, MISSING, PASSWORD, World, build_world
+from tests.walker.world import CERTIFICATE_PUBLIC_ID, HUB_CLIENT_SECRET, MISSING, PASSWORD, World, build_world
 
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, *(str(r) for r in Role))
@@ -38,6 +38,7 @@ STRING_POOLS = {
     # converter name -> (own values, someone else's, missing)
     "code": (["ko", "en"], [], ["fr"]),
     "answer": (["accept", "decline"], [], []),  # any other word matches no route: an odd value
+    "public_id": ([CERTIFICATE_PUBLIC_ID], [], ["walker-certificate-z-0123456789a"]),
 }
 QUERY_VALUES = ("x" * 10_000, "walker\x00nul", "한글🙂\u202e", "-1", "0", F.HUGE, "abc", "NaN", "../../etc/passwd")
 JSON_BODIES = (b"", b"not json", b"{", b"[]", b"[1, 2]", b'"a string"', b"42", b"null", b"true",

@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 from academy.admissions import services as admissions
 from academy.auth import invitations
 from academy.auth.models import User
+from academy.certificates import services as certificates
 from academy.companies.models import Company, Demand, DemandSkill
 from academy.courses import services as courses
 from academy.courses.models import Assignment, AssignmentSkill, Course
@@ -39,6 +40,8 @@ _CHEAP_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
 GRADER_SECRET = "walker-grader-master-secret"
 HUB_CLIENT_SECRET = "walker-hub-client-secret-0123456789abcdef"
 HUB_REDIRECT = "http://127.0.0.1:8000/hub/oauth_callback"
+# Trainee A's certificate's public id (the verification address); the walker's STRING_POOLS names it.
+CERTIFICATE_PUBLIC_ID = "walker-certificate-a-0123456789a"
 # No record of any table ever has this id; below 2**31 so it is a valid id on every backend.
 MISSING = 2_000_000_000
 
@@ -206,6 +209,13 @@ def build_world(app) -> World:
     consent.give_consent(s_a, d_a, agreed=True)
     consent.give_consent(s_a2, d_a, agreed=True)
 
+    # Certificates of completion: trainee A's (cohort A) and trainee B's (cohort B), both in force.
+    certs = {}
+    for student, cohort in ((s_a, ca), (s_b, cb)):
+        certificates.set_attendance(cohort, student, 95, admin)
+        certs[student.id] = certificates.issue_certificate(cohort, student, admin)
+    certs[s_a.id].public_id = CERTIFICATE_PUBLIC_ID
+
     # The hub's OAuth client, bearer tokens, the grading services' tokens.
     client = OAuthClient(client_id="jupyterhub", secret_hash=digest(HUB_CLIENT_SECRET), name="hub",
                          redirect_uris=HUB_REDIRECT)
@@ -251,6 +261,7 @@ def build_world(app) -> World:
         "offer_id": {"*": ([open_offer.id], [other_offer.id])},
         "placement_id": {"*": ([placements[s_a.id].id], [placements[s_b.id].id])},
         "project_id": {"*": ([p_a.id], [p_b.id])},
+        "certificate_id": {"*": ([certs[s_a.id].id], [certs[s_b.id].id])},
     }
     db.session.commit()
     return w
