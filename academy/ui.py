@@ -10,6 +10,7 @@ ROLE_NAMES = {
     "instructor": _l("Instructor"),
     "student": _l("Trainee"),
     "recruiter": _l("Company recruiter"),
+    "province": _l("Gyeongsangnam-do provincial office"),
 }
 
 STATUS_NAMES = {
@@ -45,6 +46,7 @@ NAV = {
         ("companies.review_demands", _l("Demands")),
         ("placements.office_home", _l("Placements")),
         ("reports.outcomes", _l("Reports")),
+        ("reports.progress", _l("Training progress")),
         ("audit.entries", _l("Audit log")),
     ],
     "coordinator": [
@@ -76,6 +78,11 @@ NAV = {
         ("companies.company_profile", _l("Company")),
         ("companies.my_demands", _l("Demands")),
         ("placements.recruiter_home", _l("Shortlists")),
+    ],
+    "province": [
+        ("home.province", _l("Home")),
+        ("reports.outcomes", _l("Outcome figures")),
+        ("reports.progress", _l("Training progress")),
     ],
 }
 
