@@ -24,7 +24,7 @@ HEADERS = {
     "retention_6m": _l("6-month retention"), "followed_12m": _l("Followed up at 12 months"),
     "retained_12m": _l("Employed at 12 months"), "retention_12m": _l("12-month retention"),
     "trainees": _l("Trainees"), "labs_due": _l("Labs due so far"), "on_time": _l("Handed in on time"),
-    "on_time_rate": _l("Submissions on time"), "mean_percent": _l("Average score (%)"),
+    "on_time_rate": _l("Submissions on time"), "mean_percent": _l("Average score"),
     "at_risk": _l("Trainees at risk"), "lab": _l("Lab"),
 }
 RATES = {"placement_rate", "offer_acceptance_rate", "retention_6m", "retention_12m", "on_time_rate"}
@@ -60,7 +60,7 @@ def _axis(column: str) -> tuple[str, float, float | None]:
     if column in RATES:
         return f"{HEADERS[column]} (%)", 100.0, 100.0
     if column == "mean_percent":
-        return str(HEADERS[column]), 1.0, 100.0
+        return f"{HEADERS[column]} (%)", 1.0, 100.0
     return str(HEADERS[column]), 1.0, None
 
 

@@ -168,7 +168,7 @@ def all_frames(rows: Mapping[str, list]) -> dict[str, pd.DataFrame]:
 
 
 def _small(value: object) -> bool:
-    return isinstance(value, (int, float)) and value == value and 0 < value < SMALL
+    return pd.api.types.is_number(value) and value == value and 0 < value < SMALL
 
 
 def suppress_small(frame: pd.DataFrame, counts: tuple[str, ...] = COUNTS,

@@ -113,7 +113,7 @@ def safe_cell(value: object) -> object:
 def _records(frame: pd.DataFrame, headers: dict[str, str], total_label: str) -> tuple[list[str], list[list]]:
     head = [headers.get(frame.index.name, frame.index.name)] + [headers.get(c, c) for c in frame.columns]
     rows = []
-    for key, values in frame.iterrows():
+    for key, *values in frame.astype(object).itertuples():  # object: a count stays whole beside a rate
         label = total_label if key == TOTAL else key
         cells = [None if _missing(v) else (v.item() if hasattr(v, "item") else v) for v in values]
         rows.append([safe_cell(label.item() if hasattr(label, "item") else label), *map(safe_cell, cells)])
