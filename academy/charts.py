@@ -102,7 +102,6 @@ def lines(xs: list[str], series: dict[str, list[float | None]], *, ylabel: str, 
     top = ymax or max([v for vs in series.values() for v in vs if v is not None and v == v] or [0]) * 1.1 or 1.0
     ax.set_ylim(0, top)
     ax.set_ylabel(ylabel)
-    if len(series) > 1:
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(xs) > 4 else -0.2), ncol=2,
-                  frameon=False)
+    if len(series) > 1 and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower left", ncol=2, frameon=False)  # scores sit high: the bottom is free
     return svg_data_url(fig)

@@ -107,6 +107,8 @@ def trend_charts(shown: pd.DataFrame) -> list[Chart]:
 def lab_chart(means: pd.DataFrame, counts: pd.DataFrame, hide_small: bool) -> Chart | None:
     """The average score per lab, a line per cohort, with the cohort-by-lab table; a mean over fewer than
     frames.SMALL graded labs is hidden where hide_small."""
+    graded = [lab for lab in means.columns if counts[lab].sum() > 0]  # labs nobody has a grade in are left out
+    means, counts = means[graded], counts[graded]
     if means.empty or not len(means.columns):
         return None
     shown = means.astype(object)
