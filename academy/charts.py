@@ -83,3 +83,25 @@ def outcome_charts(frame: Any, total: str, metrics: dict[str, tuple[str, float]]
             top = 100.0 if scale == 100 else max(v for _k, v in present) * 1.1 or 1.0
             charts[column] = hbar([k for k, _v in present], [v for _k, v in present], xmax=top, xlabel=label)
     return charts
+
+
+def lines(xs: list[str], series: dict[str, list[float | None]], *, ylabel: str, ymax: float | None = None) -> str:
+    """A line with markers per series over the same x values (None: no point), a legend where there are
+    several series; as an SVG data: URL."""
+    fig, ax = figure(4.4, 2.4)
+    positions = list(range(len(xs)))
+    for i, (name, values) in enumerate(series.items()):
+        points = [(x, v) for x, v in zip(positions, values) if v is not None and v == v]
+        if points:
+            ax.plot([x for x, _v in points], [v for _x, v in points], marker="o", label=name,
+                    color=BRAND if len(series) == 1 else None, linewidth=1.5)
+    ax.set_xticks(positions, xs)
+    if len(xs) > 4:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+    top = ymax or max([v for vs in series.values() for v in vs if v is not None and v == v] or [0]) * 1.1 or 1.0
+    ax.set_ylim(0, top)
+    ax.set_ylabel(ylabel)
+    if len(series) > 1 and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower left", ncol=2, frameon=False)  # scores sit high: the bottom is free
+    return svg_data_url(fig)

@@ -33,6 +33,7 @@ class Role(StrEnum):
     INSTRUCTOR = "instructor"
     STUDENT = "student"  # trainee or applicant
     RECRUITER = "recruiter"  # a company's recruiter
+    PROVINCE = "province"  # the provincial department: read-only, aggregate figures only, no personal data
 
 
 ALL_ROLES = frozenset(Role)

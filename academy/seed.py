@@ -206,10 +206,15 @@ def seed(password: str) -> dict[str, str]:
 
     seed_placements()
     seed_consents()
+    # The provincial department's read-only account (aggregate figures only), made last so that every
+    # other demo record keeps its id.
+    province = _user("province@academy.test", "경상남도 산업혁신과", "province", pw)
+    db.session.flush()
     return {
         "admin": admin.email,
         "coordinator": coordinators[0].email,
         "instructor": instructors[0].email,
         "student": trainees[0][0].email,
         "recruiter": recruiters[0].email,
+        "province": province.email,
     }

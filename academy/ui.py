@@ -10,6 +10,7 @@ ROLE_NAMES = {
     "instructor": _l("Instructor"),
     "student": _l("Trainee"),
     "recruiter": _l("Company recruiter"),
+    "province": _l("Gyeongsangnam-do provincial office"),
 }
 
 STATUS_NAMES = {
@@ -47,6 +48,7 @@ NAV = {
         ("reports.outcomes", _l("Reports")),
         ("privacy.requests", _l("Privacy requests")),
         ("certificates.office", _l("Certificates")),
+        ("reports.progress", _l("Training progress")),
         ("audit.entries", _l("Audit log")),
     ],
     "coordinator": [
@@ -81,6 +83,11 @@ NAV = {
         ("companies.my_demands", _l("Demands")),
         ("placements.recruiter_home", _l("Shortlists")),
         ("privacy.mine", _l("My privacy")),
+    ],
+    "province": [
+        ("home.province", _l("Home")),
+        ("reports.outcomes", _l("Outcome figures")),
+        ("reports.progress", _l("Training progress")),
     ],
 }
 

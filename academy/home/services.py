@@ -12,7 +12,7 @@ from academy.auth.models import User
 from academy.companies.models import Company, Demand
 from academy.courses.models import Assignment, Course, DueDate, Extension, Grade, course_cohorts, course_instructors
 from academy.extensions import db
-from academy.universities.models import Cohort
+from academy.universities.models import Cohort, University
 from academy.util import utcnow
 
 OPEN_APPLICATION = ("submitted", "under_review", "interview", "waitlisted")
@@ -129,4 +129,15 @@ def recruiter_todo(user: User) -> Todo:
     todo.rows["demands"] = list(
         db.session.scalars(sa.select(Demand).where(Demand.company_id == user.company_id).order_by(Demand.created_at.desc()))
     )
+    return todo
+
+
+def province_todo() -> Todo:
+    """Counts only: the province never sees a person's record."""
+    todo = Todo()
+    count = sa.func.count
+    todo.counts["universities"] = db.session.scalar(sa.select(count(University.id)))
+    todo.counts["cohorts"] = db.session.scalar(sa.select(count(Cohort.id)))
+    todo.counts["trainees"] = db.session.scalar(sa.select(count(Enrollment.id)).where(Enrollment.status == "active"))
+    todo.counts["companies"] = db.session.scalar(sa.select(count(Company.id)).where(Company.status == "approved"))
     return todo

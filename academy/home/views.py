@@ -52,3 +52,10 @@ def student():  # the endpoint is home.<role>, and the role is "student"
 def recruiter():
     """Show a recruiter their company's status and demands."""
     return render_template("home/recruiter.html", todo=services.recruiter_todo(current_user))
+
+
+@bp.get("/home/province")
+@allow(Role.PROVINCE)
+def province():
+    """Show the provincial department the academy's figures at a glance (aggregates only)."""
+    return render_template("home/province.html", todo=services.province_todo())

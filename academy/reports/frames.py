@@ -6,7 +6,12 @@ Definitions (shown on the report page):
 - days to placement: median days from the round's publication to the accepted offer;
 - offer acceptance rate: accepted / offers answered or expired (open offers are left out);
 - unfilled demands: demands that took part in a round and have fewer placements than places;
-- 6-month retention: placements still employed at the 6-month follow-up / those followed up at 6 months.
+- 6-month retention: placements still employed at the 6-month follow-up / those followed up at 6 months;
+  12-month retention the same at 12 months;
+- by year: the year of the round's cohort (its intake), for the trend of each figure over the years.
+
+Training progress per cohort (progress_frame, lab_score_frame, at_risk_frame) comes from one row per trainee
+and lab; suppress_small hides numbers small enough to point at one person (the province's view).
 """
 from __future__ import annotations
 
@@ -17,9 +22,19 @@ from datetime import datetime
 import pandas as pd
 
 DIMENSIONS = ("university", "cohort", "sector", "city")
+YEAR = "year"  # the trend's grouping: the cohort's year
+ROUND_LEVEL = ("university", "cohort", YEAR)  # groupings that have participants (trainees belong to a round)
 COLUMNS = ("participants", "placed", "placement_rate", "median_days_to_placement", "offers", "accepted",
-           "offer_acceptance_rate", "demands", "unfilled_demands", "followed_6m", "retained_6m", "retention_6m")
+           "offer_acceptance_rate", "demands", "unfilled_demands", "followed_6m", "retained_6m", "retention_6m",
+           "followed_12m", "retained_12m", "retention_12m")
+COUNTS = ("participants", "placed", "offers", "accepted", "demands", "unfilled_demands", "followed_6m",
+          "retained_6m", "followed_12m", "retained_12m")
+# rate -> (numerator, denominator): a rate is hidden wherever one of its parts is.
+RATE_PARTS = {"placement_rate": ("placed", "participants"), "offer_acceptance_rate": ("accepted", "offers"),
+              "retention_6m": ("retained_6m", "followed_6m"), "retention_12m": ("retained_12m", "followed_12m")}
 TOTAL = "__total__"
+SMALL = 3  # a count below this (and above 0) could point at one person: hidden from the province
+HIDDEN = "<3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +44,7 @@ class RoundRow:
     cohort: str
     participants: int
     published_at: datetime | None
+    year: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,7 @@ class PlacementRow:
     demand_id: int
     accepted_at: datetime
     employed_6m: bool | None  # None: no 6-month follow-up yet
+    employed_12m: bool | None = None  # None: no 12-month follow-up yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +95,13 @@ def outcome_frame(
     round_demands: Iterable[RoundDemandRow],
 ) -> pd.DataFrame:
     """Compute the outcome figures grouped by one dimension, with a total row last."""
-    if by not in DIMENSIONS:
+    if by not in (*DIMENSIONS, YEAR):
         raise ValueError(f"unknown dimension {by!r}")
-    r = _frame(rounds, ["round_id", "university", "cohort", "participants", "published_at"])
+    r = _frame(rounds, ["round_id", "university", "cohort", "participants", "published_at", "year"])
     d = _frame(demands, ["demand_id", "sector", "city", "headcount"])
     o = _frame(offers, ["round_id", "demand_id", "status"]).merge(r, on="round_id").merge(d, on="demand_id")
-    p = _frame(placements, ["round_id", "demand_id", "accepted_at", "employed_6m"]).merge(r, on="round_id")
+    p = _frame(placements, ["round_id", "demand_id", "accepted_at", "employed_6m", "employed_12m"])
+    p = p.merge(r, on="round_id")
     p = p.merge(d, on="demand_id")
     rd = _frame(round_demands, ["round_id", "demand_id"]).merge(r, on="round_id").merge(d, on="demand_id")
     fills = p.groupby("demand_id").size()
@@ -92,6 +110,7 @@ def outcome_frame(
                        - pd.to_datetime(p["published_at"], utc=True)).dt.total_seconds() / 86400)
     answered = o[o["status"] != "open"]
     followed = p[p["employed_6m"].notna()]
+    followed12 = p[p["employed_12m"].notna()]
 
     per_group = rd.drop_duplicates([by, "demand_id"])  # a demand counts once in each group it took part in
 
@@ -100,7 +119,7 @@ def outcome_frame(
             return frame.groupby(key)
 
         out = pd.DataFrame({
-            "participants": r.groupby(by)["participants"].sum() if by in ("university", "cohort") else None,
+            "participants": r.groupby(by)["participants"].sum() if by in ROUND_LEVEL else None,
             "placed": grouped(p).size(),
             "median_days_to_placement": grouped(p)["days"].median().round(1),
             "offers": grouped(answered).size(),
@@ -109,6 +128,8 @@ def outcome_frame(
             "unfilled_demands": grouped(per_group)["unfilled"].sum(),
             "followed_6m": grouped(followed).size(),
             "retained_6m": grouped(followed)["employed_6m"].apply(lambda s: int(s.astype(bool).sum())),
+            "followed_12m": grouped(followed12).size(),
+            "retained_12m": grouped(followed12)["employed_12m"].apply(lambda s: int(s.astype(bool).sum())),
         })
         return out
 
@@ -120,20 +141,147 @@ def outcome_frame(
         "demands": rd["demand_id"].nunique(),
         "unfilled_demands": int(rd.drop_duplicates("demand_id")["unfilled"].sum()),
         "followed_6m": len(followed), "retained_6m": int(followed["employed_6m"].astype(bool).sum()),
+        "followed_12m": len(followed12), "retained_12m": int(followed12["employed_12m"].astype(bool).sum()),
     }
     table = pd.concat([table, pd.DataFrame([totals], index=[TOTAL])])
-    for col in ("placed", "offers", "accepted", "demands", "unfilled_demands", "followed_6m", "retained_6m"):
+    for col in COUNTS[1:]:
         table[col] = table[col].fillna(0).astype(int)
-    if by not in ("university", "cohort"):
+    if by not in ROUND_LEVEL:
         table.loc[table.index != TOTAL, "participants"] = float("nan")
     table["placement_rate"] = _ratio(table["placed"], table["participants"].astype(float))
     table["offer_acceptance_rate"] = _ratio(table["accepted"], table["offers"])
     table["retention_6m"] = _ratio(table["retained_6m"], table["followed_6m"])
+    table["retention_12m"] = _ratio(table["retained_12m"], table["followed_12m"])
     table.index.name = by
     return table[list(COLUMNS)]
 
 
+def frame_of(by: str, rows: Mapping[str, list]) -> pd.DataFrame:
+    """Compute the outcome frame of one grouping from the rows services.load_rows returns."""
+    return outcome_frame(by, rows["rounds"], rows["demands"], rows["offers"], rows["placements"],
+                         rows["round_demands"])
+
+
 def all_frames(rows: Mapping[str, list]) -> dict[str, pd.DataFrame]:
-    """Compute the outcome frame for every dimension from one set of rows."""
-    return {by: outcome_frame(by, rows["rounds"], rows["demands"], rows["offers"], rows["placements"],
-                              rows["round_demands"]) for by in DIMENSIONS}
+    """Compute the outcome frame for every dimension, and the trend by year, from one set of rows."""
+    return {by: frame_of(by, rows) for by in (*DIMENSIONS, YEAR)}
+
+
+def _small(value: object) -> bool:
+    return pd.api.types.is_number(value) and value == value and 0 < value < SMALL
+
+
+def suppress_small(frame: pd.DataFrame, counts: tuple[str, ...] = COUNTS,
+                   rates: Mapping[str, tuple[str, str]] = RATE_PARTS,
+                   medians: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Return a copy where every count from 1 to SMALL-1 reads HIDDEN, and so does each rate or median built on
+    a hidden or small count; a total row's cell is hidden too where a group's cell of its column is (else the
+    hidden number would come back by subtraction). medians maps a median column to the count it is taken over."""
+    medians = {"median_days_to_placement": "placed"} if medians is None else medians
+    out = frame.astype(object).copy()
+    groups = [k for k in frame.index if k != TOTAL]
+    for col in counts:
+        if col not in frame:
+            continue
+        hidden = [k for k in groups if _small(frame.at[k, col])]
+        for key in hidden:
+            out.at[key, col] = HIDDEN
+        if TOTAL in frame.index and (hidden or _small(frame.at[TOTAL, col])):
+            out.at[TOTAL, col] = HIDDEN
+    for rate, parts in rates.items():
+        for key in frame.index:
+            if rate in frame and any(out.at[key, part] == HIDDEN for part in parts if part in frame):
+                out.at[key, rate] = HIDDEN
+    for median, count in medians.items():
+        for key in frame.index:
+            if median in frame and (out.at[key, count] == HIDDEN or _small(frame.at[key, count])):
+                out.at[key, median] = HIDDEN
+    return out
+
+
+def numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with hidden cells as NaN (no data), for charts."""
+    return frame.apply(lambda col: pd.to_numeric(col.where(col != HIDDEN), errors="coerce"))
+
+
+# --- training progress per cohort ------------------------------------------------------------------------------
+
+AT_RISK_LABS = 2  # as on the instructor's dashboard: two or more missed or failing labs
+FAILING_PERCENT = 50.0
+PROGRESS_COLUMNS = ("trainees", "labs_due", "on_time", "on_time_rate", "mean_percent", "at_risk")
+
+
+@dataclass(frozen=True, slots=True)
+class LabWorkRow:
+    """One trainee's one lab, in a cohort: when it is due, when it came in, its score."""
+
+    cohort: str
+    trainee_id: int
+    lab: str
+    due_at: datetime
+    handed_in_at: datetime | None  # the first submission; None: none through the portal
+    percent: float | None  # the grade in percent of the lab's points; None: not graded
+
+
+def _work(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
+    w = _frame(rows, ["cohort", "trainee_id", "lab", "due_at", "handed_in_at", "percent"])
+    due = pd.to_datetime(w["due_at"], utc=True)
+    came = pd.to_datetime(w["handed_in_at"], utc=True)
+    graded = w["percent"].notna()
+    w["handed_in"] = graded | came.notna()
+    w["counted"] = (due <= pd.Timestamp(now)) | w["handed_in"]  # due by now, or in already
+    # A lab graded without a portal submission (marked by hand) counts as handed in on time.
+    w["on_time"] = w["handed_in"] & (came.isna() | (came <= due))
+    w["missed"] = (due <= pd.Timestamp(now)) & ~graded
+    w["failing"] = graded & (w["percent"] < FAILING_PERCENT)
+    return w
+
+
+def at_risk_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
+    """The trainees with AT_RISK_LABS or more missed or failing labs: cohort, missed and failing labs."""
+    w = _work(rows, now)
+    trouble = w[w["missed"] | w["failing"]]
+    per = trouble.groupby(["cohort", "trainee_id"]).agg(
+        missed=("lab", lambda s: sorted(s[trouble.loc[s.index, "missed"]])),
+        failing=("lab", lambda s: sorted(s[trouble.loc[s.index, "failing"]])),
+        labs=("lab", "nunique"))
+    per = per[per["labs"] >= AT_RISK_LABS].reset_index()
+    return per[["cohort", "trainee_id", "missed", "failing"]]
+
+
+def progress_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
+    """Per cohort: trainees, labs due (or in) so far, handed in on time, the on-time rate, the mean score in
+    percent over graded labs, and the trainees at risk; a total row last."""
+    rows = list(rows)
+    w = _work(rows, now)
+    risk = at_risk_frame(rows, now).groupby("cohort").size()
+    counted = w[w["counted"]]
+
+    def figures(frame: pd.DataFrame, key) -> dict:
+        c = counted if key is None else counted[counted["cohort"] == key]
+        return {"trainees": frame["trainee_id"].nunique(), "labs_due": len(c), "on_time": int(c["on_time"].sum()),
+                "mean_percent": round(frame["percent"].mean(), 1) if frame["percent"].notna().any() else None}
+
+    table = pd.DataFrame({key: figures(w[w["cohort"] == key], key) for key in sorted(w["cohort"].unique())}).T
+    table.loc[TOTAL] = figures(w, None)
+    table["at_risk"] = [int(risk.get(k, 0)) if k != TOTAL else int(risk.sum()) for k in table.index]
+    for col in ("trainees", "labs_due", "on_time", "at_risk"):
+        table[col] = table[col].astype(int)
+    table["mean_percent"] = table["mean_percent"].astype(float)
+    table["on_time_rate"] = _ratio(table["on_time"], table["labs_due"])
+    table.index.name = "cohort"
+    return table[list(PROGRESS_COLUMNS)]
+
+
+def lab_score_frame(rows: Iterable[LabWorkRow]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The mean score in percent per cohort (rows) and lab (columns, in first-seen order), and how many graded
+    labs each mean is taken over."""
+    w = _frame(rows, ["cohort", "trainee_id", "lab", "due_at", "handed_in_at", "percent"])
+    labs = list(dict.fromkeys(w.sort_values("due_at", kind="stable")["lab"]))
+    graded = w[w["percent"].notna()]
+    means = graded.pivot_table(index="cohort", columns="lab", values="percent", aggfunc="mean").round(1)
+    counts = graded.pivot_table(index="cohort", columns="lab", values="percent", aggfunc="count")
+    cohorts = sorted(w["cohort"].unique())
+    means = means.reindex(index=cohorts, columns=labs)
+    counts = counts.reindex(index=cohorts, columns=labs).fillna(0).astype(int)
+    return means, counts

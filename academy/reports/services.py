@@ -8,10 +8,16 @@ import pandas as pd
 import sqlalchemy as sa
 from openpyxl import Workbook
 
+from academy.admissions.models import Enrollment
+from academy.audit.services import record
+from academy.auth.models import User
 from academy.companies.models import CITIES, SECTOR_NAMES, Company, Demand
+from academy.courses.models import Assignment, Course, DueDate, Extension, Grade, course_cohorts
 from academy.extensions import db
 from academy.placements.models import FollowUp, MatchRound, Offer, Placement, RoundDemand, offer_status_now
-from academy.reports.frames import DemandRow, OfferRow, PlacementRow, RoundDemandRow, RoundRow
+from academy.reports.frames import (TOTAL, DemandRow, LabWorkRow, OfferRow, PlacementRow, RoundDemandRow,
+                                    RoundRow, at_risk_frame)
+from academy.submissions.models import Submission
 from academy.universities.models import Cohort, University
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP).
@@ -22,8 +28,8 @@ def load_rows(lang: str = "ko") -> dict[str, list]:
     """Read rounds, demands, offers, placements and round demands as plain rows (no personal data)."""
     ko = lang == "ko"
     rounds = [
-        RoundRow(r.id, uni.name_ko if ko else uni.name_en, f"{uni.code} {c.year} {c.name}", r.participants,
-                 r.published_at)
+        RoundRow(r.id, uni.name_ko if ko else uni.name_en, _cohort_label(uni, c), r.participants,
+                 r.published_at, c.year)
         for r, c, uni in db.session.execute(
             sa.select(MatchRound, Cohort, University).join(Cohort, Cohort.id == MatchRound.cohort_id)
             .join(University, University.id == Cohort.university_id)
@@ -36,15 +42,65 @@ def load_rows(lang: str = "ko") -> dict[str, list]:
     ]
     offers = [OfferRow(*row) for row in db.session.execute(
         sa.select(Offer.round_id, Offer.demand_id, offer_status_now()).where(Offer.round_id.in_(ids)))]
-    six = (sa.select(FollowUp.employed).where(FollowUp.placement_id == Placement.id, FollowUp.months == 6)
-           .scalar_subquery())
+    def employed(months: int):
+        return (sa.select(FollowUp.employed).where(FollowUp.placement_id == Placement.id, FollowUp.months == months)
+                .limit(1).scalar_subquery())
+
     placements = [PlacementRow(*row) for row in db.session.execute(
-        sa.select(Placement.round_id, Placement.demand_id, Placement.accepted_at, six)
+        sa.select(Placement.round_id, Placement.demand_id, Placement.accepted_at, employed(6), employed(12))
         .where(Placement.round_id.in_(ids)))]
     round_demands = [RoundDemandRow(*row) for row in db.session.execute(
         sa.select(RoundDemand.round_id, RoundDemand.demand_id).where(RoundDemand.round_id.in_(ids)))]
     return {"rounds": rounds, "demands": demands, "offers": offers, "placements": placements,
             "round_demands": round_demands}
+
+
+def _cohort_label(uni: University, cohort: Cohort) -> str:
+    return f"{uni.code} {cohort.year} {cohort.name}"
+
+
+def load_progress_rows() -> tuple[list[LabWorkRow], dict[str, int]]:
+    """Read one row per trainee in training (active or completed) and lab of their cohort's courses that has a
+    due date for the cohort; return them with each cohort label's id."""
+    cohorts = {c.id: (_cohort_label(u, c)) for c, u in db.session.execute(
+        sa.select(Cohort, University).join(University, University.id == Cohort.university_id))}
+    trainees = db.session.execute(sa.select(Enrollment.student_id, Enrollment.cohort_id)
+                                  .where(Enrollment.status.in_(("active", "completed")))).all()
+    labs = db.session.execute(
+        sa.select(DueDate.cohort_id, DueDate.due_at, Assignment.id, Assignment.nbgrader_name, Assignment.max_points,
+                  Course.code)
+        .join(Assignment, Assignment.id == DueDate.assignment_id).join(Course, Course.id == Assignment.course_id)
+        .join(course_cohorts, sa.and_(course_cohorts.c.course_id == Course.id,
+                                      course_cohorts.c.cohort_id == DueDate.cohort_id))).all()
+    extensions = {(a, s): due for a, s, due in db.session.execute(
+        sa.select(Extension.assignment_id, Extension.student_id, Extension.due_at))}
+    grades = {(a, s): (score, top) for a, s, score, top in db.session.execute(
+        sa.select(Grade.assignment_id, Grade.student_id, Grade.score, Grade.max_score))}
+    first = {(a, s): at for a, s, at in db.session.execute(
+        sa.select(Submission.assignment_id, Submission.student_id, sa.func.min(Submission.received_at))
+        .group_by(Submission.assignment_id, Submission.student_id))}
+    labs_of: dict[int, list] = {}
+    for lab in labs:
+        labs_of.setdefault(lab.cohort_id, []).append(lab)
+    rows = []
+    for student_id, cohort_id in trainees:
+        for lab in labs_of.get(cohort_id, []):
+            key = (lab.id, student_id)
+            score, top = grades.get(key, (None, None))
+            percent = 100 * score / top if score is not None and top else (0.0 if score is not None else None)
+            rows.append(LabWorkRow(cohorts[cohort_id], student_id, f"{lab.code} {lab.nbgrader_name}",
+                                   extensions.get(key, lab.due_at), first.get(key), percent))
+    return rows, {label: cid for cid, label in cohorts.items()}
+
+
+def at_risk_trainees(rows: list[LabWorkRow], now, cohort: str) -> list[tuple[User, list[str], list[str]]]:
+    """The office's list of one cohort's trainees at risk, with their names: (trainee, missed labs, failing labs)."""
+    risk = at_risk_frame(rows, now)
+    risk = risk[risk["cohort"] == cohort]
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(
+        [int(i) for i in risk["trainee_id"]])))}
+    return sorted(((users[int(r.trainee_id)], r.missed, r.failing) for r in risk.itertuples()),
+                  key=lambda t: t[0].name)
 
 
 def safe_cell(value: object) -> object:
@@ -55,15 +111,17 @@ def safe_cell(value: object) -> object:
 
 
 def _records(frame: pd.DataFrame, headers: dict[str, str], total_label: str) -> tuple[list[str], list[list]]:
-    from academy.reports.frames import TOTAL
-
     head = [headers.get(frame.index.name, frame.index.name)] + [headers.get(c, c) for c in frame.columns]
     rows = []
-    for key, values in frame.iterrows():
+    for key, *values in frame.astype(object).itertuples():  # object: a count stays whole beside a rate
         label = total_label if key == TOTAL else key
-        cells = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in values]
-        rows.append([safe_cell(label), *cells])
+        cells = [None if _missing(v) else (v.item() if hasattr(v, "item") else v) for v in values]
+        rows.append([safe_cell(label.item() if hasattr(label, "item") else label), *map(safe_cell, cells)])
     return head, rows
+
+
+def _missing(value: object) -> bool:
+    return not isinstance(value, str) and bool(pd.isna(value))
 
 
 def to_csv(frame: pd.DataFrame, headers: dict[str, str], total_label: str) -> str:
@@ -90,3 +148,9 @@ def to_xlsx(frames: dict[str, pd.DataFrame], headers: dict[str, str], total_labe
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def record_at_risk_view(cohort: Cohort, student_ids: list[int]) -> None:
+    """Log one view of a cohort's trainees at risk (names and labs: personal data)."""
+    record("personal_data.viewed", obj=cohort, detail={"what": "at_risk", "cohort_id": cohort.id,
+                                                      "student_ids": student_ids}, kept=True)

@@ -49,7 +49,7 @@ def test_csv_and_xlsx_neutralise_formulas(client, auth, data):
     assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body
     assert body.startswith("\ufeff")
     book = load_workbook(io.BytesIO(client.get("/admin/reports/outcomes.xlsx").data))
-    assert len(book.sheetnames) == 4
+    assert len(book.sheetnames) == 5  # the four dimensions and the trend by year
     cells = [c.value for row in book.worksheets[0].iter_rows() for c in row]
     assert "'=HYPERLINK(\"http://evil\")" in cells
     assert not any(isinstance(v, str) and v.startswith("=") for v in cells)

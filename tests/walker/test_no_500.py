@@ -2,7 +2,7 @@
 
 For each rule of app.url_map (only /static/ is skipped: Werkzeug serves those files from the package
 folder with its own safe_join, no code of ours runs) the walk sends, as each role the portal has
-(anonymous, office, coordinator, instructor, trainee, recruiter; there is no province role) and, on the
+(anonymous, office, coordinator, instructor, trainee, recruiter, province) and, on the
 machine endpoints, with each kind of credential (own, someone else's, expired, forged, malformed bearer
 tokens, service tokens, the hub's client secret):
 

@@ -88,6 +88,7 @@ def build_world(app) -> World:
     skill = db.session.scalar(sa.select(Skill).where(Skill.code == "predictive_maintenance"))
     w = World()
     admin = _user("admin", "office@walk.test")
+    province = _user("province", "province@walk.test")  # read-only: the reports, aggregates only
 
     # Universities, cohorts, coordinators.
     ua = University(code="UA", name_ko="가대학", name_en="University A", city="changwon")
@@ -238,7 +239,7 @@ def build_world(app) -> World:
     }
 
     w.users = {"admin": admin.email, "coordinator": coord_a.email, "instructor": ins_a.email, "student": s_a.email,
-               "recruiter": rec_a.email}
+               "recruiter": rec_a.email, "province": province.email}
     w.ids = {
         # Universities and cohorts: the office's to edit; a coordinator's own university's cohort.
         "university_id": {"*": ([ua.id], [ub.id])},
