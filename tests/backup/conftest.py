@@ -8,6 +8,8 @@ import os
 import shutil
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,14 +82,11 @@ class Site:
             gradebook.add_student("trainee002", first_name="서연", last_name="이")
 
 
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    url, drop = _database_url(tmp_path)
-    var = tmp_path / "var"
-    monkeypatch.setenv("ACADEMY_VAR_DIR", str(var))
-    # nbgrader runs `alembic` when it creates a gradebook; the venv's scripts must be on PATH.
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    courses = tmp_path / "courses"
+@contextmanager
+def _academy(root: Path) -> Iterator[Site]:
+    url, drop = _database_url(root)
+    var = root / "var"
+    courses = root / "courses"
     shutil.copytree(REPO / "courses" / COURSE, courses / COURSE)
 
     class Cfg(TestConfig):
@@ -95,12 +94,30 @@ def site(tmp_path, monkeypatch):
         COURSES_DIR = courses
         GRADEBOOK_URL = None  # the platform's default: <var>/gradebooks/<course>/gradebook.db
 
-    app = create_app(Cfg)
-    try:
-        with app.app_context():
-            upgrade()
-            yield Site(app, var, tmp_path / "backups")
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        drop()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACADEMY_VAR_DIR", str(var))
+        # nbgrader runs `alembic` when it creates a gradebook; the venv's scripts must be on PATH.
+        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        app = create_app(Cfg)
+        try:
+            with app.app_context():
+                upgrade()
+                yield Site(app, var, root / "backups")
+                db.session.remove()
+                db.engine.dispose()
+        finally:
+            drop()
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A fresh academy for one test."""
+    with _academy(tmp_path) as one:
+        yield one
+
+
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory):
+    """One academy for a module of tests that each leave it as they found it."""
+    with _academy(tmp_path_factory.mktemp("academy")) as one:
+        yield one
