@@ -123,6 +123,7 @@ def make_backup(target: Path, say: Say) -> dict:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BackupError(f"{target} is not an empty folder: a backup goes into a new or empty folder")
     target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)  # personal data and password hashes: for the account that makes backups only
     try:
         manifest = _write_backup(target, say)
     except BaseException:
@@ -234,8 +235,10 @@ def _check_revision(revision: str | None) -> list[str]:
 def _check_targets(manifest: dict) -> list[str]:
     problems = []
     parts = [("the portal's database", manifest["database"]["kind"], _portal_url())]
+    unsafe = [g["course"] for g in manifest["gradebooks"] if not SAFE_NAME.match(g["course"])]
+    problems += [f"gradebook of {name!r}: not a course folder name" for name in unsafe]
     parts += [(f"gradebook {g['course']}", g["kind"], _gradebook_url(g["course"])) for g in manifest["gradebooks"]
-              if SAFE_NAME.match(g["course"])]
+              if g["course"] not in unsafe]
     for label, was, url in parts:
         try:
             now = databases.kind(url)

@@ -57,6 +57,7 @@ def test_fill_back_up_wipe_restore_gives_every_row_and_file_back(site):
     kind = db.engine.dialect.name
     assert f"database ({kind}):" in result.output and "gradebook manufacturing-ai (sqlite): " in result.output
     assert "submissions: 3 files" in result.output and "certificates: 1 files" in result.output
+    assert (site.backups / "nightly").stat().st_mode & 0o077 == 0  # personal data: the owner's only
     manifest = json.loads((site.backups / "nightly" / "MANIFEST.json").read_text())
     assert manifest["database"]["kind"] == kind
     assert manifest["database"]["row_counts"] == site.counts()
