@@ -12,8 +12,9 @@ from academy.extensions import db
 
 academy_cli = AppGroup("academy", help="Academy portal administration.")
 
-# Command groups other packages contribute.
-EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth")
+# Command groups (and single commands) other packages contribute.
+EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth",
+                "academy.backup.cli:backup", "academy.backup.cli:restore")
 
 
 @academy_cli.command("create-admin")

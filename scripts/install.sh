@@ -4,11 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES="bubblewrap fonts-nanum"   # sandbox for grading; Korean font for pages and charts
+SYSTEM_PACKAGES="bubblewrap fonts-nanum postgresql-client"   # sandbox for grading; Korean font for pages and charts;
+# pg_dump/pg_restore for `flask academy backup/restore` on PostgreSQL
 if [ "${ACADEMY_WITH_BROWSER:-0}" = 1 ]; then SYSTEM_PACKAGES="$SYSTEM_PACKAGES chromium"; fi
 
 missing=""
-for p in $SYSTEM_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+for p in $SYSTEM_PACKAGES; do
+  # Any installed client version counts (postgresql-client-15 without the metapackage); backup picks the server's.
+  if [ "$p" = postgresql-client ] && command -v pg_restore >/dev/null; then continue; fi
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "==> installing system packages:$missing"
