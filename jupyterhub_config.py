@@ -113,6 +113,8 @@ def pass_portal_token(spawner, auth_state):
     if not auth_state:
         return
     spawner.environment["ACADEMY_PORTAL_URL"] = PORTAL_INTERNAL_URL
+    # The address the trainee's browser reaches the portal at (the notebook's feedback link), not the cluster's.
+    spawner.environment["ACADEMY_PORTAL_PUBLIC_URL"] = PORTAL_URL
     spawner.environment["ACADEMY_PORTAL_TOKEN"] = auth_state.get("access_token", "")
     layers = [TRAINEE_CONFIG] if (auth_state.get("oauth_user") or {}).get("role") == "student" else []
     layers += [SINGLEUSER_CONFIG] if BACKEND == "local" else []  # cluster images: /etc/jupyter, always read

@@ -55,7 +55,8 @@ class Tree:
 # The file trees a backup holds, each one line; a tree that does not exist is skipped.
 TREES = (
     Tree("submissions", lambda: var_dir() / "submissions", skip=(".incoming",)),  # trainees' files, feedback
-    Tree("certificates", lambda: var_dir() / "certificates"),  # issued certificates
+    # Issued certificates are rows (in the database copy) drawn as PDF on demand; a PDF kept as a file goes here.
+    Tree("certificates", lambda: var_dir() / "certificates"),
 )
 
 

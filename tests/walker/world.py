@@ -28,6 +28,9 @@ from academy.oauth.models import OAuthClient, OAuthToken
 from academy.oauth.tokens import digest
 from academy.placements import consent, offers, rounds
 from academy.placements.models import Placement
+from academy.notifications.services import notify
+from academy.privacy.seed import seed_consents
+from academy.privacy.services import file_request
 from academy.skills.catalogue import seed_skills
 from academy.skills.models import Skill
 from academy.students import services as students
@@ -240,6 +243,11 @@ def build_world(app) -> World:
 
     w.users = {"admin": admin.email, "coordinator": coord_a.email, "instructor": ins_a.email, "student": s_a.email,
                "recruiter": rec_a.email, "province": province.email}
+    seed_consents()  # the world's trainees and recruiters have consented to the privacy policy
+    privacy_a = file_request(s_a, "correction", "전공 정정")
+    privacy_b = file_request(s_b, "deletion", "")
+    note_a = notify(s_a, "offer_expiring", "a", "a", "/my/placement")
+    note_b = notify(s_b, "offer_expiring", "b", "b", "/my/placement")
     w.ids = {
         # Universities and cohorts: the office's to edit; a coordinator's own university's cohort.
         "university_id": {"*": ([ua.id], [ub.id])},
@@ -263,6 +271,8 @@ def build_world(app) -> World:
         "placement_id": {"*": ([placements[s_a.id].id], [placements[s_b.id].id])},
         "project_id": {"*": ([p_a.id], [p_b.id])},
         "certificate_id": {"*": ([certs[s_a.id].id], [certs[s_b.id].id])},
+        "request_id": {"*": ([privacy_a.id], [privacy_b.id])},
+        "notification_id": {"*": ([note_a.id], [note_b.id])},
     }
     db.session.commit()
     return w
