@@ -45,9 +45,13 @@ if [ -f package.json ]; then
 fi
 
 echo "==> trainees' JupyterLab extension (labextension/: Check and Submit in the notebook, courses on the launcher)"
-(cd labextension && npm ci --silent --no-audit --no-fund \
-  && JUPYTERLAB_STAGING="$(../.venv/bin/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" \
-     npm run --silent build >/dev/null)
+# Built once, and again only when a source file is newer than the build (a rebuild takes a minute).
+built=labextension/built/@academy/lab/package.json
+if [ ! -f "$built" ] || [ -n "$(find labextension/src labextension/style labextension/package.json labextension/package-lock.json labextension/tsconfig.json -newer "$built" 2>/dev/null | head -1)" ]; then
+  (cd labextension && npm ci --silent --no-audit --no-fund \
+    && JUPYTERLAB_STAGING="$(../.venv/bin/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" \
+       npm run --silent build >/dev/null)
+fi
 
 echo "==> translations"
 ACADEMY_VAR_DIR="${ACADEMY_VAR_DIR:-$PWD/var}" .venv/bin/flask --app wsgi academy compile-translations >/dev/null

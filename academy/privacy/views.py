@@ -12,7 +12,7 @@ from academy.policy import AUTHENTICATED, PUBLIC, TOKEN, Role, allow, policy_of
 from academy.privacy import services
 from academy.privacy.forms import AnswerForm, ConsentForm, OptionalForm, RequestForm
 from academy.privacy.models import PrivacyRequest
-from academy.transactions import done, refused, report
+from academy.transactions import done, refused
 from academy.util import safe_next
 
 bp = Blueprint("privacy", __name__)
@@ -78,10 +78,16 @@ def consent():
 @allow(Role.STUDENT, Role.RECRUITER)
 def mine():
     """Show my consents and my privacy requests, and let me change the optional ones or make a request."""
-    return render_template("privacy/mine.html", choices=services.optional_choices(current_user),
+    return _mine_page(RequestForm())
+
+
+def _mine_page(form: RequestForm):
+    """The privacy page: 200 to read it, 400 when a posted request is refused (the form says why)."""
+    page = render_template("privacy/mine.html", choices=services.optional_choices(current_user),
                            optional=services.OPTIONAL, history=services.consent_history(current_user),
                            requests=services.own_requests(current_user), kinds=services.REQUEST_KINDS,
-                           form=RequestForm(), option_form=OptionalForm(), due_at=services.due_at)
+                           form=form, due_at=services.due_at)
+    return page, 400 if request.method == "POST" else 200
 
 
 @bp.post("/my/privacy/optional")
@@ -101,8 +107,7 @@ def file_request():
     """Make a request about my own data; the office answers within 10 days."""
     form = RequestForm()
     if not form.validate_on_submit():
-        report(services.PrivacyError(" ".join(e for errors in form.errors.values() for e in errors)))
-        return redirect(url_for("privacy.mine"))
+        return _mine_page(form)
     services.file_request(current_user, form.kind.data, form.details.data or "")
     return done(_("Your request is recorded. The academy office answers within 10 days, here."), "privacy.mine")
 
@@ -129,5 +134,6 @@ def answer(request_id: int):
         except services.PrivacyError as exc:
             return refused(exc, "privacy.answer", request_id=request_id)
         return done(_("The answer is recorded; the person sees it on their privacy page."), "privacy.requests")
-    return render_template("privacy/answer.html", item=privacy_request, form=form, kinds=services.REQUEST_KINDS,
+    page = render_template("privacy/answer.html", item=privacy_request, form=form, kinds=services.REQUEST_KINDS,
                            due_at=services.due_at)
+    return page, 400 if request.method == "POST" else 200

@@ -101,7 +101,8 @@ def test_province_is_refused_everywhere_else_and_never_sees_a_trainee(app, clien
             assert response.status_code == 200, rule.endpoint
     # Pages any signed-in account has (its password, sign-in pages, public pages) are not the office's data.
     extra = opened - PROVINCE_PAGES
-    assert all(e.startswith(("auth.", "oauth.", "placements.criteria", "companies.register", "privacy", "legal"))
+    assert all(e.startswith(("auth.", "oauth.", "placements.criteria", "companies.register", "privacy", "legal",
+                                "notifications."))
                for e in extra), sorted(extra)
     for path in ("/admin/universities", "/admin/users", "/placements/office", "/admin/audit"):
         assert client.get(path).status_code in (403, 404), path
