@@ -73,7 +73,7 @@ def create_app(config: object | None = None) -> Flask:
         str(p) for p in sorted(root.glob("**/translations")) if p.is_dir()
     )
 
-    from academy import errors, extensions, i18n, policy, security, transactions, ui
+    from academy import errors, extensions, i18n, metrics, policy, security, transactions, ui
     from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     import_models()
@@ -87,6 +87,7 @@ def create_app(config: object | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root.parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_ON_BREACH_CALLBACK", metrics.count_limit_hit)  # counts, answers nothing
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
@@ -101,6 +102,7 @@ def create_app(config: object | None = None) -> Flask:
 
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
+    metrics.init_app(app)
 
     from academy.cli import register_cli
 

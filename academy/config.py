@@ -79,6 +79,10 @@ class Config:
     # Rate-limit counters: memory on one process; Redis where several portal workers run.
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # When the shared storage (Redis) fails mid-run, count in each process's memory until it is back (each
+    # gunicorn worker then allows the whole limit: looser, but sign-in keeps working through a Redis restart);
+    # 0 answers 500 instead. scripts/run.sh refuses to start the portal if Redis is unreachable at start.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = flag("RATELIMIT_IN_MEMORY_FALLBACK", True)
     # Failed logins allowed per client address within the window before 429.
     LOGIN_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", "10 per 5 minutes")
     # Submissions one trainee may make of one assignment within the window before 429 (every attempt counts).
@@ -97,6 +101,12 @@ class Config:
     # Wrong current passwords allowed per account on the change-password page within the window
     # before 429: a borrowed or stolen session must not become a way to guess the password.
     PASSWORD_CHANGE_FAILURE_LIMIT = env("PASSWORD_CHANGE_FAILURE_LIMIT", "5 per 15 minutes")
+    # The bearer token a Prometheus scraper sends to /metrics (Authorization: Bearer ...); unset, /metrics
+    # answers 404. The grading worker's metrics port takes the same token (academy.grading.metrics).
+    METRICS_TOKEN = env("METRICS_TOKEN")
+    # Where gunicorn's workers keep their metric values so that a scrape sums them (prometheus_client reads the
+    # same variable, unprefixed, at import); unset, each process answers for itself (one process, tests).
+    METRICS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", prefix="")
     # Reverse proxies in front of the portal that set X-Forwarded-For/-Proto (Werkzeug's ProxyFix
     # trusts that many hops); 0 ignores the headers, which any client could otherwise forge.
     TRUSTED_PROXIES = int(env("TRUSTED_PROXIES", "0"))
@@ -174,5 +184,8 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     PASSWORD_MIN_LENGTH = 10
     RATELIMIT_STORAGE_URI = "memory://"
+    # Metrics off and per process whatever the environment says; the metrics tests set a token.
+    METRICS_TOKEN = None
+    METRICS_MULTIPROC_DIR = None
     # Tests post forms directly; the CSRF tests turn it back on (conftest csrf_app).
     WTF_CSRF_ENABLED = False

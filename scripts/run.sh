@@ -19,6 +19,24 @@ export ACADEMY_PORTAL_URL="${ACADEMY_PORTAL_URL:-http://127.0.0.1:5000}"
 export ACADEMY_HUB_URL="${ACADEMY_HUB_URL:-http://127.0.0.1:8000}"
 export ACADEMY_DATA_DIR="${ACADEMY_DATA_DIR:-$ACADEMY_VAR_DIR/data}"
 export PATH="$PWD/node_modules/.bin:$PATH"
+# Scrapers send this token to the portal's /metrics and the worker's metrics port (README "Metrics").
+export ACADEMY_METRICS_TOKEN="${ACADEMY_METRICS_TOKEN:-$(secret metrics_token)}"
+# One portal worker per core; their rate-limit counts must be shared, so they live in Redis (README "Settings").
+portal_workers="${ACADEMY_PORTAL_WORKERS:-$(nproc)}"
+limits_chosen="${ACADEMY_RATELIMIT_STORAGE_URI:-}"
+export ACADEMY_RATELIMIT_STORAGE_URI="${ACADEMY_RATELIMIT_STORAGE_URI:-redis://127.0.0.1:6379/1}"
+if [[ "$ACADEMY_RATELIMIT_STORAGE_URI" == redis* ]] && ! .venv/bin/python -c \
+    'import redis, sys; redis.Redis.from_url(sys.argv[1], socket_timeout=3).ping()' "$ACADEMY_RATELIMIT_STORAGE_URI" 2>/dev/null; then
+  if [ -n "$limits_chosen" ]; then
+    echo "!! Redis at $ACADEMY_RATELIMIT_STORAGE_URI (ACADEMY_RATELIMIT_STORAGE_URI) is unreachable: start it first" >&2
+    exit 1
+  fi
+  # Per-process counters with several workers would allow each limit once per worker: one worker instead.
+  echo "!! no Redis at $ACADEMY_RATELIMIT_STORAGE_URI: the portal runs ONE worker with in-memory rate limits (apt install redis-server for $portal_workers)"
+  export ACADEMY_RATELIMIT_STORAGE_URI="memory://" && portal_workers=1
+fi
+# Each multi-process server's metric values, summed at each scrape; emptied at every start (stale pids would count).
+metrics_dir() { rm -rf "$ACADEMY_VAR_DIR/metrics/$1" && mkdir -p "$ACADEMY_VAR_DIR/metrics/$1" && echo "$ACADEMY_VAR_DIR/metrics/$1"; }
 FLASK=".venv/bin/flask --app wsgi"
 
 echo "==> database"
@@ -40,7 +58,8 @@ stop() { echo "==> stopping"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null ||
 trap stop EXIT INT TERM
 
 echo "==> portal on $ACADEMY_PORTAL_URL"
-.venv/bin/gunicorn --bind 127.0.0.1:5000 --workers 1 --threads 8 --access-logfile - wsgi:app &
+PROMETHEUS_MULTIPROC_DIR="$(metrics_dir portal)" \
+  .venv/bin/gunicorn --bind 127.0.0.1:5000 --workers "$portal_workers" --threads 8 --access-logfile - wsgi:app &
 pids+=($!)
 echo "==> JupyterHub on $ACADEMY_HUB_URL"
 .venv/bin/jupyterhub -f jupyterhub_config.py &
@@ -48,7 +67,8 @@ pids+=($!)
 echo "==> grading worker"
 # It may post results and nothing else: its own token, never the master secret (which mints every token).
 worker_token="$($FLASK grading service-token results)"
-env -u ACADEMY_GRADER_TOKEN ACADEMY_WORKER_TOKEN="$worker_token" \
+env -u ACADEMY_GRADER_TOKEN ACADEMY_WORKER_TOKEN="$worker_token" PROMETHEUS_MULTIPROC_DIR="$(metrics_dir worker)" \
+  ACADEMY_WORKER_METRICS_PORT="${ACADEMY_WORKER_METRICS_PORT:-9101}" \
   .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
 pids+=($!)
 echo "==> ready: open $ACADEMY_PORTAL_URL (demo logins above; Ctrl-C stops everything)"

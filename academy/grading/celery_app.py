@@ -22,7 +22,8 @@ def broker_url() -> str:
     return settings.broker_url or f"sqla+sqlite:///{grading_dir() / 'broker.sqlite'}"
 
 
-app = Celery("academy.grading", broker=broker_url(), include=["academy.grading.tasks"])
+# metrics: the job signals and the metrics port (academy.grading.metrics).
+app = Celery("academy.grading", broker=broker_url(), include=["academy.grading.tasks", "academy.grading.metrics"])
 app.conf.update(
     # A job is acknowledged only when it is done; a worker that dies mid-job leaves it to run again.
     task_acks_late=True,

@@ -107,6 +107,28 @@ class WorkerSettings:
         """One course's grade-sync token (academy.grading.manual_sync), good for that course's totals only."""
         return env("SYNC_TOKEN", "") or ""
 
+    @property
+    def metrics_port(self) -> int:
+        """The port on 127.0.0.1 where the worker serves its Prometheus metrics (academy.grading.metrics); 0: none."""
+        return int(env("WORKER_METRICS_PORT", "0") or 0)
+
+    @property
+    def metrics_address(self) -> str:
+        """The address the metrics port listens on: loopback unless a scraper elsewhere must reach it (a pod IP)."""
+        return env("WORKER_METRICS_ADDRESS", "127.0.0.1") or "127.0.0.1"
+
+    @property
+    def metrics_token(self) -> str:
+        """The bearer token a scraper must send to the metrics port (the portal's /metrics takes the same); unset,
+        the port answers 404 to everything."""
+        return env("METRICS_TOKEN", "") or ""
+
+    @property
+    def metrics_dir(self) -> str | None:
+        """PROMETHEUS_MULTIPROC_DIR (read by prometheus_client at import): where the pool's processes write their
+        values for the main process to serve; unset, the main process serves only its own (a solo pool)."""
+        return env("PROMETHEUS_MULTIPROC_DIR", prefix="") or None
+
 
 settings = WorkerSettings()
 
