@@ -39,6 +39,7 @@ MODEL_MODULES = (
     "academy.oauth.models",
     "academy.placements.models",
     "academy.submissions.models",
+    "academy.scheduled.models",
 )
 
 

@@ -13,7 +13,8 @@ from academy.extensions import db
 academy_cli = AppGroup("academy", help="Academy portal administration.")
 
 # Command groups other packages contribute.
-EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth")
+EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth",
+                "academy.scheduled.cli:scheduled")
 
 
 @academy_cli.command("create-admin")
