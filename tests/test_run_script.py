@@ -37,6 +37,8 @@ with app.app_context():
     db.session.commit()
 """
 
+SEND = "from academy.scheduled.celery_app import app; app.send_task('academy.scheduled.requeue-submissions')"
+
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
     try:
@@ -117,6 +119,10 @@ def test_sigterm_stops_portal_hub_proxy_workers_and_beat_within_10_seconds(run_e
             return all(any(w in line for line in lines) for w in wanted)
 
         wait_until(everyone_runs, 120, "every process of run.sh", script)
+        # The portal worker takes a job from the portal queue (as beat sends them) and runs it in the portal.
+        subprocess.run([PYTHON, "-c", SEND], cwd=REPO, env=env, check=True, capture_output=True)
+        wait_until(lambda: "requeue-submissions" in (log_text := (root / "run.log").read_text(errors="replace"))
+                   and "queued 0 waiting submission(s)" in log_text, 120, "the portal worker's job", script)
         started = _tree(psutil.Process(script.pid))
         sessions = {os.getsid(p.pid) for p in started}
         names = {p.pid: _describe(p)[:90] for p in started}

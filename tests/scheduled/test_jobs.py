@@ -24,6 +24,7 @@ from academy.placements.models import (
     Consent, FollowUp, MatchRound, Offer, OfferStatus, Placement, PlacementStatus, RoundStatus,
 )
 from academy.scheduled import celery_app as scheduled_celery
+from academy.scheduled import services
 from academy.scheduled.jobs import JOBS
 from academy.scheduled.models import SentReminder
 from academy.submissions.models import Submission
@@ -288,3 +289,17 @@ def test_the_cli_lists_the_jobs_and_refuses_an_unknown_one(runner):
     listed = runner.invoke(args=["academy", "scheduled", "list"]).output
     assert all(name in listed for name in JOBS) and "daily at 03:30" in listed
     assert runner.invoke(args=["academy", "scheduled", "run", "nothing"]).exit_code != 0
+
+
+def test_a_reminder_on_record_is_never_sent_again_even_when_asked_directly(placement_world):
+    """Two runs at once both see the trainee as due; the unique key lets only the first send.
+
+    Checked: without the savepoint around the record, the second send raised IntegrityError instead of skipping."""
+    trainee = placement_world["trainees"][0]
+    offer = _offer(placement_world, trainee, NOW + timedelta(hours=5))
+    db.session.commit()
+    assert services.send_offer_expiring(offer, trainee) is True
+    assert services.send_offer_expiring(offer, trainee) is False  # what the second of two racing runs does
+    db.session.commit()
+    assert len(_mails("offer_expiring")) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SentReminder)) == 1
