@@ -83,7 +83,9 @@ echo "==> portal on $ACADEMY_PORTAL_URL"
 .venv/bin/gunicorn --bind "${ACADEMY_PORTAL_BIND:-127.0.0.1:5000}" --workers 1 --threads 8 --access-logfile - wsgi:app &
 pids+=($!)
 echo "==> JupyterHub on $ACADEMY_HUB_URL"
-.venv/bin/jupyterhub -f jupyterhub_config.py &
+# SIGINT back to its default even where this script was started with it ignored (nohup, a script's `&`): the
+# hub stops its managed services with SIGINT first, and a service that ignores it costs the stop 10 s each.
+env --default-signal=INT .venv/bin/jupyterhub -f jupyterhub_config.py &
 pids+=($!)
 echo "==> grading worker"
 # It may post results and nothing else: its own token, never the master secret (which mints every token).
