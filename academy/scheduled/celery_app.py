@@ -15,7 +15,7 @@ from flask import Flask
 from kombu import Queue
 
 from academy import create_app
-from academy.grading.celery_app import broker_url
+from academy.integrations.grading_queue import grading_broker_url
 from academy.scheduled import jobs
 
 QUEUE = "portal"
@@ -23,7 +23,7 @@ QUEUE = "portal"
 # firing does the same work, and a backlog of one job must not run many times in a row when the worker returns.
 EXPIRES = 3600
 
-app = Celery("academy.scheduled", broker=broker_url())
+app = Celery("academy.scheduled", broker=grading_broker_url())
 app.conf.update(
     task_serializer="json",
     accept_content=["json"],
