@@ -45,6 +45,7 @@ MODEL_MODULES = (
     "academy.privacy.models",
     "academy.notifications.models",
     "academy.certificates.models",
+    "academy.scheduled.models",
 )
 
 

@@ -14,7 +14,7 @@ academy_cli = AppGroup("academy", help="Academy portal administration.")
 
 # Command groups (and single commands) other packages contribute.
 EXTRA_GROUPS = ("academy.datasets.cli:datasets", "academy.placements.cli:placements", "academy.oauth.cli:oauth",
-                "academy.backup.cli:backup", "academy.backup.cli:restore")
+                "academy.backup.cli:backup", "academy.backup.cli:restore", "academy.scheduled.cli:scheduled")
 
 
 @academy_cli.command("create-admin")

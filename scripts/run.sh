@@ -3,7 +3,10 @@
 # JupyterHub with its proxy, and a grading worker on loopback. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install.sh
+# ACADEMY_RUN_PREPARED=1: the install, the demo data and the datasets are there already (tests, a service
+# manager restarting it); skip those steps and only start.
+PREPARED="${ACADEMY_RUN_PREPARED:-0}"
+[ "$PREPARED" = 1 ] || ./scripts/install.sh
 
 export ACADEMY_VAR_DIR="${ACADEMY_VAR_DIR:-$PWD/var}"
 mkdir -p "$ACADEMY_VAR_DIR"
@@ -41,28 +44,67 @@ FLASK=".venv/bin/flask --app wsgi"
 
 echo "==> database"
 $FLASK db upgrade >/dev/null
-if $FLASK academy seed-demo; then :; else echo "(demo data already present)"; fi
+if [ "$PREPARED" = 1 ]; then :; elif $FLASK academy seed-demo; then :; else echo "(demo data already present)"; fi
 
 echo "==> datasets into $ACADEMY_DATA_DIR"
-if [ -n "${ACADEMY_DATASETS_FROM:-}" ]; then
+if [ "$PREPARED" = 1 ]; then
+  echo "(skipped: ACADEMY_RUN_PREPARED=1)"
+elif [ -n "${ACADEMY_DATASETS_FROM:-}" ]; then
   $FLASK academy datasets fetch --from "$ACADEMY_DATASETS_FROM" || echo "!! dataset import failed (see above)"
 else
   $FLASK academy datasets fetch || echo "!! could not fetch every dataset from its canonical source (see above); labs that need it will say so"
 fi
 
 # Job control: background services keep the default SIGINT (a script's background jobs otherwise ignore
-# it), so JupyterHub's stop of its services (SIGINT first) ends them at once instead of after timeouts.
+# it), so JupyterHub's stop of its services (SIGINT first) ends them at once instead of after timeouts; and
+# each service runs in a process group of its own, so a stop reaches its workers too.
 set -m
 pids=()
-stop() { echo "==> stopping"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; }
-trap stop EXIT INT TERM
+# Stopping (Ctrl-C, or the SIGTERM a service manager sends to this script alone): each service gets SIGTERM
+# (its whole process group: gunicorn's and Celery's workers too) and STOP_GRACE seconds to stop cleanly;
+# then whatever is left of everything this script started is killed, down to the hub's proxy and managed
+# services (they run in sessions of their own, out of reach of a process-group signal). Without the deadline
+# a stop could wait minutes: gunicorn for open connections (30 s), a grading worker for its running job (a
+# killed job is graded again: jobs are acknowledged only when done), the hub for services that ignore SIGINT.
+STOP_GRACE="${ACADEMY_STOP_GRACE:-5}"
+descendants() {  # every process below this one (one ps call: a busy machine must not slow the stop down)
+  ps -e -o pid=,ppid= | awk -v root="$1" '{ kids[$2] = kids[$2] " " $1 }
+    END { n = split(kids[root], q, " "); for (i = 1; i <= n; i++) { print q[i]; m = split(kids[q[i]], more, " ");
+          for (j = 1; j <= m; j++) q[++n] = more[j] } }'
+}
+running() {  # whether any of these processes still runs (a zombie waiting for its parent's wait does not)
+  [ $# -gt 0 ] && ps -o stat= -p "$(IFS=,; echo "$*")" 2>/dev/null | grep -qv '^Z'
+}
+now_ms() { local t="${EPOCHREALTIME/[.,]/}"; echo $((t / 1000)); }
+stopping=0
+stop() {
+  [ "$stopping" = 0 ] || return 0
+  stopping=1
+  echo "==> stopping"
+  local everyone p deadline
+  everyone=($(descendants $$))
+  deadline=$(($(now_ms) + STOP_GRACE * 1000))
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
+  while running "${everyone[@]}" && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.2; done
+  everyone+=($(descendants $$))
+  if running "${everyone[@]}"; then
+    echo "==> still running after ${STOP_GRACE} s: killing what is left"
+    for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+    kill -KILL "${everyone[@]}" 2>/dev/null || true
+  fi
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 echo "==> portal on $ACADEMY_PORTAL_URL"
-PROMETHEUS_MULTIPROC_DIR="$(metrics_dir portal)" \
-  .venv/bin/gunicorn --bind 127.0.0.1:5000 --workers "$portal_workers" --threads 8 --access-logfile - wsgi:app &
+PROMETHEUS_MULTIPROC_DIR="$(metrics_dir portal)" .venv/bin/gunicorn --bind "${ACADEMY_PORTAL_BIND:-127.0.0.1:5000}" \
+  --workers "$portal_workers" --threads 8 --access-logfile - wsgi:app &
 pids+=($!)
 echo "==> JupyterHub on $ACADEMY_HUB_URL"
-.venv/bin/jupyterhub -f jupyterhub_config.py &
+# SIGINT back to its default even where this script was started with it ignored (nohup, a script's `&`): the
+# hub stops its managed services with SIGINT first, and a service that ignores it costs the stop 10 s each.
+env --default-signal=INT .venv/bin/jupyterhub -f jupyterhub_config.py &
 pids+=($!)
 echo "==> grading worker"
 # It may post results and nothing else: its own token, never the master secret (which mints every token).
@@ -70,6 +112,11 @@ worker_token="$($FLASK grading service-token results)"
 env -u ACADEMY_GRADER_TOKEN ACADEMY_WORKER_TOKEN="$worker_token" PROMETHEUS_MULTIPROC_DIR="$(metrics_dir worker)" \
   ACADEMY_WORKER_METRICS_PORT="${ACADEMY_WORKER_METRICS_PORT:-9101}" \
   .venv/bin/celery -A academy.grading.celery_app worker --loglevel=INFO --concurrency=2 -Q cpu,gpu &
+pids+=($!)
+echo "==> scheduled jobs: a portal worker (queue portal, the portal's settings) and beat"
+.venv/bin/celery -A academy.scheduled.celery_app worker --loglevel=INFO --concurrency=1 -Q portal -n portal@%h &
+pids+=($!)
+.venv/bin/celery -A academy.scheduled.celery_app beat --loglevel=INFO -s "$ACADEMY_VAR_DIR/celerybeat-schedule" &
 pids+=($!)
 echo "==> ready: open $ACADEMY_PORTAL_URL (demo logins above; Ctrl-C stops everything)"
 wait -n

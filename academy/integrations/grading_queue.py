@@ -18,3 +18,10 @@ def queue_grading_job(*, submission_id: str, course_dir: str, assignment: str, s
 
     return submit(GradingJob(submission_id=submission_id, course_dir=course_dir, assignment=assignment,
                              student_id=student_id, files=files, submitted_at=submitted_at, gpu=gpu))
+
+
+def grading_broker_url() -> str:
+    """Return the grading workers' broker: the portal's scheduled jobs share it, on a queue of their own."""
+    from academy.grading.celery_app import broker_url
+
+    return broker_url()
