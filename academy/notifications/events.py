@@ -1,7 +1,7 @@
 """What each event of the academy tells whom. Domain services call these; nothing here decides a rule.
 
-Links are portal paths (the e-mail puts PORTAL_URL before them), written out because the scheduled jobs that
-send reminders have no request to build URLs from; tests open each one.
+Links are portal paths (the e-mail puts PORTAL_URL before them); tests open each one. The reminders (a lab due
+soon, an offer expiring, a follow-up due) are made by the scheduled jobs (academy/scheduled/services.py).
 """
 from __future__ import annotations
 
@@ -54,16 +54,6 @@ def assignment_released(due: DueDate) -> int:
                       f"/my/courses/{assignment.course_id}", dedupe_key=f"released:{due.id}")
 
 
-def due_soon(trainee: User, assignment: Assignment, due_at: datetime) -> bool:
-    """Remind a trainee who has not submitted that a lab is due within 48 hours."""
-    return notify(trainee, "due_soon",
-                  lambda: _("Due soon: %(title)s", title=localized(assignment, "title")),
-                  lambda: _("%(title)s is due %(due)s and you have not submitted it yet.",
-                            title=localized(assignment, "title"), due=_when(due_at)),
-                  f"/my/courses/{assignment.course_id}",
-                  dedupe_key=f"due:{assignment.id}:{due_at:%Y%m%d%H%M}") is not None
-
-
 def graded(trainee: User, assignment: Assignment, submission_id: int, score: float) -> None:
     """Tell a trainee their submission is graded, with the score."""
     notify(trainee, "graded",
@@ -113,15 +103,6 @@ def offer_made(trainee: User | None, demand: Demand, offer_id: int, deadline_at:
            "/my/placement", dedupe_key=f"offer:{offer_id}")
 
 
-def offer_expiring(trainee: User | None, demand: Demand, offer_id: int, deadline_at: datetime) -> bool:
-    """Remind a trainee that an open offer expires within 24 hours."""
-    return notify(trainee, "offer_expiring",
-                  lambda: _("Offer from %(company)s expires soon", company=demand.company.name),
-                  lambda: _("Your offer for %(title)s expires %(deadline)s. Accept or decline it before then.",
-                            title=demand.title, deadline=_when(deadline_at)),
-                  "/my/placement", dedupe_key=f"offer-expiring:{offer_id}") is not None
-
-
 def offer_answered(demand: Demand, offer_id: int, trainee_name: str, accepted: bool) -> None:
     """Tell the company's recruiters that a trainee accepted or declined their offer."""
     notify_all(_recruiters(demand.company), "offer_answered",
@@ -131,18 +112,3 @@ def offer_answered(demand: Demand, offer_id: int, trainee_name: str, accepted: b
                         if accepted else
                         _("%(name)s declined your offer for %(title)s.", name=trainee_name, title=demand.title)),
                "/company/placements", dedupe_key=f"offer-answered:{offer_id}")
-
-
-def follow_up_due(office: list[User], recruiters: list[User], placement_id: int, months: int,
-                  company_name: str) -> int:
-    """Tell the office and the company that a placement's follow-up at 3, 6 or 12 months is due."""
-    def subject():
-        return _("Follow-up due: %(months)s months", months=months)
-
-    def body():
-        return _("The %(months)s-month follow-up of a placement at %(company)s is due. Record whether the trainee "
-                 "is still employed.", months=months, company=company_name)
-
-    key = f"follow-up:{placement_id}:{months}"
-    return (notify_all(office, "follow_up_due", subject, body, "/admin/placements", dedupe_key=key)
-            + notify_all(recruiters, "follow_up_due", subject, body, "/company/placements", dedupe_key=key))

@@ -28,6 +28,8 @@ class Notification(db.Model):
     link: Mapped[str] = mapped_column(sa.String(500), default="")  # a path on the portal
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(120))
     emailed: Mapped[bool] = mapped_column(default=False)
+    # The outbox e-mail that carried it (none when the person turned this kind of e-mail off).
+    mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mails.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -63,7 +63,7 @@ def notify(user: User | None, kind: str, subject: Any, body: Any, link: str = ""
                         dedupe_key=dedupe_key)
     if user.is_enabled and wants_email(user, kind):
         url = current_app.config["PORTAL_URL"].rstrip("/") + link if link else ""
-        send(user, kind, subject_text, f"{body_text}\n\n{url}".rstrip())
+        note.mail_id = send(user, kind, subject_text, f"{body_text}\n\n{url}".rstrip()).id
         note.emailed = True
     db.session.add(note)
     db.session.flush()

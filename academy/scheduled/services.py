@@ -23,7 +23,7 @@ from academy.auth.models import User
 from academy.companies.models import Demand
 from academy.courses.models import Assignment, DueDate, Extension
 from academy.extensions import db
-from academy.mail.services import send
+from academy.notifications.services import notify
 from academy.placements.models import FOLLOW_UP_MONTHS, FollowUp, Offer, OfferStatus, Placement, PlacementStatus
 from academy.policy import Role
 from academy.scheduled.models import SentReminder
@@ -68,8 +68,13 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-def _remind(kind: str, object_id: int, user: User, window: str, write: Callable[[], tuple[str, str]]) -> bool:
-    """Record the reminder and write its e-mail, in the user's language; False if it was sent already."""
+# The notification kind each reminder is (academy.notifications: kept under the bell, e-mailed unless turned off).
+NOTIFICATION_KIND = {OFFER_EXPIRING: "offer_expiring", ASSIGNMENT_DUE: "due_soon", FOLLOW_UP_DUE: "follow_up_due"}
+
+
+def _remind(kind: str, object_id: int, user: User, window: str, write: Callable[[], tuple[str, str, str]]) -> bool:
+    """Record the reminder and notify the user in their language (under the bell, and by e-mail unless they
+    turned that kind off); False if it was sent already."""
     try:
         with db.session.begin_nested():
             reminder = SentReminder(kind=kind, object_id=object_id, user_id=user.id, window=window)
@@ -78,8 +83,9 @@ def _remind(kind: str, object_id: int, user: User, window: str, write: Callable[
     except sa.exc.IntegrityError:
         return False  # another run sent it meanwhile
     with force_locale(_language(user)):
-        subject, body = write()
-    reminder.mail_id = send(user, kind, f"{SUBJECT_PREFIX} {subject}", body).id
+        subject, body, url = write()
+    note = notify(user, NOTIFICATION_KIND[kind], f"{SUBJECT_PREFIX} {subject}", body, urlsplit(url).path)
+    reminder.mail_id = note.mail_id if note is not None else None
     return True
 
 
@@ -104,13 +110,13 @@ def _offer_window(offer: Offer) -> str:
 
 def send_offer_expiring(offer: Offer, trainee: User) -> bool:
     """Remind the trainee that their offer closes soon; False if already reminded."""
-    def write() -> tuple[str, str]:
+    def write() -> tuple[str, str, str]:
         company = offer.demand.company.name
         return (_("Your offer from %(company)s closes within 24 hours", company=company),
                 _("Your offer from %(company)s for \"%(title)s\" is open until %(deadline)s. Accept or decline "
                   "it before then; afterwards it expires and the place goes to someone else.",
-                  company=company, title=offer.demand.title, deadline=_seoul(offer.deadline_at))
-                + f"\n\n{_link('placements.my_placement')}\n")
+                  company=company, title=offer.demand.title, deadline=_seoul(offer.deadline_at)),
+                _link("placements.my_placement"))
     return _remind(OFFER_EXPIRING, offer.id, trainee, _offer_window(offer), write)
 
 
@@ -162,12 +168,12 @@ def send_assignment_due(due: DueSoon) -> bool:
     """Remind a trainee that an assignment they have not submitted is due soon; False if already reminded."""
     assignment = due.assignment
 
-    def write() -> tuple[str, str]:
+    def write() -> tuple[str, str, str]:
         title = assignment.title_ko if _language(due.trainee) == "ko" else assignment.title_en
         return (_("\"%(title)s\" is due within 48 hours", title=title),
                 _("\"%(title)s\" is due on %(due)s and we have not received your submission yet. Submit it from "
-                  "JupyterLab before then; late work loses points.", title=title, due=_seoul(due.due_at))
-                + f"\n\n{_link('courses.trainee_course', course_id=assignment.course_id)}\n")
+                  "JupyterLab before then; late work loses points.", title=title, due=_seoul(due.due_at)),
+                _link("courses.trainee_course", course_id=assignment.course_id))
     return _remind(ASSIGNMENT_DUE, assignment.id, due.trainee, _due_window(due.due_at), write)
 
 
@@ -214,13 +220,13 @@ def send_follow_up_due(due: FollowUpDue) -> bool:
     """Ask for a placement's follow-up (no trainee's name in the e-mail: the link shows it to those who may see it)."""
     placement = due.placement
 
-    def write() -> tuple[str, str]:
+    def write() -> tuple[str, str, str]:
         demand = placement.demand
         return (_("The %(months)d-month follow-up of a placement is due", months=due.months),
                 _("The placement at %(company)s for \"%(title)s\" started on %(start)s. Please record its "
                   "%(months)d-month follow-up (is the trainee still employed?).", company=demand.company.name,
-                  title=demand.title, start=_seoul(placement.started_at)[:10], months=due.months)
-                + f"\n\n{_link('placements.placement_detail', placement_id=placement.id)}\n")
+                  title=demand.title, start=_seoul(placement.started_at)[:10], months=due.months),
+                _link("placements.placement_detail", placement_id=placement.id))
     return _remind(FOLLOW_UP_DUE, placement.id, due.recipient, f"{due.months}m", write)
 
 

@@ -38,8 +38,10 @@ def upgrade():
     sa.Column('link', sa.String(length=500), nullable=False),
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
     sa.Column('emailed', sa.Boolean(), nullable=False),
+    sa.Column('mail_id', sa.Integer(), nullable=True),
     sa.Column('created_at', academy.util.UTCDateTime(timezone=True), nullable=False),
     sa.Column('read_at', academy.util.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['mail_id'], ['outbox_mails.id'], name=op.f('fk_notifications_mail_id_outbox_mails'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
     sa.UniqueConstraint('user_id', 'dedupe_key', name='uq_notifications_user_dedupe')

@@ -16,8 +16,8 @@ from academy.extensions import db
 from academy.mail.models import OutboxMail
 from academy.notifications import events
 from academy.notifications.models import EmailOptOut, Notification
-from academy.notifications.services import KINDS
-from academy.placements.models import RoundStatus
+from academy.notifications.services import KINDS, notify
+from academy.placements.models import Offer, RoundStatus
 from academy.placements.offers import make_offer, respond_to_offer
 from academy.placements.rounds import save_shortlist
 from tests.auth.test_password_reset import _wait, smtp  # noqa: F401 - the real SMTP server fixture
@@ -117,17 +117,6 @@ def test_shortlist_offer_and_answer_reach_the_right_people_and_never_name_a_trai
     assert silent.name not in every_company_note and world.students[2].name not in every_company_note
 
 
-def test_reminders_and_follow_ups_are_made_once_each(world):
-    trainee, demand = world.students[0], world.demands[0]
-    deadline = datetime.now(UTC) + timedelta(hours=20)
-    assert events.offer_expiring(trainee, demand, 41, deadline) is True
-    assert events.offer_expiring(trainee, demand, 41, deadline) is False
-    assert events.follow_up_due([world.admin], [world.recruiter], 7, 3, "경남정밀") == 2
-    assert events.follow_up_due([world.admin], [world.recruiter], 7, 3, "경남정밀") == 0
-    assert _kinds(world.admin) == ["follow_up_due"] and _notes(world.admin)[0].link == "/admin/placements"
-    assert _notes(world.recruiter)[0].link == "/company/placements"
-
-
 def test_a_kind_turned_off_stays_under_the_bell_without_e_mail_but_a_required_one_is_always_sent(
         client, auth, make, world):
     trainee = world.students[0]
@@ -152,8 +141,8 @@ def test_a_kind_turned_off_stays_under_the_bell_without_e_mail_but_a_required_on
 
 def test_the_bell_counts_unread_and_opening_one_marks_it_read_and_goes_to_its_page(client, auth, world):
     trainee = world.students[0]
-    events.offer_expiring(trainee, world.demands[0], 5, datetime.now(UTC) + timedelta(hours=3))
-    events.offer_expiring(trainee, world.demands[1], 6, datetime.now(UTC) + timedelta(hours=3))
+    notify(trainee, "offer_expiring", "첫째", "본문", "/my/placement")
+    notify(trainee, "offer_expiring", "둘째", "본문", "/my/placement")
     db.session.commit()
     auth.login(trainee)
     home = client.get("/home/student").get_data(as_text=True)
@@ -178,9 +167,7 @@ def test_every_notification_link_opens_for_its_recipient(client, auth, make, wor
     db.session.add(due)
     db.session.flush()
     events.assignment_released(due)
-    events.due_soon(trainee, lab, due.due_at)
     events.offer_made(trainee, demand, 9, datetime.now(UTC) + timedelta(days=2))
-    events.offer_expiring(trainee, demand, 9, datetime.now(UTC) + timedelta(hours=20))
     events.shortlisted(trainee, demand, world.round.id)
     cohort = make.cohort()
     application = submit_application(trainee, cohort, "motivation")
@@ -190,7 +177,6 @@ def test_every_notification_link_opens_for_its_recipient(client, auth, make, wor
     events.company_reviewed(world.company)
     events.demand_reviewed(demand)
     events.offer_answered(demand, 9, trainee.name, accepted=False)
-    events.follow_up_due([world.admin], [world.recruiter], 3, 6, world.company.name)
     db.session.commit()
     seen = set()
     for person in (trainee, world.recruiter, world.admin):
@@ -199,7 +185,9 @@ def test_every_notification_link_opens_for_its_recipient(client, auth, make, wor
             assert client.get(note.link).status_code == 200, (person.role, note.kind, note.link)
             seen.add(note.kind)
         auth.logout()
-    assert seen == set(KINDS) - {"graded"}  # graded links to a submission's feedback (tests/submissions open it)
+    # graded links to a submission's feedback (tests/submissions open it); the reminders' links are built from
+    # endpoints by the scheduled jobs (tests/scheduled).
+    assert seen == set(KINDS) - {"graded", "due_soon", "offer_expiring", "follow_up_due"}
 
 
 def test_a_notification_e_mail_goes_through_the_smtp_server_with_a_link_to_the_portal(app, make, smtp):  # noqa: F811
@@ -213,3 +201,19 @@ def test_a_notification_e_mail_goes_through_the_smtp_server_with_a_link_to_the_p
     message = _wait(lambda: smtp.messages)[0]
     assert message["To"] == "bada@example.test" and "2027-진주" in message["Subject"]
     assert "http://127.0.0.1:5000/admissions/mine" in message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_scheduled_reminder_is_kept_under_the_bell_and_e_mailed_only_where_the_person_allows(runner, world):
+    """The reminders go through notify(): the bell always, the e-mail per the person's choice."""
+    allows, declines = world.students[0], world.students[1]
+    for trainee in (allows, declines):
+        db.session.add(Offer(round_id=world.round.id, demand_id=world.demands[0].id, student_id=trainee.id,
+                             deadline_at=datetime.now(UTC) + timedelta(hours=20), made_by_id=world.recruiter.id))
+    db.session.add(EmailOptOut(user_id=declines.id, kind="offer_expiring"))
+    db.session.commit()
+    assert runner.invoke(args=["academy", "scheduled", "run", "remind-offers"]).exit_code == 0
+    [kept] = _notes(allows)
+    [quiet] = _notes(declines)
+    assert (kept.kind, kept.emailed, quiet.kind, quiet.emailed) == ("offer_expiring", True, "offer_expiring", False)
+    assert kept.link == "/my/placement" and "경남정밀" in kept.subject
+    assert [m.kind for m in _mails(allows)] == ["offer_expiring"] and _mails(declines) == []

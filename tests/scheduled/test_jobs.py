@@ -157,7 +157,7 @@ def test_due_reminder_reaches_only_active_trainees_who_have_not_submitted(runner
 
     first, second = _twice(runner, "remind-due")
     assert "sent 2" in first and "sent 0" in second
-    mails = _mails("assignment_due")
+    mails = _mails("due_soon")
     assert sorted(m.user_id for m in mails) == sorted([waiting.id, extended_into.id])
     assert not {elsewhere.id, submitted.id, withdrawn.id, extended.id, disabled.id} & {m.user_id for m in mails}
     assert all("lab1" in m.subject and "48시간" in m.subject for m in mails)
@@ -174,7 +174,7 @@ def test_a_moved_due_date_is_a_new_occasion(runner, make):
     set_due_date(lab, cohort, NOW + timedelta(hours=44))
     db.session.commit()
     _twice(runner, "remind-due")
-    assert len(_mails("assignment_due")) == 2 and {m.user_id for m in _mails("assignment_due")} == {trainee.id}
+    assert len(_mails("due_soon")) == 2 and {m.user_id for m in _mails("due_soon")} == {trainee.id}
 
 
 # --- placement follow-ups -------------------------------------------------------------------------
