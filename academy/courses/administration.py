@@ -21,6 +21,7 @@ from academy.util import utcnow
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 MAX_CUTOFF_DAYS = 365
+NO_DUE_DATE = _l("no due date is set for their cohort")
 
 
 class CourseFolderRefused(CourseError):
@@ -183,7 +184,7 @@ def grant_extensions(
         if days is not None:
             base = due_for(trainee, assignment, with_extension=False)
             if base is None:
-                problems.append(f"{trainee.name}: {_l('no due date is set for their cohort')}")
+                problems.append(f"{trainee.name}: {NO_DUE_DATE}")
                 continue
             new_due = base + timedelta(days=days)
         try:  # grant_extension checks everything before it writes; a refusal here rolls back the whole group

@@ -74,8 +74,8 @@ class CheckboxesField(SelectMultipleField):
 
 class LatePolicyForm(FlaskForm):
     # Ranges are the service's rule (academy.courses.administration.check_late_policy), which says what is wrong.
-    late_percent_per_day = IntegerField(_l("Late deduction per started day (%)"), default=10, validators=[InputRequired()])
-    late_max_deduction = IntegerField(_l("Maximum late deduction (%)"), default=50, validators=[InputRequired()])
+    late_percent_per_day = IntegerField(_l("Late deduction per started day (percent)"), default=10, validators=[InputRequired()])
+    late_max_deduction = IntegerField(_l("Maximum late deduction (percent)"), default=50, validators=[InputRequired()])
     late_cutoff_days = IntegerField(_l("Cut-off (days after the due date)"), default=7, validators=[InputRequired()])
 
 
