@@ -177,6 +177,7 @@ def test_a_late_policy_out_of_range_is_refused(client, auth, office, field, valu
 
 
 def test_the_course_instructor_sets_the_late_policy_another_instructor_cannot(client, auth, office, make):
+    """Fails without the teaches() check in courses.views._run_course."""
     course = make.course(nbgrader_course="ai-basics", instructors=[office.teacher], cohorts=[office.cohort])
     db.session.commit()
     auth.login(office.other_teacher)
@@ -206,6 +207,7 @@ def test_an_instructor_cannot_reach_the_office_pages(client, auth, office, make)
 
 
 def test_an_archived_course_is_hidden_from_trainees_and_refuses_releases(client, auth, office, make):
+    """Fails without the archived filter in courses.services.trainee_courses."""
     course = make.course(nbgrader_course="ai-basics", instructors=[office.teacher], cohorts=[office.cohort])
     assignment = make.assignment(course, name="lab1")
     trainee = make.enrolled_student(office.cohort)
@@ -327,6 +329,7 @@ def test_bulk_extension_needs_days_or_a_date_and_trainees(client, auth, office, 
 
 
 def test_an_instructor_of_another_course_cannot_grant_bulk_extensions(client, auth, office, roster):
+    """Fails without the teaches() check in courses.views._run_course."""
     auth.login(office.other_teacher)
     assert client.get(roster.url).status_code == 403
     response = client.post(roster.url, data={"student_ids": [roster.a.id], "days": 2, "reason": "x"})
