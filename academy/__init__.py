@@ -26,6 +26,7 @@ BLUEPRINTS = (
     "academy.privacy.views",
     "academy.notifications.views",
     "academy.certificates.views",
+    "academy.skills.views",
 )
 
 # Modules whose models must be imported before the metadata is complete.

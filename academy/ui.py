@@ -39,6 +39,8 @@ NAV = {
         ("home.admin", _l("Home")),
         ("universities.list_universities", _l("Universities")),
         ("universities.list_cohorts", _l("Cohorts")),
+        ("courses.course_list", _l("Courses")),
+        ("skills.catalogue", _l("Skills catalogue")),
         ("auth.users", _l("Accounts")),
         ("auth.invitation_list", _l("Invitations")),
         ("mail.outbox", _l("Outbox")),

@@ -32,6 +32,7 @@ from academy.extensions import db
 from academy.notifications import events
 from academy.policy import Role
 from academy.skills.models import LEVELS, Skill
+from academy.skills.services import SkillRetired, refuse_retired
 from academy.util import utcnow
 from academy.validators import looks_like_rrn
 
@@ -239,10 +240,19 @@ def _check_company_may_post(company: Company) -> None:
         raise CompanyNotApproved(_("Your company was not approved, so it cannot post demands."))
 
 
+def _refuse_retired_skills(chosen, had) -> None:
+    """A retired skill is not offered for a new requirement; one the demand already has may stay."""
+    try:
+        refuse_retired(chosen, had)
+    except SkillRetired as exc:
+        raise CompanyError(str(exc)) from None
+
+
 def create_demand(company: Company, data: DemandInput, *, by: User) -> Demand:
     """Write a new demand as a draft."""
     _check_company_may_post(company)
     _check_demand(data, start_changed=True)
+    _refuse_retired_skills(data.skills, ())
     demand = Demand(company=company, status=DemandStatus.DRAFT, created_by_id=by.id)
     _apply(demand, data)
     db.session.add(demand)
@@ -257,6 +267,7 @@ def update_demand(demand: Demand, data: DemandInput, *, by: User) -> Demand:
         raise InvalidDemandTransition(_("A closed demand cannot be changed."))
     _check_company_may_post(demand.company)
     _check_demand(data, start_changed=data.start_date != demand.start_date)
+    _refuse_retired_skills(data.skills, [s.skill_id for s in demand.skills])
     before = demand.status
     _apply(demand, data)
     if before == DemandStatus.APPROVED:

@@ -27,6 +27,7 @@ from academy.listing import paginate
 from academy.policy import PUBLIC, Role, allow
 from academy.privacy import services as consents
 from academy.skills.models import Skill
+from academy.skills.services import offered_skills
 from academy.ui import STATUS_NAMES
 from academy.transactions import report
 
@@ -49,8 +50,9 @@ def _form_page(template: str, **context):
     return render_template(template, **context), 400 if request.method == "POST" else 200
 
 
-def _catalogue() -> list[Skill]:
-    return list(db.session.scalars(sa.select(Skill).order_by(Skill.id)))
+def _catalogue(keeping=()) -> list[Skill]:
+    """The skills a demand form offers: those in use, and the retired ones the demand already requires."""
+    return sorted(offered_skills(keeping), key=lambda s: s.id)
 
 
 def _own_company() -> Company:
@@ -178,7 +180,7 @@ def edit_demand(demand_id: int):
     if demand.status == DemandStatus.CLOSED:
         flash(_("A closed demand cannot be changed."), "error")
         return redirect(url_for("companies.demand_detail", demand_id=demand.id))
-    form = demand_form(_catalogue(), obj=demand)
+    form = demand_form(_catalogue([s.skill_id for s in demand.skills]), obj=demand)
     if request.method == "GET":
         form.set_skill_levels({s.skill_id: s.min_level for s in demand.skills})
     if form.validate_on_submit():

@@ -3,7 +3,17 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, FloatField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    FloatField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from academy.skills.models import LEVELS, Skill
@@ -50,3 +60,37 @@ class GradeForm(RRNRejectingForm, FlaskForm):
     score = FloatField(_l("Score (after late penalty)"), validators=[InputRequired(), finite])
     late_penalty = FloatField(_l("Late penalty (points taken off)"), default=0.0, validators=[Optional(), finite])
     feedback = TextAreaField(_l("Feedback"), validators=[Length(max=5000)])
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several ids as checkboxes; the service, not the form, says which ids are acceptable (and why not)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, coerce=int, validate_choice=False, **kwargs)
+
+
+class LatePolicyForm(FlaskForm):
+    # Ranges are the service's rule (academy.courses.administration.check_late_policy), which says what is wrong.
+    late_percent_per_day = IntegerField(_l("Late deduction per started day (percent)"), default=10, validators=[InputRequired()])
+    late_max_deduction = IntegerField(_l("Maximum late deduction (percent)"), default=50, validators=[InputRequired()])
+    late_cutoff_days = IntegerField(_l("Cut-off (days after the due date)"), default=7, validators=[InputRequired()])
+
+
+class CourseForm(RRNRejectingForm, LatePolicyForm):
+    code = StringField(_l("Course code"), validators=[DataRequired(), Length(max=40)])
+    title_ko = StringField(_l("Title (Korean)"), validators=[DataRequired(), Length(max=120)])
+    title_en = StringField(_l("Title (English)"), validators=[DataRequired(), Length(max=120)])
+    nbgrader_course = StringField(_l("nbgrader course folder"), validators=[DataRequired(), Length(max=60)])
+    cohort_ids = CheckboxesField(_l("Cohorts"))
+    instructor_ids = CheckboxesField(_l("Instructors"))
+
+
+class BulkExtensionForm(RRNRejectingForm, FlaskForm):
+    student_ids = CheckboxesField(_l("Trainees"))
+    cohort_id = SelectField(_l("Or every trainee of a cohort"), coerce=int, choices=[], default=0)
+    days = IntegerField(_l("Extra days"), validators=[Optional()])
+    due_at = DateTimeLocalField(_l("Or a new due date (Seoul time)"), validators=[Optional(), within_years()])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

@@ -49,12 +49,18 @@ class Course(db.Model):
     late_percent_per_day: Mapped[int] = mapped_column(default=10)
     late_max_deduction: Mapped[int] = mapped_column(default=50)
     late_cutoff_days: Mapped[int] = mapped_column(default=7)
+    # An archived course is kept with all its history but hidden from trainees' lists and closed to new releases.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     instructors: Mapped[list[User]] = relationship(secondary=course_instructors)
     cohorts: Mapped[list[Cohort]] = relationship(secondary=course_cohorts)
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="course", order_by="Assignment.week", cascade="all, delete-orphan"
     )
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
     def title(self, locale: str) -> str:
         return self.title_ko if locale == "ko" else self.title_en

@@ -28,6 +28,7 @@ from academy.courses.models import (
 from academy.extensions import db
 from academy.notifications import events
 from academy.skills.models import LEVELS, Skill
+from academy.skills.services import SkillRetired, refuse_retired
 from academy.universities.models import Cohort
 from academy.util import utcnow
 from academy.validators import RRN_MESSAGE, looks_like_rrn
@@ -101,22 +102,24 @@ def _trainee_cohort_ids(user: User, statuses=(EnrollmentStatus.ACTIVE,)) -> list
     )
 
 
-def trainee_courses(user: User) -> list[Course]:
-    """Return the courses offered to the trainee's active or completed cohorts."""
+def trainee_courses(user: User, *, archived: bool = False) -> list[Course]:
+    """Return the courses offered to the trainee's active or completed cohorts (archived ones only if asked)."""
     cohort_ids = _trainee_cohort_ids(user, GRADEBOOK_STATUSES)
-    return list(
-        db.session.scalars(
-            sa.select(Course)
-            .join(course_cohorts, course_cohorts.c.course_id == Course.id)
-            .where(course_cohorts.c.cohort_id.in_(cohort_ids))
-            .distinct()
-            .order_by(Course.code)
-        )
+    query = (
+        sa.select(Course)
+        .join(course_cohorts, course_cohorts.c.course_id == Course.id)
+        .where(course_cohorts.c.cohort_id.in_(cohort_ids))
+        .distinct()
+        .order_by(Course.code)
     )
+    if not archived:
+        query = query.where(Course.archived_at.is_(None))
+    return list(db.session.scalars(query))
 
 
 def takes(user: User, course: Course) -> bool:
-    return any(c.id == course.id for c in trainee_courses(user))
+    # An archived course's history stays open to its trainees; only their list leaves it out.
+    return any(c.id == course.id for c in trainee_courses(user, archived=True))
 
 
 def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADEBOOK_STATUSES) -> list[tuple[User, Cohort]]:
@@ -220,6 +223,10 @@ def save_assignment(
     known = set(db.session.scalars(sa.select(Skill.id).where(Skill.id.in_(list(skills)))))
     if set(skills) - known or any(level not in LEVELS for level in skills.values()):
         raise CourseError(_l("Choose skills from the catalogue with levels 1 to 5."))
+    try:
+        refuse_retired(skills, [s.skill_id for s in assignment.skills] if assignment is not None else [])
+    except SkillRetired as exc:
+        raise CourseError(str(exc)) from None
     if assignment is not None and max_points < _highest_score(assignment):
         raise ScoreOutOfRange(_l("Some grades are above the new maximum points."))
     created = assignment is None
@@ -258,6 +265,8 @@ def set_due_date(assignment: Assignment, cohort: Cohort, due_at: datetime, relea
     """Set or change when an assignment is due for one cohort of its course."""
     if not any(c.id == cohort.id for c in assignment.course.cohorts):
         raise CourseError(_l("That cohort does not take this course."))
+    if assignment.course.archived_at is not None:
+        raise CourseError(_l("This course is archived: un-archive it first."))
     if released_at is not None and released_at > due_at:
         raise CourseError(_l("An assignment cannot be released after it is due."))
     due = db.session.scalar(
@@ -286,6 +295,8 @@ def release_now(assignment: Assignment, cohort_id: int | None) -> DueDate:
     )
     if due is None:
         raise CourseError(_l("Set this cohort's due date first, then release."))
+    if assignment.course.archived_at is not None:
+        raise CourseError(_l("This course is archived: un-archive it first."))
     from academy.integrations import nbgrader as releases
 
     try:

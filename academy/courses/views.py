@@ -8,12 +8,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from academy.auth.models import User
-from academy.courses import services
+from academy.courses import administration, services
 from academy.courses.forms import (
     AssignmentForm,
+    BulkExtensionForm,
+    CourseForm,
     DueDateForm,
     ExtensionForm,
     GradeForm,
+    LatePolicyForm,
     skill_levels,
     with_skill_levels,
 )
@@ -21,11 +24,13 @@ from academy.courses.models import Assignment, Course, DueDate, Extension
 from academy.audit.services import record_view
 from academy.extensions import db
 from academy.i18n import localized
+from academy.listing import paginate
 from academy.policy import Role, allow
 from academy.skills.models import Skill
+from academy.skills.services import offered_skills
 from academy.universities.models import Cohort
 from academy.validators import id_field
-from academy.transactions import report
+from academy.transactions import done, report
 
 bp = Blueprint("courses", __name__)
 
@@ -44,8 +49,17 @@ def _course_assignment(course: Course, assignment_id: int) -> Assignment:
     return assignment
 
 
-def _skills() -> list[Skill]:
-    return list(db.session.scalars(db.select(Skill).order_by(Skill.code)))
+def _skills(assignment: Assignment | None = None) -> list[Skill]:
+    """The skills an assignment form offers: those in use, and the retired ones it already evidences."""
+    return offered_skills([s.skill_id for s in assignment.skills] if assignment is not None else [])
+
+
+def _run_course(course_id: int) -> Course:
+    """Load a course the office runs, or one the signed-in instructor teaches."""
+    course = db.get_or_404(Course, course_id)
+    if current_user.role != Role.ADMIN and not services.teaches(current_user, course):
+        abort(403)
+    return course
 
 
 def _cohort_arg(course: Course) -> int | None:
@@ -77,7 +91,7 @@ def course_page(course_id: int):
 
 
 def _assignment_form(course: Course, assignment: Assignment | None):
-    skills = _skills()
+    skills = _skills(assignment)
     form_class = with_skill_levels(AssignmentForm, skills, lambda s: localized(s, "name"))
     form = form_class(obj=assignment)
     names = services.nbgrader_assignments(course)
@@ -316,6 +330,146 @@ def grade(course_id: int, assignment_id: int, student_id: int):
         "courses/grade_form.html", course=course, assignment=assignment, trainee=trainee, form=form,
         due_at=services.due_for(trainee, assignment),
     ), status
+
+
+# --- the office: course administration ------------------------------------------------------
+
+
+def _form_page(template: str, **context):
+    """Show a form page: 200 to fill it in, 400 when what was posted is refused (the page says why)."""
+    return render_template(template, **context), 400 if request.method == "POST" else 200
+
+
+def _rows(model, ids: list[int]) -> list:
+    """Load the rows of these ids; an id that names nothing is not found."""
+    rows = list(db.session.scalars(db.select(model).where(model.id.in_(ids)))) if ids else []
+    if len(rows) != len(set(ids)):
+        abort(404)
+    return rows
+
+
+def _course_form(course: Course | None) -> CourseForm:
+    form = CourseForm(obj=course)
+    form.cohort_ids.choices = [(c.id, f"{localized(c.university, 'name')} {c.name}")
+                               for c in db.session.scalars(db.select(Cohort).order_by(Cohort.year.desc(), Cohort.name))]
+    form.instructor_ids.choices = [(u.id, f"{u.name} · {u.email}") for u in db.session.scalars(
+        db.select(User).where(User.role == Role.INSTRUCTOR).order_by(User.name))]
+    if course is not None and request.method == "GET":
+        form.cohort_ids.data = [c.id for c in course.cohorts]
+        form.instructor_ids.data = [u.id for u in course.instructors]
+    return form
+
+
+@bp.get("/admin/courses")
+@allow(Role.ADMIN)
+def course_list():
+    """List every course with its folder, cohorts, instructors and whether it is archived, searchable."""
+    query = db.select(Course)
+    if request.args.get("archived") == "1":
+        query = query.where(Course.archived_at.is_not(None))
+    elif request.args.get("archived") != "all":
+        query = query.where(Course.archived_at.is_(None))
+    listing = paginate(
+        query,
+        sortable={"code": Course.code, "title": Course.title_ko, "folder": Course.nbgrader_course},
+        default_sort="code",
+        searchable=[Course.code, Course.title_ko, Course.title_en, Course.nbgrader_course],
+    )
+    return render_template("courses/admin_courses.html", listing=listing,
+                           folders=administration.course_folders())
+
+
+@bp.route("/admin/courses/new", methods=["GET", "POST"])
+@allow(Role.ADMIN)
+def new_course():
+    """Create a course on an nbgrader course folder, with its cohorts, instructors and late policy."""
+    return _save_course(None)
+
+
+@bp.route("/admin/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@allow(Role.ADMIN)
+def edit_course(course_id: int):
+    """Change a course's code, titles, folder, cohorts, instructors or late policy."""
+    return _save_course(db.get_or_404(Course, course_id))
+
+
+def _save_course(course: Course | None):
+    form = _course_form(course)
+    if form.validate_on_submit():
+        try:
+            administration.save_course(
+                course, code=form.code.data, title_ko=form.title_ko.data, title_en=form.title_en.data,
+                folder=form.nbgrader_course.data.strip(), cohorts=_rows(Cohort, form.cohort_ids.data or []),
+                instructors=_rows(User, form.instructor_ids.data or []),
+                late_percent_per_day=form.late_percent_per_day.data, late_max_deduction=form.late_max_deduction.data,
+                late_cutoff_days=form.late_cutoff_days.data,
+            )
+        except services.CourseError as exc:
+            report(exc)
+            course = db.session.get(Course, course.id) if course is not None else None
+        else:
+            return done(_("Course saved."), "courses.course_list")
+    return _form_page("courses/course_form.html", form=form, course=course, folders=administration.course_folders())
+
+
+@bp.post("/admin/courses/<int:course_id>/archive")
+@allow(Role.ADMIN)
+def archive_course(course_id: int):
+    """Archive a course: hidden from trainees' lists, closed to releases, its history kept."""
+    administration.archive_course(db.get_or_404(Course, course_id))
+    return done(_("Course archived."), "courses.course_list")
+
+
+@bp.post("/admin/courses/<int:course_id>/unarchive")
+@allow(Role.ADMIN)
+def unarchive_course(course_id: int):
+    """Bring an archived course back."""
+    administration.unarchive_course(db.get_or_404(Course, course_id))
+    return done(_("Course restored."), "courses.course_list")
+
+
+@bp.route("/courses/<int:course_id>/late-policy", methods=["GET", "POST"])
+@allow(Role.ADMIN, Role.INSTRUCTOR)
+def late_policy(course_id: int):
+    """Set the course's late policy: percent per day, maximum deduction, cut-off (office or its instructors)."""
+    course = _run_course(course_id)
+    form = LatePolicyForm(obj=course)
+    if form.validate_on_submit():
+        try:
+            administration.set_late_policy(course, form.late_percent_per_day.data, form.late_max_deduction.data,
+                                           form.late_cutoff_days.data)
+        except services.CourseError as exc:
+            report(exc)
+            course = db.get_or_404(Course, course_id)
+        else:
+            return done(_("Late policy saved."), "courses.late_policy", course_id=course.id)
+    return _form_page("courses/late_policy.html", form=form, course=course)
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/extensions/bulk", methods=["GET", "POST"])
+@allow(Role.ADMIN, Role.INSTRUCTOR)
+def bulk_extensions(course_id: int, assignment_id: int):
+    """Grant one assignment's extension to several trainees at once (ticked, or a whole cohort): all or none."""
+    course = _run_course(course_id)
+    assignment = _course_assignment(course, assignment_id)
+    roster = services.course_trainees(course, statuses=("active",))
+    form = BulkExtensionForm()
+    form.student_ids.choices = [(u.id, f"{u.name} · {c.name}") for u, c in roster]
+    form.cohort_id.choices = [(0, "—")] + [(c.id, f"{localized(c.university, 'name')} {c.name}") for c in course.cohorts]
+    if form.validate_on_submit():
+        ids = list(form.student_ids.data or [])
+        ids += [u.id for u, c in roster if form.cohort_id.data and c.id == form.cohort_id.data]
+        try:
+            count = administration.grant_extensions(
+                assignment, _rows(User, list(dict.fromkeys(ids))), reason=form.reason.data, by=current_user,
+                days=form.days.data, due_at=services.local_to_utc(form.due_at.data) if form.due_at.data else None,
+            )
+        except services.CourseError as exc:
+            report(exc)
+        else:
+            return done(_("Extensions granted: %(count)s.", count=count), "courses.bulk_extensions",
+                        course_id=course.id, assignment_id=assignment.id)
+    return _form_page("courses/bulk_extensions.html", form=form, course=course, assignment=assignment)
 
 
 # --- trainee --------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """The skills catalogue shared by assignments, trainee profiles and company demands."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from academy.extensions import db
+from academy.util import UTCDateTime
 
 LEVELS = range(1, 6)  # 1 = aware ... 5 = can teach it
 
@@ -22,6 +25,12 @@ class Skill(db.Model):
     name_en: Mapped[str] = mapped_column(sa.String(80))
     description_ko: Mapped[str] = mapped_column(sa.Text, default="")
     description_en: Mapped[str] = mapped_column(sa.Text, default="")
+    # A retired skill is offered for no new demand, assignment or profile; evidence already recorded keeps it.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
     def name(self, locale: str) -> str:
         return self.name_ko if locale == "ko" else self.name_en

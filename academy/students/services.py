@@ -11,6 +11,7 @@ from academy.audit.services import record
 from academy.auth.models import User
 from academy.extensions import db
 from academy.skills.models import LEVELS, Skill
+from academy.skills.services import SkillRetired, refuse_retired
 from academy.students.models import Profile, ProfileSkill, Project
 from academy.validators import RRN_MESSAGE, looks_like_rrn
 
@@ -76,6 +77,10 @@ def update_profile(user: User, *, headline: str, about: str, major: str, phone: 
     before = {"headline": profile.headline, "major": profile.major, "phone": bool(profile.phone)}
     profile.headline, profile.about, profile.major, profile.phone = headline.strip(), about.strip(), major.strip(), phone
     current = {s.skill_id: s for s in db.session.scalars(sa.select(ProfileSkill).where(ProfileSkill.user_id == user.id))}
+    try:  # a retired skill is offered to no one new; a trainee who claimed it already may keep it
+        refuse_retired(skills, current)
+    except SkillRetired as exc:
+        raise ProfileError(str(exc)) from None
     for skill_id, row in current.items():
         if skill_id not in skills:
             db.session.delete(row)

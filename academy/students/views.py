@@ -12,6 +12,7 @@ from academy.extensions import db
 from academy.i18n import localized
 from academy.policy import Role, allow
 from academy.skills.models import Skill
+from academy.skills.services import offered_skills
 from academy.students import privacy, services
 from academy.students.forms import ProfileForm, ProjectForm
 from academy.students.models import Project
@@ -21,7 +22,8 @@ bp = Blueprint("students", __name__)
 
 
 def _skills() -> list[Skill]:
-    return list(db.session.scalars(db.select(Skill).order_by(Skill.code)))
+    """The skills the profile form offers: those in use, and the retired ones the trainee already claims."""
+    return offered_skills(services.skill_levels_of(current_user))
 
 
 @bp.route("/my/profile", methods=["GET", "POST"])

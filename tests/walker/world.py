@@ -273,6 +273,8 @@ def build_world(app) -> World:
         "certificate_id": {"*": ([certs[s_a.id].id], [certs[s_b.id].id])},
         "request_id": {"*": ([privacy_a.id], [privacy_b.id])},
         "notification_id": {"*": ([note_a.id], [note_b.id])},
+        # The catalogue is the office's alone: one skill with evidence, one that nothing names.
+        "skill_id": {"*": ([skill.id], [db.session.scalar(sa.select(Skill.id).where(Skill.code == "mlops"))])},
     }
     db.session.commit()
     return w
