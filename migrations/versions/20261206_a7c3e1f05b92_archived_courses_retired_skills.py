@@ -4,7 +4,7 @@ A course the office archives keeps its history but is hidden from trainees and c
 office retires is offered for nothing new while the evidence already recorded keeps pointing at it.
 
 Revision ID: a7c3e1f05b92
-Revises: d4a1c7e9b2f3
+Revises: e41a7c9b3d26
 Create Date: 2026-12-06 20:40:00
 
 """
@@ -16,7 +16,7 @@ import academy.util
 
 # revision identifiers, used by Alembic.
 revision = 'a7c3e1f05b92'
-down_revision = 'd4a1c7e9b2f3'
+down_revision = 'e41a7c9b3d26'
 branch_labels = None
 depends_on = None
 
