@@ -53,6 +53,8 @@ course.instructors.append(create_user("instructor01@academy.test", "강사", "in
                                       check_password=False))
 create_user("recruiter01@academy.test", "채용 담당자", "recruiter", "{password}", company_id=company.id,
             check_password=False)
+from academy.privacy.seed import seed_consents
+seed_consents()  # the trainees and the recruiter have given the privacy policy's consent
 db.session.commit()
 from academy.auth.models import User
 print(json.dumps(dict(db.session.execute(db.select(User.email, User.id)).all())))
