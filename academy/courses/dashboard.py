@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -142,25 +143,45 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
 def _lab_charts(lab: LabStat) -> dict[str, str]:
     charts = {}
     if lab.graded:
-        fig, ax = figure(4.2, 2.2)
-        ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], lab.histogram, color=BRAND)
-        ax.set_xlabel("점수 (%) / score (%)")
-        ax.set_ylabel("교육생 / trainees")
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        charts["scores"] = svg_data_url(fig)
+        charts["scores"] = _score_chart(tuple(lab.histogram))
     if lab.tests:
         tests = sorted(lab.tests, key=lambda t: -t.fail_rate)
-        charts["tests"] = hbar([t.grade_id for t in tests], [t.fail_rate for t in tests], xmax=100,
-                               xlabel="실패율 (%) / failed (%)", color=ERR)
+        charts["tests"] = _tests_chart(tuple((t.grade_id, t.fail_rate) for t in tests))
     if lab.timeline:
         hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
-        fig, ax = figure(4.2, 2.0)
-        ax.bar(hours, [lab.timeline.get(h, 0) for h in hours], width=5.5, align="edge",
-               color=[OK if h < 0 else ERR for h in hours])
-        ax.axvline(0, color=INK, linewidth=1)
-        ax.set_xlabel("마감 기준 시간 / hours from the due date")
-        ax.set_ylabel("제출 / submissions")
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        charts["timeline"] = svg_data_url(fig)
+        charts["timeline"] = _timeline_chart(tuple(lab.timeline.get(h, 0) for h in hours))
     return charts
+
+
+# Each chart is a pure function of its numbers, so the same numbers give the same image: drawing one with
+# matplotlib costs tens of milliseconds, and a dashboard shows three per lab. The caches (and academy.charts.hbar's) hold the images
+# of the numbers seen last (a changed grade changes the numbers, so nothing stale can be served).
+CHART_CACHE = 256
+
+
+@lru_cache(maxsize=CHART_CACHE)
+def _score_chart(histogram: tuple[int, ...]) -> str:
+    fig, ax = figure(4.2, 2.2)
+    ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], histogram, color=BRAND)
+    ax.set_xlabel("점수 (%) / score (%)")
+    ax.set_ylabel("교육생 / trainees")
+    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return svg_data_url(fig)
+
+
+def _tests_chart(fail_rates: tuple[tuple[str, float], ...]) -> str:
+    return hbar([g for g, _r in fail_rates], [r for _g, r in fail_rates], xmax=100,
+                xlabel="실패율 (%) / failed (%)", color=ERR)
+
+
+@lru_cache(maxsize=CHART_CACHE)
+def _timeline_chart(counts: tuple[int, ...]) -> str:
+    hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
+    fig, ax = figure(4.2, 2.0)
+    ax.bar(hours, counts, width=5.5, align="edge", color=[OK if h < 0 else ERR for h in hours])
+    ax.axvline(0, color=INK, linewidth=1)
+    ax.set_xlabel("마감 기준 시간 / hours from the due date")
+    ax.set_ylabel("제출 / submissions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return svg_data_url(fig)
