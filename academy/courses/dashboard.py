@@ -102,12 +102,16 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
     cells_by_lab: dict[int, dict[tuple[str, str], TestStat]] = {a.id: {} for a in book.assignments}
     sub_lab = {sub_id: assignment_id for (assignment_id, _s), sub_id in newest_graded.items()}
     if sub_lab:
-        for cell in db.session.scalars(sa.select(SubmissionCell).where(SubmissionCell.submission_id.in_(sub_lab))
-                                       .order_by(SubmissionCell.position)):
-            stats = cells_by_lab[sub_lab[cell.submission_id]]
-            stat = stats.setdefault((cell.notebook, cell.grade_id), TestStat(cell.notebook, cell.grade_id, cell.max_score))
+        # Plain rows, not objects: a class's newest submissions have thousands of cells.
+        cells = db.session.execute(
+            sa.select(SubmissionCell.submission_id, SubmissionCell.notebook, SubmissionCell.grade_id,
+                      SubmissionCell.score, SubmissionCell.max_score)
+            .where(SubmissionCell.submission_id.in_(sub_lab)).order_by(SubmissionCell.position)).all()
+        for submission_id, notebook, grade_id, score, max_score in cells:
+            stats = cells_by_lab[sub_lab[submission_id]]
+            stat = stats.setdefault((notebook, grade_id), TestStat(notebook, grade_id, max_score))
             stat.graded += 1
-            stat.passed += cell.score >= cell.max_score
+            stat.passed += score >= max_score
 
     labs, troubles = [], {r.trainee.id: ([], []) for r in book.rows}
     for a in book.assignments:
