@@ -49,6 +49,26 @@ def seed_demo(password: str) -> None:
         click.echo(f"  {role:<12} {email}")
 
 
+@academy_cli.command("seed-scale")
+@click.option("--years", default=10, show_default=True, type=click.IntRange(1, 80), help="Years of academy history.")
+@click.option("--seed", default=2027, show_default=True, help="Random seed: the same seed gives the same data.")
+@click.option("--password", default="academy-scale-2027", show_default=True, help="Password of every account.")
+@click.option("--force", is_flag=True, help="Empty EVERY table of this database first (all its data is lost).")
+def seed_scale(years: int, seed: int, password: str, force: bool) -> None:
+    """Fill an empty database with years of plausible academy data, for benchmarks (PostgreSQL expected)."""
+    from academy.scale_seed import ScaleRefused, seed_scale as fill
+
+    try:
+        counts, logins = fill(years, seed, password, force=force, progress=click.echo)
+    except ScaleRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{sum(counts.values())} rows. One login per role (password: {password}):")
+    for role, email in logins.items():
+        click.echo(f"  {role:<12} {email}")
+
+
 @academy_cli.command("import-trainees")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--links-out", type=click.Path(dir_okay=False, path_type=Path),

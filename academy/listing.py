@@ -19,6 +19,8 @@ class Listing:
     sort: str
     direction: str
     q: str
+    # True when there are more than count_limit matches: total is then that limit, not the exact count.
+    capped: bool = False
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Return the query arguments of this listing with some changed (for links)."""
@@ -35,8 +37,13 @@ def paginate(
     default_direction: str = "asc",
     searchable: list[Any] = (),  # type: ignore[assignment]
     scalars: bool = True,
+    count_limit: int | None = None,
 ) -> Listing:
-    """Apply the request's search, sort and page to a select and return one page."""
+    """Apply the request's search, sort and page to a select and return one page.
+
+    With count_limit, matches are counted only up to that many (the pages say "more than"), so a list of
+    years of rows costs the same to show as a list of one year's.
+    """
     q = request.args.get("q", "").strip()[:100]
     if q and searchable:
         pattern = f"%{q.lower()}%"
@@ -49,7 +56,12 @@ def paginate(
     direction = "desc" if direction == "desc" else "asc"
     column = sortable[sort]
     query = query.order_by(column.desc() if direction == "desc" else column.asc())
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+    counted = query.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
+    capped = count_limit is not None and total > count_limit
+    total = min(total, count_limit) if capped else total
     size = current_app.config["PAGE_SIZE"]
     pages = max(1, -(-total // size))
     try:
@@ -59,4 +71,4 @@ def paginate(
     query = query.limit(size).offset((page - 1) * size)
     result = db.session.execute(query)
     items = list(result.scalars()) if scalars else list(result)
-    return Listing(items, total, page, pages, sort, direction, q)
+    return Listing(items, total, page, pages, sort, direction, q, capped)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_babel import gettext
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from academy.admissions.models import (
@@ -325,7 +326,9 @@ def applications_query(university_id: int, cohort_id: int | None = None, status:
 
 def roster_query(cohort: Cohort, status: str | None = EnrollmentStatus.ACTIVE) -> sa.Select:
     """Select a cohort's enrolments (active ones by default) joined with the trainees."""
-    query = sa.select(Enrollment).join(User, User.id == Enrollment.student_id).where(Enrollment.cohort_id == cohort.id)
+    query = (sa.select(Enrollment).join(User, User.id == Enrollment.student_id)
+             .options(contains_eager(Enrollment.trainee))  # the trainee of every row, in the same query
+             .where(Enrollment.cohort_id == cohort.id))
     if status is not None:
         query = query.where(Enrollment.status == status)
     return query

@@ -7,14 +7,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from academy.extensions import db
-from academy.util import created_at_column
+from academy.util import UTCDateTime, utcnow
 
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
+    __table_args__ = (
+        # The course pages and rosters that list trainees are found by what they showed (a trainee's export).
+        sa.Index("ix_audit_entries_object", "object_type", "object_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = created_at_column()
+    # Indexed: the log is read newest first, a page at a time, out of years of entries.
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
     # Who acted; None for the system (CLI, scheduled jobs).
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # What happened, as a dotted verb: "student.viewed", "application.decided", "access.denied".

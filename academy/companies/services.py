@@ -12,6 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, selectinload
 from flask_babel import gettext as _
 
 from academy.audit.services import record
@@ -329,7 +330,14 @@ def visible_demands() -> sa.Select:
 
 def shown_demands() -> list[Demand]:
     """List the demands trainees may see, soonest start first."""
-    return list(db.session.scalars(visible_demands().order_by(Demand.start_date, Demand.id)))
+    return list(db.session.scalars(shown_demands_query().order_by(Demand.start_date, Demand.id)))
+
+
+def shown_demands_query() -> sa.Select:
+    """Return a select of the demands trainees may see, with their company and skills loaded in two queries
+    (not two per row)."""
+    return visible_demands().options(
+        contains_eager(Demand.company), selectinload(Demand.skills).joinedload(DemandSkill.skill))
 
 
 def shown_demand(demand_id: int) -> Demand | None:

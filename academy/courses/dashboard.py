@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -101,12 +102,16 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
     cells_by_lab: dict[int, dict[tuple[str, str], TestStat]] = {a.id: {} for a in book.assignments}
     sub_lab = {sub_id: assignment_id for (assignment_id, _s), sub_id in newest_graded.items()}
     if sub_lab:
-        for cell in db.session.scalars(sa.select(SubmissionCell).where(SubmissionCell.submission_id.in_(sub_lab))
-                                       .order_by(SubmissionCell.position)):
-            stats = cells_by_lab[sub_lab[cell.submission_id]]
-            stat = stats.setdefault((cell.notebook, cell.grade_id), TestStat(cell.notebook, cell.grade_id, cell.max_score))
+        # Plain rows, not objects: a class's newest submissions have thousands of cells.
+        cells = db.session.execute(
+            sa.select(SubmissionCell.submission_id, SubmissionCell.notebook, SubmissionCell.grade_id,
+                      SubmissionCell.score, SubmissionCell.max_score)
+            .where(SubmissionCell.submission_id.in_(sub_lab)).order_by(SubmissionCell.position)).all()
+        for submission_id, notebook, grade_id, score, max_score in cells:
+            stats = cells_by_lab[sub_lab[submission_id]]
+            stat = stats.setdefault((notebook, grade_id), TestStat(notebook, grade_id, max_score))
             stat.graded += 1
-            stat.passed += cell.score >= cell.max_score
+            stat.passed += score >= max_score
 
     labs, troubles = [], {r.trainee.id: ([], []) for r in book.rows}
     for a in book.assignments:
@@ -142,25 +147,45 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
 def _lab_charts(lab: LabStat) -> dict[str, str]:
     charts = {}
     if lab.graded:
-        fig, ax = figure(4.2, 2.2)
-        ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], lab.histogram, color=BRAND)
-        ax.set_xlabel("점수 (%) / score (%)")
-        ax.set_ylabel("교육생 / trainees")
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        charts["scores"] = svg_data_url(fig)
+        charts["scores"] = _score_chart(tuple(lab.histogram))
     if lab.tests:
         tests = sorted(lab.tests, key=lambda t: -t.fail_rate)
-        charts["tests"] = hbar([t.grade_id for t in tests], [t.fail_rate for t in tests], xmax=100,
-                               xlabel="실패율 (%) / failed (%)", color=ERR)
+        charts["tests"] = _tests_chart(tuple((t.grade_id, t.fail_rate) for t in tests))
     if lab.timeline:
         hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
-        fig, ax = figure(4.2, 2.0)
-        ax.bar(hours, [lab.timeline.get(h, 0) for h in hours], width=5.5, align="edge",
-               color=[OK if h < 0 else ERR for h in hours])
-        ax.axvline(0, color=INK, linewidth=1)
-        ax.set_xlabel("마감 기준 시간 / hours from the due date")
-        ax.set_ylabel("제출 / submissions")
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        charts["timeline"] = svg_data_url(fig)
+        charts["timeline"] = _timeline_chart(tuple(lab.timeline.get(h, 0) for h in hours))
     return charts
+
+
+# Each chart is a pure function of its numbers, so the same numbers give the same image: drawing one with
+# matplotlib costs tens of milliseconds, and a dashboard shows three per lab. The caches (and academy.charts.hbar's) hold the images
+# of the numbers seen last (a changed grade changes the numbers, so nothing stale can be served).
+CHART_CACHE = 256
+
+
+@lru_cache(maxsize=CHART_CACHE)
+def _score_chart(histogram: tuple[int, ...]) -> str:
+    fig, ax = figure(4.2, 2.2)
+    ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], histogram, color=BRAND)
+    ax.set_xlabel("점수 (%) / score (%)")
+    ax.set_ylabel("교육생 / trainees")
+    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return svg_data_url(fig)
+
+
+def _tests_chart(fail_rates: tuple[tuple[str, float], ...]) -> str:
+    return hbar([g for g, _r in fail_rates], [r for _g, r in fail_rates], xmax=100,
+                xlabel="실패율 (%) / failed (%)", color=ERR)
+
+
+@lru_cache(maxsize=CHART_CACHE)
+def _timeline_chart(counts: tuple[int, ...]) -> str:
+    hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
+    fig, ax = figure(4.2, 2.0)
+    ax.bar(hours, counts, width=5.5, align="edge", color=[OK if h < 0 else ERR for h in hours])
+    ax.axvline(0, color=INK, linewidth=1)
+    ax.set_xlabel("마감 기준 시간 / hours from the due date")
+    ax.set_ylabel("제출 / submissions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return svg_data_url(fig)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from academy.admissions.models import Enrollment, EnrollmentStatus
 from academy.audit.services import record
@@ -78,11 +79,24 @@ def local_to_utc(value: datetime) -> datetime:
 # --- who may see what -----------------------------------------------------------------------
 
 
+def get_course_outline(course_id: int) -> Course | None:
+    """Return a course with what its pages show loaded in a fixed few queries: instructors, cohorts and their
+    universities, assignments with their skills and due dates (not a query or three per assignment)."""
+    assignments = selectinload(Course.assignments)
+    return db.session.scalar(
+        sa.select(Course).where(Course.id == course_id).options(
+            selectinload(Course.instructors), selectinload(Course.cohorts).joinedload(Cohort.university),
+            assignments.selectinload(Assignment.skills).joinedload(AssignmentSkill.skill),
+            assignments.selectinload(Assignment.due_dates))
+        .execution_options(populate_existing=True))
+
+
 def courses_taught(user: User) -> list[Course]:
     """Return the courses the instructor teaches."""
     return list(
         db.session.scalars(
             sa.select(Course)
+            .options(selectinload(Course.cohorts), selectinload(Course.assignments))
             .join(course_instructors, course_instructors.c.course_id == Course.id)
             .where(course_instructors.c.user_id == user.id)
             .order_by(Course.code)
@@ -371,6 +385,26 @@ def due_for(trainee: User, assignment: Assignment, *, with_extension: bool = Tru
     )
 
 
+def dues_for(trainee: User, assignments: list[Assignment]) -> dict[int, datetime | None]:
+    """Return due_for(trainee, a) for each assignment's id, in three queries for them all."""
+    ids = [a.id for a in assignments]
+    if not ids:
+        return {}
+    extensions = dict(db.session.execute(
+        sa.select(Extension.assignment_id, Extension.due_at)
+        .where(Extension.student_id == trainee.id, Extension.assignment_id.in_(ids))).tuples().all())
+    # Only the cohorts that take each assignment's course count; a trainee in two gets the later date.
+    mine = _trainee_cohort_ids(trainee, GRADEBOOK_STATUSES)
+    dues = dict(db.session.execute(
+        sa.select(DueDate.assignment_id, sa.func.max(DueDate.due_at))
+        .join(Assignment, Assignment.id == DueDate.assignment_id)
+        .join(course_cohorts, sa.and_(course_cohorts.c.course_id == Assignment.course_id,
+                                      course_cohorts.c.cohort_id == DueDate.cohort_id))
+        .where(DueDate.assignment_id.in_(ids), DueDate.cohort_id.in_(mine))
+        .group_by(DueDate.assignment_id)).tuples().all())
+    return {i: extensions.get(i) or dues.get(i) for i in ids}
+
+
 # --- grades ---------------------------------------------------------------------------------
 
 
@@ -629,19 +663,29 @@ class MyAssignment:
 
 
 def my_assignments(trainee: User, course: Course) -> list[MyAssignment]:
-    """Return each assignment of the course with the trainee's due date, extension and grade."""
-    extensions = {
-        e.assignment_id: e.due_at
-        for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == trainee.id))
-    }
-    rows = []
-    for a in course.assignments:
-        rows.append(
-            MyAssignment(
-                assignment=a,
-                due_at=extensions.get(a.id) or due_for(trainee, a, with_extension=False),
-                extended=a.id in extensions,
-                grade=get_grade(a, trainee),
-            )
-        )
-    return rows
+    """Return each assignment of the course with the trainee's due date, extension and grade.
+
+    A fixed few queries for the whole course, whatever its length (not due_for and get_grade per assignment).
+    """
+    assignments = list(course.assignments)
+    ids = [a.id for a in assignments]
+    extended = set(db.session.scalars(
+        sa.select(Extension.assignment_id).where(Extension.student_id == trainee.id, Extension.assignment_id.in_(ids))))
+    dues = dues_for(trainee, assignments)
+    grades = {g.assignment_id: g for g in db.session.scalars(
+        sa.select(Grade).where(Grade.student_id == trainee.id, Grade.assignment_id.in_(ids)))}
+    return [MyAssignment(assignment=a, due_at=dues[a.id], extended=a.id in extended, grade=grades.get(a.id))
+            for a in assignments]
+    extensions = dict(db.session.execute(
+        sa.select(Extension.assignment_id, Extension.due_at)
+        .where(Extension.student_id == trainee.id, Extension.assignment_id.in_(ids))).tuples().all())
+    course_cohort_ids = {c.id for c in course.cohorts}
+    mine = [cid for cid in _trainee_cohort_ids(trainee, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
+    # A trainee in two cohorts of the course gets the later of their dates (as due_for).
+    dues = dict(db.session.execute(
+        sa.select(DueDate.assignment_id, sa.func.max(DueDate.due_at))
+        .where(DueDate.assignment_id.in_(ids), DueDate.cohort_id.in_(mine)).group_by(DueDate.assignment_id)).tuples().all())
+    grades = {g.assignment_id: g for g in db.session.scalars(
+        sa.select(Grade).where(Grade.student_id == trainee.id, Grade.assignment_id.in_(ids)))}
+    return [MyAssignment(assignment=a, due_at=extensions.get(a.id) or dues.get(a.id), extended=a.id in extensions,
+                         grade=grades.get(a.id)) for a in assignments]

@@ -36,7 +36,7 @@ bp = Blueprint("courses", __name__)
 
 
 def _taught_course(course_id: int) -> Course:
-    course = db.get_or_404(Course, course_id)
+    course = services.get_course_outline(course_id) or abort(404)
     if not services.teaches(current_user, course):
         abort(403)
     return course

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from academy.admissions.models import Application, Enrollment
 from academy.auth.models import User
@@ -114,7 +115,9 @@ def trainee_todo(user: User) -> Todo:
     todo.rows["upcoming"] = [(a, d, g) for a, d, g in due if d >= now and g is None][:8]
     todo.rows["grades"] = [(a, d, g) for a, d, g in due if g is not None][-5:]
     todo.rows["applications"] = list(
-        db.session.scalars(sa.select(Application).where(Application.student_id == user.id).order_by(Application.submitted_at.desc()))
+        db.session.scalars(sa.select(Application).where(Application.student_id == user.id)
+                           .options(joinedload(Application.cohort).joinedload(Cohort.university))  # shown per row
+                           .order_by(Application.submitted_at.desc()))
     )
     todo.rows["enrollments"] = list(
         db.session.scalars(sa.select(Enrollment).where(Enrollment.student_id == user.id))

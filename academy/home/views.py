@@ -19,6 +19,14 @@ def index():
     return redirect(url_for(f"home.{current_user.role}"))
 
 
+@bp.get("/healthz")
+@allow(PUBLIC)
+def healthz():
+    """Answer that the portal process is up, touching nothing else (load balancers; the bare endpoint of
+    bench/bench_portal.py)."""
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
 @bp.get("/home/admin")
 @allow(Role.ADMIN)
 def admin():

@@ -14,6 +14,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 
 from academy.admissions.models import Enrollment, EnrollmentStatus
 from academy.audit.services import record
@@ -229,7 +230,8 @@ def publish_round(match_round: MatchRound, by: User) -> MatchRound:
 
 
 def outcomes(match_round: MatchRound, demand_id: int | None = None) -> list[MatchOutcome]:
-    query = sa.select(MatchOutcome).where(MatchOutcome.round_id == match_round.id)
+    query = sa.select(MatchOutcome).where(MatchOutcome.round_id == match_round.id).options(
+        joinedload(MatchOutcome.trainee), joinedload(MatchOutcome.demand))
     if demand_id is not None:
         query = query.where(MatchOutcome.demand_id == demand_id)
     return list(db.session.scalars(query.order_by(MatchOutcome.demand_id, MatchOutcome.choice, MatchOutcome.id)))
@@ -261,15 +263,16 @@ def fills_of(demand_ids: list[int]) -> dict[int, DemandFill]:
 
 
 def all_rounds() -> list[MatchRound]:
-    """List every match round, newest first."""
-    return list(db.session.scalars(sa.select(MatchRound).order_by(MatchRound.id.desc())))
+    """List every match round, newest first, with its cohort and university (one query, not two per round)."""
+    return list(db.session.scalars(sa.select(MatchRound).options(
+        joinedload(MatchRound.cohort).joinedload(Cohort.university)).order_by(MatchRound.id.desc())))
 
 
-def matchable_demands() -> list[tuple[Demand, DemandFill | None]]:
-    """List approved and closed demands with their place counters, for the office's overview."""
-    return list(db.session.execute(
-        sa.select(Demand, DemandFill).outerjoin(DemandFill, DemandFill.demand_id == Demand.id)
-        .where(Demand.status.in_((DemandStatus.APPROVED, DemandStatus.CLOSED))).order_by(Demand.id)).tuples())
+def matchable_demands_query() -> sa.Select:
+    """Return a select of (demand, its place counter) for approved and closed demands, companies loaded with them."""
+    return (sa.select(Demand, DemandFill).outerjoin(DemandFill, DemandFill.demand_id == Demand.id)
+            .options(joinedload(Demand.company))
+            .where(Demand.status.in_((DemandStatus.APPROVED, DemandStatus.CLOSED))))
 
 
 def count_active_consents(match_round: MatchRound) -> int:
@@ -280,4 +283,5 @@ def count_active_consents(match_round: MatchRound) -> int:
 
 def round_demands(match_round: MatchRound) -> list[RoundDemand]:
     """List the demands taking part in the round, with their rank lists' state."""
-    return list(db.session.scalars(sa.select(RoundDemand).where(RoundDemand.round_id == match_round.id)))
+    return list(db.session.scalars(sa.select(RoundDemand).where(RoundDemand.round_id == match_round.id)
+                                   .options(joinedload(RoundDemand.demand).joinedload(Demand.company))))

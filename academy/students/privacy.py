@@ -86,6 +86,12 @@ def _audit_detail(entry: AuditEntry) -> Any:
     return detail
 
 
+# The sections of a trainee's export, in order (export_trainee_data builds them; the My data page names them).
+EXPORT_SECTIONS = ("account", "applications", "application_history", "enrolments", "profile", "skills", "projects",
+                   "grades", "extensions", "audit", "competencies", "consents", "match_outcomes", "offers",
+                   "placements")
+
+
 def export_trainee_data(user: User) -> dict[str, list[dict[str, Any]]]:
     """Gather everything the portal keeps about the trainee, one list of rows per section."""
     applications = list(

@@ -98,7 +98,8 @@ def remove_project(project_id: int):
 @allow(Role.STUDENT)
 def my_data():
     """Explain what the portal keeps about me and offer it as JSON or as a zip of CSV files."""
-    return render_template("students/my_data.html", sections=list(privacy.export_trainee_data(current_user)))
+    # The page names the sections only: gathering the data itself waits for a download.
+    return render_template("students/my_data.html", sections=privacy.EXPORT_SECTIONS)
 
 
 @bp.get("/my/data.json")

@@ -15,6 +15,7 @@ from academy.auth.models import User
 from academy.courses.services import record_course_view, teaches
 from academy.courses.models import Assignment
 from academy.extensions import db
+from academy.listing import paginate
 from academy.policy import Role, allow
 from academy.submissions import services
 from academy.submissions.models import Submission, SubmissionStatus
@@ -87,11 +88,13 @@ def assignment_submissions(course_id: int, assignment_id: int):
         abort(404)
     if not teaches(current_user, assignment.course):
         abort(403)
-    subs = list(db.session.scalars(
-        sa.select(Submission).where(Submission.assignment_id == assignment.id).order_by(Submission.id.desc())))
+    # A page at a time, newest first: a class resubmits a lab hundreds of times.
+    listing = paginate(sa.select(Submission).where(Submission.assignment_id == assignment.id),
+                       sortable={"id": Submission.id}, default_sort="id", default_direction="desc")
+    subs = listing.items
     ids = {s.student_id for s in subs}
     names = {u.id: u.name for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
     if ids:  # the list names trainees: one audit entry per view, listing them (they see it in their data)
         record_course_view(assignment.course, f"submissions:{assignment.id}", sorted(ids))
     return render_template("submissions/assignment.html", assignment=assignment, course=assignment.course,
-                           submissions=subs, names=names)
+                           submissions=subs, names=names, listing=listing)

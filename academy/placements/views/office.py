@@ -8,8 +8,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from academy.audit.services import record
+from academy.companies.models import Demand
 from academy.extensions import db
 from academy.i18n import localized
+from academy.listing import paginate
 from academy.placements import rounds
 from academy.placements.forms import ActionForm, RoundForm, RunForm
 from academy.placements.models import MatchRound
@@ -35,8 +37,10 @@ def office_home():
     form = _cohort_choices(RoundForm())
     if form.retention_until.data is None:
         form.retention_until.data = (datetime.now(UTC) + timedelta(days=365)).date()
-    return render_template("placements/office_home.html", rounds=rounds.all_rounds(),
-                           demands=rounds.matchable_demands(), form=form)
+    # Demands a page at a time, newest first: every demand of every year would otherwise be on it.
+    listing = paginate(rounds.matchable_demands_query(), sortable={"id": Demand.id, "title": Demand.title},
+                       default_sort="id", default_direction="desc", searchable=[Demand.title], scalars=False)
+    return render_template("placements/office_home.html", rounds=rounds.all_rounds(), listing=listing, form=form)
 
 
 @bp.post("/admin/placements/rounds")

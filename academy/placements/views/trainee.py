@@ -7,8 +7,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from academy.companies.services import shown_demand, shown_demands
+from academy.companies.models import Company, Demand
+from academy.companies.services import shown_demand, shown_demands_query
 from academy.extensions import db
+from academy.listing import paginate
 from academy.placements import consent as consents
 from academy.placements import offers, rounds
 from academy.placements.forms import ActionForm, ConsentForm
@@ -35,8 +37,10 @@ def trainee_demands():
     match_round = consents.current_round(current_user, tuple(RoundStatus))
     mine = consents.my_consents(current_user, match_round) if match_round else []
     active = {c.demand_id for c in mine if c.active}
-    demands = shown_demands()
-    return render_template("placements/trainee_demands.html", match_round=match_round, demands=demands,
+    # A page at a time: ten years of approved demands would otherwise all be on it.
+    listing = paginate(shown_demands_query(), sortable={"start": Demand.start_date, "company": Company.name},
+                       default_sort="start", searchable=[Demand.title, Company.name])
+    return render_template("placements/trainee_demands.html", match_round=match_round, listing=listing,
                            ranked=[c for c in mine if c.active], active=active, form=ActionForm())
 
 
