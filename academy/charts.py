@@ -95,6 +95,15 @@ def outcome_charts(frame: Any, total: str, metrics: dict[str, tuple[str, float]]
 def lines(xs: list[str], series: dict[str, list[float | None]], *, ylabel: str, ymax: float | None = None) -> str:
     """A line with markers per series over the same x values (None: no point), a legend where there are
     several series; as an SVG data: URL."""
+    numbers = tuple((str(name), tuple(None if v is None or v != v else float(v) for v in values))
+                    for name, values in series.items())
+    return _lines(tuple(str(x) for x in xs), numbers, str(ylabel), None if ymax is None else float(ymax))
+
+
+@functools.lru_cache(maxsize=512)  # cached by its numbers, as _hbar
+def _lines(xs: tuple[str, ...], numbers: tuple[tuple[str, tuple[float | None, ...]], ...], ylabel: str,
+           ymax: float | None) -> str:
+    series = dict(numbers)
     fig, ax = figure(4.4, 2.4)
     positions = list(range(len(xs)))
     for i, (name, values) in enumerate(series.items()):

@@ -36,9 +36,16 @@ def load_rows(lang: str = "ko") -> dict[str, list]:
             .where(MatchRound.matched_at.is_not(None)))
     ]
     ids = [r.round_id for r in rounds]
+    # Only the columns the figures need, and only demands that took part in a round, offer or placement of
+    # these rounds (a demand in none of them drops out of every merge): plain rows, not ORM objects.
+    in_rounds = sa.union(sa.select(RoundDemand.demand_id).where(RoundDemand.round_id.in_(ids)),
+                         sa.select(Offer.demand_id).where(Offer.round_id.in_(ids)),
+                         sa.select(Placement.demand_id).where(Placement.round_id.in_(ids)))
     demands = [
-        DemandRow(d.id, SECTOR_NAMES[c.sector][0 if ko else 1], CITIES[d.work_city][0 if ko else 1], d.headcount)
-        for d, c in db.session.execute(sa.select(Demand, Company).join(Company, Company.id == Demand.company_id))
+        DemandRow(demand_id, SECTOR_NAMES[sector][0 if ko else 1], CITIES[city][0 if ko else 1], headcount)
+        for demand_id, sector, city, headcount in db.session.execute(
+            sa.select(Demand.id, Company.sector, Demand.work_city, Demand.headcount)
+            .join(Company, Company.id == Demand.company_id).where(Demand.id.in_(in_rounds)))
     ]
     offers = [OfferRow(*row) for row in db.session.execute(
         sa.select(Offer.round_id, Offer.demand_id, offer_status_now()).where(Offer.round_id.in_(ids)))]
