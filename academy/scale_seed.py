@@ -30,6 +30,7 @@ from academy.courses.seed import FEEDBACK
 from academy.extensions import db
 from academy.placements.models import (Consent, DemandFill, Evaluation, FollowUp, MatchOutcome, MatchRound, Offer,
                                        Placement, RoundDemand, ShortlistEntry)
+from academy.privacy.seed import seed_consents
 from academy.seed import COMPANY_KINDS, COMPANY_STEMS, DEMAND_TITLES, GIVEN, SURNAMES, UNIVERSITIES
 from academy.skills.catalogue import seed_skills
 from academy.skills.models import Skill
@@ -112,6 +113,8 @@ def seed_scale(years: int, seed: int, password: str, force: bool = False,
     gen = _Generator(years, random.Random(seed), generate_password_hash(password), _Writer(progress))
     logins = gen.run()
     _move_sequences_past_ids()
+    consented = seed_consents()  # the trainees and recruiters have given the privacy policy's consent
+    progress(f"policy_consents: {consented} people")
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return gen.out.counts, logins
 

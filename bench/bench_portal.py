@@ -37,7 +37,7 @@ SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 def gunicorn_command(port: int) -> str:
     """Return scripts/run.sh's gunicorn command line (with the variable assignments it uses), bound to port."""
-    script = (REPO / "scripts" / "run.sh").read_text()
+    script = (REPO / "scripts" / "run.sh").read_text().replace("\\\n", " ")  # continued lines joined
     line = next(ln.strip() for ln in script.splitlines() if "bin/gunicorn" in ln and not ln.lstrip().startswith("#"))
     line = re.sub(r"\s*&\s*$", "", line)
     line = re.sub(r"--bind[ =]\S+", f"--bind 127.0.0.1:{port}", line)
@@ -45,7 +45,12 @@ def gunicorn_command(port: int) -> str:
     assignments = [ln.strip() for ln in script.splitlines()
                    if re.match(r"\s*(export\s+)?([A-Za-z_][A-Za-z0-9_]*)=", ln)
                    and re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=", ln).group(1) in used]
-    return "; ".join([*assignments, "exec " + line])
+    # One-line shell functions the line calls, e.g. $(metrics_dir portal).
+    called = set(re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)", line))
+    functions = [ln.strip() for ln in script.splitlines()
+                 if (m := re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{.*\}\s*$", ln)) and m.group(1) in called]
+    prefix, command = re.match(r'((?:[A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|\S+)\s+)*)(.*)', line).groups()
+    return "; ".join([*functions, *assignments, f"{prefix}exec {command}"])
 
 
 def prepare_database(name: str, years: int, fresh: bool, env: dict) -> str:
@@ -115,6 +120,9 @@ def pages(url: str) -> list[tuple[str, str, str]]:
         ("student", "trainee profile", "/my/profile"),
         ("student", "trainee my data", "/my/data"),
         ("student", "trainee applications", "/admissions/mine"),
+        ("student", "trainee notifications", "/notifications"),
+        ("student", "trainee privacy", "/my/privacy"),
+        ("student", "trainee certificates", "/my/certificates"),
         ("instructor", "instructor home", "/home/instructor"),
         ("instructor", "instructor courses", "/courses/mine"),
         ("instructor", "course page", f"/courses/{course}"),
@@ -130,6 +138,11 @@ def pages(url: str) -> list[tuple[str, str, str]]:
         ("coordinator", "invitations", "/invitations"),
         ("admin", "office home", "/home/admin"),
         ("admin", "outcome report", "/admin/reports/outcomes"),
+        ("admin", "training progress", "/admin/reports/progress"),
+        ("admin", "privacy requests", "/office/privacy-requests"),
+        ("admin", "course administration", "/admin/courses"),
+        ("admin", "skills catalogue", "/admin/skills"),
+        ("admin", "certificates", "/admin/certificates"),
         ("admin", "audit log", "/admin/audit"),
         ("admin", "users", "/admin/users"),
         ("admin", "companies", "/admin/companies"),
