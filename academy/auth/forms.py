@@ -26,14 +26,13 @@ class PasswordForm(FlaskForm):
 
 
 class UserForm(RRNRejectingForm, FlaskForm):
-    """The academy office creates or edits an account."""
+    """The academy office creates an account; its person sets the password through an e-mailed invitation."""
 
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     role = SelectField(_l("Role"), choices=[])
     university_id = SelectField(_l("University"), coerce=int, validators=[Optional()])
     company_id = SelectField(_l("Company"), coerce=int, validators=[Optional()])
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=128)])
 
 
 class RegisterForm(ConsentFields, RRNRejectingForm, FlaskForm):

@@ -1,13 +1,15 @@
-"""Invitations: a one-time, time-limited link with which a trainee sets their own first password.
+"""Invitations: a one-time, time-limited link with which a trainee or staff member sets their own first password.
 
-Accounts created by someone else (a coordinator's or the office's import) never get a password
+Accounts created by someone else (a coordinator's or the office's import, the office's new-account form) never get a password
 anyone sees. Each gets an Invitation; its link is a signed token of (invitation id, nonce,
 fingerprint of the account's current password hash), so it
 - dies when the password is set through it or changed any other way (the fingerprint changes),
 - dies when the invitation is re-issued (the nonce changes),
 - dies after ACADEMY_INVITE_TTL_DAYS (the row's expires_at, checked on the server).
-The link is derived, not stored, so the outbox can show it again until then; an e-mail sender
-added later only has to send `link(invitation)` and set `sent_at`.
+The link is derived, not stored, so the Invitations page can show it again until then. Each new or
+re-issued invitation of an enabled account is also e-mailed to its person (academy/mail: kept in the
+outbox, sent when an SMTP server is configured, the link blanked in the outbox once sent); a link that
+was e-mailed is no longer shown to the office, who can make a new one instead.
 """
 from __future__ import annotations
 
@@ -21,15 +23,20 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale, format_datetime
+from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeSerializer
 from werkzeug.security import generate_password_hash
 
 from academy.audit.services import record
 from academy.auth.models import Invitation, User
 from academy.auth.passwords import password_problem
-from academy.auth.services import AccountError
+from academy.auth.services import AccountError, create_user
 from academy.auth.sessions import end_all_sessions
 from academy.extensions import db
+from academy.mail import services as mail
+from academy.mail.models import OutboxMail
+from academy.policy import Role
 from academy.util import utcnow
 
 # Separates these tokens from anything else the secret key signs (sessions, CSRF).
@@ -92,7 +99,22 @@ def invite(accounts: list[tuple[User, int | None]], created_by: User | None = No
     db.session.flush()
     for invitation in made:
         record("invitation.created", subject_user_id=invitation.user_id, obj=invitation)
+        send(invitation)
     return made
+
+
+def invite_account(email: str, name: str, role: Role | str, *, university_id: int | None = None,
+                   company_id: int | None = None, created_by: User | None = None) -> Invitation:
+    """Create an account nobody knows the password of and invite its person to set one by e-mail.
+
+    Only a trainee's invitation is handed to their university's coordinators; a staff member's stays
+    with the office, so no coordinator can ever set the password of a staff account.
+    """
+    user = create_user(email, name, role, secrets.token_urlsafe(32), check_password=False,
+                       university_id=university_id, company_id=company_id)
+    user.password_hash = unusable_password_hash()
+    invitation, = invite([(user, university_id if user.role == Role.STUDENT else None)], created_by)
+    return invitation
 
 
 def reissue(invitation: Invitation) -> Invitation:
@@ -103,7 +125,46 @@ def reissue(invitation: Invitation) -> Invitation:
     invitation.expires_at = utcnow() + _lifetime()
     invitation.sent_at = None  # back in the outbox: the new link has not been handed out
     record("invitation.reissued", subject_user_id=invitation.user_id, obj=invitation)
+    send(invitation)
     return invitation
+
+
+def send(invitation: Invitation) -> OutboxMail | None:
+    """E-mail the invitation's current link to its person, Korean then English; a disabled account gets nothing."""
+    user = invitation.user
+    if not user.is_enabled:
+        return None
+    # On the configured public address, never the request's Host header (the requester's to choose).
+    url = link(invitation, base_url=current_app.config["PORTAL_URL"])
+    subjects, parts = [], []
+    for locale in ("ko", "en"):  # Korean first, then English
+        with force_locale(locale):
+            subjects.append(_("Set your password"))
+            parts.append(_("Hello %(name)s. An account was made for you on the Gyeongnam AI Innovation Academy "
+                           "portal: %(email)s. Open this link to choose your password; it works once, until "
+                           "%(until)s:", name=user.name, email=user.email,
+                           until=format_datetime(invitation.expires_at, "yyyy-MM-dd HH:mm"))
+                         + f"\n\n{url}\n\n" + _("If you did not expect this e-mail, ignore it: without the "
+                                                  "link nobody can sign in to the account."))
+    body = "\n\n---\n\n".join(parts) + "\n"
+    ko_subject, en_subject = subjects
+    # The outbox row is the record that it was written (and, once the server took it, sent).
+    return mail.send(user, "invitation", f"[경남AI혁신아카데미] {ko_subject} / {en_subject}", body, secret=url)
+
+
+def latest_mails(invitations: list[Invitation]) -> dict[int, OutboxMail]:
+    """Return each invitation's latest e-mail (the one with its current link), by invitation id."""
+    by_user = {i.user_id: i.id for i in invitations}
+    if not by_user:
+        return {}
+    mails = db.session.scalars(sa.select(OutboxMail).where(
+        OutboxMail.kind == "invitation", OutboxMail.user_id.in_(by_user)).order_by(OutboxMail.id))
+    return {by_user[m.user_id]: m for m in mails}
+
+
+def mails_out() -> bool:
+    """Say whether e-mails leave the portal (an SMTP server is configured) or wait in the outbox."""
+    return bool(current_app.config.get("MAIL_SERVER"))
 
 
 def mark_sent(invitation: Invitation) -> None:

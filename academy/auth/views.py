@@ -196,17 +196,17 @@ def users():
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @allow(Role.ADMIN)
 def new_user():
-    """Create an account with a role."""
+    """Create an account with a role; its person gets an invitation to set their own password."""
     form = _user_form(UserForm())
     if form.validate_on_submit():
         try:
-            services.create_user(
+            invitation = invitations.invite_account(
                 form.email.data,
                 form.name.data,
                 form.role.data,
-                form.password.data,
                 university_id=form.university_id.data or None,
                 company_id=form.company_id.data or None,
+                created_by=current_user._get_current_object(),
             )
         except services.AccountError as exc:
             report(exc)
@@ -214,9 +214,18 @@ def new_user():
             discard()
             flash(_("A coordinator needs a university and a recruiter a company."), "error")
         else:
-            flash(_("Account created."), "success")
+            flash(_invited_message(invitation), "success")
             return redirect(url_for("auth.users"))
     return render_template("auth/user_form.html", form=form)
+
+
+def _invited_message(invitation: Invitation) -> str:
+    """Say where the new link went: e-mailed, or waiting on the Invitations page to be handed out."""
+    if invitations.mails_out():
+        return _("Account created. %(email)s gets an e-mail with a link to set a password.",
+                 email=invitation.user.email)
+    return _("Account created. No mail server is configured: hand out the link to set a password from the "
+             "Invitations page.")
 
 
 @bp.post("/admin/users/<int:user_id>/enabled")
@@ -231,7 +240,7 @@ def toggle_user(user_id: int):
     return redirect(url_for("auth.users"))
 
 
-# --- invitations: imported trainees set their own password ---------------------------------
+# --- invitations: imported trainees and new staff set their own password ---------------------------------
 
 
 def _own_invitation(invitation_id: int) -> Invitation:
@@ -261,8 +270,12 @@ def invitation_list():
         record("invitations.viewed", detail={"count": len(listing.items), "page": listing.page})
     now = utcnow()
     rows = [(i, invitations.status(i, now)) for i in listing.items]
-    links = {i.id: invitations.link(i) for i, state in rows if state == "pending"}
-    return render_template("auth/invitations.html", listing=listing, rows=rows, links=links)
+    mails = invitations.latest_mails(listing.items)
+    # A link the mail server took is the person's alone: the office makes a new one rather than read it.
+    links = {i.id: invitations.link(i) for i, state in rows
+             if state == "pending" and (i.id not in mails or mails[i.id].sent_at is None)}
+    return render_template("auth/invitations.html", listing=listing, rows=rows, links=links, mails=mails,
+                           mails_out=invitations.mails_out())
 
 
 @bp.post("/invitations/<int:invitation_id>/reissue")
@@ -273,16 +286,18 @@ def reissue_invitation(invitation_id: int):
     try:
         invitations.reissue(invitation)
     except invitations.InvitationError:
-        flash(_("This trainee has already set a password."), "error")
+        flash(_("This person has already set a password."), "error")
     else:
         flash(_("New link made for %(name)s; the old one no longer works.", name=invitation.user.name), "success")
+        if invitations.mails_out() and invitation.user.is_enabled:
+            flash(_("The new link is being e-mailed to %(email)s.", email=invitation.user.email), "info")
     return redirect(url_for("auth.invitation_list"))
 
 
 @bp.post("/invitations/<int:invitation_id>/sent")
 @allow(Role.COORDINATOR, Role.ADMIN)
 def invitation_sent(invitation_id: int):
-    """Note that an invitation's link was handed to its trainee."""
+    """Note that an invitation's link was handed to its person."""
     invitation = _own_invitation(invitation_id)
     invitations.mark_sent(invitation)
     return redirect(url_for("auth.invitation_list"))
@@ -335,7 +350,7 @@ def welcome_link(token: str):
 @allow(PUBLIC)
 @limiter.limit("20 per hour", methods=["POST"])
 def welcome():
-    """Let an invited trainee set their own password, once."""
+    """Let an invited trainee or staff member set their own password, once."""
     try:
         invitation = invitations.find_by_token(session.get("invitation", ""))
     except invitations.InvitationError as exc:
