@@ -8,6 +8,7 @@ secret in the message (a sign-in link) is blanked in the outbox once the server 
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -47,13 +48,33 @@ def send(user: User, kind: str, subject: str, body: str, secret: str = "") -> Ou
 
         @event.listens_for(db.session(), "after_commit", once=True)
         def _after_commit(_session) -> None:
-            threading.Thread(target=_deliver, args=(app, mail_id, *message), daemon=True,
-                             name=f"mail-{mail_id}").start()
+            thread = threading.Thread(target=_deliver, args=(app, mail_id, *message), daemon=True,
+                                      name=f"mail-{mail_id}")
+            _sending.add(thread)
+            thread.start()
     return mail
+
+
+# Messages being sent. A command (an import that invites, a scheduled job run by hand) ends its process right
+# after its commit: it waits for them at exit, each at most the SMTP timeout, so none is lost half-way.
+_sending: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_sending() -> None:
+    for thread in list(_sending):
+        thread.join(timeout=30)
 
 
 def _deliver(app: Flask, mail_id: int, subject: str, body: str, to: str, secret: str) -> None:
     """Send one message and note in the outbox that it went (its secret blanked) or why it did not."""
+    try:
+        _send_and_note(app, mail_id, subject, body, to, secret)
+    finally:
+        _sending.discard(threading.current_thread())
+
+
+def _send_and_note(app: Flask, mail_id: int, subject: str, body: str, to: str, secret: str) -> None:
     with app.app_context():
         error = ""
         try:

@@ -5,17 +5,24 @@ server the invitation waits to be handed out by hand."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from werkzeug.security import check_password_hash
 
 from academy.auth.models import Invitation, User
 from academy.extensions import db
 from academy.mail.models import OutboxMail
 from tests.auth.test_password_reset import _body, _wait, smtp  # noqa: F401 - the real SMTP server fixture
+
+REPO = Path(__file__).resolve().parents[2]
 
 NEW = "blue-harbour-crane-27"
 LINK = re.compile(r"https?://[^/\s]+(/welcome/[A-Za-z0-9_.\-]+)")
@@ -205,3 +212,31 @@ def test_a_refused_account_sends_nothing(app, client, auth, make, smtp):
     time.sleep(0.5)
     assert smtp.messages == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)) == 0
+
+
+def test_a_command_line_import_sends_its_invitations_before_the_process_ends(tmp_path, smtp):  # noqa: F811
+    """`flask academy import-trainees` commits, then the process exits at once: the mail threads it started are
+    waited for at exit, so the invitations reach the SMTP server.
+
+    How checked: without the exit hook (academy.mail.services._finish_sending) the inbox stayed empty.
+    """
+    env = {**os.environ, "ACADEMY_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}",
+           "ACADEMY_MAIL_SERVER": "127.0.0.1", "ACADEMY_MAIL_PORT": str(current_app.config["MAIL_PORT"]),
+           "ACADEMY_PORTAL_URL": "https://academy.example"}
+    env.pop("ACADEMY_TEST_DATABASE", None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", (
+        "from academy import create_app\nfrom academy.extensions import db\n"
+        "from academy.universities.models import Cohort, University\n"
+        "app = create_app()\nwith app.app_context():\n"
+        "    uni = University(code='INJE', name_ko='인제대학교', name_en='Inje University', city='gimhae')\n"
+        "    db.session.add_all([uni, Cohort(university=uni, year=2027, name='2027-1', capacity=30)])\n"
+        "    db.session.commit()\n")], cwd=REPO, env=env, check=True, capture_output=True)
+    source = tmp_path / "trainees.csv"
+    source.write_text("이름,이메일,대학,기수연도\n한바다,bada@example.test,INJE,2027\n", encoding="utf-8")
+    done = subprocess.run([*flask, "academy", "import-trainees", str(source)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [message] = [m for m in smtp.messages if m["To"] == "bada@example.test"]
+    assert "https://academy.example/welcome/" in message.get_body(preferencelist=("plain",)).get_content()

@@ -102,7 +102,7 @@ def test_province_is_refused_everywhere_else_and_never_sees_a_trainee(app, clien
     # Pages any signed-in account has (its password, sign-in pages, public pages) are not the office's data.
     extra = opened - PROVINCE_PAGES
     assert all(e.startswith(("auth.", "oauth.", "placements.criteria", "companies.register", "privacy", "legal",
-                                "notifications."))
+                                "notifications.", "home.healthz"))
                for e in extra), sorted(extra)
     for path in ("/admin/universities", "/admin/users", "/placements/office", "/admin/audit"):
         assert client.get(path).status_code in (403, 404), path
