@@ -28,6 +28,8 @@ from academy.policy import TOKEN, allow
 from academy.submissions.models import Submission, SubmissionStatus
 
 bp = Blueprint("metrics", __name__)
+# The methods that get a label of their own; anything else counts as "other" (labels must stay few).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # Pages answer in milliseconds; exports, releases and imports take seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -106,7 +108,8 @@ def _start_clock() -> None:
 def _observe(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     if started is not None:
-        REQUEST_SECONDS.labels(request.endpoint or "none", request.method,
+        method = request.method if request.method in METHODS else "other"  # any client may invent a method
+        REQUEST_SECONDS.labels(request.endpoint or "none", method,
                                _status_class(response.status_code)).observe(time.perf_counter() - started)
     return response
 

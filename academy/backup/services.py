@@ -69,7 +69,10 @@ def _sha256(path: Path) -> str:
 
 
 def _seal(body: dict) -> str:
-    """Return the sha256 of the manifest's body (everything but this value), in a canonical form."""
+    """Return the sha256 of the manifest's body (everything but this value), in a canonical form.
+
+    A checksum against damage and careless edits, not a signature: whoever can write the backup folder can
+    recompute it, so keep backups where only the office can write."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -255,6 +258,17 @@ def _check_targets(manifest: dict) -> list[str]:
     return problems
 
 
+def _check_trees(folder: Path, manifest: dict) -> list[str]:
+    """Every tree the manifest names must be in the copy as a real folder (an empty one may be lost by a copy tool:
+    then restoring would stop half-way, after the database was replaced)."""
+    problems = []
+    for name in manifest["trees"]:
+        path = folder / "files" / str(name)
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            problems.append(f"files/{name}: not a folder")
+    return problems
+
+
 def verify_backup(folder: Path) -> dict:
     """Return the backup's manifest if every check passes, else raise BackupRefused with every problem."""
     manifest = _read_manifest(folder)
@@ -262,6 +276,7 @@ def verify_backup(folder: Path) -> dict:
         problems = _check_files(folder, manifest)
         problems += _check_revision(manifest["database"]["revision"])
         problems += _check_targets(manifest)
+        problems += _check_trees(folder, manifest)
     except (KeyError, TypeError):
         raise BackupRefused([f"{MANIFEST} lacks a part this code needs"]) from None
     if problems:
@@ -277,7 +292,10 @@ def _replace_tree(tree: Tree, source: Path) -> None:
     root.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(6)
     incoming = root.with_name(f".{root.name}.restoring-{token}")
-    shutil.copytree(source, incoming)
+    if source.is_dir():
+        shutil.copytree(source, incoming)
+    else:  # an empty tree that a copy tool did not keep: restored as empty (verify_backup found no file of it)
+        incoming.mkdir()
     old = root.with_name(f".{root.name}.replaced-{token}")
     if root.exists():
         os.rename(root, old)

@@ -27,6 +27,9 @@ REFUSALS = {
         "(after completion or withdrawal access ends). Questions: the academy office.",
     ),
     "disabled": ("이 계정은 사용이 중지되었습니다.", "This account is disabled."),
+    "consent": ("개인정보 처리방침이 바뀌었습니다. 포털에 로그인하여 다시 동의한 뒤 노트북을 여세요.",
+                "The privacy policy has changed: sign in at the portal and give your consent again, then open "
+                "the notebooks."),
 }
 DEFAULT_REFUSAL = ("이 계정으로는 노트북을 사용할 수 없습니다.", "This account cannot use the notebooks.")
 

@@ -15,11 +15,13 @@ from academy.integrations.formgrader import service_name as formgrader_group
 from academy.oauth.models import OAuthClient
 from academy.oauth.tokens import SCOPES, digest
 from academy.policy import Role
+from academy.privacy.services import must_consent
 
 # Why a user may not use the hub; the hub's authenticator shows a message for each.
 REFUSAL_ROLE = "role"  # coordinators and company recruiters never use notebooks
 REFUSAL_NOT_ENROLLED = "not_enrolled"  # a trainee with no active enrolment (withdrawn, completed, applicant)
 REFUSAL_DISABLED = "disabled"
+REFUSAL_CONSENT = "consent"  # a trainee who has yet to consent to the current privacy policy (a new version)
 
 # Hub admins: the academy office.
 ADMIN_GROUP = "academy-admins"
@@ -111,6 +113,8 @@ def hub_access(user: User) -> HubAccess:
     """Decide whether the user may use the hub now, and which hub groups they belong to."""
     if not user.is_enabled:
         return HubAccess(False, REFUSAL_DISABLED)
+    if must_consent(user):  # the hub asks again at each token refresh: a new policy version stops it there too
+        return HubAccess(False, REFUSAL_CONSENT)
     if user.role == Role.ADMIN:
         return HubAccess(True, groups=[ADMIN_GROUP])
     if user.role == Role.INSTRUCTOR:

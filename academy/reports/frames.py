@@ -35,6 +35,7 @@ RATE_PARTS = {"placement_rate": ("placed", "participants"), "offer_acceptance_ra
 TOTAL = "__total__"
 SMALL = 3  # a count below this (and above 0) could point at one person: hidden from the province
 HIDDEN = "<3"
+ROUND_TO = 5  # the province's counts are shown rounded to this (statistical disclosure control, as statistics offices do)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +178,10 @@ def suppress_small(frame: pd.DataFrame, counts: tuple[str, ...] = COUNTS,
                    rates: Mapping[str, tuple[str, str]] = RATE_PARTS,
                    medians: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Return a copy where every count from 1 to SMALL-1 reads HIDDEN, and so does each rate or median built on
-    a hidden or small count; a total row's cell is hidden too where a group's cell of its column is (else the
-    hidden number would come back by subtraction). medians maps a median column to the count it is taken over."""
+    a hidden or small count and each numerator over a hidden denominator; a total row's cell is hidden too where a
+    group's cell of its column is (else the hidden number would come back by subtraction); the counts shown are
+    rounded to ROUND_TO (else it would come back by subtracting another grouping's figures). medians maps a median
+    (or mean) column to the count it is taken over."""
     medians = {"median_days_to_placement": "placed"} if medians is None else medians
     out = frame.astype(object).copy()
     groups = [k for k in frame.index if k != TOTAL]
@@ -190,6 +193,15 @@ def suppress_small(frame: pd.DataFrame, counts: tuple[str, ...] = COUNTS,
             out.at[key, col] = HIDDEN
         if TOTAL in frame.index and (hidden or _small(frame.at[TOTAL, col])):
             out.at[TOTAL, col] = HIDDEN
+    # A numerator whose denominator is hidden is hidden too, even a 0 ("0 of <3 still employed" names an outcome).
+    for numerator, denominator in rates.values():
+        if numerator not in frame or denominator not in frame:
+            continue
+        for key in frame.index:
+            if out.at[key, denominator] == HIDDEN:
+                out.at[key, numerator] = HIDDEN
+        if TOTAL in frame.index and any(out.at[k, numerator] == HIDDEN for k in groups):
+            out.at[TOTAL, numerator] = HIDDEN
     for rate, parts in rates.items():
         for key in frame.index:
             if rate in frame and any(out.at[key, part] == HIDDEN for part in parts if part in frame):
@@ -198,6 +210,12 @@ def suppress_small(frame: pd.DataFrame, counts: tuple[str, ...] = COUNTS,
         for key in frame.index:
             if median in frame and (out.at[key, count] == HIDDEN or _small(frame.at[key, count])):
                 out.at[key, median] = HIDDEN
+    # Counts shown are rounded to a multiple of ROUND_TO, so that subtracting one table's figures from another
+    # grouping's (a university's from its cohorts', a year's from the universities') cannot give back a hidden one.
+    for col in counts:
+        if col in frame:
+            out[col] = [v if v == HIDDEN or not pd.api.types.is_number(v) or v != v else int(ROUND_TO * round(v / ROUND_TO))
+                        for v in out[col]]
     return out
 
 

@@ -90,7 +90,7 @@ def _progress():
     rows, cohort_ids = services.load_progress_rows()
     frame = progress_frame(rows, utcnow())
     shown = _shown(frame, counts=("trainees", "labs_due", "on_time", "at_risk"),
-                   rates={"on_time_rate": ("on_time", "labs_due")}, medians={})
+                   rates={"on_time_rate": ("on_time", "labs_due")}, medians={"mean_percent": "trainees"})
     return rows, cohort_ids, shown
 
 

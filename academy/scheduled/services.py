@@ -21,7 +21,7 @@ from flask_babel import force_locale, gettext as _
 from academy.admissions.models import Enrollment, EnrollmentStatus
 from academy.auth.models import User
 from academy.companies.models import Demand
-from academy.courses.models import Assignment, DueDate, Extension
+from academy.courses.models import Assignment, Course, DueDate, Extension, course_cohorts
 from academy.extensions import db
 from academy.notifications.services import notify
 from academy.placements.models import FOLLOW_UP_MONTHS, FollowUp, Offer, OfferStatus, Placement, PlacementStatus
@@ -146,6 +146,10 @@ def assignment_due_recipients(now: datetime) -> list[DueSoon]:
     rows = db.session.execute(
         sa.select(Assignment, User, DueDate.due_at, Extension.due_at)
         .join(DueDate, DueDate.assignment_id == Assignment.id)
+        # Only cohorts the course still has, of a course not archived (as every page that shows due dates).
+        .join(course_cohorts, sa.and_(course_cohorts.c.course_id == Assignment.course_id,
+                                      course_cohorts.c.cohort_id == DueDate.cohort_id))
+        .join(Course, sa.and_(Course.id == Assignment.course_id, Course.archived_at.is_(None)))
         .join(Enrollment, sa.and_(Enrollment.cohort_id == DueDate.cohort_id,
                                   Enrollment.status == EnrollmentStatus.ACTIVE.value))
         .join(User, User.id == Enrollment.student_id)

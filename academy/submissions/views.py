@@ -16,6 +16,7 @@ from academy.integrations import nbgrader
 from academy.oauth.models import OAuthToken
 from academy.oauth.tokens import digest as token_digest
 from academy.policy import TOKEN, allow
+from academy.privacy.services import must_consent
 from academy.transactions import afterwards
 from academy.submissions import services
 from academy.submissions.cli import commands
@@ -47,6 +48,8 @@ def _bearer_user() -> User:
     row = db.session.scalar(db.select(OAuthToken).where(OAuthToken.token_hash == token_digest(header[7:].strip())))
     if row is None or not row.is_usable() or not row.user.is_enabled:
         abort(401)
+    if must_consent(row.user):  # a new privacy policy version: nothing more until the portal has the consent
+        abort(403)
     g.api_user = row.user
     return row.user
 

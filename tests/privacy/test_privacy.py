@@ -10,7 +10,9 @@ from academy.audit.models import AuditEntry
 from academy.auth.models import User
 from academy.extensions import db
 from academy.privacy import services
+from academy.oauth.services import REFUSAL_CONSENT, HubAccess, hub_access
 from academy.privacy.models import PolicyConsent, PrivacyRequest
+from tests.submissions.test_api import _token
 
 SIGN_UP = {"email": "new.trainee@example.test", "name": "새 교육생", "password": "blue-harbour-crane-27"}
 
@@ -200,3 +202,24 @@ def test_the_demo_trainees_and_recruiters_have_consented_and_staff_are_not_recor
     staff = db.session.scalar(sa.select(sa.func.count(User.id)).where(
         User.role.in_(["admin", "instructor", "coordinator"]), User.id.in_(asked)))
     assert (missing, staff) == (0, 0)
+
+
+def test_a_new_policy_version_stops_the_notebook_service_and_the_exchange_until_consent(client, make, monkeypatch):
+    """A bearer token issued before a new policy version reaches nothing more, and the hub's next refresh of the
+    user's claims refuses them, until they consent at the portal.
+
+    How checked: without the must_consent checks in _bearer_user and hub_access, the exchange answered 200 and the
+    hub access stayed allowed (a reviewer's finding).
+    """
+    trainee = make.enrolled_student(make.cohort())
+    token = _token(trainee)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/exchange/assignments", headers=headers).status_code == 200
+    assert hub_access(trainee).allowed
+    monkeypatch.setattr(services, "POLICY_VERSION", "2099-01")
+    assert client.get("/api/exchange/assignments", headers=headers).status_code == 403
+    assert hub_access(trainee) == HubAccess(False, REFUSAL_CONSENT)
+    services.give_consents(trainee, set())
+    db.session.commit()
+    assert client.get("/api/exchange/assignments", headers=headers).status_code == 200

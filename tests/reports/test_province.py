@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -12,6 +13,7 @@ from openpyxl import load_workbook
 from academy.audit.models import AuditEntry
 from academy.courses.models import DueDate, Grade
 from academy.extensions import db
+from academy.reports.frames import HIDDEN, TOTAL, suppress_small
 from tests.placements.conftest import world  # noqa: F401 - the placement world fixture
 from tests.placements.test_retention import _full_round
 
@@ -112,3 +114,29 @@ def test_the_office_can_make_a_province_account(client, auth, data):
     auth.login(data.admin)
     page = client.get("/admin/users/new").get_data(as_text=True)
     assert 'value="province"' in page
+
+
+def test_no_hidden_figure_comes_back_by_a_zero_by_subtraction_or_by_a_mean():
+    """The attacks a reviewer ran on the province's figures: cohort B has one placed trainee who left by 6 months.
+
+    How checked: without the numerator rule B's retained_6m read 0 beside followed_6m "<3"; without the rounding the
+    university table minus cohort A gave B's counts back; without the mean rule a one-trainee cohort's mean showed.
+    """
+    columns = ["participants", "placed", "followed_6m", "retained_6m", "retention_6m"]
+    cohorts = pd.DataFrame([[12, 5, 5, 5, 100.0], [4, 1, 1, 0, 0.0], [8, 6, 6, 6, 100.0], [24, 12, 12, 11, 91.7]],
+                           index=["A", "B", "C", TOTAL], columns=columns)
+    universities = pd.DataFrame([[16, 6, 6, 5, 83.3], [8, 6, 6, 6, 100.0], [24, 12, 12, 11, 91.7]],
+                                index=["U1", "U2", TOTAL], columns=columns)
+    by_cohort, by_university = suppress_small(cohorts), suppress_small(universities)
+    assert by_cohort.at["B", "retained_6m"] == HIDDEN and by_cohort.at["B", "retention_6m"] == HIDDEN
+    for frame in (by_cohort, by_university):
+        for col in ("participants", "placed", "followed_6m", "retained_6m"):
+            assert all(v == HIDDEN or v % 5 == 0 for v in frame[col]), (col, list(frame[col]))
+    # U1 = A + B: what the two tables show no longer gives B's placed trainee back.
+    assert by_university.at["U1", "placed"] - by_cohort.at["A", "placed"] != cohorts.at["B", "placed"]
+    progress = pd.DataFrame([[1, 6, 5, 83.3, 97.0, 0], [30, 180, 170, 94.4, 71.0, 3]],
+                            index=["tiny", "big"], columns=["trainees", "labs_due", "on_time", "on_time_rate",
+                                                            "mean_percent", "at_risk"])
+    shown = suppress_small(progress, counts=("trainees", "labs_due", "on_time", "at_risk"),
+                           rates={"on_time_rate": ("on_time", "labs_due")}, medians={"mean_percent": "trainees"})
+    assert shown.at["tiny", "mean_percent"] == HIDDEN and shown.at["big", "mean_percent"] == 71.0
