@@ -9,7 +9,11 @@ mail); without the submitted-work filter the due reminder reached the trainee wh
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +32,8 @@ from academy.scheduled import services
 from academy.scheduled.jobs import JOBS
 from academy.scheduled.models import SentReminder
 from academy.submissions.models import Submission
+
+REPO = Path(__file__).resolve().parents[2]
 
 NOW = datetime.now(UTC)
 
@@ -271,7 +277,18 @@ def test_the_beat_schedule_runs_every_job_on_the_portal_queue_through_a_real_tas
     # The grading workers never read the portal's queue, nor know its tasks.
     assert "portal" not in {q.name for q in grading_celery.app.conf.task_queues}
     assert not any(name.startswith("academy.scheduled.") for name in grading_celery.app.tasks)
-    assert scheduled_celery.app.conf.broker_url == grading_celery.app.conf.broker_url
+    # One broker for both, read from the same setting when each app is built: in a process of its own, since this
+    # one's apps were built whenever the suite first imported them (other tests change the broker setting).
+    for broker in ("redis://127.0.0.1:6379/14", None):
+        env = {k: v for k, v in os.environ.items() if k != "ACADEMY_BROKER_URL"}
+        if broker:
+            env["ACADEMY_BROKER_URL"] = broker
+        both = subprocess.run([sys.executable, "-c", (
+            "from academy.scheduled.celery_app import app as s\nfrom academy.grading.celery_app import app as g\n"
+            "print(s.conf.broker_url, g.conf.broker_url)")], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=120)
+        scheduled_broker, grading_broker = both.stdout.split()
+        assert scheduled_broker == grading_broker and (broker is None or scheduled_broker == broker), both.stderr
 
 
 def test_a_task_runs_its_job_in_the_portal_app(app, placement_world, monkeypatch):
