@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,10 +25,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def portal_url(tmp_path_factory):
-    """Start the portal as users get it (gunicorn, CSRF on), on SQLite with the demo data."""
-    var = tmp_path_factory.mktemp("portal-var")
+@contextmanager
+def demo_portal(var: Path, server_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run the portal as users get it (gunicorn, CSRF on) on SQLite with the demo data in var; yield its URL.
+
+    server_env is given to the server only (not to the seed): e.g. a mail server the seed must not send through.
+    """
     port = free_port()
     # Links the portal writes for elsewhere (a certificate's QR code, e-mail) are built on its own address.
     env = {**os.environ, "ACADEMY_VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'portal.sqlite'}",
@@ -37,20 +41,29 @@ def portal_url(tmp_path_factory):
     subprocess.run([*flask, "academy", "seed-demo"], cwd=REPO, env=env, check=True, capture_output=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "wsgi:app"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO, env={**env, **(server_env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode())
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(server.stderr.read().decode())
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def portal_url(tmp_path_factory):
+    """The portal with the demo data, shared by the browser tests."""
+    with demo_portal(tmp_path_factory.mktemp("portal-var")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

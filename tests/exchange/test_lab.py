@@ -3,21 +3,15 @@ real jupyter server with the trainee layer and a stand-in portal."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 import requests
 
+from tests.exchange.servers import REPO, trainee_server
 from tests.exchange.test_client import Stub
 
-REPO = Path(__file__).resolve().parents[2]
-SINGLEUSER = REPO / "deploy" / "singleuser"
 TOKEN = "lab-test-token"
 PORTAL_TOKEN = "trainee-portal-token"
 RECORD = {"id": 3, "course": "manufacturing-ai", "assignment": "lab9", "notebooks": ["lab9"],
@@ -58,31 +52,9 @@ def portal():
 def server(tmp_path_factory, portal):
     """A jupyter server as the hub starts a trainee's (the trainee layer) whose portal is the stand-in."""
     home = tmp_path_factory.mktemp("home")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    env.update({"PYTHONPATH": str(REPO), "JUPYTER_CONFIG_PATH": f"{SINGLEUSER / 'trainee'}{os.pathsep}{SINGLEUSER}",
-                "JUPYTER_CONFIG_DIR": str(home / ".jupyter"), "JUPYTER_DATA_DIR": str(home / ".local"),
-                "JUPYTER_RUNTIME_DIR": str(home / ".runtime"), "ACADEMY_PORTAL_URL": portal.url,
-                "ACADEMY_PORTAL_TOKEN": PORTAL_TOKEN, "ACADEMY_PORTAL_PUBLIC_URL": "https://portal.example"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--ServerApp.root_dir={home}"],
-        env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/api", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "jupyter server did not start"
-        time.sleep(0.3)
-    yield url, home
-    process.terminate()
-    process.wait(timeout=30)
+    with trainee_server(home, TOKEN, {"ACADEMY_PORTAL_URL": portal.url, "ACADEMY_PORTAL_TOKEN": PORTAL_TOKEN,
+                                      "ACADEMY_PORTAL_PUBLIC_URL": "https://portal.example"}) as url:
+        yield url, home
 
 
 def call(url: str, method: str, path: str, **kw) -> requests.Response:

@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-SINGLEUSER = REPO / "deploy" / "singleuser"
+from tests.exchange.servers import trainee_server
+
 TOKEN = "start-test-token"
 
 
@@ -21,29 +15,8 @@ TOKEN = "start-test-token"
 def server(tmp_path_factory):
     """A jupyter server as the hub starts a trainee's (the trainee layer, the academy extension); no portal."""
     home = tmp_path_factory.mktemp("home")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTER_CONFIG_PATH": f"{SINGLEUSER / 'trainee'}{os.pathsep}{SINGLEUSER}",
-           "JUPYTER_CONFIG_DIR": str(home / ".jupyter"), "JUPYTER_DATA_DIR": str(home / ".local"),
-           "JUPYTER_RUNTIME_DIR": str(home / ".runtime"), "ACADEMY_PORTAL_URL": "http://127.0.0.1:9"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--ServerApp.root_dir={home}"],
-        env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/api", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "jupyter server did not start"
-        time.sleep(0.3)
-    yield url, home
-    process.terminate()
-    process.wait(timeout=30)
+    with trainee_server(home, TOKEN, {"ACADEMY_PORTAL_URL": "http://127.0.0.1:9"}) as url:
+        yield url, home
 
 
 def _start(url: str, **params: str) -> requests.Response:
