@@ -164,14 +164,23 @@ def unarchive_course(course: Course) -> Course:
 
 def grant_extensions(
     assignment: Assignment,
-    trainees: Sequence[User],
+    chosen: Sequence[int],
+    roster: Sequence[User],
     *,
     reason: str,
     by: User,
     days: int | None = None,
     due_at: datetime | None = None,
 ) -> int:
-    """Give each trainee a later due date (theirs plus days, or one new date) for the assignment; all or none."""
+    """Give each chosen trainee of the roster a later due date (theirs plus days, or one new date) for the
+    assignment; all or none."""
+    on_roster = {u.id: u for u in roster}
+    if outside := [i for i in dict.fromkeys(chosen) if i not in on_roster]:
+        # Never by name: an id off the roster may be anyone's account.
+        raise ExtensionsRefused(_l(
+            "No extension was granted: %(count)s of the chosen are not active trainees of this course.",
+            count=len(outside)))
+    trainees = [on_roster[i] for i in dict.fromkeys(chosen)]
     if not trainees:
         raise ExtensionsRefused(_l("Choose at least one trainee."))
     if (days is None) == (due_at is None):

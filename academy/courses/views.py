@@ -5,7 +5,6 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from academy.auth.models import User
@@ -460,15 +459,9 @@ def bulk_extensions(course_id: int, assignment_id: int):
     if form.validate_on_submit():
         ids = list(form.student_ids.data or [])
         ids += [u.id for u, c in roster if form.cohort_id.data and c.id == form.cohort_id.data]
-        on_roster = {u.id: u for u, _c in roster}
         try:
-            if outside := [i for i in dict.fromkeys(ids) if i not in on_roster]:
-                # Never by name: an id off the roster may be anyone's account.
-                raise administration.ExtensionsRefused(_l(
-                    "No extension was granted: %(count)s of the chosen are not active trainees of this course.",
-                    count=len(outside)))
             count = administration.grant_extensions(
-                assignment, [on_roster[i] for i in dict.fromkeys(ids)], reason=form.reason.data, by=current_user,
+                assignment, ids, [u for u, _c in roster], reason=form.reason.data, by=current_user,
                 days=form.days.data, due_at=services.local_to_utc(form.due_at.data) if form.due_at.data else None,
             )
         except services.CourseError as exc:
