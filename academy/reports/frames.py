@@ -229,6 +229,9 @@ def numeric(frame: pd.DataFrame) -> pd.DataFrame:
 AT_RISK_LABS = 2  # as on the instructor's dashboard: two or more missed or failing labs
 FAILING_PERCENT = 50.0
 PROGRESS_COLUMNS = ("trainees", "labs_due", "on_time", "on_time_rate", "mean_percent", "at_risk")
+# How suppress_small hides the progress frame for the province: a mean over fewer than SMALL trainees is one of them.
+PROGRESS_HIDING = {"counts": ("trainees", "labs_due", "on_time", "at_risk"),
+                   "rates": {"on_time_rate": ("on_time", "labs_due")}, "medians": {"mean_percent": "trainees"}}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from academy.extensions import db
 from academy.policy import Role, allow
 from academy.reports import services
 from academy.reports.figures import HEADERS, RATES, bar_charts, cell, lab_chart, trend_charts
-from academy.reports.frames import (COLUMNS, DIMENSIONS, PROGRESS_COLUMNS, TOTAL, YEAR, all_frames, frame_of,
-                                    lab_score_frame, progress_frame, suppress_small)
+from academy.reports.frames import (COLUMNS, DIMENSIONS, PROGRESS_COLUMNS, PROGRESS_HIDING, TOTAL, YEAR, all_frames,
+                                    frame_of, lab_score_frame, progress_frame, suppress_small)
 from academy.universities.models import Cohort
 from academy.util import utcnow
 
@@ -89,8 +89,7 @@ def outcomes_xlsx():
 def _progress():
     rows, cohort_ids = services.load_progress_rows()
     frame = progress_frame(rows, utcnow())
-    shown = _shown(frame, counts=("trainees", "labs_due", "on_time", "at_risk"),
-                   rates={"on_time_rate": ("on_time", "labs_due")}, medians={"mean_percent": "trainees"})
+    shown = _shown(frame, **PROGRESS_HIDING)
     return rows, cohort_ids, shown
 
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from academy.audit.models import AuditEntry
 from academy.courses.models import DueDate, Grade
 from academy.extensions import db
-from academy.reports.frames import HIDDEN, TOTAL, suppress_small
+from academy.reports.frames import HIDDEN, PROGRESS_HIDING, TOTAL, suppress_small
 from tests.placements.conftest import world  # noqa: F401 - the placement world fixture
 from tests.placements.test_retention import _full_round
 
@@ -137,6 +137,5 @@ def test_no_hidden_figure_comes_back_by_a_zero_by_subtraction_or_by_a_mean():
     progress = pd.DataFrame([[1, 6, 5, 83.3, 97.0, 0], [30, 180, 170, 94.4, 71.0, 3]],
                             index=["tiny", "big"], columns=["trainees", "labs_due", "on_time", "on_time_rate",
                                                             "mean_percent", "at_risk"])
-    shown = suppress_small(progress, counts=("trainees", "labs_due", "on_time", "at_risk"),
-                           rates={"on_time_rate": ("on_time", "labs_due")}, medians={"mean_percent": "trainees"})
+    shown = suppress_small(progress, **PROGRESS_HIDING)  # as the progress page hides it for the province
     assert shown.at["tiny", "mean_percent"] == HIDDEN and shown.at["big", "mean_percent"] == 71.0
