@@ -50,6 +50,8 @@ class User(UserMixin, db.Model):
 
     # The sign-in this object was loaded for (academy.auth.sessions sets it); not a column.
     session_key = ""
+    # The bell's unread count, read with the sign-in check of this request (academy.auth.sessions.resume).
+    unread_at_request_start = None
 
     def get_id(self) -> str:
         # Both tokens are checked on every request: the account's (a password change or disable

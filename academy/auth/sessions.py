@@ -54,16 +54,24 @@ def resume(session_id: str) -> User | None:
     token, _, key = rest.partition(":")
     if not user_id.isdigit() or not key:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_enabled or not secrets.compare_digest(user.session_token, token):
+    # One round trip on every request: the account, this sign-in's row, and the bell's unread count.
+    from academy.notifications.models import Notification
+
+    unread = (sa.select(sa.func.count(Notification.id))
+              .where(Notification.user_id == User.id, Notification.read_at.is_(None)).scalar_subquery())
+    found = db.session.execute(
+        sa.select(User, UserSession, unread).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == int(user_id), UserSession.key_hash == _digest(key))).first()
+    if found is None:
         return None
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.key_hash == _digest(key)))
-    if row is None or row.user_id != user.id or row.ended_at is not None:
+    user, row, unread_count = found
+    if not user.is_enabled or not secrets.compare_digest(user.session_token, token) or row.ended_at is not None:
         return None
     # An absolute lifetime: a cookie copied from a browser left signed in still dies.
     if utcnow() - row.created_at > current_app.config["PERMANENT_SESSION_LIFETIME"]:
         return None
     user.session_key = key
+    user.unread_at_request_start = unread_count  # read by the bell (notifications.views.bell)
     return user
 
 

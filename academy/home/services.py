@@ -83,28 +83,22 @@ def instructor_todo(user: User) -> Todo:
 def trainee_due_dates(user: User) -> list[tuple[Assignment, Any, Grade | None]]:
     """Return (assignment, due date for this trainee, grade) once per assignment of the trainee's
     cohorts (active or completed); an extension wins, else the latest of the cohorts' dates."""
-    cohort_ids = list(
-        db.session.scalars(
-            sa.select(Enrollment.cohort_id).where(
-                Enrollment.student_id == user.id, Enrollment.status.in_(("active", "completed"))
-            )
-        )
-    )
+    # One query: every due date of the trainee's cohorts' courses, with their extension and grade beside it.
     rows = db.session.execute(
-        sa.select(Assignment, DueDate)
+        sa.select(Assignment, DueDate.due_at, Extension.due_at, Grade)
         .join(DueDate, DueDate.assignment_id == Assignment.id)
-        .join(course_cohorts, course_cohorts.c.course_id == Assignment.course_id)
-        .where(DueDate.cohort_id.in_(cohort_ids), course_cohorts.c.cohort_id == DueDate.cohort_id)
+        .join(course_cohorts, sa.and_(course_cohorts.c.course_id == Assignment.course_id,
+                                      course_cohorts.c.cohort_id == DueDate.cohort_id))
+        .join(Enrollment, sa.and_(Enrollment.cohort_id == DueDate.cohort_id, Enrollment.student_id == user.id,
+                                  Enrollment.status.in_(("active", "completed"))))
+        .outerjoin(Extension, sa.and_(Extension.assignment_id == Assignment.id, Extension.student_id == user.id))
+        .outerjoin(Grade, sa.and_(Grade.assignment_id == Assignment.id, Grade.student_id == user.id))
     ).all()
-    due: dict[int, tuple[Assignment, Any]] = {}
-    for assignment, date in rows:
-        if assignment.id not in due or date.due_at > due[assignment.id][1]:
-            due[assignment.id] = (assignment, date.due_at)
-    extensions = {
-        e.assignment_id: e.due_at for e in db.session.scalars(sa.select(Extension).where(Extension.student_id == user.id))
-    }
-    grades = {g.assignment_id: g for g in db.session.scalars(sa.select(Grade).where(Grade.student_id == user.id))}
-    result = [(a, extensions.get(a.id, d), grades.get(a.id)) for a, d in due.values()]
+    due: dict[int, tuple[Assignment, Any, Any, Grade | None]] = {}
+    for assignment, due_at, extended, grade in rows:
+        if assignment.id not in due or due_at > due[assignment.id][1]:
+            due[assignment.id] = (assignment, due_at, extended, grade)
+    result = [(a, extended or d, g) for a, d, extended, g in due.values()]
     return sorted(result, key=lambda row: row[1])
 
 
@@ -118,9 +112,6 @@ def trainee_todo(user: User) -> Todo:
         db.session.scalars(sa.select(Application).where(Application.student_id == user.id)
                            .options(joinedload(Application.cohort).joinedload(Cohort.university))  # shown per row
                            .order_by(Application.submitted_at.desc()))
-    )
-    todo.rows["enrollments"] = list(
-        db.session.scalars(sa.select(Enrollment).where(Enrollment.student_id == user.id))
     )
     return todo
 

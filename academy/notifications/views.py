@@ -18,7 +18,10 @@ bp = Blueprint("notifications", __name__)
 def bell() -> dict:
     """Give every page the signed-in person's unread count (counted only where a page shows the bell)."""
     def unread() -> int:
-        return services.unread_count(current_user) if current_user.is_authenticated else 0
+        if not current_user.is_authenticated:
+            return 0
+        counted = getattr(current_user, "unread_at_request_start", None)  # counted with the sign-in check
+        return counted if counted is not None else services.unread_count(current_user)
     return {"unread_notifications": unread}
 
 
