@@ -133,7 +133,10 @@ def trainee_courses(user: User, *, archived: bool = False) -> list[Course]:
 
 def takes(user: User, course: Course) -> bool:
     # An archived course's history stays open to its trainees; only their list leaves it out.
-    return any(c.id == course.id for c in trainee_courses(user, archived=True))
+    mine = sa.select(Enrollment.cohort_id).where(Enrollment.student_id == user.id,
+                                                 Enrollment.status.in_(GRADEBOOK_STATUSES))
+    return db.session.execute(sa.select(course_cohorts.c.cohort_id).where(
+        course_cohorts.c.course_id == course.id, course_cohorts.c.cohort_id.in_(mine)).limit(1)).first() is not None
 
 
 def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADEBOOK_STATUSES) -> list[tuple[User, Cohort]]:
@@ -663,29 +666,35 @@ class MyAssignment:
 
 
 def my_assignments(trainee: User, course: Course) -> list[MyAssignment]:
-    """Return each assignment of the course with the trainee's due date, extension and grade.
+    """Return each assignment of the course with the trainee's due date, extension and grade."""
+    return my_assignments_in(trainee, [course]).get(course.id, [])
 
-    A fixed few queries for the whole course, whatever its length (not due_for and get_grade per assignment).
+
+def my_assignments_in(trainee: User, courses: list[Course]) -> dict[int, list[MyAssignment]]:
+    """Return, per course id, each assignment (by week) with the trainee's due date, extension and grade.
+
+    One query for all the courses, whatever their length: the due date is the later of the trainee's cohorts'
+    dates for the assignment (only cohorts that take its course count; as dues_for), an extension wins.
     """
-    assignments = list(course.assignments)
-    ids = [a.id for a in assignments]
-    extended = set(db.session.scalars(
-        sa.select(Extension.assignment_id).where(Extension.student_id == trainee.id, Extension.assignment_id.in_(ids))))
-    dues = dues_for(trainee, assignments)
-    grades = {g.assignment_id: g for g in db.session.scalars(
-        sa.select(Grade).where(Grade.student_id == trainee.id, Grade.assignment_id.in_(ids)))}
-    return [MyAssignment(assignment=a, due_at=dues[a.id], extended=a.id in extended, grade=grades.get(a.id))
-            for a in assignments]
-    extensions = dict(db.session.execute(
-        sa.select(Extension.assignment_id, Extension.due_at)
-        .where(Extension.student_id == trainee.id, Extension.assignment_id.in_(ids))).tuples().all())
-    course_cohort_ids = {c.id for c in course.cohorts}
-    mine = [cid for cid in _trainee_cohort_ids(trainee, GRADEBOOK_STATUSES) if cid in course_cohort_ids]
-    # A trainee in two cohorts of the course gets the later of their dates (as due_for).
-    dues = dict(db.session.execute(
-        sa.select(DueDate.assignment_id, sa.func.max(DueDate.due_at))
-        .where(DueDate.assignment_id.in_(ids), DueDate.cohort_id.in_(mine)).group_by(DueDate.assignment_id)).tuples().all())
-    grades = {g.assignment_id: g for g in db.session.scalars(
-        sa.select(Grade).where(Grade.student_id == trainee.id, Grade.assignment_id.in_(ids)))}
-    return [MyAssignment(assignment=a, due_at=extensions.get(a.id) or dues.get(a.id), extended=a.id in extensions,
-                         grade=grades.get(a.id)) for a in assignments]
+    ids = [c.id for c in courses]
+    if not ids:
+        return {}
+    mine = sa.select(Enrollment.cohort_id).where(Enrollment.student_id == trainee.id,
+                                                 Enrollment.status.in_(GRADEBOOK_STATUSES))
+    due = (sa.select(DueDate.assignment_id, sa.func.max(DueDate.due_at).label("due_at"))
+           .join(Assignment, Assignment.id == DueDate.assignment_id)
+           .join(course_cohorts, sa.and_(course_cohorts.c.course_id == Assignment.course_id,
+                                         course_cohorts.c.cohort_id == DueDate.cohort_id))
+           .where(Assignment.course_id.in_(ids), DueDate.cohort_id.in_(mine))
+           .group_by(DueDate.assignment_id).subquery())
+    rows = db.session.execute(
+        sa.select(Assignment, due.c.due_at, Extension.due_at, Grade)
+        .outerjoin(due, due.c.assignment_id == Assignment.id)
+        .outerjoin(Extension, sa.and_(Extension.assignment_id == Assignment.id, Extension.student_id == trainee.id))
+        .outerjoin(Grade, sa.and_(Grade.assignment_id == Assignment.id, Grade.student_id == trainee.id))
+        .where(Assignment.course_id.in_(ids)).order_by(Assignment.course_id, Assignment.week, Assignment.id))
+    out: dict[int, list[MyAssignment]] = {}
+    for assignment, cohort_due, extended_to, grade in rows:
+        out.setdefault(assignment.course_id, []).append(MyAssignment(
+            assignment=assignment, due_at=extended_to or cohort_due, extended=extended_to is not None, grade=grade))
+    return out

@@ -486,7 +486,9 @@ def _my_course(course_id: int) -> Course:
 @allow(Role.STUDENT)
 def trainee_courses():
     """List my courses with every assignment's due date for me, my score and feedback."""
-    courses = [(c, services.my_assignments(current_user, c)) for c in services.trainee_courses(current_user)]
+    mine = services.trainee_courses(current_user)
+    rows = services.my_assignments_in(current_user, mine)
+    courses = [(c, rows.get(c.id, [])) for c in mine]
     return render_template("courses/trainee_courses.html", courses=courses)
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, redirect, render_template
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from academy.auth.models import User
@@ -22,6 +23,18 @@ from academy.submissions.models import Submission, SubmissionStatus
 from academy.submissions.views import feedback_response
 
 bp = Blueprint("submission_pages", __name__)
+
+# A submission's grading state in words ("grading queued" also while the worker is down), for every row of a list.
+STATUS_LABELS = {"queued": _l("Grading queued"), "grading": _l("Grading"), "graded": _l("Graded"),
+                 "time_limit": _l("Time limit"), "memory_limit": _l("Memory limit"), "error": _l("Grading error"),
+                 "superseded": _l("Superseded: not graded")}
+
+
+@bp.app_template_global()
+def submission_status_label(status: str) -> str:
+    """Name a submission's grading state in the current language."""
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
 PENDING = {SubmissionStatus.QUEUED, SubmissionStatus.GRADING}
 
 
@@ -46,7 +59,7 @@ def released_to_me() -> set[int]:
     """Return the ids of the assignments released to the signed-in trainee (once per request; none for others)."""
     if "released_ids" not in g:
         trainee = current_user.is_authenticated and current_user.role == Role.STUDENT
-        g.released_ids = {r.assignment.id for r in services.released_assignments(current_user)} if trainee else set()
+        g.released_ids = services.released_ids(current_user) if trainee else set()
     return g.released_ids
 
 

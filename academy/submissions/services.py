@@ -17,13 +17,13 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import contains_eager, joinedload
 
+from academy.admissions.models import Enrollment
 from academy.audit.services import record
 from academy.auth.models import User
 from academy.config import var_dir
 from academy.courses.models import Assignment, Course, DueDate, course_cohorts
 from academy.courses.services import (
     GRADEBOOK_STATUSES,
-    _trainee_cohort_ids,
     due_for,
     dues_for,
     get_grade,
@@ -196,7 +196,8 @@ def _released_to(trainee: User, at: datetime):
 
     Only cohorts that still take the assignment's course count, and a withdrawn trainee has none.
     """
-    cohort_ids = _trainee_cohort_ids(trainee, GRADEBOOK_STATUSES)
+    cohort_ids = sa.select(Enrollment.cohort_id).where(Enrollment.student_id == trainee.id,
+                                                       Enrollment.status.in_(GRADEBOOK_STATUSES))  # in the query
     return (
         sa.select(DueDate.assignment_id, sa.func.min(DueDate.released_at).label("released_at"))
         .join(Assignment, Assignment.id == DueDate.assignment_id)
@@ -216,6 +217,11 @@ def is_released_to(trainee: User, assignment: Assignment, at: datetime | None = 
 def cutoff_for(assignment: Assignment, due_at: datetime | None) -> datetime | None:
     """Return when submissions close: the due date plus the course's cut-off days."""
     return due_at + timedelta(days=assignment.course.late_cutoff_days) if due_at is not None else None
+
+
+def released_ids(trainee: User) -> set[int]:
+    """Return the ids of the assignments released to the trainee by now (one query)."""
+    return set(db.session.scalars(sa.select(_released_to(trainee, utcnow()).subquery().c.assignment_id)))
 
 
 def released_assignments(trainee: User, nbgrader_course: str | None = None) -> list[ReleasedAssignment]:
