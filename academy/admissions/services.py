@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_babel import gettext
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from academy.admissions.models import (
@@ -314,6 +314,7 @@ def applications_query(university_id: int, cohort_id: int | None = None, status:
         .join(Cohort, Cohort.id == Application.cohort_id)
         .join(User, User.id == Application.student_id)
         .where(Cohort.university_id == university_id)
+        .options(contains_eager(Application.trainee))  # each row names its trainee
     )
     if cohort_id is not None:
         query = query.where(Application.cohort_id == cohort_id)
@@ -353,6 +354,9 @@ def applications_of(trainee: User) -> list[Application]:
     """Return a trainee's applications, newest first."""
     return list(
         db.session.scalars(
-            sa.select(Application).where(Application.student_id == trainee.id).order_by(Application.submitted_at.desc())
+            sa.select(Application).where(Application.student_id == trainee.id)
+            .options(joinedload(Application.cohort).joinedload(Cohort.university),  # shown on each
+                     selectinload(Application.events))
+            .order_by(Application.submitted_at.desc())
         )
     )

@@ -27,18 +27,19 @@ class Todo:
 
 def admin_todo() -> Todo:
     todo = Todo()
-    todo.counts["companies_pending"] = db.session.scalar(
-        sa.select(sa.func.count(Company.id)).where(Company.status == "pending")
-    )
-    todo.counts["demands_pending"] = db.session.scalar(
-        sa.select(sa.func.count(Demand.id)).where(Demand.status == "submitted")
-    )
-    todo.counts["trainees"] = db.session.scalar(
-        sa.select(sa.func.count(Enrollment.id)).where(Enrollment.status == "active")
-    )
-    todo.counts["capacity"] = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Cohort.capacity), 0)))
+    count = sa.func.count
+    # The four tiles' figures in one query.
+    figures = db.session.execute(sa.select(
+        sa.select(count(Company.id)).where(Company.status == "pending").scalar_subquery(),
+        sa.select(count(Demand.id)).where(Demand.status == "submitted").scalar_subquery(),
+        sa.select(count(Enrollment.id)).where(Enrollment.status == "active").scalar_subquery(),
+        sa.select(sa.func.coalesce(sa.func.sum(Cohort.capacity), 0)).scalar_subquery(),
+    )).one()
+    for key, value in zip(("companies_pending", "demands_pending", "trainees", "capacity"), figures):
+        todo.counts[key] = value
     todo.rows["demands"] = list(
-        db.session.scalars(sa.select(Demand).where(Demand.status == "submitted").order_by(Demand.created_at).limit(10))
+        db.session.scalars(sa.select(Demand).where(Demand.status == "submitted").options(joinedload(Demand.company))
+                           .order_by(Demand.created_at).limit(10))  # the company is named on each row
     )
     todo.rows["companies"] = list(
         db.session.scalars(sa.select(Company).where(Company.status == "pending").order_by(Company.created_at).limit(10))
@@ -54,7 +55,8 @@ def coordinator_todo(user: User) -> Todo:
         Cohort.university_id == user.university_id, Application.status.in_(OPEN_APPLICATION)
     )
     todo.counts["pending"] = db.session.scalar(sa.select(sa.func.count()).select_from(pending.subquery()))
-    todo.rows["applications"] = list(db.session.scalars(pending.order_by(Application.submitted_at).limit(10)))
+    todo.rows["applications"] = list(db.session.scalars(  # each row names its trainee
+        pending.options(joinedload(Application.trainee)).order_by(Application.submitted_at).limit(10)))
     return todo
 
 
