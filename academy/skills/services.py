@@ -60,7 +60,8 @@ def evidence_counts(skill_ids: Iterable[int]) -> dict[int, int]:
     ids = list(skill_ids)
     counts = dict.fromkeys(ids, 0)
     if ids:
-        named = sa.union_all(*(sa.select(model.skill_id).where(model.skill_id.in_(ids)) for model in EVIDENCE)).subquery()
+        named = sa.union_all(*(sa.select(model.skill_id).where(model.skill_id.in_(ids))
+                               for model in EVIDENCE)).subquery()
         counts.update(db.session.execute(
             sa.select(named.c.skill_id, sa.func.count()).group_by(named.c.skill_id)).tuples().all())
     return counts
