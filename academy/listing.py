@@ -38,11 +38,15 @@ def paginate(
     searchable: list[Any] = (),  # type: ignore[assignment]
     scalars: bool = True,
     count_limit: int | None = None,
+    then: tuple[Any, ...] = (),
+    size: int | None = None,
 ) -> Listing:
     """Apply the request's search, sort and page to a select and return one page.
 
     With count_limit, matches are counted only up to that many (the pages say "more than"), so a list of
-    years of rows costs the same to show as a list of one year's.
+    years of rows costs the same to show as a list of one year's. The columns in `then` order rows the sort
+    leaves tied, so that a row never shows on two pages or on none. A page holds `size` rows (default the
+    PAGE_SIZE setting): fewer where each row costs more to show.
     """
     q = request.args.get("q", "").strip()[:100]
     if q and searchable:
@@ -55,14 +59,14 @@ def paginate(
     direction = request.args.get("dir", default_direction if "sort" not in request.args else "asc")
     direction = "desc" if direction == "desc" else "asc"
     column = sortable[sort]
-    query = query.order_by(column.desc() if direction == "desc" else column.asc())
+    query = query.order_by(column.desc() if direction == "desc" else column.asc(), *then)
     counted = query.order_by(None)
     if count_limit is not None:
         counted = counted.limit(count_limit + 1)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
     capped = count_limit is not None and total > count_limit
     total = min(total, count_limit) if capped else total
-    size = current_app.config["PAGE_SIZE"]
+    size = size or current_app.config["PAGE_SIZE"]
     pages = max(1, -(-total // size))
     try:
         page = min(max(1, int(request.args.get("page", 1))), pages)

@@ -1,10 +1,12 @@
 """Certificates of completion: the office's rule and issuing pages, the trainee's downloads, public verification."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager
 
 from academy.audit.services import record, record_view
 from academy.auth.models import User
@@ -13,22 +15,31 @@ from academy.certificates.forms import ActionForm, AttendanceForm, RevokeForm, R
 from academy.certificates.models import Certificate
 from academy.certificates.pdf import FontMissing, render_pdf
 from academy.extensions import db, limiter
+from academy.listing import paginate
 from academy.policy import PUBLIC, Role, allow
 from academy.transactions import done, refused, report
-from academy.universities.models import Cohort
-from academy.universities.services import cohorts_newest_first
+from academy.universities.models import Cohort, University
 from academy.validators import refuse_form
 
 bp = Blueprint("certificates", __name__)
+# Cohorts on one page of the office's list: each one's counts weigh every grade of its trainees.
+COHORTS_PER_PAGE = 10
 
 
 @bp.get("/admin/certificates")
 @allow(Role.ADMIN)
 def office():
-    """Show the completion rule, each cohort's trainees who meet it, and the certificates issued last."""
-    cohorts = [(c, services.cohort_standings(c)) for c in cohorts_newest_first()]
-    return render_template("certificates/office.html", rule=services.get_rule(), cohorts=cohorts,
-                           certificates=services.recent_certificates())
+    """Show the completion rule, how many of each cohort's trainees meet it (a page of cohorts, newest first),
+    and the certificates issued last; a cohort's page names them."""
+    listing = paginate(
+        sa.select(Cohort).join(Cohort.university).options(contains_eager(Cohort.university)),
+        sortable={"year": Cohort.year}, default_sort="year", default_direction="desc",
+        then=(Cohort.name, Cohort.id), size=COHORTS_PER_PAGE,
+        searchable=[Cohort.name, University.code, University.name_ko, University.name_en],
+    )
+    counts = services.cohort_counts([c.id for c in listing.items])
+    return render_template("certificates/office.html", rule=services.get_rule(), listing=listing, counts=counts,
+                           empty=services.CohortCounts(), certificates=services.recent_certificates())
 
 
 @bp.route("/admin/certificates/rule", methods=["GET", "POST"])

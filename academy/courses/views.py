@@ -364,19 +364,13 @@ def _course_form(course: Course | None) -> CourseForm:
 @allow(Role.ADMIN)
 def course_list():
     """List every course with its folder, cohorts, instructors and whether it is archived, searchable."""
-    query = db.select(Course)
-    if request.args.get("archived") == "1":
-        query = query.where(Course.archived_at.is_not(None))
-    elif request.args.get("archived") != "all":
-        query = query.where(Course.archived_at.is_(None))
     listing = paginate(
-        query,
+        administration.courses_query(request.args.get("archived")),
         sortable={"code": Course.code, "title": Course.title_ko, "folder": Course.nbgrader_course},
         default_sort="code",
         searchable=[Course.code, Course.title_ko, Course.title_en, Course.nbgrader_course],
     )
-    return render_template("courses/admin_courses.html", listing=listing,
-                           folders=administration.course_folders())
+    return render_template("courses/admin_courses.html", listing=listing)
 
 
 @bp.route("/admin/courses/new", methods=["GET", "POST"])

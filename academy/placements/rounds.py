@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from academy.admissions.models import Enrollment, EnrollmentStatus
 from academy.audit.services import record
 from academy.auth.models import User
-from academy.companies.models import Demand, DemandStatus
+from academy.companies.models import Demand, DemandSkill, DemandStatus
 from academy.extensions import db
 from academy.notifications import events
 from academy.placements import explain, matching
@@ -35,6 +35,7 @@ from academy.placements.models import (
 )
 from academy.placements.profiles import SkillLevel, competency_profiles
 from academy.placements.services import PlacementError, RoundStateError
+from academy.skills.models import Skill
 from academy.universities.models import Cohort
 from academy.util import utcnow
 
@@ -98,11 +99,15 @@ def places(demand: Demand) -> Places:
 
 
 def _required(demand: Demand) -> dict[str, int]:
-    return {ds.skill.code: ds.min_level for ds in demand.skills}
+    """Return the demand's required skills by code with their minimum levels (one query)."""
+    return dict(db.session.execute(sa.select(Skill.code, DemandSkill.min_level)
+                                   .join(Skill, Skill.id == DemandSkill.skill_id)
+                                   .where(DemandSkill.demand_id == demand.id)).tuples().all())
 
 
 def _consenting(match_round: MatchRound, demand_id: int | None = None) -> list[Consent]:
-    query = sa.select(Consent).where(Consent.round_id == match_round.id, Consent.withdrawn_at.is_(None))
+    query = sa.select(Consent).where(Consent.round_id == match_round.id, Consent.withdrawn_at.is_(None)).options(
+        joinedload(Consent.trainee))
     if demand_id is not None:
         query = query.where(Consent.demand_id == demand_id)
     return list(db.session.scalars(query.order_by(Consent.id)))
@@ -173,9 +178,10 @@ def _inputs(match_round: MatchRound) -> tuple[dict, dict, dict, dict[int, Demand
     demands = {c.demand_id: c.demand for c in consents}
     profiles = competency_profiles({c.student_id for c in consents})
     scores: dict[int, dict[int, float]] = {d: {} for d in demands}
+    required = {d: _required(demand) for d, demand in demands.items()}
     for c in consents:
         levels = {k: s.level for k, s in profiles.get(c.student_id, {}).items()}
-        scores[c.demand_id][c.student_id] = fit(_required(demands[c.demand_id]), levels).score
+        scores[c.demand_id][c.student_id] = fit(required[c.demand_id], levels).score
     demand_prefs = matching.break_ties(scores, match_round.seed or 0)
     for rd in db.session.scalars(sa.select(RoundDemand).where(
             RoundDemand.round_id == match_round.id, RoundDemand.submitted_at.is_not(None))):

@@ -55,6 +55,18 @@ def evidence_count(skill: Skill) -> int:
     )
 
 
+def evidence_counts(skill_ids: Iterable[int]) -> dict[int, int]:
+    """Return how many assignments, profiles and demands name each skill (0 for none), in one query."""
+    ids = list(skill_ids)
+    counts = dict.fromkeys(ids, 0)
+    if ids:
+        named = sa.union_all(*(sa.select(model.skill_id).where(model.skill_id.in_(ids))
+                               for model in EVIDENCE)).subquery()
+        counts.update(db.session.execute(
+            sa.select(named.c.skill_id, sa.func.count()).group_by(named.c.skill_id)).tuples().all())
+    return counts
+
+
 def _names(name_ko: str, name_en: str) -> tuple[str, str]:
     name_ko, name_en = (name_ko or "").strip(), (name_en or "").strip()
     if not (1 <= len(name_ko) <= 80 and 1 <= len(name_en) <= 80):

@@ -30,7 +30,7 @@ def catalogue():
         query = query.where(Skill.retired_at.is_not(None))
     listing = paginate(query, sortable={"code": Skill.code, "name": Skill.name_ko, "name_en": Skill.name_en},
                        default_sort="code", searchable=[Skill.code, Skill.name_ko, Skill.name_en])
-    counts = {s.id: services.evidence_count(s) for s in listing.items}
+    counts = services.evidence_counts(s.id for s in listing.items)
     return render_template("skills/catalogue.html", listing=listing, counts=counts)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 
 from academy.audit.services import record
 from academy.companies.models import CITIES
@@ -136,5 +137,6 @@ def update_cohort(
 
 
 def cohorts_newest_first() -> list[Cohort]:
-    """List every cohort, the newest year first."""
-    return list(db.session.scalars(sa.select(Cohort).order_by(Cohort.year.desc(), Cohort.name)))
+    """List every cohort, the newest year first, with its university (named wherever a cohort is listed)."""
+    return list(db.session.scalars(sa.select(Cohort).options(joinedload(Cohort.university))
+                                   .order_by(Cohort.year.desc(), Cohort.name)))

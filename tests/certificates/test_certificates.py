@@ -12,7 +12,7 @@ from PIL import ImageChops
 from pypdf import PdfReader
 
 from academy.audit.models import AuditEntry
-from academy.certificates.models import Attendance, Certificate, CompletionRule
+from academy.certificates.models import DEFAULT_RULE, Attendance, Certificate, CompletionRule
 from academy.certificates.pdf import UNIVERSITIES_KO, qr_image
 from academy.extensions import db
 
@@ -255,3 +255,79 @@ def test_the_office_can_issue_again_after_revoking(issued, world, client):
     first, second = _certificates()
     assert not first.is_valid and second.is_valid and second.serial.endswith("00002")
     assert second.public_id != first.public_id
+
+
+# --- the office's list of cohorts ----------------------------------------------------------------
+
+
+def _listed(client, cohort) -> tuple[int, int, int]:
+    """Return (trainees, meet the rule, certificates in force) as the office's list shows them for a cohort."""
+    page = client.get("/admin/certificates").get_data(as_text=True)
+    row = re.search(rf'data-test="cohort-{cohort.id}">(.*?)</tr>', page, re.S).group(1)
+    return tuple(int(n) for n in re.findall(r"<td>(\d+)</td>", row))
+
+
+def _shown(client, cohort) -> tuple[int, int, int]:
+    """Return (trainees, meet the rule, certificates in force) as the cohort's own page shows them."""
+    page = client.get(f"/admin/certificates/cohorts/{cohort.id}").get_data(as_text=True)
+    return (page.count('data-test="trainee-'), page.count('class="status s-approved"'),
+            page.count('data-test="certificate"'))
+
+
+@pytest.mark.parametrize("rule", [
+    {},  # the default rule
+    {"pass_percent": 0, "min_courses_passed": 2, "min_share_percent": 100, "min_attendance_percent": 80},
+    {"pass_percent": 75, "min_courses_passed": 1, "min_share_percent": 50, "min_attendance_percent": 0},
+    {"pass_percent": 50, "min_courses_passed": 0, "min_share_percent": 0, "min_attendance_percent": 90},
+])
+def test_the_list_counts_what_each_cohort_s_page_shows(rule, world, auth, client, make):
+    """The counts are SQL (services.cohort_counts), the cohort's page Python (cohort_standings): they must agree.
+
+    Checked once by dropping the attendance condition from the SQL (two rules failed) and, apart, the case of a
+    pass mark of 0 (one failed)."""
+    from academy.admissions.models import Enrollment, EnrollmentStatus
+    from academy.courses.services import upsert_grade
+
+    second = make.course(cohorts=[world.cohort], code="MAI-102")
+    lab = make.assignment(second, "lab3_vision", max_points=20.0)
+    make.course(cohorts=[world.cohort], code="MAI-103")  # no assignments: not counted
+    make.enrolled_student(make.cohort(year=2026))  # another cohort, listed too
+    trainees = [world.trainee("가"), world.trainee("나", scores=(6.0, 6.0)), world.trainee("다", scores=(3.0, 2.0)),
+                world.trainee("라", scores=None), world.trainee("마", scores=(10.0, 5.0)), world.trainee("바")]
+    for trainee, score in zip(trainees, (15.0, 12.0, 20.0, 0.0, 14.9)):
+        upsert_grade(lab, trainee, score, "", world.instructor)
+    db.session.flush()
+    auth.login(world.office)
+    assert client.post("/admin/certificates/rule", data=ISSUING_RULE).status_code == 302  # issue under one rule
+    for trainee, percent in zip(trainees, (90, 80, 100, 85, 95)):  # the last one has none recorded
+        _attend(client, world, trainee, percent)
+    client.post(f"/admin/certificates/cohorts/{world.cohort.id}/issue")
+    issued = _certificates()
+    assert issued  # some hold one
+    client.post(f"/admin/certificates/{issued[0].id}/revoke", data={"reason": "오류"})
+    if len(issued) > 1:  # a holder who withdrew: their certificate is not the cohort's any more
+        enrollment = db.session.scalar(sa.select(Enrollment).where(Enrollment.student_id == issued[1].student_id))
+        enrollment.status = EnrollmentStatus.WITHDRAWN
+        db.session.flush()
+    # then count under another (the request commits what the test changed)
+    assert client.post("/admin/certificates/rule", data=rule or DEFAULT_RULE).status_code == 302
+    assert _listed(client, world.cohort) == _shown(client, world.cohort)
+
+
+ISSUING_RULE = {"pass_percent": 60, "min_courses_passed": 1, "min_share_percent": 50, "min_attendance_percent": 80}
+
+
+def test_the_list_shows_the_newest_cohorts_a_page_at_a_time(world, auth, client, make, app):
+    from academy.certificates.views import COHORTS_PER_PAGE
+
+    uni = make.university("KNU")
+    older = [make.cohort(uni, year=2020 + i // 2, name=f"{2020 + i // 2}-{i % 2 + 1}") for i in range(COHORTS_PER_PAGE)]
+    newest_first = [str(c.id) for c in sorted([world.cohort, *older], key=lambda c: (-c.year, c.name, c.id))]
+    auth.login(world.office)
+    first = client.get("/admin/certificates").get_data(as_text=True)
+    assert re.findall(r'data-test="cohort-(\d+)"', first) == newest_first[:COHORTS_PER_PAGE]
+    assert newest_first[0] == str(world.cohort.id)
+    second = client.get("/admin/certificates?page=2").get_data(as_text=True)
+    assert re.findall(r'data-test="cohort-(\d+)"', second) == newest_first[COHORTS_PER_PAGE:]
+    found = client.get("/admin/certificates?q=knu").get_data(as_text=True)
+    assert f'data-test="cohort-{world.cohort.id}"' not in found and f'data-test="cohort-{older[0].id}"' in found

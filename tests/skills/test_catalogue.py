@@ -140,3 +140,23 @@ def test_only_the_office_edits_the_catalogue(client, auth, shop, make, role):
     assert client.post(f"/admin/skills/{shop.skill.id}/retire").status_code == 403
     assert client.post("/admin/skills/new", data={"code": "x_y", "name_ko": "x", "name_en": "x"}).status_code == 403
     assert _skill("signal_processing").retired_at is None and _skill("x_y") is None
+
+
+def test_the_catalogue_counts_what_names_each_skill(client, auth, shop, make):
+    """The page's counts come from one grouped query (services.evidence_counts); each equals the per-skill count
+    the delete check uses, and a skill nothing names shows 0 with its Delete button."""
+    import re
+
+    from academy.skills.services import evidence_count
+
+    make.demand(skills={"signal_processing": 2, "mlops": 1})
+    make.assignment(shop.course, "lab2_process_energy", skills={"signal_processing": 1, "data_preparation": 2})
+    db.session.commit()
+    _as(client, auth, shop.admin)
+    page = client.get("/admin/skills").get_data(as_text=True)
+    shown = {int(i): int(n) for i, n in re.findall(r'data-test="skill-(\d+)">(?:<td>.*?</td>){3}<td>(\d+)</td>', page)}
+    skills = {s.id: s for s in db.session.scalars(sa.select(Skill))}
+    assert shown and all(n == evidence_count(skills[i]) for i, n in shown.items())
+    assert shown[shop.skill.id] == 3  # two assignments and a demand
+    unused = next(i for i, n in shown.items() if n == 0)
+    assert f"/admin/skills/{unused}/delete" in page and f"/admin/skills/{shop.skill.id}/delete" not in page
