@@ -20,9 +20,9 @@ from academy.extensions import db
 from academy.placements.models import FollowUp, MatchRound, Offer, Placement, RoundDemand, offer_status_now
 from academy.reports import cache
 from academy.reports.figures import CHARTED, HEADERS, Chart, bar_charts, cell, lab_chart, trend_charts
-from academy.reports.frames import (COLUMNS, PROGRESS_COLUMNS, PROGRESS_HIDING, TOTAL, YEAR, DemandRow, LabWorkRow, OfferRow, PlacementRow,
-                                    RoundDemandRow, RoundRow, at_risk_frame, frame_of, lab_score_frame,
-                                    progress_frame, suppress_small)
+from academy.reports.frames import (COLUMNS, PROGRESS_COLUMNS, PROGRESS_HIDING, TOTAL, YEAR, DemandRow,
+                                    LabWorkRow, OfferRow, PlacementRow, RoundDemandRow, RoundRow, at_risk_frame,
+                                    frame_of, lab_score_frame, progress_frame, suppress_small)
 from academy.submissions.models import Submission
 from academy.universities.models import Cohort, University
 from academy.util import utcnow

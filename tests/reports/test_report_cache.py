@@ -89,8 +89,8 @@ def test_a_submission_shows_on_the_next_view(client, auth, data):
     auth.login(data.admin)
     assert _progress(client)["on_time"] == "4"
     s0 = data.students[0]
-    db.session.add(Submission(assignment_id=data.labs[1].id, student_id=s0.id, received_at=data.due - timedelta(hours=1),
-                              sha256="0" * 64, stored_path="x"))
+    db.session.add(Submission(assignment_id=data.labs[1].id, student_id=s0.id,
+                              received_at=data.due - timedelta(hours=1), sha256="0" * 64, stored_path="x"))
     db.session.commit()
     assert _progress(client)["on_time"] == "5"
 
@@ -144,7 +144,8 @@ def test_a_due_date_passing_shows_on_the_next_view(client, auth, data, make, mon
     """A third lab due in an hour: nothing changes in the database when it passes, and yet it is due then."""
     course = make.course(cohorts=[data.cohort])
     lab = make.assignment(course, name="lab3", max_points=10.0)
-    db.session.add(DueDate(assignment_id=lab.id, cohort_id=data.cohort.id, due_at=datetime.now(UTC) + timedelta(hours=1)))
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    db.session.add(DueDate(assignment_id=lab.id, cohort_id=data.cohort.id, due_at=soon))
     db.session.commit()
     auth.login(data.admin)
     assert _progress(client)["labs_due"] == "6"
