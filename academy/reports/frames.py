@@ -262,7 +262,10 @@ def _work(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
 
 def at_risk_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
     """The trainees with AT_RISK_LABS or more missed or failing labs: cohort, missed and failing labs."""
-    w = _work(rows, now)
+    return _at_risk(_work(rows, now))
+
+
+def _at_risk(w: pd.DataFrame) -> pd.DataFrame:
     key = ["cohort", "trainee_id"]
     trouble = w[w["missed"] | w["failing"]]
     # Counted over every trainee at once, the lab lists made for those at risk only (a Python function per
@@ -280,18 +283,23 @@ def at_risk_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
 def progress_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
     """Per cohort: trainees, labs due (or in) so far, handed in on time, the on-time rate, the mean score in
     percent over graded labs, and the trainees at risk; a total row last."""
-    rows = list(rows)
     w = _work(rows, now)
-    risk = at_risk_frame(rows, now).groupby("cohort").size()
+    risk = _at_risk(w).groupby("cohort").size()
     counted = w[w["counted"]]
 
-    def figures(frame: pd.DataFrame, key) -> dict:
-        c = counted if key is None else counted[counted["cohort"] == key]
-        return {"trainees": frame["trainee_id"].nunique(), "labs_due": len(c), "on_time": int(c["on_time"].sum()),
-                "mean_percent": round(frame["percent"].mean(), 1) if frame["percent"].notna().any() else None}
+    def mean(percent: pd.Series) -> float | None:
+        return round(percent.mean(), 1) if percent.notna().any() else None
 
-    table = pd.DataFrame({key: figures(w[w["cohort"] == key], key) for key in sorted(w["cohort"].unique())}).T
-    table.loc[TOTAL] = figures(w, None)
+    # Grouped once (a filter of every row per cohort cost a tenth of a second on ten years of cohorts).
+    table = pd.DataFrame({
+        "trainees": w.groupby("cohort")["trainee_id"].nunique(),
+        "labs_due": counted.groupby("cohort").size(),
+        "on_time": counted.groupby("cohort")["on_time"].sum(),
+        "mean_percent": w.groupby("cohort")["percent"].agg(mean),
+    }).reindex(sorted(w["cohort"].unique())).astype(object)
+    table[["labs_due", "on_time"]] = table[["labs_due", "on_time"]].fillna(0)
+    table.loc[TOTAL] = {"trainees": w["trainee_id"].nunique(), "labs_due": len(counted),
+                        "on_time": int(counted["on_time"].sum()), "mean_percent": mean(w["percent"])}
     table["at_risk"] = [int(risk.get(k, 0)) if k != TOTAL else int(risk.sum()) for k in table.index]
     for col in ("trainees", "labs_due", "on_time", "at_risk"):
         table[col] = table[col].astype(int)
