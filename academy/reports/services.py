@@ -22,7 +22,7 @@ from academy.reports import cache
 from academy.reports.figures import CHARTED, HEADERS, Chart, bar_charts, cell, lab_chart, trend_charts
 from academy.reports.frames import (COLUMNS, PROGRESS_COLUMNS, PROGRESS_HIDING, TOTAL, YEAR, DemandRow,
                                     LabWorkRow, OfferRow, PlacementRow, RoundDemandRow, RoundRow, at_risk_frame,
-                                    frame_of, lab_score_frame, progress_frame, suppress_small)
+                                    frame_of, progress_frames, suppress_small)
 from academy.submissions.models import Submission
 from academy.universities.models import Cohort, University
 from academy.util import utcnow
@@ -175,7 +175,7 @@ class Progress:
 def _progress() -> Progress:
     def compute() -> Progress:
         rows, cohort_ids = load_progress_rows()
-        return Progress(progress_frame(rows, utcnow()), *lab_score_frame(rows), cohort_ids)
+        return Progress(*progress_frames(rows, utcnow()), cohort_ids)
     return cache.kept("progress", ("raw",), compute)
 
 
