@@ -47,6 +47,7 @@ MODEL_MODULES = (
     "academy.notifications.models",
     "academy.certificates.models",
     "academy.scheduled.models",
+    "academy.reports.models",
 )
 
 
@@ -77,6 +78,7 @@ def create_app(config: object | None = None) -> Flask:
 
     from academy import errors, extensions, i18n, metrics, policy, security, transactions, ui
     from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from academy.reports import cache as report_cache
 
     import_models()
     if app.config.get("ALLOW_TEST_EMAILS"):
@@ -95,6 +97,7 @@ def create_app(config: object | None = None) -> Flask:
     login_manager.init_app(app)
     extensions.mail.init_app(app)
     transactions.init_app(app)  # first: its after-request hook runs last
+    report_cache.init_app(app)
     policy.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -29,6 +29,9 @@ HEADERS = {
 }
 RATES = {"placement_rate", "offer_acceptance_rate", "retention_6m", "retention_12m", "on_time_rate"}
 DECIMALS = {"median_days_to_placement", "mean_percent"}
+# The outcome page's bar charts (the placement rate only where trainees belong: by university and cohort).
+CHARTED = ("placement_rate", "offer_acceptance_rate", "median_days_to_placement", "retention_6m", "retention_12m",
+           "unfilled_demands")
 TREND = ("placement_rate", "median_days_to_placement", "offer_acceptance_rate", "retention_6m", "retention_12m",
          "unfilled_demands")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 import pandas as pd
 
@@ -81,7 +82,7 @@ class RoundDemandRow:
 def _frame(rows: Iterable[object], columns: list[str]) -> pd.DataFrame:
     # The fields read one by one: dataclasses.asdict deep-copies every value, which cost seconds on ten
     # years of rows (tens of thousands of trainee-lab rows), most of the progress page's time.
-    data = [tuple(getattr(r, c) for c in columns) for r in rows]
+    data = list(map(attrgetter(*columns), rows)) if len(columns) > 1 else [(getattr(r, columns[0]),) for r in rows]
     return pd.DataFrame.from_records(data, columns=columns)
 
 
@@ -262,7 +263,10 @@ def _work(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
 
 def at_risk_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
     """The trainees with AT_RISK_LABS or more missed or failing labs: cohort, missed and failing labs."""
-    w = _work(rows, now)
+    return _at_risk(_work(rows, now))
+
+
+def _at_risk(w: pd.DataFrame) -> pd.DataFrame:
     key = ["cohort", "trainee_id"]
     trouble = w[w["missed"] | w["failing"]]
     # Counted over every trainee at once, the lab lists made for those at risk only (a Python function per
@@ -280,18 +284,33 @@ def at_risk_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
 def progress_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
     """Per cohort: trainees, labs due (or in) so far, handed in on time, the on-time rate, the mean score in
     percent over graded labs, and the trainees at risk; a total row last."""
-    rows = list(rows)
+    return _progress_of(_work(rows, now))
+
+
+def progress_frames(rows: Iterable[LabWorkRow], now: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """progress_frame and lab_score_frame of the same rows, read into a frame once (a tenth of a second on ten
+    years of trainee-lab rows)."""
     w = _work(rows, now)
-    risk = at_risk_frame(rows, now).groupby("cohort").size()
+    return (_progress_of(w), *_lab_scores(w))
+
+
+def _progress_of(w: pd.DataFrame) -> pd.DataFrame:
+    risk = _at_risk(w).groupby("cohort").size()
     counted = w[w["counted"]]
 
-    def figures(frame: pd.DataFrame, key) -> dict:
-        c = counted if key is None else counted[counted["cohort"] == key]
-        return {"trainees": frame["trainee_id"].nunique(), "labs_due": len(c), "on_time": int(c["on_time"].sum()),
-                "mean_percent": round(frame["percent"].mean(), 1) if frame["percent"].notna().any() else None}
+    def mean(percent: pd.Series) -> float | None:
+        return round(percent.mean(), 1) if percent.notna().any() else None
 
-    table = pd.DataFrame({key: figures(w[w["cohort"] == key], key) for key in sorted(w["cohort"].unique())}).T
-    table.loc[TOTAL] = figures(w, None)
+    # Grouped once (a filter of every row per cohort cost a tenth of a second on ten years of cohorts).
+    table = pd.DataFrame({
+        "trainees": w.groupby("cohort")["trainee_id"].nunique(),
+        "labs_due": counted.groupby("cohort").size(),
+        "on_time": counted.groupby("cohort")["on_time"].sum(),
+        "mean_percent": w.groupby("cohort")["percent"].agg(mean),
+    }).reindex(sorted(w["cohort"].unique())).astype(object)
+    table[["labs_due", "on_time"]] = table[["labs_due", "on_time"]].fillna(0)
+    table.loc[TOTAL] = {"trainees": w["trainee_id"].nunique(), "labs_due": len(counted),
+                        "on_time": int(counted["on_time"].sum()), "mean_percent": mean(w["percent"])}
     table["at_risk"] = [int(risk.get(k, 0)) if k != TOTAL else int(risk.sum()) for k in table.index]
     for col in ("trainees", "labs_due", "on_time", "at_risk"):
         table[col] = table[col].astype(int)
@@ -304,7 +323,10 @@ def progress_frame(rows: Iterable[LabWorkRow], now: datetime) -> pd.DataFrame:
 def lab_score_frame(rows: Iterable[LabWorkRow]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The mean score in percent per cohort (rows) and lab (columns, in first-seen order), and how many graded
     labs each mean is taken over."""
-    w = _frame(rows, ["cohort", "trainee_id", "lab", "due_at", "handed_in_at", "percent"])
+    return _lab_scores(_frame(rows, ["cohort", "trainee_id", "lab", "due_at", "handed_in_at", "percent"]))
+
+
+def _lab_scores(w: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     labs = list(dict.fromkeys(w.sort_values("due_at", kind="stable")["lab"]))
     graded = w[w["percent"].notna()]
     means = graded.pivot_table(index="cohort", columns="lab", values="percent", aggfunc="mean").round(1)

@@ -76,3 +76,12 @@ def test_small_counts_are_hidden_with_what_they_would_reveal():
     # The total would give A's 1 back by subtraction (6 - 5): hidden too.
     assert shown.at[TOTAL, "placed"] == HIDDEN and shown.at[TOTAL, "participants"] == 30
     assert shown.at["A", "participants"] == 10  # nothing small there
+
+
+def test_no_lab_due_yet_gives_a_total_row_of_zeros():
+    """A new academy (no cohort with a lab that has a due date): the progress page shows zeros, not an error
+    (progress_frame raised KeyError on no rows before it grouped once per column)."""
+    frame = progress_frame([], datetime.now(UTC))
+    assert list(frame.index) == [TOTAL]
+    assert frame.loc[TOTAL, ["trainees", "labs_due", "on_time", "at_risk"]].tolist() == [0, 0, 0, 0]
+    assert pd.isna(frame.loc[TOTAL, "mean_percent"]) and pd.isna(frame.loc[TOTAL, "on_time_rate"])
