@@ -62,7 +62,7 @@ def resend_once(resent: list[str]) -> Retry:
             if isinstance(error, ReadTimeoutError):
                 raise error
             if error is not None:
-                resent.append(f"{method} {url}: {error!r}"[:200])
+                resent.append(f"{method} :{getattr(_pool, 'port', '?')}{url}: {error!r}"[:200])
             return super().increment(method, url, response, error, _pool, _stacktrace)
 
     return Resend(total=1, connect=1, read=1, status=0, other=0, allowed_methods=None, raise_on_status=False)
