@@ -78,6 +78,12 @@ c.PortalAuthenticator.token_url = f"{PORTAL_INTERNAL_URL}/oauth/token"
 c.PortalAuthenticator.userdata_url = f"{PORTAL_INTERNAL_URL}/oauth/userinfo"
 c.PortalAuthenticator.scope = ["openid", "profile", "email", "groups"]
 c.PortalAuthenticator.enable_pkce = True
+# How long the hub waits for the portal (token, userinfo, and the re-check before every spawn). Tornado's default,
+# 20 s, runs on while the hub's own event loop is stalled: at a class start on one machine (60 servers starting on
+# 2 cores) the loop stalled up to 8 s at a time, a pre-spawn re-check ran past 20 s and that trainee's spawn was
+# lost, though the portal had answered in 0.1 s (BENCHMARKS.md, "Class-start burst").
+PORTAL_TIMEOUT = float(env("HUB_PORTAL_TIMEOUT", "60"))
+c.PortalAuthenticator.http_request_kwargs = {"connect_timeout": PORTAL_TIMEOUT, "request_timeout": PORTAL_TIMEOUT}
 c.PortalAuthenticator.basic_auth = True
 c.PortalAuthenticator.login_service = "Gyeongnam AI Academy portal"
 # The hub name is the portal's immutable "u<id>", never the e-mail (which a user can change).

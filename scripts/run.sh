@@ -98,8 +98,9 @@ trap stop EXIT
 trap 'stop; exit 0' INT TERM
 
 echo "==> portal on $ACADEMY_PORTAL_URL"
-PROMETHEUS_MULTIPROC_DIR="$(metrics_dir portal)" .venv/bin/gunicorn --bind "${ACADEMY_PORTAL_BIND:-127.0.0.1:5000}" \
-  --workers "$portal_workers" --threads 8 --access-logfile - wsgi:app &
+# gunicorn.conf.py: the settings that are not per-machine (the keep-alive timeout a class start needs).
+PROMETHEUS_MULTIPROC_DIR="$(metrics_dir portal)" .venv/bin/gunicorn --config gunicorn.conf.py \
+  --bind "${ACADEMY_PORTAL_BIND:-127.0.0.1:5000}" --workers "$portal_workers" --threads 8 --access-logfile - wsgi:app &
 pids+=($!)
 echo "==> JupyterHub on $ACADEMY_HUB_URL"
 # SIGINT back to its default even where this script was started with it ignored (nohup, a script's `&`): the

@@ -165,8 +165,9 @@ class Stack:
 
     def start(self) -> Stack:
         self._prepare_portal()
-        portal = self._spawn([PYTHON, "-m", "gunicorn", "--chdir", str(REPO), "--bind",
-                              f"127.0.0.1:{self.portal_port}", "--workers", "1", "--threads",
+        # The portal's gunicorn settings as scripts/run.sh has them (keep-alive), then this stack's own.
+        portal = self._spawn([PYTHON, "-m", "gunicorn", "--config", str(REPO / "gunicorn.conf.py"), "--chdir",
+                              str(REPO), "--bind", f"127.0.0.1:{self.portal_port}", "--workers", "1", "--threads",
                               str(self.portal_threads), "wsgi:app"], "portal.log")
         hub = self._spawn([PYTHON, "-m", "jupyterhub", "-f", str(self.config)], "hub.log")
         worker = self._start_worker() if self.grader else None

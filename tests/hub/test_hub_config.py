@@ -48,6 +48,8 @@ def test_local_backend_signs_in_through_the_portal(monkeypatch, tmp_path):
     assert auth.username_claim == "preferred_username" and auth.enable_pkce is True
     assert auth.allow_all is False and auth.manage_groups is True and auth.admin_groups == {"academy-admins"}
     assert auth.enable_auth_state is True and auth.refresh_pre_spawn is True
+    # A class start stalls the hub for seconds: its wait for the portal must outlast that (BENCHMARKS.md).
+    assert auth.http_request_kwargs == {"connect_timeout": 60.0, "request_timeout": 60.0}
     assert auth.client_secret == "c" * 40
     services = {s["name"]: s for s in c.JupyterHub.services}
     assert "jupyterhub_idle_culler" in services["idle-culler"]["command"]
@@ -131,7 +133,7 @@ def test_z2jh_values_use_the_same_settings(monkeypatch, tmp_path):
     hub = values["hub"]["config"]
     assert hub["JupyterHub"]["authenticator_class"] == c.JupyterHub.authenticator_class
     for key in ("username_claim", "manage_groups", "auth_state_groups_key", "enable_pkce", "scope",
-                "allow_all", "refresh_pre_spawn", "basic_auth"):
+                "allow_all", "refresh_pre_spawn", "basic_auth", "http_request_kwargs"):
         assert hub["PortalAuthenticator"][key] == c.PortalAuthenticator[key], key
     assert set(hub["PortalAuthenticator"]["admin_groups"]) == c.PortalAuthenticator.admin_groups
     assert values["cull"]["enabled"] is True and values["cull"]["timeout"] == 3600
