@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from academy.courses.models import (
     course_cohorts,
     course_instructors,
 )
+from academy.courses.versions import CourseCache
 from academy.extensions import db
 from academy.notifications import events
 from academy.skills.models import LEVELS, Skill
@@ -466,21 +468,40 @@ def get_grade(assignment: Assignment, trainee: User) -> Grade | None:
 # --- gradebook ------------------------------------------------------------------------------
 
 
+class Trainee(NamedTuple):
+    id: int
+    name: str
+    email: str
+
+
+class CohortName(NamedTuple):
+    id: int
+    name: str
+
+
+class Cell(NamedTuple):
+    """One grade as the gradebook shows it: the score after the late penalty, and the penalty."""
+
+    score: float
+    late_penalty: float
+
+
 @dataclass
 class GradebookRow:
-    trainee: User
-    cohort: Cohort
-    cells: dict[int, Grade | None] = field(default_factory=dict)
+    """A trainee's line of the gradebook, in plain values (kept between requests: academy/courses/versions.py)."""
 
-    @property
-    def total(self) -> float:
-        """The trainee's points over the course's assignments (after late penalties; ungraded count 0)."""
-        return round(sum(g.score for g in self.cells.values() if g is not None), 2)
+    trainee: Trainee
+    cohort: CohortName
+    cells: dict[int, Cell | None] = field(default_factory=dict)
+    # The trainee's points over the course's assignments (after late penalties; ungraded count 0), and the
+    # points taken off for lateness: summed once, as the rows are read.
+    total: float = field(init=False)
+    late_penalty: float = field(init=False)
 
-    @property
-    def late_penalty(self) -> float:
-        """The points taken off for lateness, over all assignments."""
-        return round(sum(g.late_penalty for g in self.cells.values() if g is not None), 2)
+    def __post_init__(self) -> None:
+        graded = [g for g in self.cells.values() if g is not None]
+        self.total = round(sum(g.score for g in graded), 2)
+        self.late_penalty = round(sum(g.late_penalty for g in graded), 2)
 
 
 @dataclass
@@ -488,6 +509,7 @@ class Gradebook:
     course: Course
     assignments: list[Assignment]
     rows: list[GradebookRow]
+    cohort_id: int | None = None  # the one cohort shown, or None for all the course's cohorts
 
     @property
     def student_ids(self) -> list[int]:
@@ -512,21 +534,35 @@ def percent(points: float, of: float) -> float | None:
     return round(100 * points / of, 1) if of > 0 else None
 
 
+# The gradebook's rows of the courses viewed last, per process, until the course's data version changes: the
+# gradebook, its downloads and the dashboard all start from them.
+GRADEBOOK_ROWS = CourseCache(32)
+
+
 def gradebook(course: Course, cohort_id: int | None = None) -> Gradebook:
-    """Return the course's grades: a row per trainee of its cohorts, a column per assignment."""
+    """Return the course's grades: a row per trainee of its cohorts, a column per assignment.
+
+    The course must be freshly loaded (get_course_outline): its data version says whether rows read earlier
+    still hold.
+    """
     assignments = list(course.assignments)
-    trainees = course_trainees(course, cohort_id)
-    ids = [u.id for u, _c in trainees]
-    grades = {
-        (g.student_id, g.assignment_id): g
-        for g in db.session.scalars(
-            sa.select(Grade).where(Grade.assignment_id.in_([a.id for a in assignments]), Grade.student_id.in_(ids))
-        )
-    }
-    rows = [
-        GradebookRow(u, c, {a.id: grades.get((u.id, a.id)) for a in assignments}) for u, c in trainees
-    ]
-    return Gradebook(course, assignments, rows)
+    rows = GRADEBOOK_ROWS.get(course, (cohort_id,), lambda: _gradebook_rows(course, assignments, cohort_id))
+    return Gradebook(course, assignments, rows, cohort_id)
+
+
+def _gradebook_rows(course: Course, assignments: list[Assignment], cohort_id: int | None) -> list[GradebookRow]:
+    cohorts = {c.id: CohortName(c.id, c.name) for c in course.cohorts if cohort_id is None or c.id == cohort_id}
+    trainees = db.session.execute(
+        sa.select(User.id, User.name, User.email, Enrollment.cohort_id)
+        .join(Enrollment, Enrollment.student_id == User.id)
+        .where(Enrollment.cohort_id.in_(list(cohorts)), Enrollment.status.in_(GRADEBOOK_STATUSES))
+        .order_by(User.name, User.id)).tuples().all()
+    ids = list({t[0] for t in trainees})
+    grades = {(sid, aid): Cell(score, penalty) for sid, aid, score, penalty in db.session.execute(
+        sa.select(Grade.student_id, Grade.assignment_id, Grade.score, Grade.late_penalty)
+        .where(Grade.assignment_id.in_([a.id for a in assignments]), Grade.student_id.in_(ids))).tuples()}
+    return [GradebookRow(Trainee(uid, name, email), cohorts[cid], {a.id: grades.get((uid, a.id)) for a in assignments})
+            for uid, name, email, cid in trainees]
 
 
 def record_course_view(course: Course, what: str, student_ids: list[int], cohort_id: int | None = None) -> None:

@@ -253,7 +253,7 @@ def dashboard(course_id: int):
     cohort_id = _cohort_arg(course)
     board = course_dashboard(course, cohort_id)
     page = render_template("courses/dashboard.html", course=course, board=board, cohort_id=cohort_id)
-    services.record_course_view(course, "dashboard", board.book.student_ids, cohort_id)
+    services.record_course_view(course, "dashboard", board.student_ids, cohort_id)
     return page
 
 
@@ -497,6 +497,13 @@ def _progress_chart(rows: list) -> str:
     from academy.charts import progress_chart
 
     return progress_chart(rows)
+
+
+@bp.app_template_global("gradebook_body")
+def _gradebook_body(book: services.Gradebook) -> str:
+    from academy.courses.tables import gradebook_body
+
+    return gradebook_body(book)
 
 
 @bp.get("/my/courses/<int:course_id>")
