@@ -154,6 +154,19 @@ def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADE
     return [(u, c) for u, c in rows]
 
 
+def roster_choices(course: Course, statuses=GRADEBOOK_STATUSES) -> list[tuple[int, str]]:
+    """Return (trainee id, "name · cohort") for a form's choice of the course's trainees, by name: plain values
+    in one query (a course of a year has ~150 trainees; course_trainees loads them as full rows)."""
+    cohort_ids = [c.id for c in course.cohorts]
+    rows = db.session.execute(
+        sa.select(User.id, User.name, Cohort.name)
+        .join(Enrollment, Enrollment.student_id == User.id)
+        .join(Cohort, Cohort.id == Enrollment.cohort_id)
+        .where(Enrollment.cohort_id.in_(cohort_ids), Enrollment.status.in_(statuses))
+        .order_by(User.name, User.id)).tuples()
+    return [(uid, f"{name} · {cohort}") for uid, name, cohort in rows]
+
+
 def _require_trainee(course: Course, trainee: User, statuses=(EnrollmentStatus.ACTIVE,)) -> None:
     if not any(u.id == trainee.id for u, _c in course_trainees(course, statuses=statuses)):
         raise NotInCourse(_l("This trainee is not in a cohort of this course."))

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from academy.auth.models import User
 from academy.courses import administration, services
@@ -194,8 +195,7 @@ def extensions(course_id: int, assignment_id: int):
     course = _taught_course(course_id)
     assignment = _course_assignment(course, assignment_id)
     form = ExtensionForm()
-    trainees = services.course_trainees(course, statuses=("active",))
-    form.student_id.choices = [(u.id, f"{u.name} · {c.name}") for u, c in trainees]
+    form.student_id.choices = services.roster_choices(course, statuses=("active",))
     if form.validate_on_submit():
         trainee = db.session.get(User, form.student_id.data)
         try:
@@ -206,7 +206,8 @@ def extensions(course_id: int, assignment_id: int):
             flash(_("Extension granted."), "success")
             return redirect(url_for("courses.extensions", course_id=course.id, assignment_id=assignment.id))
     granted = list(
-        db.session.scalars(db.select(Extension).where(Extension.assignment_id == assignment.id).order_by(Extension.due_at))
+        db.session.scalars(db.select(Extension).where(Extension.assignment_id == assignment.id)
+                           .options(selectinload(Extension.trainee)).order_by(Extension.due_at))
     )
     if granted:  # reasons are personal data of the trainees listed
         services.record_course_view(course, "extensions", [e.student_id for e in granted])
