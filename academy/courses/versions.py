@@ -11,8 +11,8 @@ not by each service, so a new way of writing a grade cannot forget it. What coun
   and the course itself (its cohorts, its policy);
 - enrolments (who is in a course's cohorts), a trainee's name or e-mail and a cohort's name, for every
   course of the cohorts concerned;
-- a bulk UPDATE or DELETE through the session on one of those tables (course unknown): every course, unless it
-  sets only columns that no course page reads (the grading queue's bookkeeping).
+- a bulk INSERT, UPDATE or DELETE through the session on one of those tables (course unknown): every course,
+  unless it sets only columns that no course page reads (the grading queue's bookkeeping).
 
 Writes that bypass the session (raw SQL on a connection) are not seen: do not write these tables that way.
 """
@@ -118,7 +118,7 @@ def _after_flush(session: Session, _context: object) -> None:
 
 
 def _on_bulk(state: sa.orm.ORMExecuteState):
-    if not (state.is_update or state.is_delete):
+    if not (state.is_insert or state.is_update or state.is_delete):
         return None
     table = getattr(state.statement, "table", None)
     if table is None or table.name not in _watched_tables() or (state.is_update and _unshown(table.name, state.statement)):
@@ -131,9 +131,11 @@ def _on_bulk(state: sa.orm.ORMExecuteState):
 
 def _unshown(table: str, statement: sa.Update) -> bool:
     values = {getattr(c, "key", c): getattr(v, "value", v) for c, v in (statement._values or {}).items()}
+    if not values:
+        return False
     if table == "submissions" and values.get("status") == _UNSHOWN_STATUS:
         values.pop("status")
-    return bool(values) and set(values) <= _UNSHOWN_BULK.get(table, set())
+    return set(values) <= _UNSHOWN_BULK.get(table, set())
 
 
 def _watched() -> tuple[type, ...]:
