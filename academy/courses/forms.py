@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import escape
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -13,7 +14,6 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from markupsafe import escape
 from wtforms.widgets import CheckboxInput, ListWidget, Select
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
