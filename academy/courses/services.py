@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -81,16 +82,17 @@ def local_to_utc(value: datetime) -> datetime:
 # --- who may see what -----------------------------------------------------------------------
 
 
-def get_course_outline(course_id: int) -> Course | None:
+def get_course_outline(course_id: int, *, details: bool = True) -> Course | None:
     """Return a course with what its pages show loaded in a fixed few queries: instructors, cohorts and their
-    universities, assignments with their skills and due dates (not a query or three per assignment)."""
+    universities, assignments with (unless details is False: the gradebook and dashboard show neither) their
+    skills and due dates (not a query or three per assignment). Always read afresh, data_version included."""
     assignments = selectinload(Course.assignments)
+    options = [selectinload(Course.instructors), selectinload(Course.cohorts).joinedload(Cohort.university), assignments]
+    if details:
+        options += [assignments.selectinload(Assignment.skills).joinedload(AssignmentSkill.skill),
+                    assignments.selectinload(Assignment.due_dates)]
     return db.session.scalar(
-        sa.select(Course).where(Course.id == course_id).options(
-            selectinload(Course.instructors), selectinload(Course.cohorts).joinedload(Cohort.university),
-            assignments.selectinload(Assignment.skills).joinedload(AssignmentSkill.skill),
-            assignments.selectinload(Assignment.due_dates))
-        .execution_options(populate_existing=True))
+        sa.select(Course).where(Course.id == course_id).options(*options).execution_options(populate_existing=True))
 
 
 def courses_taught(user: User) -> list[Course]:
@@ -528,9 +530,13 @@ class Gradebook:
     def student_ids(self) -> list[int]:
         return [r.trainee.id for r in self.rows]
 
-    @property
+    @cached_property
     def max_total(self) -> float:
         return round(sum(a.max_points for a in self.assignments), 2)
+
+    @cached_property
+    def assignment_ids(self) -> list[int]:
+        return [a.id for a in self.assignments]
 
     def average(self, assignment_id: int) -> tuple[float | None, int]:
         """Return the mean score of the trainees graded on an assignment, and how many were graded."""
@@ -612,8 +618,8 @@ def gradebook_csv(book: Gradebook) -> str:
 def _book_line(book: Gradebook, row: GradebookRow, text: bool) -> list[object]:
     """One trainee's gradebook row: who, then score and late penalty per assignment, then the totals."""
     line: list[object] = [row.trainee.id, row.trainee.name, row.trainee.email, row.cohort.name]
-    for a in book.assignments:
-        g = row.cells.get(a.id)
+    for aid in book.assignment_ids:
+        g = row.cells.get(aid)
         values = (g.score, g.late_penalty) if g else (None, None)
         line += [("" if v is None else f"{v:g}") if text else v for v in values]
     totals = (row.total, row.late_penalty, book.max_total, percent(row.total, book.max_total))

@@ -36,8 +36,8 @@ from academy.transactions import done, report
 bp = Blueprint("courses", __name__)
 
 
-def _taught_course(course_id: int) -> Course:
-    course = services.get_course_outline(course_id) or abort(404)
+def _taught_course(course_id: int, *, details: bool = True) -> Course:
+    course = services.get_course_outline(course_id, details=details) or abort(404)
     if not services.teaches(current_user, course):
         abort(403)
     return course
@@ -192,7 +192,7 @@ def release_now(course_id: int, assignment_id: int):
 @allow(Role.INSTRUCTOR)
 def extensions(course_id: int, assignment_id: int):
     """List and grant per-trainee extensions of an assignment."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     assignment = _course_assignment(course, assignment_id)
     form = ExtensionForm()
     form.student_id.choices = services.roster_choices(course, statuses=("active",))
@@ -235,7 +235,7 @@ def revoke_extension(course_id: int, assignment_id: int, extension_id: int):
 @allow(Role.INSTRUCTOR)
 def gradebook(course_id: int):
     """Show the course's gradebook, optionally for one cohort (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     page = render_template("courses/gradebook.html", course=course, book=book, cohort_id=cohort_id)
@@ -250,7 +250,7 @@ def dashboard(course_id: int):
     at risk (a logged view of personal data)."""
     from academy.courses.dashboard import course_dashboard
 
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     board = course_dashboard(course, cohort_id)
     page = render_template("courses/dashboard.html", course=course, board=board, cohort_id=cohort_id)
@@ -272,7 +272,7 @@ def _download(body: str | bytes, mimetype: str, name: str) -> Response:
 @allow(Role.INSTRUCTOR)
 def gradebook_csv(course_id: int):
     """Download the course's gradebook as CSV (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     text = services.gradebook_csv(book)
@@ -284,7 +284,7 @@ def gradebook_csv(course_id: int):
 @allow(Role.INSTRUCTOR)
 def gradebook_xlsx(course_id: int):
     """Download the course's gradebook as an Excel workbook (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     blob = services.gradebook_xlsx(book)
@@ -296,7 +296,7 @@ def gradebook_xlsx(course_id: int):
 @allow(Role.INSTRUCTOR)
 def assignment_cells_csv(course_id: int, assignment_id: int):
     """Download one assignment's per-test scores, a row per trainee (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     assignment = _course_assignment(course, assignment_id)
     cohort_id = _cohort_arg(course)
     text, student_ids = services.assignment_cells_csv(course, assignment, cohort_id)
