@@ -89,6 +89,9 @@ def create_app(config: object | None = None) -> Flask:
             d for d in email_validator.SPECIAL_USE_DOMAIN_NAMES if d != "test"
         ]
     db.init_app(app)
+    from academy.courses import versions
+
+    versions.install()  # courses.data_version follows every change a course's cached pages show
     migrate.init_app(app, db, directory=str(root.parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_ON_BREACH_CALLBACK", metrics.count_limit_hit)  # counts, answers nothing

@@ -3,6 +3,12 @@ timeline around the due date, late and missing work, trainees at risk.
 
 Every figure is computed here with SQL over the course's gradebook and submissions; the charts are
 academy/charts.py's (server-side SVG images, no script), each with its numbers in a table beside it.
+
+Computing them reads every submission of the course and draws up to three charts per lab, so each process keeps
+the figures of the courses viewed last, keyed by the course's data version (academy/courses/versions.py: a
+new one with every change to what they read) and good until the next due date passes (missing work and "due
+passed" change with the clock alone). Only figures are kept, never a page: a page holds its viewer's CSRF
+token and CSP nonce.
 """
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ import sqlalchemy as sa
 
 from academy.charts import BRAND, ERR, INK, OK, figure, hbar, svg_data_url
 from academy.courses.models import Assignment, Course, DueDate, Extension
-from academy.courses.services import Gradebook, gradebook
+from academy.courses.services import gradebook
+from academy.courses.versions import CourseCache
 from academy.extensions import db
 from academy.util import utcnow
 
@@ -40,7 +47,7 @@ class TestStat:
 
 @dataclass
 class LabStat:
-    assignment: Assignment
+    assignment_id: int
     due_passed: bool  # the due date has passed for at least one cohort of the course
     graded: int = 0
     missing: int = 0  # past due for the trainee and not graded
@@ -62,24 +69,51 @@ class AtRisk:
 
 
 @dataclass
-class Dashboard:
-    book: Gradebook
+class Figures:
+    """What the dashboard shows, in plain values (no database rows: they outlive the request that read them)."""
+
     labs: list[LabStat]
     at_risk: list[AtRisk]
+    student_ids: list[int]
+    valid_until: datetime | None  # the next due date: "missing" and "due passed" change then
+
+
+@dataclass
+class Dashboard:
+    labs: list[tuple[Assignment, LabStat]]  # in the course's order
+    at_risk: list[AtRisk]
+    student_ids: list[int]
+
+    @property
+    def trainees(self) -> int:
+        return len(self.student_ids)
+
+
+FIGURES = CourseCache(32)  # (course, cohort) pairs kept per process
 
 
 def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
-    """Return the course's figures and charts, optionally for one cohort."""
+    """Return the course's figures and charts, optionally for one cohort (computed again only after a change, or
+    when a due date has passed since; the course must be freshly loaded: services.get_course_outline)."""
+    figures = FIGURES.get(course, (cohort_id,), lambda: compute_figures(course, cohort_id, utcnow()),
+                          still_good=lambda f: f.valid_until is None or utcnow() < f.valid_until)
+    by_id = {a.id: a for a in course.assignments}
+    return Dashboard([(by_id[lab.assignment_id], lab) for lab in figures.labs if lab.assignment_id in by_id],
+                     figures.at_risk, figures.student_ids)
+
+
+def compute_figures(course: Course, cohort_id: int | None, now: datetime) -> Figures:
+    """Compute the dashboard's figures and draw its charts from the database."""
     from academy.submissions.models import Submission, SubmissionCell
 
     book = gradebook(course, cohort_id)
     ids = book.student_ids
-    now = utcnow()
     cohort_of = {r.trainee.id: r.cohort.id for r in book.rows}
     dues = {(d.assignment_id, d.cohort_id): d.due_at for d in db.session.scalars(
         sa.select(DueDate).where(DueDate.assignment_id.in_([a.id for a in book.assignments])))}
     extensions = {(e.assignment_id, e.student_id): e.due_at for e in db.session.scalars(
-        sa.select(Extension).where(Extension.student_id.in_(ids)))}
+        sa.select(Extension).where(Extension.student_id.in_(ids),
+                                   Extension.assignment_id.in_([a.id for a in book.assignments])))}
 
     def due(assignment_id: int, student_id: int) -> datetime | None:
         return extensions.get((assignment_id, student_id)) or dues.get((assignment_id, cohort_of[student_id]))
@@ -115,7 +149,7 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
 
     labs, troubles = [], {r.trainee.id: ([], []) for r in book.rows}
     for a in book.assignments:
-        lab = LabStat(a, due_passed=any(d <= now for (aid, _c), d in dues.items() if aid == a.id),
+        lab = LabStat(a.id, due_passed=any(d <= now for (aid, _c), d in dues.items() if aid == a.id),
                       tests=list(cells_by_lab[a.id].values()), timeline=timelines[a.id])
         percents = []
         for row in book.rows:
@@ -138,7 +172,8 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
         labs.append(lab)
     at_risk = [AtRisk(r.trainee.id, r.trainee.name, r.cohort.name, *troubles[r.trainee.id]) for r in book.rows
                if len(troubles[r.trainee.id][0]) + len(troubles[r.trainee.id][1]) >= AT_RISK_LABS]
-    return Dashboard(book, labs, at_risk)
+    upcoming = [d for d in (*dues.values(), *extensions.values()) if d > now]
+    return Figures(labs, at_risk, ids, min(upcoming, default=None))
 
 
 # --- charts ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Courses, their assignments (each an nbgrader assignment), due dates, extensions and grades."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,10 @@ class Course(db.Model):
     late_cutoff_days: Mapped[int] = mapped_column(default=7)
     # An archived course is kept with all its history but hidden from trainees' lists and closed to new releases.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A new random number whenever what the course's gradebook and dashboard show changes (its assignments, due
+    # dates, extensions, grades, submissions, trainees): the key of their caches, read by every portal process
+    # from here. academy/courses/versions.py sets it; nothing else should.
+    data_version: Mapped[int] = mapped_column(sa.BigInteger, default=lambda: secrets.randbits(62), server_default="0")
 
     instructors: Mapped[list[User]] = relationship(secondary=course_instructors)
     cohorts: Mapped[list[Cohort]] = relationship(secondary=course_cohorts)

@@ -5,6 +5,8 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,6 +28,7 @@ from academy.courses.models import (
     course_cohorts,
     course_instructors,
 )
+from academy.courses.versions import CourseCache
 from academy.extensions import db
 from academy.notifications import events
 from academy.skills.models import LEVELS, Skill
@@ -79,16 +82,17 @@ def local_to_utc(value: datetime) -> datetime:
 # --- who may see what -----------------------------------------------------------------------
 
 
-def get_course_outline(course_id: int) -> Course | None:
+def get_course_outline(course_id: int, *, details: bool = True) -> Course | None:
     """Return a course with what its pages show loaded in a fixed few queries: instructors, cohorts and their
-    universities, assignments with their skills and due dates (not a query or three per assignment)."""
+    universities, assignments with (unless details is False: the gradebook and dashboard show neither) their
+    skills and due dates (not a query or three per assignment). Always read afresh, data_version included."""
     assignments = selectinload(Course.assignments)
+    options = [selectinload(Course.instructors), selectinload(Course.cohorts).joinedload(Cohort.university), assignments]
+    if details:
+        options += [assignments.selectinload(Assignment.skills).joinedload(AssignmentSkill.skill),
+                    assignments.selectinload(Assignment.due_dates)]
     return db.session.scalar(
-        sa.select(Course).where(Course.id == course_id).options(
-            selectinload(Course.instructors), selectinload(Course.cohorts).joinedload(Cohort.university),
-            assignments.selectinload(Assignment.skills).joinedload(AssignmentSkill.skill),
-            assignments.selectinload(Assignment.due_dates))
-        .execution_options(populate_existing=True))
+        sa.select(Course).where(Course.id == course_id).options(*options).execution_options(populate_existing=True))
 
 
 def courses_taught(user: User) -> list[Course]:
@@ -150,6 +154,19 @@ def course_trainees(course: Course, cohort_id: int | None = None, statuses=GRADE
         .order_by(User.name, User.id)
     ).all()
     return [(u, c) for u, c in rows]
+
+
+def roster_choices(course: Course, statuses=GRADEBOOK_STATUSES) -> list[tuple[int, str]]:
+    """Return (trainee id, "name · cohort") for a form's choice of the course's trainees, by name: plain values
+    in one query (a course of a year has ~150 trainees; course_trainees loads them as full rows)."""
+    cohort_ids = [c.id for c in course.cohorts]
+    rows = db.session.execute(
+        sa.select(User.id, User.name, Cohort.name)
+        .join(Enrollment, Enrollment.student_id == User.id)
+        .join(Cohort, Cohort.id == Enrollment.cohort_id)
+        .where(Enrollment.cohort_id.in_(cohort_ids), Enrollment.status.in_(statuses))
+        .order_by(User.name, User.id)).tuples()
+    return [(uid, f"{name} · {cohort}") for uid, name, cohort in rows]
 
 
 def _require_trainee(course: Course, trainee: User, statuses=(EnrollmentStatus.ACTIVE,)) -> None:
@@ -466,21 +483,40 @@ def get_grade(assignment: Assignment, trainee: User) -> Grade | None:
 # --- gradebook ------------------------------------------------------------------------------
 
 
+class Trainee(NamedTuple):
+    id: int
+    name: str
+    email: str
+
+
+class CohortName(NamedTuple):
+    id: int
+    name: str
+
+
+class Cell(NamedTuple):
+    """One grade as the gradebook shows it: the score after the late penalty, and the penalty."""
+
+    score: float
+    late_penalty: float
+
+
 @dataclass
 class GradebookRow:
-    trainee: User
-    cohort: Cohort
-    cells: dict[int, Grade | None] = field(default_factory=dict)
+    """A trainee's line of the gradebook, in plain values (kept between requests: academy/courses/versions.py)."""
 
-    @property
-    def total(self) -> float:
-        """The trainee's points over the course's assignments (after late penalties; ungraded count 0)."""
-        return round(sum(g.score for g in self.cells.values() if g is not None), 2)
+    trainee: Trainee
+    cohort: CohortName
+    cells: dict[int, Cell | None] = field(default_factory=dict)
+    # The trainee's points over the course's assignments (after late penalties; ungraded count 0), and the
+    # points taken off for lateness: summed once, as the rows are read.
+    total: float = field(init=False)
+    late_penalty: float = field(init=False)
 
-    @property
-    def late_penalty(self) -> float:
-        """The points taken off for lateness, over all assignments."""
-        return round(sum(g.late_penalty for g in self.cells.values() if g is not None), 2)
+    def __post_init__(self) -> None:
+        graded = [g for g in self.cells.values() if g is not None]
+        self.total = round(sum(g.score for g in graded), 2)
+        self.late_penalty = round(sum(g.late_penalty for g in graded), 2)
 
 
 @dataclass
@@ -488,14 +524,19 @@ class Gradebook:
     course: Course
     assignments: list[Assignment]
     rows: list[GradebookRow]
+    cohort_id: int | None = None  # the one cohort shown, or None for all the course's cohorts
 
     @property
     def student_ids(self) -> list[int]:
         return [r.trainee.id for r in self.rows]
 
-    @property
+    @cached_property
     def max_total(self) -> float:
         return round(sum(a.max_points for a in self.assignments), 2)
+
+    @cached_property
+    def assignment_ids(self) -> list[int]:
+        return [a.id for a in self.assignments]
 
     def average(self, assignment_id: int) -> tuple[float | None, int]:
         """Return the mean score of the trainees graded on an assignment, and how many were graded."""
@@ -512,21 +553,35 @@ def percent(points: float, of: float) -> float | None:
     return round(100 * points / of, 1) if of > 0 else None
 
 
+# The gradebook's rows of the courses viewed last, per process, until the course's data version changes: the
+# gradebook, its downloads and the dashboard all start from them.
+GRADEBOOK_ROWS = CourseCache(32)
+
+
 def gradebook(course: Course, cohort_id: int | None = None) -> Gradebook:
-    """Return the course's grades: a row per trainee of its cohorts, a column per assignment."""
+    """Return the course's grades: a row per trainee of its cohorts, a column per assignment.
+
+    The course must be freshly loaded (get_course_outline): its data version says whether rows read earlier
+    still hold.
+    """
     assignments = list(course.assignments)
-    trainees = course_trainees(course, cohort_id)
-    ids = [u.id for u, _c in trainees]
-    grades = {
-        (g.student_id, g.assignment_id): g
-        for g in db.session.scalars(
-            sa.select(Grade).where(Grade.assignment_id.in_([a.id for a in assignments]), Grade.student_id.in_(ids))
-        )
-    }
-    rows = [
-        GradebookRow(u, c, {a.id: grades.get((u.id, a.id)) for a in assignments}) for u, c in trainees
-    ]
-    return Gradebook(course, assignments, rows)
+    rows = GRADEBOOK_ROWS.get(course, (cohort_id,), lambda: _gradebook_rows(course, assignments, cohort_id))
+    return Gradebook(course, assignments, rows, cohort_id)
+
+
+def _gradebook_rows(course: Course, assignments: list[Assignment], cohort_id: int | None) -> list[GradebookRow]:
+    cohorts = {c.id: CohortName(c.id, c.name) for c in course.cohorts if cohort_id is None or c.id == cohort_id}
+    trainees = db.session.execute(
+        sa.select(User.id, User.name, User.email, Enrollment.cohort_id)
+        .join(Enrollment, Enrollment.student_id == User.id)
+        .where(Enrollment.cohort_id.in_(list(cohorts)), Enrollment.status.in_(GRADEBOOK_STATUSES))
+        .order_by(User.name, User.id)).tuples().all()
+    ids = list({t[0] for t in trainees})
+    grades = {(sid, aid): Cell(score, penalty) for sid, aid, score, penalty in db.session.execute(
+        sa.select(Grade.student_id, Grade.assignment_id, Grade.score, Grade.late_penalty)
+        .where(Grade.assignment_id.in_([a.id for a in assignments]), Grade.student_id.in_(ids))).tuples()}
+    return [GradebookRow(Trainee(uid, name, email), cohorts[cid], {a.id: grades.get((uid, a.id)) for a in assignments})
+            for uid, name, email, cid in trainees]
 
 
 def record_course_view(course: Course, what: str, student_ids: list[int], cohort_id: int | None = None) -> None:
@@ -563,8 +618,8 @@ def gradebook_csv(book: Gradebook) -> str:
 def _book_line(book: Gradebook, row: GradebookRow, text: bool) -> list[object]:
     """One trainee's gradebook row: who, then score and late penalty per assignment, then the totals."""
     line: list[object] = [row.trainee.id, row.trainee.name, row.trainee.email, row.cohort.name]
-    for a in book.assignments:
-        g = row.cells.get(a.id)
+    for aid in book.assignment_ids:
+        g = row.cells.get(aid)
         values = (g.score, g.late_penalty) if g else (None, None)
         line += [("" if v is None else f"{v:g}") if text else v for v in values]
     totals = (row.total, row.late_penalty, book.max_total, percent(row.total, book.max_total))

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from academy.auth.models import User
 from academy.courses import administration, services
@@ -35,8 +36,8 @@ from academy.transactions import done, report
 bp = Blueprint("courses", __name__)
 
 
-def _taught_course(course_id: int) -> Course:
-    course = services.get_course_outline(course_id) or abort(404)
+def _taught_course(course_id: int, *, details: bool = True) -> Course:
+    course = services.get_course_outline(course_id, details=details) or abort(404)
     if not services.teaches(current_user, course):
         abort(403)
     return course
@@ -191,11 +192,10 @@ def release_now(course_id: int, assignment_id: int):
 @allow(Role.INSTRUCTOR)
 def extensions(course_id: int, assignment_id: int):
     """List and grant per-trainee extensions of an assignment."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     assignment = _course_assignment(course, assignment_id)
     form = ExtensionForm()
-    trainees = services.course_trainees(course, statuses=("active",))
-    form.student_id.choices = [(u.id, f"{u.name} · {c.name}") for u, c in trainees]
+    form.student_id.choices = services.roster_choices(course, statuses=("active",))
     if form.validate_on_submit():
         trainee = db.session.get(User, form.student_id.data)
         try:
@@ -206,7 +206,8 @@ def extensions(course_id: int, assignment_id: int):
             flash(_("Extension granted."), "success")
             return redirect(url_for("courses.extensions", course_id=course.id, assignment_id=assignment.id))
     granted = list(
-        db.session.scalars(db.select(Extension).where(Extension.assignment_id == assignment.id).order_by(Extension.due_at))
+        db.session.scalars(db.select(Extension).where(Extension.assignment_id == assignment.id)
+                           .options(selectinload(Extension.trainee)).order_by(Extension.due_at))
     )
     if granted:  # reasons are personal data of the trainees listed
         services.record_course_view(course, "extensions", [e.student_id for e in granted])
@@ -234,7 +235,7 @@ def revoke_extension(course_id: int, assignment_id: int, extension_id: int):
 @allow(Role.INSTRUCTOR)
 def gradebook(course_id: int):
     """Show the course's gradebook, optionally for one cohort (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     page = render_template("courses/gradebook.html", course=course, book=book, cohort_id=cohort_id)
@@ -249,11 +250,11 @@ def dashboard(course_id: int):
     at risk (a logged view of personal data)."""
     from academy.courses.dashboard import course_dashboard
 
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     board = course_dashboard(course, cohort_id)
     page = render_template("courses/dashboard.html", course=course, board=board, cohort_id=cohort_id)
-    services.record_course_view(course, "dashboard", board.book.student_ids, cohort_id)
+    services.record_course_view(course, "dashboard", board.student_ids, cohort_id)
     return page
 
 
@@ -271,7 +272,7 @@ def _download(body: str | bytes, mimetype: str, name: str) -> Response:
 @allow(Role.INSTRUCTOR)
 def gradebook_csv(course_id: int):
     """Download the course's gradebook as CSV (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     text = services.gradebook_csv(book)
@@ -283,7 +284,7 @@ def gradebook_csv(course_id: int):
 @allow(Role.INSTRUCTOR)
 def gradebook_xlsx(course_id: int):
     """Download the course's gradebook as an Excel workbook (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     book = services.gradebook(course, cohort_id)
     blob = services.gradebook_xlsx(book)
@@ -295,7 +296,7 @@ def gradebook_xlsx(course_id: int):
 @allow(Role.INSTRUCTOR)
 def assignment_cells_csv(course_id: int, assignment_id: int):
     """Download one assignment's per-test scores, a row per trainee (a logged view of personal data)."""
-    course = _taught_course(course_id)
+    course = _taught_course(course_id, details=False)
     assignment = _course_assignment(course, assignment_id)
     cohort_id = _cohort_arg(course)
     text, student_ids = services.assignment_cells_csv(course, assignment, cohort_id)
@@ -491,6 +492,13 @@ def _progress_chart(rows: list) -> str:
     from academy.charts import progress_chart
 
     return progress_chart(rows)
+
+
+@bp.app_template_global("gradebook_body")
+def _gradebook_body(book: services.Gradebook) -> str:
+    from academy.courses.tables import gradebook_body
+
+    return gradebook_body(book)
 
 
 @bp.get("/my/courses/<int:course_id>")
