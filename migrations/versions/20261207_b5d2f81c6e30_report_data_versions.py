@@ -4,7 +4,7 @@ The report pages keep their computed figures and charts in each portal process u
 gunicorn worker sees a change made through any other (academy/reports/cache.py).
 
 Revision ID: b5d2f81c6e30
-Revises: d4e1a7c93b20
+Revises: b7e2c4d91a06
 Create Date: 2026-12-07 00:10:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b5d2f81c6e30'
-down_revision = 'd4e1a7c93b20'
+down_revision = 'b7e2c4d91a06'
 branch_labels = None
 depends_on = None
 
