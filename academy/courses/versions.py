@@ -121,7 +121,7 @@ def _on_bulk(state: sa.orm.ORMExecuteState):
     if not (state.is_insert or state.is_update or state.is_delete):
         return None
     table = getattr(state.statement, "table", None)
-    if table is None or table.name not in _watched_tables() or (state.is_update and _unshown(table.name, state.statement)):
+    if table is None or table.name not in _watched_tables() or (state.is_update and unshown_update(table.name, state.statement)):
         return None
     result = state.invoke_statement()
     if result.rowcount:
@@ -129,7 +129,8 @@ def _on_bulk(state: sa.orm.ORMExecuteState):
     return result
 
 
-def _unshown(table: str, statement: sa.Update) -> bool:
+def unshown_update(table: str, statement: sa.Update) -> bool:
+    """Whether a bulk UPDATE sets only columns no page shows (the grading queue's bookkeeping, seat counts)."""
     values = {getattr(c, "key", c): getattr(v, "value", v) for c, v in (statement._values or {}).items()}
     if not values:
         return False

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from academy.courses.models import DueDate, Extension
+from academy.courses.versions import unshown_update
 from academy.extensions import db
 from academy.placements.models import Offer, OfferStatus
 from academy.reports.models import ReportDataVersion
@@ -58,11 +59,20 @@ def _note_flush(session: Session, context: object) -> None:  # noqa: ARG001 - SQ
         changed |= _reports_of(sa.inspect(obj).mapper.tables)
 
 
-def _note_statement(state: ORMExecuteState) -> None:
-    """Remember which reports an INSERT, UPDATE or DELETE statement run through the session writes to."""
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        state.session.info.setdefault(_CHANGED, set()).update(_reports_of([table]))
+def _note_statement(state: ORMExecuteState):
+    """Remember which reports an INSERT, UPDATE or DELETE statement run through the session wrote to: one that
+    changed rows, and not only the bookkeeping columns no report reads (the grading queue's claim, a requeue
+    that found nothing: running a scheduled job twice must change nothing)."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    table = getattr(state.statement, "table", None)
+    reports = _reports_of([table])
+    if not reports or (state.is_update and unshown_update(table.name, state.statement)):
+        return None
+    result = state.invoke_statement()
+    if result.rowcount:
+        state.session.info.setdefault(_CHANGED, set()).update(reports)
+    return result
 
 
 def _renew_tokens(session: Session) -> None:
