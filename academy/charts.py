@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import inspect
 import io
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
@@ -36,6 +43,66 @@ def _setup() -> Any:
     return Figure
 
 
+# What a drawn chart may be when read back from the shared store: an SVG data: URL in base64, nothing that could
+# leave the <img src="..."> attribute it is written into unescaped.
+_DRAWN = re.compile(r"data:image/svg\+xml;base64,[A-Za-z0-9+/]*={0,2}")
+STORE_LIMIT = 4000  # images kept on disk; the least recently used beyond that are removed
+
+
+@functools.lru_cache(maxsize=1)
+def _code_stamp() -> str:
+    """What besides a chart's own code and numbers decides its image: this module and matplotlib's version."""
+    import matplotlib
+
+    return hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()
+
+
+def drawn(maxsize: int = 512) -> Callable:
+    """Keep a chart function's images by its arguments: in this process (the last `maxsize`), and on disk under
+    ACADEMY_VAR_DIR/charts for every portal process (a gunicorn worker draws a chart another already drew only
+    once: the dashboard's 18 take seconds). A chart is a pure function of its numbers, so the key, a sha256 of the
+    function's source, this module, matplotlib's version and the arguments, can never name a stale image; what
+    is read back must be a base64 SVG data: URL, else it is drawn again."""
+    def wrap(draw: Callable[..., Markup]) -> Callable[..., Markup]:
+        source = inspect.getsource(draw)
+
+        @functools.lru_cache(maxsize=maxsize)
+        @functools.wraps(draw)
+        def kept(*args: Any) -> Markup:
+            from academy.config import var_dir
+
+            key = hashlib.sha256(f"{_code_stamp()}\n{source}\n{args!r}".encode()).hexdigest()
+            folder = var_dir() / "charts"
+            path = folder / f"{key}.txt"
+            try:
+                text = path.read_text("ascii")
+                if _DRAWN.fullmatch(text):
+                    os.utime(path)  # recently used: kept when the store is trimmed
+                    return Markup(text)
+            except (OSError, UnicodeDecodeError):
+                pass
+            image = draw(*args)
+            _store(folder, path, str(image))
+            return image
+        return kept
+    return wrap
+
+
+def _store(folder: Path, path: Path, text: str) -> None:
+    """Write one image atomically (readers see all of it or none); trim the store now and then."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="ascii") as out:
+            out.write(text)
+        os.replace(out.name, path)
+        if int(path.name[:2], 16) == 0:  # about one write in 256
+            files = sorted(folder.glob("*.txt"), key=lambda f: f.stat().st_mtime)
+            for old in files[:max(0, len(files) - STORE_LIMIT)]:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # the store is a cache: a full or read-only disk only means drawing again
+
+
 def figure(width: float, height: float) -> tuple[Any, Any]:
     """Return a new (figure, axes). Figures are made without pyplot, whose global state is not safe to share
     between the threads of one portal process (matplotlib's advice for web servers)."""
@@ -57,8 +124,8 @@ def hbar(labels: list[str], values: list[float], *, xmax: float, xlabel: str, co
 
 
 # A chart is a pure function of its arguments: the same numbers give the same image, so the images of the
-# numbers drawn last are kept (drawing one costs tens of milliseconds; a changed number is a new key).
-@functools.lru_cache(maxsize=512)
+# numbers drawn are kept (drawing one costs tens of milliseconds; a changed number is a new key).
+@drawn()
 def _hbar(labels: tuple[str, ...], values: tuple[float, ...], xmax: float, xlabel: str, color: str) -> str:
     fig, ax = figure(4.4, 0.32 * len(labels) + 0.9)
     ax.barh(list(reversed(labels)), list(reversed(values)), color=color)
@@ -103,7 +170,7 @@ def lines(xs: list[str], series: dict[str, list[float | None]], *, ylabel: str, 
     return _lines(tuple(str(x) for x in xs), numbers, str(ylabel), None if ymax is None else float(ymax))
 
 
-@functools.lru_cache(maxsize=512)  # cached by its numbers, as _hbar
+@drawn()  # kept by its numbers, as _hbar
 def _lines(xs: tuple[str, ...], numbers: tuple[tuple[str, tuple[float | None, ...]], ...], ylabel: str,
            ymax: float | None) -> str:
     series = dict(numbers)

@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 import sqlalchemy as sa
 
-from academy.charts import BRAND, ERR, INK, OK, figure, hbar, svg_data_url
+from academy.charts import BRAND, ERR, INK, OK, drawn, figure, hbar, svg_data_url
 from academy.courses.models import Assignment, Course, DueDate, Extension
 from academy.courses.services import gradebook
 from academy.courses.versions import CourseCache
@@ -193,12 +192,12 @@ def _lab_charts(lab: LabStat) -> dict[str, str]:
 
 
 # Each chart is a pure function of its numbers, so the same numbers give the same image: drawing one with
-# matplotlib costs tens of milliseconds, and a dashboard shows three per lab. The caches (and academy.charts.hbar's) hold the images
-# of the numbers seen last (a changed grade changes the numbers, so nothing stale can be served).
+# matplotlib costs tens of milliseconds, and a dashboard shows three per lab. academy.charts.drawn keeps the images
+# by their numbers, for every portal process (a changed grade changes the numbers: nothing stale can be served).
 CHART_CACHE = 256
 
 
-@lru_cache(maxsize=CHART_CACHE)
+@drawn(CHART_CACHE)
 def _score_chart(histogram: tuple[int, ...]) -> str:
     fig, ax = figure(4.2, 2.2)
     ax.bar([f"{lo}–{hi}" for lo, hi in zip(BINS, BINS[1:])], histogram, color=BRAND)
@@ -214,7 +213,7 @@ def _tests_chart(fail_rates: tuple[tuple[str, float], ...]) -> str:
                 xlabel="실패율 (%) / failed (%)", color=ERR)
 
 
-@lru_cache(maxsize=CHART_CACHE)
+@drawn(CHART_CACHE)
 def _timeline_chart(counts: tuple[int, ...]) -> str:
     hours = list(range(TIMELINE_HOURS[0], TIMELINE_HOURS[1], 6))
     fig, ax = figure(4.2, 2.0)
