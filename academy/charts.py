@@ -93,7 +93,12 @@ def _store(folder: Path, path: Path, text: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="ascii") as out:
-            out.write(text)
+            try:
+                out.write(text)
+            except OSError:
+                out.close()
+                os.unlink(out.name)  # a half-written temporary file is not left behind (a full disk)
+                raise
         os.replace(out.name, path)
         if int(path.name[:2], 16) == 0:  # about one write in 256
             files = sorted(folder.glob("*.txt"), key=lambda f: f.stat().st_mtime)
@@ -118,15 +123,15 @@ def svg_data_url(fig: Any) -> Markup:
     return Markup("data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii"))
 
 
-def hbar(labels: list[str], values: list[float], *, xmax: float, xlabel: str, color: str = BRAND) -> str:
-    """A horizontal bar per label (first label on top), as an SVG data: URL."""
-    return _hbar(tuple(labels), tuple(float(v) for v in values), xmax, xlabel, color)
+def hbar(labels: list[str], values: list[float], *, xmax: float, xlabel: str, color: str = BRAND,
+         personal: bool = False) -> str:
+    """A horizontal bar per label (first label on top), as an SVG data: URL. A personal chart (one trainee's own
+    scores or levels) is kept in this process only, never on disk, where retention and erasure could not reach it."""
+    args = (tuple(labels), tuple(float(v) for v in values), xmax, xlabel, color)
+    return _own_hbar(*args) if personal else _hbar(*args)
 
 
-# A chart is a pure function of its arguments: the same numbers give the same image, so the images of the
-# numbers drawn are kept (drawing one costs tens of milliseconds; a changed number is a new key).
-@drawn()
-def _hbar(labels: tuple[str, ...], values: tuple[float, ...], xmax: float, xlabel: str, color: str) -> str:
+def _draw_hbar(labels: tuple[str, ...], values: tuple[float, ...], xmax: float, xlabel: str, color: str) -> str:
     fig, ax = figure(4.4, 0.32 * len(labels) + 0.9)
     ax.barh(list(reversed(labels)), list(reversed(values)), color=color)
     ax.set_xlim(0, xmax)
@@ -134,10 +139,16 @@ def _hbar(labels: tuple[str, ...], values: tuple[float, ...], xmax: float, xlabe
     return svg_data_url(fig)
 
 
+# A chart is a pure function of its arguments: the same numbers give the same image, so the images of the
+# numbers drawn are kept (drawing one costs tens of milliseconds; a changed number is a new key).
+_hbar = drawn()(_draw_hbar)
+_own_hbar = functools.lru_cache(maxsize=512)(_draw_hbar)
+
+
 def competency_chart(profile: list[Any], locale: str) -> str:
     """A trainee's skill levels (1-5), strongest first (placements/profiles.py SkillLevel)."""
     labels = [s.name_ko if locale == "ko" else s.name_en for s in profile]
-    return hbar(labels, [s.level for s in profile], xmax=5, xlabel="수준 / level (1–5)")
+    return hbar(labels, [s.level for s in profile], xmax=5, xlabel="수준 / level (1–5)", personal=True)
 
 
 def progress_chart(rows: list[Any]) -> str:
@@ -145,7 +156,7 @@ def progress_chart(rows: list[Any]) -> str:
     an ungraded one shows no bar."""
     labels = [r.assignment.nbgrader_name for r in rows]
     values = [100 * r.grade.score / r.grade.max_score if r.grade and r.grade.max_score else 0.0 for r in rows]
-    return hbar(labels, values, xmax=100, xlabel="점수 (%) / score (%)", color=OK)
+    return hbar(labels, values, xmax=100, xlabel="점수 (%) / score (%)", color=OK, personal=True)
 
 
 def outcome_charts(frame: Any, total: str, metrics: dict[str, tuple[str, float]]) -> dict[str, str]:

@@ -43,3 +43,16 @@ def test_a_tampered_image_in_the_store_is_drawn_again_not_written_into_the_page(
     charts._hbar.cache_clear()
     assert charts.hbar(["가"], [3.0], xmax=5, xlabel="수준") == good
     assert entry.read_text("ascii") == str(good)  # and the entry is written again
+
+
+def test_a_trainees_own_chart_is_never_written_to_disk(store):
+    """One trainee's scores or levels stay in the process's memory: files under the var folder are out of reach of
+    retention and erasure. (Fails if progress and competency charts use the shared store.)"""
+    from types import SimpleNamespace
+
+    skill = SimpleNamespace(name_ko="신호처리", name_en="Signal processing", level=3)
+    assert charts.competency_chart([skill], "ko").startswith("data:image/svg+xml;base64,")
+    row = SimpleNamespace(assignment=SimpleNamespace(nbgrader_name="lab1"),
+                          grade=SimpleNamespace(score=7.0, max_score=10.0))
+    assert charts.progress_chart([row]).startswith("data:image/svg+xml;base64,")
+    assert not list(store.glob("*.txt"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -34,6 +35,7 @@ from academy.universities.models import Cohort
 
 T = TypeVar("T")
 ALL = "all"  # every course: a change whose courses are not known
+MAX_AGE = 600.0  # seconds: the longest a value is kept, for changes made outside the portal (psql, a restore)
 
 # A changed column of these models changes what a course page shows; other columns (a sign-in time, a seat
 # count) do not, so they bump nothing.
@@ -98,10 +100,15 @@ def bump(session: Session, courses: set[int] | str) -> None:
     if not courses:
         return
     table = Course.__table__
-    statement = sa.update(table).values(data_version=new_version())
+    connection = session.connection()
+    # Lock the rows in one order (by id) before writing them: two transactions bumping overlapping courses in
+    # different orders would otherwise deadlock on PostgreSQL (SQLite writes one transaction at a time).
+    locked = sa.select(table.c.id).order_by(table.c.id).with_for_update()
     if courses != ALL:
-        statement = statement.where(table.c.id.in_(sorted(courses)))
-    session.connection().execute(statement)
+        locked = locked.where(table.c.id.in_(sorted(courses)))
+    ids = list(connection.execute(locked).scalars())
+    if ids:
+        connection.execute(sa.update(table).where(table.c.id.in_(ids)).values(data_version=new_version()))
 
 
 def new_version() -> int:
@@ -163,7 +170,7 @@ class CourseCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._values: OrderedDict[tuple, tuple[int, object]] = OrderedDict()
+        self._values: OrderedDict[tuple, tuple[int, object, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, course: Course, key: tuple, compute: Callable[[], T],
@@ -176,12 +183,13 @@ class CourseCache:
         key, version = (course.id, *key), course.data_version
         with self._lock:
             kept = self._values.get(key)
-            if kept is not None and kept[0] == version and still_good(kept[1]):  # type: ignore[arg-type]
+            if (kept is not None and kept[0] == version and time.monotonic() - kept[2] < MAX_AGE
+                    and still_good(kept[1])):  # type: ignore[arg-type]
                 self._values.move_to_end(key)
                 return kept[1]  # type: ignore[return-value]
         value = compute()
         with self._lock:
-            self._values[key] = (version, value)
+            self._values[key] = (version, value, time.monotonic())
             self._values.move_to_end(key)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)

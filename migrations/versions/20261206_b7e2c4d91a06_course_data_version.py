@@ -23,6 +23,12 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('courses', schema=None) as batch_op:
         batch_op.add_column(sa.Column('data_version', sa.BigInteger(), server_default='0', nullable=False))
+    # A random version per course, not 0 for all: a database restored from before this migration and migrated again
+    # must not repeat a version that a running process still holds figures for.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("UPDATE courses SET data_version = floor(random() * 4611686018427387903)::bigint")
+    else:
+        op.execute("UPDATE courses SET data_version = abs(random()) % 4611686018427387903")
 
 
 def downgrade():

@@ -154,3 +154,20 @@ def test_the_data_version_changes_with_the_data_and_rolls_back_with_it(world):
     world.teacher.last_login_at = datetime.now(UTC)  # a sign-in changes nothing a course page shows
     db.session.commit()
     assert db.session.scalar(sa.select(Course.data_version).where(Course.id == world.course.id)) == version
+
+
+def test_a_change_made_outside_the_portal_shows_once_the_kept_values_are_too_old(client, auth, world, monkeypatch):
+    """A grade changed behind the session's back (raw SQL on a connection: psql, a restore) does not change the
+    version; what is kept is still dropped after versions.MAX_AGE. (Fails without the age limit: the old score
+    stays.)"""
+    from academy.courses import versions
+
+    upsert_grade(world.assignment, world.s2, 40, "", world.teacher)
+    db.session.commit()
+    auth.login(world.teacher)
+    assert "<strong>40</strong>" in _cell(client, world, world.s2)
+    with db.engine.begin() as conn:  # not the session: no event sees it
+        conn.execute(sa.text("UPDATE grades SET score = 13 WHERE student_id = :s"), {"s": world.s2.id})
+    assert "<strong>40</strong>" in _cell(client, world, world.s2)  # kept: nothing told the portal
+    monkeypatch.setattr(versions, "MAX_AGE", 0.0)
+    assert "<strong>13</strong>" in _cell(client, world, world.s2)
