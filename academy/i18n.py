@@ -31,18 +31,24 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
-def language() -> str:
-    """The current language's code ("ko" or "en"), named once per locale rather than on every call."""
+def _per_locale(name: str, look_up):
+    """Return look_up()'s value, reused while flask_babel's state names the same Locale object (so force_locale,
+    an e-mail in its reader's language, and a language change take effect at once)."""
     state = g.get("_flask_babel") if g else None
     locale = getattr(state, "babel_locale", None)
-    kept = getattr(state, "academy_language", None)
+    kept = getattr(state, name, None)
     if kept is not None and locale is not None and kept[0] is locale:
         return kept[1]
-    code = str(get_locale() or "ko")
-    state = g.get("_flask_babel") if g else None
+    found = look_up()
+    state = g.get("_flask_babel") if g else None  # the look-up made it where there was none
     if state is not None and getattr(state, "babel_locale", None) is not None:
-        state.academy_language = (state.babel_locale, code)
-    return code
+        setattr(state, name, (state.babel_locale, found))
+    return found
+
+
+def language() -> str:
+    """The current language's code ("ko" or "en"), named once per locale rather than on every call."""
+    return _per_locale("academy_language", lambda: str(get_locale() or "ko"))
 
 
 def localized(obj, attr: str) -> str:
@@ -65,22 +71,10 @@ def dt(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
 
 
 def translations():
-    """The request's translations, looked up once per language rather than on every `_()` of a template.
-
-    flask_babel.get_translations walks g, the domain and the locale selector on each call: a page of a hundred
-    rows spent half its time there. The lookup is kept beside flask_babel's own state and is only reused while
-    that state names the same Locale object, so force_locale (an e-mail in its reader's language) and a
-    language change take effect at once."""
-    state = g.get("_flask_babel") if g else None
-    locale = getattr(state, "babel_locale", None)
-    kept = getattr(state, "academy_translations", None)
-    if kept is not None and locale is not None and kept[0] is locale:
-        return kept[1]
-    found = get_translations()
-    state = g.get("_flask_babel") if g else None  # get_translations made it where there was none
-    if state is not None and getattr(state, "babel_locale", None) is not None:
-        state.academy_translations = (state.babel_locale, found)
-    return found
+    """The request's translations, looked up once per language rather than on every `_()` of a template
+    (flask_babel.get_translations walks g, the domain and the locale selector on each call: a page of a hundred
+    rows spent half its time there)."""
+    return _per_locale("academy_translations", get_translations)
 
 
 def init_app(app: Flask) -> None:
