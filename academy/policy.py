@@ -88,8 +88,9 @@ def _enforce() -> None:
 
 def _fresh_request_state() -> None:
     # g outlives a request where a caller holds the app context open (tests, scripts): what a
-    # previous request noted about its refusal or its bearer-token user must not carry over.
-    for key in ("refusal", "audited", "api_user"):
+    # previous request noted about its refusal, its bearer-token user or the labs released to its trainee must not
+    # carry over.
+    for key in ("refusal", "audited", "api_user", "released_ids"):
         g.pop(key, None)
 
 

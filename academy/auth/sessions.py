@@ -7,6 +7,7 @@ revokes the hub tokens issued through it (academy.oauth.tokens.revoke_hub_tokens
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -48,6 +49,19 @@ def sign_in(user: User) -> UserSession:
     return row
 
 
+@functools.cache
+def _resume_statement() -> sa.Select:
+    """The sign-in check's one statement, built once per process (building it cost more than running it): the
+    account, this sign-in's start and end, and the bell's unread count."""
+    from academy.notifications.models import Notification
+
+    unread = (sa.select(sa.func.count(Notification.id))
+              .where(Notification.user_id == User.id, Notification.read_at.is_(None)).scalar_subquery())
+    return (sa.select(User, UserSession.created_at, UserSession.ended_at, unread)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(User.id == sa.bindparam("user_id"), UserSession.key_hash == sa.bindparam("key_hash")))
+
+
 def resume(session_id: str) -> User | None:
     """Return the user of a cookie's session id while its sign-in is live, else None."""
     user_id, _, rest = session_id.partition(":")
@@ -55,20 +69,14 @@ def resume(session_id: str) -> User | None:
     if not user_id.isdigit() or not key:
         return None
     # One round trip on every request: the account, this sign-in's row, and the bell's unread count.
-    from academy.notifications.models import Notification
-
-    unread = (sa.select(sa.func.count(Notification.id))
-              .where(Notification.user_id == User.id, Notification.read_at.is_(None)).scalar_subquery())
-    found = db.session.execute(
-        sa.select(User, UserSession, unread).join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == int(user_id), UserSession.key_hash == _digest(key))).first()
+    found = db.session.execute(_resume_statement(), {"user_id": int(user_id), "key_hash": _digest(key)}).first()
     if found is None:
         return None
-    user, row, unread_count = found
-    if not user.is_enabled or not secrets.compare_digest(user.session_token, token) or row.ended_at is not None:
+    user, created_at, ended_at, unread_count = found
+    if not user.is_enabled or not secrets.compare_digest(user.session_token, token) or ended_at is not None:
         return None
     # An absolute lifetime: a cookie copied from a browser left signed in still dies.
-    if utcnow() - row.created_at > current_app.config["PERMANENT_SESSION_LIFETIME"]:
+    if utcnow() - created_at > current_app.config["PERMANENT_SESSION_LIFETIME"]:
         return None
     user.session_key = key
     user.unread_at_request_start = unread_count  # read by the bell (notifications.views.bell)

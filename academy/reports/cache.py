@@ -15,9 +15,11 @@ the page around them (the user, the CSRF token, the nonce) is rendered for each 
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from itertools import chain
 from typing import Any, TypeVar
@@ -42,6 +44,9 @@ TABLES = {
                            "due_dates", "extensions", "grades", "submissions"}),
     "outcomes": frozenset({"universities", "cohorts", "match_rounds", "companies", "demands", "round_demands",
                            "offers", "placements", "placement_follow_ups"}),
+    # Not a report: a trainee's home page (due dates, latest scores, applications, the labs released to them).
+    "trainee_home": frozenset({"universities", "cohorts", "enrollments", "course_cohorts", "assignments",
+                               "due_dates", "extensions", "grades", "applications"}),
 }
 MAX_AGE = 600.0  # seconds: the longest anything is kept, for changes made outside the portal
 _CHANGED = "reports_changed"  # Session.info key: the reports whose tables this transaction wrote to
@@ -96,27 +101,41 @@ def _forget(session: Session, transaction: Any) -> None:
         session.info.pop(_CHANGED, None)
 
 
+@functools.cache
+def _versions_statement() -> sa.Select:
+    """Every token and every next moment in one statement (one round trip), built once per process."""
+    now = sa.bindparam("now")
+    token = lambda name: (sa.select(ReportDataVersion.token)  # noqa: E731
+                          .where(ReportDataVersion.name == name).scalar_subquery())
+    return sa.select(
+        *(token(name).label(name) for name in TABLES),
+        sa.select(sa.func.min(DueDate.due_at)).where(DueDate.due_at > now).scalar_subquery().label("due"),
+        sa.select(sa.func.min(Extension.due_at)).where(Extension.due_at > now).scalar_subquery().label("extended"),
+        sa.select(sa.func.min(DueDate.released_at)).where(DueDate.released_at > now)
+        .scalar_subquery().label("released"),
+        sa.select(sa.func.min(Offer.deadline_at)).where(Offer.status == OfferStatus.OPEN, Offer.deadline_at >= now)
+        .scalar_subquery().label("deadline"))
+
+
 def versions() -> dict[str, tuple]:
-    """Each report's version now: (its token, the next moment its figures change by the time alone)."""
+    """Each report's version now: (its token, the next moments its figures change by the time alone)."""
     if "report_versions" not in g:
-        now = utcnow()
-        tokens = dict(db.session.execute(sa.select(ReportDataVersion.name, ReportDataVersion.token)).all())
-        due, extended, deadline = db.session.execute(sa.select(
-            sa.select(sa.func.min(DueDate.due_at)).where(DueDate.due_at > now).scalar_subquery(),
-            sa.select(sa.func.min(Extension.due_at)).where(Extension.due_at > now).scalar_subquery(),
-            sa.select(sa.func.min(Offer.deadline_at))
-            .where(Offer.status == OfferStatus.OPEN, Offer.deadline_at >= now).scalar_subquery())).one()
-        g.report_versions = {"progress": (tokens.get("progress"), due, extended),
-                             "outcomes": (tokens.get("outcomes"), deadline)}
+        row = db.session.execute(_versions_statement(), {"now": utcnow()}).one()
+        g.report_versions = {"progress": (row.progress, row.due, row.extended),
+                             "outcomes": (row.outcomes, row.deadline),
+                             "trainee_home": (row.trainee_home, row.due, row.extended, row.released)}
     return g.report_versions
 
 
 class _Store:
     """What one process keeps: key -> (version, when made, value), and a lock per key so that concurrent first
-    views compute a figure once."""
+    views compute a figure once. At most LIMIT keys (the least recently used go first): per-trainee entries must
+    not grow with the number of people who ever looked."""
+
+    LIMIT = 4096
 
     def __init__(self) -> None:
-        self.entries: dict[tuple, tuple[tuple, float, Any]] = {}
+        self.entries: OrderedDict[tuple, tuple[tuple, float, Any]] = OrderedDict()
         self.locks: dict[tuple, threading.Lock] = {}
         self.guard = threading.Lock()
 
@@ -127,8 +146,19 @@ class _Store:
     def fresh(self, key: tuple, version: tuple) -> tuple[bool, Any]:
         entry = self.entries.get(key)
         if entry and entry[0] == version and time.monotonic() - entry[1] < MAX_AGE:
+            with self.guard:
+                if key in self.entries:
+                    self.entries.move_to_end(key)
             return True, entry[2]
         return False, None
+
+    def keep(self, key: tuple, version: tuple, value: Any) -> None:
+        with self.guard:
+            self.entries[key] = (version, time.monotonic(), value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.LIMIT:
+                old, _ = self.entries.popitem(last=False)
+                self.locks.pop(old, None)
 
 
 def kept(report: str, key: tuple, compute: Callable[[], T]) -> T:
@@ -143,7 +173,7 @@ def kept(report: str, key: tuple, compute: Callable[[], T]) -> T:
         ok, value = store.fresh(full, version)
         if not ok:
             value = compute()
-            store.entries[full] = (version, time.monotonic(), value)
+            store.keep(full, version, value)
     return value
 
 
