@@ -78,7 +78,7 @@ def translations():
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(localized=localized, pair=pair, get_locale=get_locale)
+    app.jinja_env.globals.update(localized=localized, pair=pair, get_locale=get_locale, current_language=language)
     app.jinja_env.filters["dt"] = dt
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),

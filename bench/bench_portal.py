@@ -180,6 +180,13 @@ def sign_in(base: str, email: str) -> dict:
                           allow_redirects=False, timeout=30)
     if answer.status_code != 302:
         raise SystemExit(f"sign-in as {email} failed: {answer.status_code}")
+    # Then, as a browser does, the page the sign-in sends to, keeping the cookie it answers with: what the first
+    # page notes in the session (the consent check passed, the CSRF secret) is not redone on every later request.
+    # The clients below send this cookie and, unlike a browser, never update it.
+    landing = session.get(base + answer.headers["Location"] if answer.headers["Location"].startswith("/")
+                          else answer.headers["Location"], timeout=30)
+    if landing.status_code != 200:
+        raise SystemExit(f"the first page after signing in as {email} answered {landing.status_code}")
     return session.cookies.get_dict()
 
 

@@ -120,7 +120,8 @@ def _versions_statement() -> sa.Select:
 def versions() -> dict[str, tuple]:
     """Each report's version now: (its token, the next moments its figures change by the time alone)."""
     if "report_versions" not in g:
-        row = db.session.execute(_versions_statement(), {"now": utcnow()}).one()
+        # On the session's connection (its transaction), without the ORM layer: plain columns, read on many requests.
+        row = db.session.connection().execute(_versions_statement(), {"now": utcnow()}).one()
         g.report_versions = {"progress": (row.progress, row.due, row.extended),
                              "outcomes": (row.outcomes, row.deadline),
                              "trainee_home": (row.trainee_home, row.due, row.extended, row.released)}
