@@ -475,8 +475,7 @@ def my_submissions(
     trainee: User, nbgrader_course: str | None = None, nbgrader_name: str | None = None
 ) -> list[Submission]:
     """Return a trainee's own submissions, newest first, optionally of one nbgrader course and assignment."""
-    query = sa.select(Submission).where(Submission.student_id == trainee.id).options(
-        joinedload(Submission.assignment).joinedload(Assignment.course))  # shown on every row
+    query = my_submissions_query(trainee)
     if nbgrader_course is not None or nbgrader_name is not None:
         query = query.join(Assignment, Assignment.id == Submission.assignment_id)
     if nbgrader_course is not None:
@@ -484,6 +483,12 @@ def my_submissions(
     if nbgrader_name is not None:
         query = query.where(Assignment.nbgrader_name == nbgrader_name)
     return list(db.session.scalars(query.order_by(Submission.received_at.desc(), Submission.id.desc())))
+
+
+def my_submissions_query(trainee: User) -> sa.Select:
+    """A select of the trainee's own submissions, each with its assignment and course (shown on every row)."""
+    return sa.select(Submission).where(Submission.student_id == trainee.id).options(
+        joinedload(Submission.assignment).joinedload(Assignment.course))
 
 
 def submitted_notebooks(submission: Submission) -> list[str]:

@@ -180,3 +180,24 @@ def test_my_course_page_charts_my_scores_per_assignment(client, auth, world):
     page = client.get(f"/my/courses/{world.course.id}").get_data(as_text=True)
     assert re.search(r'<img src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="[^"]+" data-test="chart-progress">', page)
     assert "<script" not in page.split("<main")[-1]
+
+
+def test_my_submissions_come_a_page_at_a_time_newest_first(client, auth, world):
+    """30 submissions: the newest 25 on the first page, the 5 oldest on the second, none on both or neither; only my
+    own. Checked: fails with the page size left out of the view (all 30 on one page)."""
+    from academy.submissions.models import Submission
+
+    now = datetime.now(UTC)
+    mine = [Submission(assignment_id=world.lab.id, student_id=world.me.id, received_at=now - timedelta(minutes=i),
+                       sha256=f"{i:064x}", stored_path="x", status="superseded") for i in range(30)]
+    theirs = Submission(assignment_id=world.lab.id, student_id=world.classmate.id, received_at=now,
+                        sha256="f" * 64, stored_path="y", status="superseded")
+    db.session.add_all([*mine, theirs])
+    db.session.commit()
+    auth.login(world.me)
+    pages = [client.get(f"/my/submissions?page={n}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+             for n in (1, 2)]
+    shown = [[int(i) for i in re.findall(r'<tr data-submission-id="(\d+)">', page)] for page in pages]
+    assert shown == [[s.id for s in mine[:25]], [s.id for s in mine[25:]]]
+    assert "30 in all, page 1 of 2" in pages[0] and "Next" in pages[0] and "Previous" in pages[1]
+    assert 'http-equiv="refresh"' not in pages[0]  # nothing waits for the grader
