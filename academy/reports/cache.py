@@ -45,7 +45,7 @@ TABLES = {
     "outcomes": frozenset({"universities", "cohorts", "match_rounds", "companies", "demands", "round_demands",
                            "offers", "placements", "placement_follow_ups"}),
     # Not a report: a trainee's home page (due dates, latest scores, applications, the labs released to them).
-    "trainee_home": frozenset({"universities", "cohorts", "enrollments", "course_cohorts", "assignments",
+    "trainee_home": frozenset({"universities", "cohorts", "enrollments", "courses", "course_cohorts", "assignments",
                                "due_dates", "extensions", "grades", "applications"}),
 }
 MAX_AGE = 600.0  # seconds: the longest anything is kept, for changes made outside the portal
@@ -60,8 +60,22 @@ def _reports_of(tables: object) -> set[str]:
 def _note_flush(session: Session, context: object) -> None:  # noqa: ARG001 - SQLAlchemy's signature
     """Remember which reports the objects just flushed belong to (new, deleted, or changed for real)."""
     changed = session.info.setdefault(_CHANGED, set())
-    for obj in chain(session.new, session.deleted, (o for o in session.dirty if session.is_modified(o))):
-        changed |= _reports_of(sa.inspect(obj).mapper.tables)
+    for obj in chain(session.new, (o for o in session.dirty if session.is_modified(o))):
+        changed |= _reports_of(_tables_written(obj))
+    for obj in session.deleted:
+        changed |= _reports_of(_tables_written(obj, deleted=True))
+
+
+def _tables_written(obj: object, deleted: bool = False) -> set[Any]:
+    """The tables a flush of this object writes: its own, and the association tables of its many-to-many collections
+    that changed, or all of them for a deleted object (course.cohorts = [...] writes course_cohorts, while only the
+    course is in the session's dirty set)."""
+    state = sa.inspect(obj)
+    tables = set(state.mapper.tables)
+    for relationship in state.mapper.relationships:
+        if relationship.secondary is not None and (deleted or state.attrs[relationship.key].history.has_changes()):
+            tables.add(relationship.secondary)
+    return tables
 
 
 def _note_statement(state: ORMExecuteState):
@@ -130,13 +144,13 @@ def versions() -> dict[str, tuple]:
 
 class _Store:
     """What one process keeps: key -> (version, when made, value), and a lock per key so that concurrent first
-    views compute a figure once. At most LIMIT keys (the least recently used go first): per-trainee entries must
-    not grow with the number of people who ever looked."""
+    views compute a figure once. At most LIMIT keys per report (the least recently used go first): per-trainee
+    entries must not grow with the number of people who ever looked, nor push out a report's costly figures."""
 
     LIMIT = 4096
 
     def __init__(self) -> None:
-        self.entries: OrderedDict[tuple, tuple[tuple, float, Any]] = OrderedDict()
+        self.entries: dict[str, OrderedDict[tuple, tuple[tuple, float, Any]]] = {}
         self.locks: dict[tuple, threading.Lock] = {}
         self.guard = threading.Lock()
 
@@ -145,21 +159,29 @@ class _Store:
             return self.locks.setdefault(key, threading.Lock())
 
     def fresh(self, key: tuple, version: tuple) -> tuple[bool, Any]:
-        entry = self.entries.get(key)
+        kept = self.entries.get(key[0], {})
+        entry = kept.get(key)
         if entry and entry[0] == version and time.monotonic() - entry[1] < MAX_AGE:
             with self.guard:
-                if key in self.entries:
-                    self.entries.move_to_end(key)
+                if key in kept:
+                    kept.move_to_end(key)
             return True, entry[2]
         return False, None
 
     def keep(self, key: tuple, version: tuple, value: Any) -> None:
         with self.guard:
-            self.entries[key] = (version, time.monotonic(), value)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.LIMIT:
-                old, _ = self.entries.popitem(last=False)
+            kept = self.entries.setdefault(key[0], OrderedDict())
+            kept[key] = (version, time.monotonic(), value)
+            kept.move_to_end(key)
+            while len(kept) > self.LIMIT:
+                old, _ = kept.popitem(last=False)
                 self.locks.pop(old, None)
+
+    def forget_lock(self, key: tuple) -> None:
+        """A computation that failed leaves no lock behind (nothing is kept under its key)."""
+        with self.guard:
+            if key not in self.entries.get(key[0], {}):
+                self.locks.pop(key, None)
 
 
 def kept(report: str, key: tuple, compute: Callable[[], T]) -> T:
@@ -173,7 +195,11 @@ def kept(report: str, key: tuple, compute: Callable[[], T]) -> T:
     with store.lock(full):
         ok, value = store.fresh(full, version)
         if not ok:
-            value = compute()
+            try:
+                value = compute()
+            except BaseException:
+                store.forget_lock(full)
+                raise
             store.keep(full, version, value)
     return value
 
