@@ -5,11 +5,12 @@ trainee's lists are never another's, and each language has its own. The layout's
 language and page (academy.ui.menu) and still marks the page the trainee is on.
 
 How checked: with cache._renew_tokens returning at once (no token renewed on a commit), the grade (and bulk
-UPDATE), application and other-worker tests fail; with "released" left out of the trainee_home version the release test
-fails, and with "due" left out the due-date test fails; with the user id left out of the key, the two-trainees test
-fails; with _Store.keep not evicting, or evicting across reports, the bound test fails; with the association tables left out of
-cache._tables_written, the course-off-the-cohort test fails; with request.endpoint left out of the menu's key, the
-menu test fails.
+UPDATE), application and other-worker tests fail; with "released" left out of the trainee_home version the release
+test fails, and with "due" left out the due-date test fails; with the user id left out of the key, the two-trainees
+test fails; with _Store.keep not evicting, or evicting across reports, the bound test fails; with the association
+tables left out of cache._tables_written, the course-off-the-cohort test fails; with request.endpoint left out of the
+menu's key, the menu test fails; with the page size left out of My submissions, its paging test
+(tests/courses/test_submission_pages.py) fails.
 """
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ def _own(submission_id: int) -> Submission:
 @allow(Role.STUDENT)
 def my_submissions():
     """List everything I submitted: receipt time, sha256, grading status, score and feedback."""
-    # A page of them, newest first: a year of resubmissions was one long table (85 rows on ten years of seed-scale data: 14 ms of CPU to render, a third of it now).
+    # A page of them, newest first: a year of resubmissions was one long table (85 rows in the ten-year bench data,
+    # 14 ms of CPU to render).
     listing = paginate(services.my_submissions_query(current_user), sortable={"received": Submission.received_at},
                        default_sort="received", default_direction="desc", then=(Submission.id.desc(),), size=25)
     # What waits for the grader is among the newest: the page that shows it refreshes itself until it is graded.
