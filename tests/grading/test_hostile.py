@@ -24,6 +24,7 @@ import pytest
 from academy.grading import untrusted
 from academy.grading.gradebook_sync import publish_files
 from academy.grading.integrity import screen_source
+from academy.grading.jobs import GradingLimits
 from tests.grading.conftest import SOLUTIONS, WRONG, all_output_text, graded_notebook
 
 # Text that only the hidden tests contain (the visible lines of test_mean_square hold none of it).
@@ -98,7 +99,10 @@ def test_hidden_tests_never_reach_kernel_records(channel, grade, make_submission
     history, linecache and gc channels printed the hidden lines into the published notebook.
     """
     student = f"chan-{abs(hash(channel)) % 10**6}"
-    result = grade(make_submission(SOLUTIONS, edit=_append(CHANNELS[channel])), student)
+    # Reading every small file of several folders can pass the usual 30 s cell limit on a loaded 2-core machine (it
+    # did once in a fresh clone's run): more time for that one channel, the same attack.
+    slow = {"limits": GradingLimits(wall_seconds=240, cell_timeout_seconds=180)} if channel.startswith("files") else {}
+    result = grade(make_submission(SOLUTIONS, edit=_append(CHANNELS[channel])), student, **slow)
     assert result.status == "graded", result.message
     _assert_no_hidden(_trainee_visible(result, course, student))
 
