@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, request, url_for
-from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 ROLE_NAMES = {
     "admin": _l("Academy office"),
@@ -126,7 +126,6 @@ def init_app(app: Flask) -> None:
         sector_names=SECTOR_NAMES,
         city_names=CITIES,
         size_names=SIZE_NAMES,
-        nav_items=nav_items,
         menu=menu,
         role_name=lambda r: ROLE_NAMES.get(r, r),
         status_name=lambda s: STATUS_NAMES.get(s, s),

@@ -10,8 +10,9 @@ Honest by construction:
   (one small query), so a change made through any gunicorn worker, or the time passing a due date, shows on the
   next view in every worker;
 - MAX_AGE bounds what a change made outside the portal (psql, a restored backup) could leave unseen.
-What is kept is figures and charts by language and audience (the province's hidden counts apart), never a page:
-the page around them (the user, the CSRF token, the nonce) is rendered for each request.
+What is kept is figures and charts by language and audience (the province's hidden counts apart), and a trainee's
+home lists by trainee and language, never a whole page: the page around them (the user, the CSRF token, the bell)
+is rendered for each request.
 """
 from __future__ import annotations
 
