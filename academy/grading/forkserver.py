@@ -59,9 +59,11 @@ def preload_modules() -> list[str]:
 class ForkedKernel:
     """A job's kernel as the kernel provisioner sees it: the subset of Popen it uses."""
 
-    def __init__(self, server: ForkServer, job_id: str) -> None:
+    def __init__(self, server: ForkServer, job_id: str, program: str = "kernel") -> None:
         self.server = server
         self.job_id = job_id
+        self.program = program
+        self.killing = False  # asked to end: its exit code is no news
         self.pid = server.process.pid  # only for display: the kernel lives in the server's namespaces
         self.returncode: int | None = None
         self.stdin = self.stdout = self.stderr = None
@@ -85,6 +87,7 @@ class ForkedKernel:
     def kill(self) -> None:
         """End the job's whole namespace: the kernel and anything it started."""
         if self.returncode is None:
+            self.killing = True
             try:
                 self.server.send({"op": "kill", "id": self.job_id})
             except ForkServerUnavailable:
@@ -143,7 +146,7 @@ class ForkServer:
         fds = [_detached_copy(Path(m.src)) for m in policy.mounts if m.job]
         try:
             fds += cgroup.folder_fds() if cgroup is not None else []
-            kernel = ForkedKernel(self, job_id)
+            kernel = ForkedKernel(self, job_id, program)
             self.kernels[job_id] = kernel
             self.send({
                 "op": "start", "id": job_id, **forked_request(policy),
@@ -165,8 +168,13 @@ class ForkServer:
             if "exited" in message:
                 kernel = self.kernels.pop(str(message["exited"]), None)
                 if kernel is not None:
+                    if message["code"] and not kernel.killing:
+                        log.warning("forked %s %s ended with code %s", kernel.program, kernel.job_id, message["code"])
                     kernel._exited(int(message["code"]))
         # The server is gone: every kernel it held is gone with it.
+        if self.kernels:
+            log.warning("the fork server ended (code %s) with %d kernels running",
+                        self.process.poll(), len(self.kernels))
         for kernel in list(self.kernels.values()):
             kernel._exited(128 + signal.SIGKILL)
         self.kernels.clear()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -40,6 +41,7 @@ MAX_FILES = 200
 MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # a graded notebook, outputs included (outputs are capped lower)
 MAX_LOG_BYTES = 4 * 1024 * 1024  # the tail of a kernel log the worker reads for signs of memory trouble
+LOG_TAIL = 3000  # characters of a kernel's log put in the worker's log when its job could not be graded
 # Files nbgrader reads as metadata: what the trainee sends under these names is dropped.
 METADATA_FILES = frozenset({"timestamp.txt"})
 log = logging.getLogger(__name__)
@@ -278,6 +280,8 @@ def _grade(job: GradingJob) -> GradingResult:
         limit = _limit(handle.limit_hits(), timed_out or report.judge_timed_out, _memory_hit(graded_nbs, kernel_log),
                        _memory_hit(graded_nbs, kernel_log, DISK_SIGNS))
         status = LIMIT_STATUS[limit] if limit else ("graded" if outcome["success"] else "error")
+        if status == "error":
+            _log_tails(job, [kernel_log, *([forked_from / f"fork-server-{os.getpid()}.log"] if forked_from else [])])
         rows, penalties = sync.read_grades(db_url, course_id, job.assignment, job.student_id)
         tampered = findings + report.violations
         for row in rows:
@@ -309,6 +313,19 @@ def _grade(job: GradingJob) -> GradingResult:
         result.graded_at = datetime.now(timezone.utc).isoformat()
         handle.close()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _log_tails(job: GradingJob, logs: list[Path]) -> None:
+    """Put the end of the kernel's and the fork server's logs in the worker's log: why a kernel died.
+
+    The kernel's log is the trainee's code's own output: read as untrusted, shown escaped (one log line).
+    """
+    for path in logs:
+        try:
+            text = untrusted.read_file(path, MAX_LOG_BYTES).decode("utf-8", "replace")[-LOG_TAIL:]
+        except OSError as exc:  # untrusted.Refused among them
+            text = f"(unreadable: {exc})"
+        log.warning("submission %s could not be graded; the end of %s: %r", job.submission_id, path.name, text)
 
 
 def _limit(hits: set[str], timed_out: bool, memory: bool, disk: bool) -> Limit:
