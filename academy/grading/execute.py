@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from academy.grading.judging import Judge, Verdict
 
 GUARD_MODULE = "academy_kernel_guard"
+log = logging.getLogger(__name__)
 ERROR_TEXT = 4000  # characters kept of an error's name, message and each traceback line
 
 
@@ -126,6 +128,25 @@ class GuardedExecute(Execute):
 
     # nbconvert calls the sync wrapper, which was bound to the base class's coroutine.
     execute_cell = run_sync(async_execute_cell)
+
+    async def async_start_new_kernel_client(self) -> Any:
+        """Connect to the new kernel; one that died before its first answer is started again, once.
+
+        Nothing of the submission has run at that point, so a second start gives a trainee nothing the
+        first did not. The worker's log says why the first died (see forkserver.py and the grader).
+        """
+        try:
+            return await super().async_start_new_kernel_client()
+        except RuntimeError as exc:
+            handle = getattr(self.sandbox_manager, "handle", None)
+            if "died before replying" not in str(exc) or getattr(handle, "killed", False):
+                raise
+            log.warning("the kernel died as it started (%s); starting it again, once", exc)
+        self.km = self.create_kernel_manager()  # nbclient dropped the dead one's manager
+        await self.async_start_new_kernel()
+        return await super().async_start_new_kernel_client()  # a second death is the job's error
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     async def _save_copy(self, cell: NotebookNode, names: list[str], path: Path) -> list[str]:
         """Ask the kernel's guard to save the named variables; return the names it could not save."""

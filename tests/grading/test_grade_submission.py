@@ -124,6 +124,51 @@ def test_killing_the_kernel_is_an_error_with_zero_points(grade, make_submission,
     assert _scores(course, "jisu") == {"test_squares": 0.0, "test_mean_square": 0.0}
 
 
+def _kernels_dying_at_start(monkeypatch, how_many: int) -> list[int]:
+    """Make the first how_many kernels of a job die just after they are started; return the starts seen."""
+    from academy.grading.sandbox import SandboxKernelManager
+
+    starts: list[int] = []
+    real = SandboxKernelManager._async_launch_kernel
+
+    async def launch(self, kernel_cmd, **kw):
+        await real(self, kernel_cmd, **kw)
+        starts.append(1)
+        if len(starts) <= how_many:
+            self.provisioner.process.kill()  # before it can answer kernel_info
+
+    monkeypatch.setattr(SandboxKernelManager, "_async_launch_kernel", launch)
+    return starts
+
+
+def test_a_kernel_that_dies_as_it_starts_is_started_again(grade, make_submission, monkeypatch, caplog):
+    """A kernel that died before its first answer (CI saw one once, on a machine's first job) costs the trainee
+    nothing: it is started again, and the worker's log says so and shows the end of the kernel's log.
+
+    Checked: fails (status "error") without GuardedExecute.async_start_new_kernel_client's second start.
+    """
+    starts = _kernels_dying_at_start(monkeypatch, 1)
+    with caplog.at_level("WARNING"):
+        result = grade(make_submission(SOLUTIONS), "restart-once")
+    assert (result.status, result.auto_score) == ("graded", 5.0), result.message
+    assert len(starts) == 2
+    assert "starting it again, once" in caplog.text
+
+
+def test_a_kernel_that_dies_at_every_start_is_an_error_after_two_tries(grade, make_submission, monkeypatch,
+                                                                       caplog):
+    """Only once: a kernel that cannot start is an error, with the kernel's log in the worker's log.
+
+    Checked: fails (starts until the wall limit) when the second start is retried like the first.
+    """
+    starts = _kernels_dying_at_start(monkeypatch, 99)
+    with caplog.at_level("WARNING"):
+        result = grade(make_submission(SOLUTIONS), "restart-never")
+    assert (result.status, result.auto_score) == ("error", 0.0)
+    assert len(starts) == 2
+    assert "could not be graded; the end of kernel.log" in caplog.text
+
+
 def test_sandbox_cannot_read_gradebook_solutions_other_trainees_or_network(grade, make_submission, course):
     assert grade(make_submission(SOLUTIONS), "kyle").auto_score == 5.0  # another trainee's files now exist
     targets = [course / "gradebook.db", course / "source" / "ps1" / "ps1.ipynb",
