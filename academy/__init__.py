@@ -27,6 +27,7 @@ BLUEPRINTS = (
     "academy.notifications.views",
     "academy.certificates.views",
     "academy.skills.views",
+    "academy.charts",
 )
 
 # Modules whose models must be imported before the metadata is complete.

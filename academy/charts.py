@@ -1,9 +1,13 @@
-"""Charts for the portal's pages: matplotlib drawn on the server as SVG, shown as <img> from a data: URL.
+"""Charts for the portal's pages: matplotlib drawn on the server as SVG, shown as <img>.
 
-The portal's Content-Security-Policy allows images from data: URLs and no inline script or style, so a chart
-is an image, never markup in the page. Korean labels use the Nanum font the project installs (fonts-nanum),
-written as glyph paths so that the browser needs no font; a page always puts the numbers beside a chart, in a
-table, for screen readers and for copying. matplotlib is imported on the first chart only, and pyplot never
+A chart of figures (a course's, a report's) is kept on disk and served at /charts/<name>.svg, a name no one can
+guess (an HMAC of what the chart shows, under the portal's secret) and whose image never changes, so a browser
+fetches it once and the page that shows it stays small: the course dashboard was 750 KB of HTML with its 18
+charts written into it. One trainee's own chart is never written to disk: it stays a data: URL in the page.
+The portal's Content-Security-Policy allows images from itself and from data: URLs and no inline script or
+style, so a chart is an image, never markup in the page. Korean labels use the Nanum font the project installs
+(fonts-nanum), written as glyph paths so that the browser needs no font; a page always puts the numbers beside a
+chart, in a table, for screen readers and for copying. matplotlib is imported on the first chart only, and pyplot never
 (its global state is not thread-safe).
 """
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import inspect
 import io
 import os
@@ -20,8 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flask import Blueprint, Response, abort, current_app, has_request_context, request
 from markupsafe import Markup
 
+from academy.policy import AUTHENTICATED, allow
+
+bp = Blueprint("charts", __name__)
 BRAND, OK, ERR, INK = "#0b5cad", "#1c7c3a", "#b42318", "#1d2433"
 
 
@@ -60,36 +69,80 @@ def _code_stamp() -> str:
 def drawn(maxsize: int = 512) -> Callable:
     """Keep a chart function's images by its arguments: in this process (the last `maxsize`), and on disk under
     ACADEMY_VAR_DIR/charts for every portal process (a gunicorn worker draws a chart another already drew only
-    once: the dashboard's 18 take seconds). A chart is a pure function of its numbers, so the key, a sha256 of the
-    function's source, this module, matplotlib's version and the arguments, can never name a stale image; what
-    is read back must be a base64 SVG data: URL, else it is drawn again."""
+    once: the dashboard's 18 take seconds). A chart is a pure function of its numbers, so the key, an HMAC under
+    the portal's secret of the function's source, this module, matplotlib's version and the arguments, can never
+    name a stale image; what is read back must be a base64 SVG data: URL, else it is drawn again.
+
+    The function then answers the image's address, /charts/<key>.svg (see image()); where the store cannot keep
+    the image (a full or read-only disk), the image itself as a data: URL."""
     def wrap(draw: Callable[..., Markup]) -> Callable[..., Markup]:
         source = inspect.getsource(draw)
 
         @functools.lru_cache(maxsize=maxsize)
-        @functools.wraps(draw)
-        def kept(*args: Any) -> Markup:
+        def stored(secret: bytes, *args: Any) -> str:
             from academy.config import var_dir
 
-            key = hashlib.sha256(f"{_code_stamp()}\n{source}\n{args!r}".encode()).hexdigest()
+            key = hmac.new(secret, f"{_code_stamp()}\n{source}\n{args!r}".encode(), hashlib.sha256).hexdigest()
             folder = var_dir() / "charts"
             path = folder / f"{key}.txt"
             try:
                 text = path.read_text("ascii")
                 if _DRAWN.fullmatch(text):
                     os.utime(path)  # recently used: kept when the store is trimmed
-                    return Markup(text)
+                    return key
             except (OSError, UnicodeDecodeError):
                 pass
-            image = draw(*args)
-            _store(folder, path, str(image))
-            return image
+            image = str(draw(*args))
+            return key if _store(folder, path, image) else image
+
+        @functools.wraps(draw)
+        def kept(*args: Any) -> Markup:
+            if not has_request_context():
+                return Markup(draw(*args))  # not for a page (a script): the image itself
+            found = stored(_secret(), *args)
+            if found.startswith("data:"):
+                return Markup(found)
+            return Markup(f"{request.script_root}/charts/{found}.svg")  # hex: nothing to escape
+
+        kept.cache_clear = stored.cache_clear  # type: ignore[attr-defined]
         return kept
     return wrap
 
 
-def _store(folder: Path, path: Path, text: str) -> None:
-    """Write one image atomically (readers see all of it or none); trim the store now and then."""
+def _secret() -> bytes:
+    secret = current_app.secret_key
+    return secret.encode() if isinstance(secret, str) else bytes(secret or b"")
+
+
+_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+@bp.get("/charts/<name>.svg")
+@allow(AUTHENTICATED)
+def image(name: str) -> Response:
+    """Answer a stored chart to a signed-in user: its name is its capability (only the page that shows the chart
+    knows it) and its content never changes, so the browser may keep it for good, in its own cache only."""
+    path = None
+    if _NAME.fullmatch(name):
+        from academy.config import var_dir
+
+        path = var_dir() / "charts" / f"{name}.txt"
+    try:
+        text = path.read_text("ascii") if path is not None else ""
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if not _DRAWN.fullmatch(text):
+        abort(404)
+    os.utime(path)  # in use: kept when the store is trimmed
+    return Response(base64.b64decode(text.split(",", 1)[1]), mimetype="image/svg+xml", headers={
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    })
+
+
+def _store(folder: Path, path: Path, text: str) -> bool:
+    """Write one image atomically (readers see all of it or none); trim the store now and then. Return whether
+    the image is in the store."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="ascii") as out:
@@ -105,7 +158,8 @@ def _store(folder: Path, path: Path, text: str) -> None:
             for old in files[:max(0, len(files) - STORE_LIMIT)]:
                 old.unlink(missing_ok=True)
     except OSError:
-        pass  # the store is a cache: a full or read-only disk only means drawing again
+        return False  # the store is a cache: a full or read-only disk only means drawing again
+    return True
 
 
 def figure(width: float, height: float) -> tuple[Any, Any]:

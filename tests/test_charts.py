@@ -1,16 +1,26 @@
-"""Charts are drawn once for every portal process: a content-addressed store under the var folder."""
+"""Charts are drawn once for every portal process (a store under the var folder) and served as images of their own.
+
+A page names a chart of figures by an address, /charts/<name>.svg, which the portal answers to signed-in users
+only; the name is an HMAC under the portal's secret, so nobody can make up the name of a chart they were not shown.
+"""
 from __future__ import annotations
+
+import base64
+import re
 
 import pytest
 
 from academy import charts
 
+ADDRESS = re.compile(r"/charts/([0-9a-f]{64})\.svg")
+
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
+def store(app, tmp_path, monkeypatch):
     monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path))
     charts._hbar.cache_clear()  # this process's copies: as if another gunicorn worker asked
-    yield tmp_path / "charts"
+    with app.test_request_context("/"):
+        yield tmp_path / "charts"
     charts._hbar.cache_clear()
 
 
@@ -18,11 +28,17 @@ def _no_drawing(*_args, **_kw):
     raise AssertionError("drawn again")
 
 
+def _name(address: str) -> str:
+    found = ADDRESS.fullmatch(address)
+    assert found, address
+    return found.group(1)
+
+
 def test_a_chart_one_process_drew_is_read_by_the_next_without_drawing(store, monkeypatch):
     """A second worker (its in-process cache empty) reads the image the first drew. (Fails without the store:
     the second call draws.)"""
     first = charts.hbar(["가", "B"], [1.0, 2.0], xmax=5, xlabel="수준")
-    assert first.startswith("data:image/svg+xml;base64,") and len(list(store.glob("*.txt"))) == 1
+    assert len(list(store.glob(f"{_name(first)}.txt"))) == 1
     charts._hbar.cache_clear()
     monkeypatch.setattr(charts, "figure", _no_drawing)
     assert charts.hbar(["가", "B"], [1.0, 2.0], xmax=5, xlabel="수준") == first
@@ -34,15 +50,30 @@ def test_other_numbers_are_another_image(store):
     assert one != two and len(list(store.glob("*.txt"))) == 2
 
 
-def test_a_tampered_image_in_the_store_is_drawn_again_not_written_into_the_page(store):
-    """What is read back is written unescaped into an <img src>: anything but a base64 SVG data: URL is refused
-    and the chart drawn again. (Fails with the check removed: the page gets the attacker's attribute.)"""
+def test_the_name_depends_on_the_portals_secret(store, app):
+    """The same numbers under another secret are another name: a name is not a hash anyone can compute from
+    numbers they guess (a course's score histogram). (Fails with a plain sha256 of the numbers.)"""
+    first = _name(charts.hbar(["가"], [4.0], xmax=5, xlabel="수준"))
+    app.secret_key = "another-secret-0123456789abcdef0123456789"
+    assert _name(charts.hbar(["가"], [4.0], xmax=5, xlabel="수준")) != first
+
+
+def test_a_tampered_image_in_the_store_is_drawn_again_not_served(store):
+    """What is read back must be a base64 SVG data: URL; anything else is drawn again. (Fails with the check
+    removed: the attacker's text stays in the store and is served.)"""
     good = charts.hbar(["가"], [3.0], xmax=5, xlabel="수준")
     (entry,) = store.glob("*.txt")
+    drawn = entry.read_text("ascii")
     entry.write_text('data:image/svg+xml;base64,AAAA" onerror="alert(1)', "ascii")
     charts._hbar.cache_clear()
     assert charts.hbar(["가"], [3.0], xmax=5, xlabel="수준") == good
-    assert entry.read_text("ascii") == str(good)  # and the entry is written again
+    assert entry.read_text("ascii") == drawn  # and the entry is written again
+
+
+def test_a_store_that_cannot_keep_the_image_puts_it_in_the_page(store, monkeypatch):
+    """A full or read-only disk must not leave the page with an address that answers 404."""
+    monkeypatch.setattr(charts, "_store", lambda *_a: False)
+    assert charts.hbar(["가"], [2.5], xmax=5, xlabel="수준").startswith("data:image/svg+xml;base64,")
 
 
 def test_a_trainees_own_chart_is_never_written_to_disk(store):
@@ -56,3 +87,33 @@ def test_a_trainees_own_chart_is_never_written_to_disk(store):
                           grade=SimpleNamespace(score=7.0, max_score=10.0))
     assert charts.progress_chart([row]).startswith("data:image/svg+xml;base64,")
     assert not list(store.glob("*.txt"))
+
+
+def test_a_chart_is_served_to_a_signed_in_user_only_and_kept_by_the_browser(app, client, auth, make, tmp_path,
+                                                                          monkeypatch):
+    """The image of a stored chart, as SVG, to anyone signed in (the name is the capability); nothing to a visitor;
+    404 for any other name, a tampered entry or a path outside the store. (Fails without the route's sign-in rule,
+    its name check or its content check.)"""
+    monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path))
+    charts._hbar.cache_clear()
+    with app.test_request_context("/"):
+        address = charts.hbar(["가"], [1.5], xmax=5, xlabel="수준")
+    charts._hbar.cache_clear()
+    name = _name(address)
+    anonymous = client.get(address)
+    assert anonymous.status_code in (302, 401) and b"<svg" not in anonymous.data
+    auth.login(make.user("recruiter"))
+    answer = client.get(address)
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+    assert answer.data.lstrip().startswith(b"<?xml") and b"<svg" in answer.data
+    assert "immutable" in answer.headers["Cache-Control"] and "private" in answer.headers["Cache-Control"]
+    assert "sandbox" in answer.headers["Content-Security-Policy"]
+    assert client.get(f"/charts/{'0' * 64}.svg").status_code == 404
+    assert client.get(f"/charts/{name[:-1]}.svg").status_code == 404
+    planted = "data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode()
+    (tmp_path / "secret.txt").write_text(planted)
+    assert client.get("/charts/..%2Fsecret.svg").status_code == 404
+    (tmp_path / "charts" / "planted.txt").write_text(planted)  # in the store, but not a name the portal gives
+    assert client.get("/charts/planted.svg").status_code == 404
+    (tmp_path / "charts" / f"{name}.txt").write_text("<svg onload=alert(1)>", "ascii")
+    assert client.get(address).status_code == 404

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
-from flask import render_template
+from flask import render_template, request
 from markupsafe import Markup
 from openpyxl import Workbook
 
@@ -146,7 +146,7 @@ def outcome_charts(by: str, lang: str, hide_small: bool) -> tuple[Markup | None,
     """The bar charts of one grouping's figures and the line charts of their trend by year, as the audience sees
     them, each set as HTML with its tables (titles and axes in lang); None: nothing to chart."""
     columns = tuple(c for c in CHARTED if c != "placement_rate" or by in ("university", "cohort"))
-    return cache.kept("outcomes", ("charts", by, lang, hide_small), lambda: (
+    return cache.kept("outcomes", ("charts", by, lang, hide_small, request.script_root), lambda: (
         _charts_html(bar_charts(outcome_figures(by, lang, hide_small), by, columns)),
         _charts_html(trend_charts(outcome_figures(YEAR, lang, hide_small)))))
 
@@ -159,8 +159,8 @@ def outcome_table(by: str, lang: str, hide_small: bool) -> Markup:
 
 
 def _charts_html(charts: list[Chart]) -> Markup | None:
-    """The charts with their tables as HTML (nothing of the request in it): escaping the images and the tables'
-    cells again on every view cost more than the rest of the page."""
+    """The charts with their tables as HTML (of the request, only the mount point in the images' addresses):
+    escaping the images and the tables' cells again on every view cost more than the rest of the page."""
     return Markup(render_template("reports/_charts.html", charts=charts)) if charts else None
 
 
@@ -197,7 +197,7 @@ def progress_charts(lang: str, hide_small: bool) -> Markup | None:
         scores = lab_chart(progress.means, progress.counts, hide_small)
         return _charts_html(bar_charts(shown, "cohort", ("on_time_rate", "mean_percent", "at_risk"))
                             + ([scores] if scores else []))
-    return cache.kept("progress", ("charts", lang, hide_small), compute)
+    return cache.kept("progress", ("charts", lang, hide_small, request.script_root), compute)
 
 
 def progress_table(lang: str, hide_small: bool) -> Markup:

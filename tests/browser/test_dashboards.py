@@ -18,7 +18,7 @@ document.addEventListener('securitypolicyviolation', e =>
 """
 # Each chart image, and whether its table of numbers is beside it: inside its figure, or the element after it.
 CHARTS = """
-() => [...document.querySelectorAll('main img[src^="data:image/svg"]')].map(img => {
+() => [...document.querySelectorAll('main img[src^="data:image/svg"], main img[src*="/charts/"]')].map(img => {
   const fig = img.closest('figure');
   const next = fig && fig.nextElementSibling;
   const table = (fig && fig.querySelector('table')) || (next && (next.matches('table') ? next : next.querySelector('table')));

@@ -39,6 +39,7 @@ STRING_POOLS = {
     "code": (["ko", "en"], [], ["fr"]),
     "answer": (["accept", "decline"], [], []),  # any other word matches no route: an odd value
     "public_id": ([CERTIFICATE_PUBLIC_ID], [], ["walker-certificate-z-0123456789a"]),
+    "name": ([], [], ["0" * 64, "planted"]),  # a chart's name (academy/charts.py): the walk knows none drawn
 }
 QUERY_VALUES = ("x" * 10_000, "walker\x00nul", "한글🙂\u202e", "-1", "0", F.HUGE, "abc", "NaN", "../../etc/passwd")
 JSON_BODIES = (b"", b"not json", b"{", b"[]", b"[1, 2]", b'"a string"', b"42", b"null", b"true",
