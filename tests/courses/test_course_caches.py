@@ -171,3 +171,37 @@ def test_a_change_made_outside_the_portal_shows_once_the_kept_values_are_too_old
     assert "<strong>40</strong>" in _cell(client, world, world.s2)  # kept: nothing told the portal
     monkeypatch.setattr(versions, "MAX_AGE", 0.0)
     assert "<strong>13</strong>" in _cell(client, world, world.s2)
+
+
+def test_views_arriving_while_the_figures_are_computed_wait_for_them():
+    """Eight threads of one process asking a cold course cache at once compute its value once, and all get it.
+
+    Checked: fails (8 computations) without CourseCache's lock per key being computed.
+    """
+    import threading
+    import time
+
+    from academy.courses.versions import CourseCache
+
+    cache, calls, results, gate = CourseCache(4), [], [], threading.Event()
+
+    def compute() -> str:
+        calls.append(1)
+        gate.wait(5)
+        return "figures"
+
+    course = SimpleNamespace(id=1, data_version=7)
+    threads = [threading.Thread(target=lambda: results.append(cache.get(course, ("all",), compute)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # all eight are asking now
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert (len(calls), results) == (1, ["figures"] * 8)
+    # A computation that fails leaves nothing behind: the next view computes again.
+    with pytest.raises(RuntimeError):
+        cache.get(SimpleNamespace(id=2, data_version=1), ("all",), lambda: (_ for _ in ()).throw(RuntimeError("x")))
+    assert cache.get(SimpleNamespace(id=2, data_version=1), ("all",), lambda: "again") == "again"
+    assert not cache._computing
