@@ -7,8 +7,9 @@ academy/charts.py's (server-side SVG images, no script), each with its numbers i
 Computing them reads every submission of the course and draws up to three charts per lab, so each process keeps
 the figures of the courses viewed last, keyed by the course's data version (academy/courses/versions.py: a
 new one with every change to what they read) and good until the next due date passes (missing work and "due
-passed" change with the clock alone). Only figures are kept, never a page: a page holds its viewer's CSRF
-token and CSP nonce.
+passed" change with the clock alone). The HTML of the figures (everything under the cohort filter) is kept
+too, per cohort, language and mount point, for as long as the figures it was written from: it holds nothing of
+its viewer, while the page around it (the layout, the filter) is written for each view.
 """
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import render_template, request
+from markupsafe import Markup
 
 from academy.charts import BRAND, ERR, INK, OK, drawn, figure, hbar, svg_data_url
 from academy.courses.models import Assignment, Course, DueDate, Extension
 from academy.courses.services import gradebook
 from academy.courses.versions import CourseCache
 from academy.extensions import db
+from academy.i18n import language
 from academy.util import utcnow
 
 BINS = list(range(0, 101, 10))  # score bins, percent of the assignment's points
@@ -82,6 +86,7 @@ class Dashboard:
     labs: list[tuple[Assignment, LabStat]]  # in the course's order
     at_risk: list[AtRisk]
     student_ids: list[int]
+    figures: Figures | None = None  # what it was made from: its HTML is kept as long as they are
 
     @property
     def trainees(self) -> int:
@@ -89,6 +94,7 @@ class Dashboard:
 
 
 FIGURES = CourseCache(32)  # (course, cohort) pairs kept per process
+BODIES = CourseCache(64)  # (course, cohort, language, mount point): the figures' HTML
 
 
 def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
@@ -98,7 +104,16 @@ def course_dashboard(course: Course, cohort_id: int | None = None) -> Dashboard:
                           still_good=lambda f: f.valid_until is None or utcnow() < f.valid_until)
     by_id = {a.id: a for a in course.assignments}
     return Dashboard([(by_id[lab.assignment_id], lab) for lab in figures.labs if lab.assignment_id in by_id],
-                     figures.at_risk, figures.student_ids)
+                     figures.at_risk, figures.student_ids, figures)
+
+
+def dashboard_body(course: Course, cohort_id: int | None, board: Dashboard) -> Markup:
+    """The dashboard's figures as HTML, written once per cohort, language and mount point for the figures of
+    course_dashboard() (rendering them was two thirds of a view's CPU)."""
+    kept = BODIES.get(course, (cohort_id, language(), request.script_root), lambda: (board.figures, Markup(
+        render_template("courses/_dashboard_body.html", course=course, board=board, cohort_id=cohort_id))),
+        still_good=lambda value: value[0] is board.figures)
+    return kept[1]
 
 
 def compute_figures(course: Course, cohort_id: int | None, now: datetime) -> Figures:

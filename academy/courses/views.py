@@ -248,12 +248,13 @@ def gradebook(course_id: int):
 def dashboard(course_id: int):
     """Show the course's dashboard: scores per lab, tests failed most, timeline, late and missing work, trainees
     at risk (a logged view of personal data)."""
-    from academy.courses.dashboard import course_dashboard
+    from academy.courses.dashboard import course_dashboard, dashboard_body
 
     course = _taught_course(course_id, details=False)
     cohort_id = _cohort_arg(course)
     board = course_dashboard(course, cohort_id)
-    page = render_template("courses/dashboard.html", course=course, board=board, cohort_id=cohort_id)
+    page = render_template("courses/dashboard.html", course=course, cohort_id=cohort_id,
+                           body=dashboard_body(course, cohort_id, board))
     services.record_course_view(course, "dashboard", board.student_ids, cohort_id)
     return page
 

@@ -205,3 +205,22 @@ def test_views_arriving_while_the_figures_are_computed_wait_for_them():
         cache.get(SimpleNamespace(id=2, data_version=1), ("all",), lambda: (_ for _ in ()).throw(RuntimeError("x")))
     assert cache.get(SimpleNamespace(id=2, data_version=1), ("all",), lambda: "again") == "again"
     assert not cache._computing
+
+
+def test_the_dashboards_kept_html_is_per_language_and_cohort(client, auth, world, make):
+    """The figures' HTML is kept per cohort and language: a Korean view after an English one is in Korean, and a
+    cohort's view never shows the whole course's trainees. (Checked: fails with language() left out of
+    dashboard_body's key. Without the cohort in the key the HTML is still right, written again on each switch:
+    it is kept only as long as the very figures it was written from.)"""
+    other = make.cohort()
+    world.course.cohorts.append(other)
+    db.session.commit()
+    auth.login(world.teacher)
+    path = f"/courses/{world.course.id}/dashboard"
+    english = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    korean = client.get(path, headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "Trainees at risk" in english.split("</form>")[-1]
+    assert "Trainees at risk" not in korean.split("</form>")[-1]
+    whole = client.get(path).get_data(as_text=True)
+    empty = client.get(f"{path}?cohort={other.id}").get_data(as_text=True)
+    assert 'data-test="graded">0 / 0<' in empty and 'data-test="graded">0 / 0<' not in whole
