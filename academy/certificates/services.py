@@ -22,6 +22,7 @@ from academy.certificates.models import DEFAULT_RULE, Attendance, Certificate, C
 from academy.courses.models import Assignment, Course, Grade, course_cohorts
 from academy.extensions import db
 from academy.placements.profiles import competency_profile
+from academy.reports import cache
 from academy.universities.models import Cohort
 from academy.util import utcnow
 
@@ -181,7 +182,8 @@ class CohortCounts:
 
 
 def cohort_counts(cohort_ids: list[int]) -> dict[int, CohortCounts]:
-    """Count, per cohort, what cohort_standings would list, in one query and without loading anyone.
+    """Count, per cohort, what cohort_standings would list, in one query and without loading anyone; kept per
+    process until a write to what it reads (academy/reports/cache.py's "certificates" tables).
 
     The measure is cohort_standings' to the letter (a course's percent is 100 * points / its maximum, compared
     with the pass mark; the share and attendance as in unmet), so the office's list says what each cohort's
@@ -189,6 +191,10 @@ def cohort_counts(cohort_ids: list[int]) -> dict[int, CohortCounts]:
     """
     if not cohort_ids:
         return {}
+    return cache.kept("certificates", ("counts", tuple(cohort_ids)), lambda: _cohort_counts(cohort_ids))
+
+
+def _cohort_counts(cohort_ids: list[int]) -> dict[int, CohortCounts]:
     rule = get_rule()
     counted = Enrollment.status.in_(COUNTED)
     # Each cohort's courses with graded work, and each one's maximum points (as _percents).

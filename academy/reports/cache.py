@@ -48,6 +48,9 @@ TABLES = {
     # Not a report: a trainee's home page (due dates, latest scores, applications, the labs released to them).
     "trainee_home": frozenset({"universities", "cohorts", "enrollments", "courses", "course_cohorts", "assignments",
                                "due_dates", "extensions", "grades", "applications"}),
+    # Not a report either: how many of each cohort's trainees meet the completion rule (certificates.services).
+    "certificates": frozenset({"enrollments", "course_cohorts", "assignments", "grades", "attendance_rates",
+                               "certificates", "completion_rules"}),
 }
 MAX_AGE = 600.0  # seconds: the longest anything is kept, for changes made outside the portal
 _CHANGED = "reports_changed"  # Session.info key: the reports whose tables this transaction wrote to
@@ -139,7 +142,8 @@ def versions() -> dict[str, tuple]:
         row = db.session.connection().execute(_versions_statement(), {"now": utcnow()}).one()
         g.report_versions = {"progress": (row.progress, row.due, row.extended),
                              "outcomes": (row.outcomes, row.deadline),
-                             "trainee_home": (row.trainee_home, row.due, row.extended, row.released)}
+                             "trainee_home": (row.trainee_home, row.due, row.extended, row.released),
+                             "certificates": (row.certificates,)}
     return g.report_versions
 
 

@@ -331,3 +331,37 @@ def test_the_list_shows_the_newest_cohorts_a_page_at_a_time(world, auth, client,
     assert re.findall(r'data-test="cohort-(\d+)"', second) == newest_first[COHORTS_PER_PAGE:]
     found = client.get("/admin/certificates?q=knu").get_data(as_text=True)
     assert f'data-test="cohort-{world.cohort.id}"' not in found and f'data-test="cohort-{older[0].id}"' in found
+
+
+def test_the_list_follows_each_change_made_after_it_was_viewed(world, auth, client, make):
+    """The counts are kept between views (academy/reports/cache.py, "certificates"): each change to what they
+    read (the rule, attendance, a grade, a new trainee, a certificate issued or revoked) shows on the next view.
+
+    Checked: fails with "certificates" taken out of reports/cache.py's TABLES (the first count stays).
+    """
+    from academy.courses.services import upsert_grade
+
+    trainees = [world.trainee("가"), world.trainee("나", scores=(6.0, 6.0))]
+    db.session.commit()
+    auth.login(world.office)
+
+    def grade_zero() -> None:
+        upsert_grade(world.lab1, trainees[1], 0.0, "", world.instructor)
+        upsert_grade(world.lab2, trainees[1], 0.0, "", world.instructor)
+        db.session.commit()
+
+    def new_trainee() -> None:
+        world.trainee("다")
+        db.session.commit()
+
+    steps = [lambda: client.post("/admin/certificates/rule", data=ISSUING_RULE),
+             lambda: _attend(client, world, trainees[0], 90), lambda: _attend(client, world, trainees[1], 95),
+             grade_zero, new_trainee, lambda: client.post(f"/admin/certificates/cohorts/{world.cohort.id}/issue"),
+             lambda: client.post(f"/admin/certificates/{_certificates()[0].id}/revoke", data={"reason": "오류"})]
+    seen = []
+    for step in steps:
+        seen.append(_listed(client, world.cohort))
+        assert seen[-1] == _shown(client, world.cohort), len(seen)
+        step()
+    assert _listed(client, world.cohort) == _shown(client, world.cohort)
+    assert len(set(seen)) >= 4  # the counts did move along the way

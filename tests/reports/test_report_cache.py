@@ -185,4 +185,4 @@ def test_views_without_changes_are_served_from_what_is_kept(client, auth, data, 
     monkeypatch.setattr(services, "load_progress_rows", lambda *a: pytest.fail("progress recomputed"))
     monkeypatch.setattr(services, "load_rows", lambda *a: pytest.fail("outcomes recomputed"))
     _progress(client), _outcomes(client)
-    assert set(cache.versions()) == {"progress", "outcomes", "trainee_home"}
+    assert set(cache.versions()) == {"progress", "outcomes", "trainee_home", "certificates"}
