@@ -4,6 +4,7 @@ A chart of figures (a course's, a report's) is kept on disk and served at /chart
 guess (an HMAC of what the chart shows, under the portal's secret) and whose image never changes, so a browser
 fetches it once and the page that shows it stays small: the course dashboard was 750 KB of HTML with its 18
 charts written into it. One trainee's own chart is never written to disk: it stays a data: URL in the page.
+Every portal process behind one address must see the same store (one machine's ACADEMY_VAR_DIR, or a shared one).
 The portal's Content-Security-Policy allows images from itself and from data: URLs and no inline script or
 style, so a chart is an image, never markup in the page. Korean labels use the Nanum font the project installs
 (fonts-nanum), written as glyph paths so that the browser needs no font; a page always puts the numbers beside a
@@ -21,14 +22,15 @@ import io
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, has_request_context, request
-from markupsafe import Markup
+from flask import Blueprint, Response, abort, current_app, has_request_context, url_for
+from markupsafe import Markup, escape
 
-from academy.policy import AUTHENTICATED, allow
+from academy.policy import Role, allow
 
 bp = Blueprint("charts", __name__)
 BRAND, OK, ERR, INK = "#0b5cad", "#1c7c3a", "#b42318", "#1d2433"
@@ -55,7 +57,21 @@ def _setup() -> Any:
 # What a drawn chart may be when read back from the shared store: an SVG data: URL in base64, nothing that could
 # leave the <img src="..."> attribute it is written into unescaped.
 _DRAWN = re.compile(r"data:image/svg\+xml;base64,[A-Za-z0-9+/]*={0,2}")
-STORE_LIMIT = 4000  # images kept on disk; the least recently used beyond that are removed
+STORE_LIMIT = 4000  # images kept on disk beyond which the least recently used (and not in use) are removed
+IN_USE_SECONDS = 900  # an image used this recently may still be named by a kept page (kept at most 10 minutes)
+UNUSED_SECONDS = 86400  # an image unused this long is removed whatever the store's size
+FOLDER = "chart-images"  # under ACADEMY_VAR_DIR: images named by HMAC (the older "charts" held plain hashes)
+_CONTEXT = b"academy-chart/v1\0"  # what an HMAC under the portal's secret is for here
+
+
+class Image(str):
+    """A stored chart: its name, written into a page as its address under that page's mount point (built when
+    the page is written, escaped: a kept value never carries one request's mount point into another's page)."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return str(escape(url_for("charts.image", name=str(self))))
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,23 +84,20 @@ def _code_stamp() -> str:
 
 def drawn(maxsize: int = 512) -> Callable:
     """Keep a chart function's images by its arguments: in this process (the last `maxsize`), and on disk under
-    ACADEMY_VAR_DIR/charts for every portal process (a gunicorn worker draws a chart another already drew only
+    ACADEMY_VAR_DIR/chart-images for every portal process (a gunicorn worker draws a chart another already drew only
     once: the dashboard's 18 take seconds). A chart is a pure function of its numbers, so the key, an HMAC under
     the portal's secret of the function's source, this module, matplotlib's version and the arguments, can never
     name a stale image; what is read back must be a base64 SVG data: URL, else it is drawn again.
 
-    The function then answers the image's address, /charts/<key>.svg (see image()); where the store cannot keep
+    The function then answers an Image (its address, /charts/<key>.svg, see image()); where the store cannot keep
     the image (a full or read-only disk), the image itself as a data: URL."""
     def wrap(draw: Callable[..., Markup]) -> Callable[..., Markup]:
         source = inspect.getsource(draw)
 
-        @functools.lru_cache(maxsize=maxsize)
-        def stored(secret: bytes, *args: Any) -> str:
-            from academy.config import var_dir
-
-            key = hmac.new(secret, f"{_code_stamp()}\n{source}\n{args!r}".encode(), hashlib.sha256).hexdigest()
-            folder = var_dir() / "charts"
-            path = folder / f"{key}.txt"
+        def store(secret: bytes, *args: Any) -> str:
+            message = _CONTEXT + f"{_code_stamp()}\n{source}\n{args!r}".encode()
+            key = hmac.new(secret, message, hashlib.sha256).hexdigest()
+            path = _folder() / f"{key}.txt"
             try:
                 text = path.read_text("ascii")
                 if _DRAWN.fullmatch(text):
@@ -93,20 +106,35 @@ def drawn(maxsize: int = 512) -> Callable:
             except (OSError, UnicodeDecodeError):
                 pass
             image = str(draw(*args))
-            return key if _store(folder, path, image) else image
+            return key if _store(path, image) else image
+
+        stored = functools.lru_cache(maxsize=maxsize)(store)
 
         @functools.wraps(draw)
-        def kept(*args: Any) -> Markup:
+        def kept(*args: Any) -> Markup | Image:
             if not has_request_context():
                 return Markup(draw(*args))  # not for a page (a script): the image itself
-            found = stored(_secret(), *args)
+            secret = _secret()
+            found = stored(secret, *args)
             if found.startswith("data:"):
                 return Markup(found)
-            return Markup(f"{request.script_root}/charts/{found}.svg")  # hex: nothing to escape
+            try:
+                os.utime(_folder() / f"{found}.txt")  # in use: kept when the store is trimmed
+            except OSError:
+                found = store(secret, *args)  # trimmed meanwhile (or the disk went away): stored again
+                if found.startswith("data:"):
+                    return Markup(found)
+            return Image(found)
 
         kept.cache_clear = stored.cache_clear  # type: ignore[attr-defined]
         return kept
     return wrap
+
+
+def _folder() -> Path:
+    from academy.config import var_dir
+
+    return var_dir() / FOLDER
 
 
 def _secret() -> bytes:
@@ -118,31 +146,32 @@ _NAME = re.compile(r"[0-9a-f]{64}")
 
 
 @bp.get("/charts/<name>.svg")
-@allow(AUTHENTICATED)
+@allow(Role.ADMIN, Role.PROVINCE, Role.INSTRUCTOR)
 def image(name: str) -> Response:
-    """Answer a stored chart to a signed-in user: its name is its capability (only the page that shows the chart
-    knows it) and its content never changes, so the browser may keep it for good, in its own cache only."""
-    path = None
-    if _NAME.fullmatch(name):
-        from academy.config import var_dir
-
-        path = var_dir() / "charts" / f"{name}.txt"
+    """Answer a stored chart to the roles whose pages show stored charts (a trainee's own charts are in their
+    pages): its name is its capability (only the page that shows the chart knows it) and its content never
+    changes, so the browser may keep it, in its own cache and for an hour at most."""
+    path = _folder() / f"{name}.txt" if _NAME.fullmatch(name) else None
     try:
         text = path.read_text("ascii") if path is not None else ""
     except (OSError, UnicodeDecodeError):
         text = ""
-    if not _DRAWN.fullmatch(text):
+    if path is None or not _DRAWN.fullmatch(text):
         abort(404)
-    os.utime(path)  # in use: kept when the store is trimmed
+    try:
+        os.utime(path)  # in use: kept when the store is trimmed
+    except OSError:
+        pass  # trimmed meanwhile, or a read-only disk: the image read stands
     return Response(base64.b64decode(text.split(",", 1)[1]), mimetype="image/svg+xml", headers={
-        "Cache-Control": "private, max-age=31536000, immutable",
+        "Cache-Control": "private, max-age=3600, immutable",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
     })
 
 
-def _store(folder: Path, path: Path, text: str) -> bool:
+def _store(path: Path, text: str) -> bool:
     """Write one image atomically (readers see all of it or none); trim the store now and then. Return whether
     the image is in the store."""
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="ascii") as out:
@@ -153,13 +182,29 @@ def _store(folder: Path, path: Path, text: str) -> bool:
                 os.unlink(out.name)  # a half-written temporary file is not left behind (a full disk)
                 raise
         os.replace(out.name, path)
-        if int(path.name[:2], 16) == 0:  # about one write in 256
-            files = sorted(folder.glob("*.txt"), key=lambda f: f.stat().st_mtime)
-            for old in files[:max(0, len(files) - STORE_LIMIT)]:
-                old.unlink(missing_ok=True)
     except OSError:
-        return False  # the store is a cache: a full or read-only disk only means drawing again
+        return False  # the store is a cache: a full or read-only disk only means drawing again (into the page)
+    if int(path.name[:2], 16) == 0:  # about one write in 256
+        _trim(folder)
     return True
+
+
+def _trim(folder: Path) -> None:
+    """Remove the images unused for a day, and beyond STORE_LIMIT the least recently used of those not in use (an
+    image used in the last IN_USE_SECONDS may be named by a page a process keeps)."""
+    now = time.time()
+    used: list[tuple[float, Path]] = []
+    for entry in folder.glob("*.txt"):
+        try:
+            used.append((entry.stat().st_mtime, entry))
+        except OSError:
+            continue  # removed by another process meanwhile
+    used.sort()
+    extra = len(used) - STORE_LIMIT
+    for when, entry in used:
+        if now - when > UNUSED_SECONDS or (extra > 0 and now - when > IN_USE_SECONDS):
+            entry.unlink(missing_ok=True)
+            extra -= 1
 
 
 def figure(width: float, height: float) -> tuple[Any, Any]:

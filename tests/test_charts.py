@@ -9,6 +9,7 @@ import base64
 import re
 
 import pytest
+from markupsafe import Markup
 
 from academy import charts
 
@@ -20,7 +21,7 @@ def store(app, tmp_path, monkeypatch):
     monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path))
     charts._hbar.cache_clear()  # this process's copies: as if another gunicorn worker asked
     with app.test_request_context("/"):
-        yield tmp_path / "charts"
+        yield tmp_path / charts.FOLDER
     charts._hbar.cache_clear()
 
 
@@ -28,9 +29,10 @@ def _no_drawing(*_args, **_kw):
     raise AssertionError("drawn again")
 
 
-def _name(address: str) -> str:
-    found = ADDRESS.fullmatch(address)
-    assert found, address
+def _name(chart) -> str:
+    """The name in the address a page gets for a chart (written under the page's mount point)."""
+    found = ADDRESS.fullmatch(str(Markup(chart)))
+    assert found, chart
     return found.group(1)
 
 
@@ -89,31 +91,76 @@ def test_a_trainees_own_chart_is_never_written_to_disk(store):
     assert not list(store.glob("*.txt"))
 
 
-def test_a_chart_is_served_to_a_signed_in_user_only_and_kept_by_the_browser(app, client, auth, make, tmp_path,
+def test_a_chart_is_served_to_the_roles_shown_charts_only_and_kept_by_the_browser(app, client, auth, make, tmp_path,
                                                                           monkeypatch):
-    """The image of a stored chart, as SVG, to anyone signed in (the name is the capability); nothing to a visitor;
-    404 for any other name, a tampered entry or a path outside the store. (Fails without the route's sign-in rule,
-    its name check or its content check.)"""
+    """The image of a stored chart, as SVG, to the roles whose pages show stored charts (the name is the
+    capability); nothing to a visitor or another role; 404 for any other name, a tampered entry or a path outside
+    the store. (Fails without the route's role rule, its name check or its content check.)"""
     monkeypatch.setenv("ACADEMY_VAR_DIR", str(tmp_path))
     charts._hbar.cache_clear()
     with app.test_request_context("/"):
-        address = charts.hbar(["가"], [1.5], xmax=5, xlabel="수준")
+        chart = charts.hbar(["가"], [1.5], xmax=5, xlabel="수준")
+        address, name = str(Markup(chart)), _name(chart)
     charts._hbar.cache_clear()
-    name = _name(address)
     anonymous = client.get(address)
     assert anonymous.status_code in (302, 401) and b"<svg" not in anonymous.data
-    auth.login(make.user("recruiter"))
+    for role in ("student", "recruiter", "coordinator"):  # their pages show no stored chart
+        auth.login(make.user(role))
+        assert client.get(address).status_code == 403, role
+        auth.logout()
+    auth.login(make.user("instructor"))
     answer = client.get(address)
     assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
     assert answer.data.lstrip().startswith(b"<?xml") and b"<svg" in answer.data
     assert "immutable" in answer.headers["Cache-Control"] and "private" in answer.headers["Cache-Control"]
+    assert "max-age=3600" in answer.headers["Cache-Control"]
     assert "sandbox" in answer.headers["Content-Security-Policy"]
     assert client.get(f"/charts/{'0' * 64}.svg").status_code == 404
     assert client.get(f"/charts/{name[:-1]}.svg").status_code == 404
     planted = "data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode()
     (tmp_path / "secret.txt").write_text(planted)
     assert client.get("/charts/..%2Fsecret.svg").status_code == 404
-    (tmp_path / "charts" / "planted.txt").write_text(planted)  # in the store, but not a name the portal gives
+    (tmp_path / charts.FOLDER / "planted.txt").write_text(planted)  # in the store, but not a name the portal gives
     assert client.get("/charts/planted.svg").status_code == 404
-    (tmp_path / "charts" / f"{name}.txt").write_text("<svg onload=alert(1)>", "ascii")
+    (tmp_path / charts.FOLDER / f"{name}.txt").write_text("<svg onload=alert(1)>", "ascii")
     assert client.get(address).status_code == 404
+
+
+def test_the_address_is_written_under_each_pages_own_mount_point(store):
+    """A kept chart (in a course's figures, shared by every view) carries no request's mount point: the address is
+    written when the page is, escaped. (Fails when kept() returns the address made under the first request.)"""
+    from flask import current_app
+
+    with current_app.test_request_context("/", environ_overrides={"SCRIPT_NAME": "/one"}):
+        chart = charts.hbar(["가"], [4.5], xmax=5, xlabel="수준")
+        assert str(Markup(chart)).startswith("/one/charts/")
+    with current_app.test_request_context("/", environ_overrides={"SCRIPT_NAME": '/two"><form action=//evil>'}):
+        written = str(Markup(chart))
+    assert "/one" not in written and '"' not in written and "<" not in written
+
+
+def test_an_image_trimmed_from_the_store_is_stored_again_when_a_page_names_it(store):
+    """The store is trimmed by other processes: a chart this process remembers is written again before its address
+    goes into a page. (Fails without kept()'s check: the page names a file that is gone, a broken image.)"""
+    chart = charts.hbar(["가"], [0.5], xmax=5, xlabel="수준")
+    (store / f"{_name(chart)}.txt").unlink()
+    assert charts.hbar(["가"], [0.5], xmax=5, xlabel="수준") == chart
+    assert (store / f"{_name(chart)}.txt").exists()
+
+
+def test_trimming_removes_old_images_and_never_one_in_use(store, monkeypatch):
+    """Beyond STORE_LIMIT the least recently used go, but never one used in the last IN_USE_SECONDS (a kept page may
+    name it); one unused for UNUSED_SECONDS goes whatever the size. (Fails with the trim by count alone.)"""
+    import os
+    import time
+
+    monkeypatch.setattr(charts, "STORE_LIMIT", 2)
+    store.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    ages = {"old": charts.UNUSED_SECONDS + 60, "idle1": 3600, "idle2": 1800, "used1": 60, "used2": 30, "used3": 1}
+    for name, age in ages.items():
+        path = store / f"{name}.txt"
+        path.write_text("data:image/svg+xml;base64,", "ascii")
+        os.utime(path, (now - age, now - age))
+    charts._trim(store)
+    assert sorted(p.stem for p in store.glob("*.txt")) == ["used1", "used2", "used3"]

@@ -322,7 +322,7 @@ def _log_tails(job: GradingJob, logs: list[Path]) -> None:
     """
     for path in logs:
         try:
-            text = untrusted.read_file(path, MAX_LOG_BYTES).decode("utf-8", "replace")[-LOG_TAIL:]
+            text = untrusted.read_tail(path, 4 * LOG_TAIL).decode("utf-8", "replace")[-LOG_TAIL:]
         except OSError as exc:  # untrusted.Refused among them
             text = f"(unreadable: {exc})"
         log.warning("submission %s could not be graded; the end of %s: %r", job.submission_id, path.name, text)

@@ -95,6 +95,19 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
+def read_tail(path: Path, max_bytes: int) -> bytes:
+    """Return the last max_bytes of one regular file the sandbox may have touched (a log), refused like read_file."""
+    fd = _open_file(Path(path))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{Path(path).name}: a {_kind(info.st_mode)}, not a regular file")
+        os.lseek(fd, max(0, info.st_size - max_bytes), os.SEEK_SET)
+        return os.read(fd, max_bytes)
+    finally:
+        os.close(fd)
+
+
 def copy_file(source: Path, dest: Path, max_bytes: int, uid: int | None = None, mode: int = 0o400) -> int:
     """Copy one regular file the sandbox may have touched to a new file dest, streaming; return its size.
 

@@ -169,6 +169,22 @@ def test_a_kernel_that_dies_at_every_start_is_an_error_after_two_tries(grade, ma
     assert "could not be graded; the end of kernel.log" in caplog.text
 
 
+def test_the_worker_logs_the_end_of_a_long_kernel_log(tmp_path, caplog):
+    """A kernel that wrote megabytes before it died still has the end of its log in the worker's log (where the
+    reason is), escaped to one line. (Fails with the whole file read under a cap: "unreadable".)"""
+    from academy.grading.grader import LOG_TAIL, _log_tails
+    from academy.grading.jobs import GradingJob
+
+    log = tmp_path / "kernel.log"
+    log.write_bytes(b"x" * (8 * 1024 * 1024) + b"\nKilled: the reason\n\x1b[31m")
+    job = GradingJob(submission_id="s1", course_dir=str(tmp_path), assignment="a", student_id="t", files={})
+    with caplog.at_level("WARNING"):
+        _log_tails(job, [log])
+    line = caplog.records[-1].getMessage()
+    assert "Killed: the reason" in line and "\n" not in line and "\x1b" not in line
+    assert len(line) < LOG_TAIL + 200
+
+
 def test_sandbox_cannot_read_gradebook_solutions_other_trainees_or_network(grade, make_submission, course):
     assert grade(make_submission(SOLUTIONS), "kyle").auto_score == 5.0  # another trainee's files now exist
     targets = [course / "gradebook.db", course / "source" / "ps1" / "ps1.ipynb",
