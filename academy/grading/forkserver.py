@@ -106,6 +106,7 @@ class ForkServer:
 
     def __init__(self, scratch: Path, data_dir: Path | None, env: dict[str, str], log_path: Path) -> None:
         self.scratch = scratch
+        self.sees_data = _has_data(data_dir)  # its view holds the data folder only if it was there at its start
         self.lock = threading.Lock()
         self.kernels: dict[str, ForkedKernel] = {}
         self.counter = 0
@@ -230,7 +231,9 @@ def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str] | 
     key = (str(scratch), str(data_dir or ""))
     with _servers_lock:
         server = _servers.get(key)
-        if server is not None and server.alive():
+        # A server started before the data folder existed has none in its view, while a job's view would now
+        # name it: every job's setup failed ("FileNotFoundError('/data')"). A server started again sees it.
+        if server is not None and server.alive() and server.sees_data == _has_data(data_dir):
             return server
         if server is not None:
             server.stop()
@@ -238,6 +241,11 @@ def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str] | 
         start = _starter().submit(ForkServer, scratch, data_dir, env or server_env(scratch), log_path)
         server = _servers[key] = start.result()
         return server
+
+
+def _has_data(data_dir: Path | None) -> bool:
+    """Whether a view built now holds the data folder (sandbox_policy.shared_mounts binds it only if it is one)."""
+    return data_dir is not None and data_dir.is_dir()
 
 
 _starters: dict[int, ThreadPoolExecutor] = {}

@@ -98,3 +98,23 @@ def test_a_dead_fork_server_is_replaced_and_the_old_path_still_works(grade, make
     result = grade(make_submission(probe), "kara", limits=GradingLimits(wall_seconds=60))
     assert result.auto_score == 5.0
     assert _lines(course, "kara", "FORKED") == ["FORKED False"]
+
+
+def test_a_data_folder_made_after_the_fork_server_started_is_seen_by_the_next_job(grade, make_submission, course,
+                                                                                  tmp_path):
+    """The worker starts its fork server when it starts; the data folder may come later (a fresh install fetches the
+    datasets, a test stack makes it). The next job's kernel must start, and see the data. (Fails without
+    fork_server_for's check of the server's view: every job's setup fails on /data and the job is an error. CI and a
+    fresh clone failed this way: "Kernel died before replying to kernel_info".)"""
+    from academy.grading.grader import scratch_root
+
+    data = tmp_path / "late-data"
+    forkserver.stop_all()
+    forkserver.fork_server_for(scratch_root(), data)  # started with no data folder, as the worker does
+    data.mkdir()
+    (data / "readings.csv").write_text("rpm\n1797\n")
+    reading = "\nprint('DATA', open('/data/readings.csv').read().split())\n"
+    probe = {**SOLUTIONS, "squares": SOLUTIONS["squares"] + reading}
+    result = grade(make_submission(probe), "late", data_dir=str(data))
+    assert result.status == "graded" and result.auto_score == 5.0, result.message
+    assert _lines(course, "late", "DATA") == ["DATA ['rpm', '1797']"]
