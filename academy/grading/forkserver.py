@@ -28,7 +28,7 @@ from academy.grading.cgroups import JobCgroup
 from academy.grading.jobs import GradingLimits
 from academy.grading.bubblewrap import kill_group, zygote_command
 from academy.grading.sandbox_policy import (
-    SANDBOX_ZYGOTE, SandboxSpec, forked_request, job_policy, python_executable, sandbox_env)
+    SANDBOX_ZYGOTE, SandboxSpec, forked_request, job_policy, python_executable, sandbox_env, sees_data)
 from academy.grading.settings import settings
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class ForkServer:
 
     def __init__(self, scratch: Path, data_dir: Path | None, env: dict[str, str], log_path: Path) -> None:
         self.scratch = scratch
-        self.sees_data = _has_data(data_dir)  # its view holds the data folder only if it was there at its start
+        self.sees_data = sees_data(data_dir)  # its view holds the data folder only if it was there at its start
         self.lock = threading.Lock()
         self.kernels: dict[str, ForkedKernel] = {}
         self.counter = 0
@@ -233,7 +233,7 @@ def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str] | 
         server = _servers.get(key)
         # A server started before the data folder existed has none in its view, while a job's view would now
         # name it: every job's setup failed ("FileNotFoundError('/data')"). A server started again sees it.
-        if server is not None and server.alive() and server.sees_data == _has_data(data_dir):
+        if server is not None and server.alive() and server.sees_data == sees_data(data_dir):
             return server
         if server is not None:
             server.stop()
@@ -241,11 +241,6 @@ def fork_server_for(scratch: Path, data_dir: Path | None, env: dict[str, str] | 
         start = _starter().submit(ForkServer, scratch, data_dir, env or server_env(scratch), log_path)
         server = _servers[key] = start.result()
         return server
-
-
-def _has_data(data_dir: Path | None) -> bool:
-    """Whether a view built now holds the data folder (sandbox_policy.shared_mounts binds it only if it is one)."""
-    return data_dir is not None and data_dir.is_dir()
 
 
 _starters: dict[int, ThreadPoolExecutor] = {}

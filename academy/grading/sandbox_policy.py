@@ -155,9 +155,14 @@ def shared_mounts(data_dir: Path | None, gpu: bool, tmp_bytes: int, extra: tuple
     found += [Mount("ro-bind", root, root) for root in python_roots()]
     found += [Mount("ro-bind", SANDBOX_GUARD, str(GUARD_FILE)), Mount("ro-bind", SANDBOX_JUDGE, str(JUDGE_FILE))]
     found += list(extra)
-    if data_dir is not None and data_dir.is_dir():
+    if sees_data(data_dir):
         found.append(Mount("ro-bind", SANDBOX_DATA, str(data_dir)))
     return found
+
+
+def sees_data(data_dir: Path | None) -> bool:
+    """Whether a view built now holds the data folder (a folder that does not exist yet is left out)."""
+    return data_dir is not None and data_dir.is_dir()
 
 
 def with_parents(mounts: list[Mount]) -> tuple[Mount, ...]:
