@@ -3,7 +3,9 @@
 - A request that changes state (POST, PUT, PATCH, DELETE) commits when it answers with a success or a
   redirect (a status below 400) and rolls back when it answers with an error.
 - A GET or HEAD never commits: showing a page changes nothing. (Under TESTING a page that tried to is an
-  error, so a test finds it.) The one exception is a view its protocol makes change state on a GET, marked
+  error, so a test finds it.) On PostgreSQL such a request runs without a transaction of its own (autocommit:
+  no BEGIN and no ROLLBACK, two round trips of every page), so a flush it tries is refused before anything is
+  written, in production too. The one exception is a view its protocol makes change state on a GET, marked
   with changes_on_get(why): the OAuth authorization endpoint, which issues a code.
 - What a request must leave on record whatever it answers (the audit entry of a view of someone's personal
   data, of a refused sign-in, of any refusal) is kept (keep()): written after the request's own transaction
@@ -85,6 +87,7 @@ def _reads_only() -> bool:
 
 def finish(response: Response) -> Response:
     """Commit or roll back the request's transaction, run what follows a commit, then write the rows it keeps."""
+    g.pop("reads_autocommit", None)  # the rows kept below get a transaction of their own, as on every database
     follow = g.pop("afterwards", [])
     if not _reads_only() and response.status_code < 400:
         db.session.commit()
@@ -111,8 +114,36 @@ def finish(response: Response) -> Response:
     return response
 
 
+def _autocommit_reads() -> bool:
+    """Whether this request reads only and can do so without a transaction: on PostgreSQL, with no session open yet
+    (a test may hold one, with rows of its own not committed, around its requests: the request then shares it)."""
+    if not _reads_only() or db.engine.dialect.name != "postgresql":
+        return False
+    if not db.session.registry.has():
+        return True
+    session = db.session()
+    return not (session.in_transaction() or session.new or session.dirty or session.deleted)
+
+
+def _refuse_write_on_read(session: sa.orm.Session, _context: object, _instances: object) -> None:
+    """A request answered in autocommit would write at once what it flushes: refuse the flush (a page must not
+    write; a page that did was rolled back before, and is an error now)."""
+    if has_request_context() and g.get("reads_autocommit") and (
+            session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)):
+        raise RuntimeError(f"{request.method} {request.path} changed the database; a page must not "
+                           "(academy.transactions)")
+
+
 def _begin() -> None:
     g.pop("flushed", None)  # tests keep one g around many requests
+    g.reads_autocommit = _autocommit_reads()
+
+
+def _end(_exc: BaseException | None) -> None:
+    """A request in autocommit that finish() did not end (an exception got past the error pages, as tests let
+    it): drop what its session holds, so nothing it tried to write is flushed later (tests keep the session)."""
+    if g.pop("reads_autocommit", None):
+        db.session.rollback()
 
 
 def init_app(app: Flask) -> None:
@@ -120,4 +151,6 @@ def init_app(app: Flask) -> None:
     # the refusal hook's audit entry is kept by then.
     app.after_request(finish)
     app.before_request(_begin)
+    app.teardown_request(_end)
     sa.event.listen(db.session, "after_flush", _note_flush)
+    sa.event.listen(db.session, "before_flush", _refuse_write_on_read)

@@ -7,7 +7,9 @@ failed); with afterwards() run on a rollback, test_afterwards_runs_only_after_a_
 """
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,14 @@ def routes(app):
     add("/_t/flushing-get", flushing_get, ("GET",))
     add("/_t/viewing-get", viewing_get, ("GET",))
     add("/_t/protocol-get", changes_on_get("a test protocol")(protocol_get), ("GET",))
+
+    def transaction_clock():
+        # In a transaction now() stays at its start; a statement run on its own (autocommit) starts its own.
+        db.session.scalar(sa.text("SELECT 1"))
+        time.sleep(0.02)
+        return "own" if db.session.scalar(sa.text("SELECT now() = statement_timestamp()")) else "shared"
+
+    add("/_t/clock", transaction_clock, ("GET", "POST"))
     return ran
 
 
@@ -143,3 +153,14 @@ def test_no_view_commits_or_rolls_back_itself():
                  for n, line in enumerate(path.read_text().splitlines(), 1)
                  if re.search(r"\b(commit|rollback)\(", line)]
     assert _view_modules() and offenders == []
+
+
+@pytest.mark.skipif(os.environ.get("ACADEMY_TEST_DATABASE") != "postgresql", reason="autocommit reads are PostgreSQL's")
+def test_a_page_on_postgresql_reads_without_a_transaction_and_a_change_has_one(client, routes):
+    """A GET's statements run each on its own (no BEGIN, no ROLLBACK); a POST's share one transaction. Its flushes
+    are refused (test_a_get_that_writes_is_an_error_in_tests, flushing-get: with the refusal removed from
+    transactions._refuse_write_on_read, that test failed on PostgreSQL: the row was written at once)."""
+    assert client.get("/_t/clock").get_data(as_text=True) == "own"
+    assert client.post("/_t/clock").get_data(as_text=True) == "shared"
+    assert client.get("/_t/viewing-get").status_code == 200  # its kept audit entry still gets written
+    assert _actions() == ["test.viewed"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from flask import abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from academy.audit.services import record
 from academy.companies.models import Demand
@@ -62,7 +63,9 @@ def open_round():
 @allow(Role.ADMIN)
 def round_detail(round_id: int):
     """Review a round: who opted in, the rank lists submitted, and the result before publishing."""
-    match_round = db.get_or_404(MatchRound, round_id)
+    # The round with its cohort and university, which the page names: one query, not three.
+    match_round = db.get_or_404(MatchRound, round_id,
+                                options=[joinedload(MatchRound.cohort).joinedload(Cohort.university)])
     results = rounds.outcomes(match_round)
     if results:  # the result names trainees: one audit entry per view, listing them
         record("personal_data.viewed", obj=match_round,

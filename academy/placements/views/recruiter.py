@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from academy.companies.models import Demand, ReviewStatus
 from academy.companies.services import demands_of
@@ -21,7 +22,7 @@ from academy.transactions import done, refused
 
 
 def _own_demand(demand_id: int) -> Demand:
-    demand = db.get_or_404(Demand, demand_id)
+    demand = db.get_or_404(Demand, demand_id, options=[joinedload(Demand.company)])  # one query, not two
     if demand.company_id != current_user.company_id:
         abort(404)
     if demand.company.status != ReviewStatus.APPROVED:
@@ -44,7 +45,7 @@ def recruiter_home():
 def shortlist(demand_id: int, round_id: int):
     """Rank the demand's consenting trainees by fit, reorder, note interviews, submit, and offer."""
     demand = _own_demand(demand_id)
-    match_round = db.get_or_404(MatchRound, round_id)
+    match_round = db.get_or_404(MatchRound, round_id, options=[joinedload(MatchRound.cohort)])  # the page names it
     lines = rounds.shortlist(match_round, demand)
     form = shortlist_form(lines)
     if form.validate_on_submit():
