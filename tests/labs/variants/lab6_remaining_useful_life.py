@@ -175,6 +175,20 @@ def engine_split(df: pd.DataFrame, val_frac: float = 0.2, seed: int = SEED) -> p
 is_val = engine_split(train_f)
 '''
 
+# The seed ignored: always the last engines by number (reproducible, but not a random draw, and the same engines
+# whatever the seed). Caught by test_engine_split (hidden: other seeds draw other engines). Found by an attacker
+# review: it had full marks before that assertion.
+_SEED_IGNORED = '''
+def engine_split(df: pd.DataFrame, val_frac: float = 0.2, seed: int = SEED) -> pd.Series:
+    """Return True on every row of the last val_frac of the engines by number."""
+    units = np.sort(df["unit"].unique())
+    n_val = int(round(val_frac * len(units)))
+    return df["unit"].isin(units[len(units) - n_val:])
+
+
+is_val = engine_split(train_f)
+'''
+
 # Fitted on every training engine, the validation engines included: the margin is then tuned on fitted rows.
 # Caught by test_model (visible: fit_rows and val_rows split train_f; hidden: refit).
 _FIT_ON_ALL_ENGINES = _model(_HGB, fit_rows="train_f")
@@ -241,6 +255,7 @@ WRONG = {
     "PHM08 time constants swapped": {"phm_score": _PHM_CONSTANTS_SWAPPED},
     "random row split": {"engine_split": _ROW_SPLIT},
     "validation engine count truncated": {"engine_split": _TRUNCATED_COUNT},
+    "seed ignored: the last engines": {"engine_split": _SEED_IGNORED},
     "fitted on every training engine": {"model": _FIT_ON_ALL_ENGINES},
     "model fitted on the uncapped RUL": {"model": _UNCAPPED_TARGET},
     "scaler fitted on train and test rows": {"model": _SCALER_ON_ALL_ROWS, "margin": _SCALED_MARGIN},
