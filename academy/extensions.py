@@ -47,8 +47,21 @@ class Session(FlaskSession):
             found = _AUTOCOMMIT.get(engine)
             if found is None:  # one per engine: the session keys its connections by the engine it is given
                 found = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+                sa.event.listen(found, "before_cursor_execute", _refuse_writes)  # this engine's own listener
             return found
         return engine
+
+
+READS = frozenset({"SELECT", "WITH", "SHOW", "VALUES", "EXPLAIN"})
+
+
+def _refuse_writes(_conn, _cursor, statement: str, _parameters, context, _executemany) -> None:
+    """Nothing but reads on a connection in autocommit: what it wrote would be written at once (a flush is refused
+    before it starts, in academy.transactions; this catches bulk and textual statements too)."""
+    words = statement.lstrip().split(None, 1)
+    if (context is not None and (context.isinsert or context.isupdate or context.isdelete)) or (
+            words and words[0].upper() not in READS):
+        raise RuntimeError(f"a page must not write to the database (academy.transactions): {statement[:80]!r}")
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})

@@ -99,6 +99,17 @@ def routes(app):
         return "own" if db.session.scalar(sa.text("SELECT now() = statement_timestamp()")) else "shared"
 
     add("/_t/clock", transaction_clock, ("GET", "POST"))
+
+    def bulk_writing_get():
+        db.session.execute(sa.update(University).values(city="부산시"))  # no flush: a statement of its own
+        return "page"
+
+    def text_writing_get():
+        db.session.connection().execute(sa.text("UPDATE universities SET city = '진주시'"))
+        return "page"
+
+    add("/_t/bulk-writing-get", bulk_writing_get, ("GET",))
+    add("/_t/text-writing-get", text_writing_get, ("GET",))
     return ran
 
 
@@ -164,3 +175,16 @@ def test_a_page_on_postgresql_reads_without_a_transaction_and_a_change_has_one(c
     assert client.post("/_t/clock").get_data(as_text=True) == "shared"
     assert client.get("/_t/viewing-get").status_code == 200  # its kept audit entry still gets written
     assert _actions() == ["test.viewed"]
+
+
+@pytest.mark.skipif(os.environ.get("ACADEMY_TEST_DATABASE") != "postgresql", reason="autocommit reads are PostgreSQL's")
+@pytest.mark.parametrize("path", ["/_t/bulk-writing-get", "/_t/text-writing-get"])
+def test_a_page_on_postgresql_cannot_write_by_a_statement_either(client, routes, path):
+    """A bulk or textual UPDATE in a page is refused, not written at once. With extensions._refuse_writes not
+    listening, both rows' cities changed (this test failed)."""
+    db.session.add(_university("KEEP"))
+    db.session.commit()
+    with pytest.raises(RuntimeError, match="must not write"):
+        client.get(path)
+    db.session.rollback()
+    assert set(db.session.scalars(sa.select(University.city))) == {"창원시"}
