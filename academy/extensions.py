@@ -1,6 +1,7 @@
 """Flask extensions, created once and bound to the app in create_app."""
 from __future__ import annotations
 
+import threading
 import weakref
 
 import sqlalchemy as sa
@@ -32,35 +33,52 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-_AUTOCOMMIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> the same engine in autocommit
+_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its reads engine
+_READS_LOCK = threading.Lock()
+READ_ONLY = "-c default_transaction_read_only=on"
+
+
+def reads_engine(engine: sa.Engine) -> sa.Engine:
+    """The engine for requests that only read: the same database, in autocommit, on connections of its own whose
+    every statement runs read-only (PostgreSQL refuses any write there: a data-changing CTE, SELECT INTO, EXPLAIN
+    ANALYZE of an UPDATE, nextval...). One per engine, made once (the session keys its connections by engine)."""
+    found = _READS.get(engine)
+    if found is None:
+        with _READS_LOCK:
+            found = _READS.get(engine)
+            if found is None:
+                options = " ".join(filter(None, [engine.url.query.get("options"), READ_ONLY]))
+                found = sa.create_engine(engine.url.difference_update_query(["options"]), isolation_level="AUTOCOMMIT",
+                                         connect_args={"options": options})
+                sa.event.listen(found, "before_cursor_execute", _refuse_writes)
+                _READS[engine] = found
+    return found
+
+
+def dispose_reads(engine: sa.Engine) -> None:
+    """Close the reads engine's connections along with the engine's own (tests make an app, and engines, per test)."""
+    found = _READS.pop(engine, None)
+    if found is not None:
+        found.dispose()
 
 
 class Session(FlaskSession):
     """Flask-SQLAlchemy's session, with one addition for academy.transactions: while a request that only reads is
-    answered on PostgreSQL (g.reads_autocommit), its statements go to the same engine and pool in autocommit, so
-    the request sends no BEGIN and no ROLLBACK (two round trips of the floor of every page). Its statements each
+    answered on PostgreSQL (g.reads_autocommit), its statements go to reads_engine(): autocommit, so the request
+    sends no BEGIN and no ROLLBACK (two round trips of the floor of every page), and read-only. Its statements each
     see the data committed when they start, as they did in a READ COMMITTED transaction."""
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
         if bind is None and isinstance(engine, sa.Engine) and has_request_context() and g.get("reads_autocommit"):
-            found = _AUTOCOMMIT.get(engine)
-            if found is None:  # one per engine: the session keys its connections by the engine it is given
-                found = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-                sa.event.listen(found, "before_cursor_execute", _refuse_writes)  # this engine's own listener
-            return found
+            return reads_engine(engine)
         return engine
 
 
-READS = frozenset({"SELECT", "WITH", "SHOW", "VALUES", "EXPLAIN"})
-
-
 def _refuse_writes(_conn, _cursor, statement: str, _parameters, context, _executemany) -> None:
-    """Nothing but reads on a connection in autocommit: what it wrote would be written at once (a flush is refused
-    before it starts, in academy.transactions; this catches bulk and textual statements too)."""
-    words = statement.lstrip().split(None, 1)
-    if (context is not None and (context.isinsert or context.isupdate or context.isdelete)) or (
-            words and words[0].upper() not in READS):
+    """Say clearly, before PostgreSQL refuses it, that a page tried an INSERT, UPDATE or DELETE (a bulk or Core
+    statement; a flush is refused before it starts, in academy.transactions)."""
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
         raise RuntimeError(f"a page must not write to the database (academy.transactions): {statement[:80]!r}")
 
 

@@ -4,8 +4,9 @@
   redirect (a status below 400) and rolls back when it answers with an error.
 - A GET or HEAD never commits: showing a page changes nothing. (Under TESTING a page that tried to is an
   error, so a test finds it.) On PostgreSQL such a request runs without a transaction of its own (autocommit:
-  no BEGIN and no ROLLBACK, two round trips of every page), so a flush it tries is refused before anything is
-  written, in production too. The one exception is a view its protocol makes change state on a GET, marked
+  no BEGIN and no ROLLBACK, two round trips of every page), on read-only connections (extensions.reads_engine):
+  a flush it tries is refused before anything is written, and PostgreSQL refuses any other write, in production
+  too. The one exception is a view its protocol makes change state on a GET, marked
   with changes_on_get(why): the OAuth authorization endpoint, which issues a code.
 - What a request must leave on record whatever it answers (the audit entry of a view of someone's personal
   data, of a refused sign-in, of any refusal) is kept (keep()): written after the request's own transaction

@@ -23,7 +23,7 @@ from academy.auth.models import User
 from academy.companies.models import Company, Demand, DemandSkill
 from academy.config import TestConfig
 from academy.courses.models import Assignment, AssignmentSkill, Course
-from academy.extensions import db, limiter
+from academy.extensions import db, dispose_reads, limiter
 from academy.privacy.models import PolicyConsent
 from academy.privacy.services import CONSENTING_ROLES, POLICY_VERSION, REQUIRED
 from academy.skills.catalogue import seed_skills
@@ -98,6 +98,7 @@ def app(_schema):
         limiter.reset()
         yield app
         empty_database(db)
+        dispose_reads(db.engine)  # and those of the reads engine (academy.extensions)
         db.engine.dispose()  # one app per test: give its connections back to the server
 
 
@@ -142,6 +143,7 @@ def csrf_app(_schema):
     # hold a lock the purge waits for.
     with app.app_context():
         db.session.remove()
+        dispose_reads(db.engine)
         db.engine.dispose()
 
 
