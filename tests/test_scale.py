@@ -16,7 +16,7 @@ from academy.audit.models import AuditEntry
 from academy.auth.models import User
 from academy.companies.models import Company, Demand
 from academy.courses.models import Assignment, DueDate, Grade
-from academy.extensions import db
+from academy.extensions import db, reads_engine
 from academy.placements.models import Consent, FollowUp, MatchRound, Placement
 from academy.students.privacy import EXPORT_SECTIONS
 from academy.submissions.models import Submission
@@ -139,17 +139,22 @@ def counting():
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    sa.event.listen(db.engine, "before_cursor_execute", count)
+    # On PostgreSQL a page's statements go to the reads engine (academy.extensions.reads_engine): count both.
+    engines = [db.engine, *([reads_engine(db.engine)] if db.engine.dialect.name == "postgresql" else [])]
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def _queries(client, path: str) -> int:
     client.get(path)  # first view: caches warm
     with counting() as statements:
         assert client.get(path).status_code == 200, path
+    assert statements, f"no statement of {path} was counted"  # a count that sees nothing compares nothing
     return len(statements)
 
 
