@@ -47,6 +47,15 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    """A process's command line, or none for one that ended since it was listed (a zombie included: a short-lived
+    helper of run.sh, such as its Redis check, made this test fail once in a fresh clone)."""
+    try:
+        return process.cmdline()
+    except psutil.NoSuchProcess:  # ZombieProcess is one
+        return []
+
+
 def _session_members(sid: int) -> list[psutil.Process]:
     """The live processes of a session (a zombie has ended; only its parent has not collected it yet)."""
     members = []
@@ -124,7 +133,7 @@ def test_sigterm_stops_portal_hub_proxy_workers_and_beat_within_10_seconds(run_e
         wait_until(lambda: requests.get(f"{env['ACADEMY_HUB_URL']}/hub/api", timeout=2).ok, 300, "hub", script)
 
         def everyone_runs() -> bool:
-            lines = [" ".join(p.cmdline()) for p in _tree(psutil.Process(script.pid))]
+            lines = [" ".join(_cmdline(p)) for p in _tree(psutil.Process(script.pid))]
             wanted = ("gunicorn", "jupyterhub -f", "configurable-http-proxy", "jupyterhub_idle_culler",
                       "academy.grading.celery_app worker", "academy.scheduled.celery_app worker",
                       "academy.scheduled.celery_app beat")
