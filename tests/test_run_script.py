@@ -49,7 +49,7 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
 
 def _cmdline(process: psutil.Process) -> list[str]:
     """A process's command line, or none for one that ended since it was listed (a zombie included: a short-lived
-    helper of run.sh, such as its Redis check, made this test fail once in a fresh clone)."""
+    child of run.sh, not identified, made this test fail once in a fresh clone with psutil.ZombieProcess)."""
     try:
         return process.cmdline()
     except psutil.NoSuchProcess:  # ZombieProcess is one
