@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from tests.browser.conftest import REPO
-from tests.browser.test_pages import sign_in
+from tests.browser.test_pages import sign_in, sign_out
 
 WATCH_CSP = """
 document.addEventListener('securitypolicyviolation', e =>
@@ -86,7 +86,7 @@ def test_office_sets_up_a_course_and_its_instructor_sees_it(page, portal_url, co
     assert "no-such-folder" in page.inner_text("main") and "없습니다" in page.inner_text("main")
 
     # The instructor sees the course, and its late policy.
-    page.click("[data-test=logout]")
+    sign_out(page)
     sign_in(page, portal_url, INSTRUCTOR)
     page.click("nav a:has-text('내 과목')")
     page.click("main a:has-text('스마트 공장 기초')")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_pages import sign_in
+from tests.browser.test_pages import sign_in, sign_out
 
 NEW_PASSWORD = "harbour-crane-blue-27"
 
@@ -24,7 +24,7 @@ def test_imported_trainee_sets_own_password_through_the_coordinators_link(page, 
     row = page.locator("[data-test=invitations] tr", has_text="badaa@academy.test")
     link = row.locator("input.link-copy").input_value()
     assert "/welcome/" in link
-    page.click("[data-test=logout]")
+    sign_out(page)
 
     page.goto(link)
     assert page.url.endswith("/welcome")  # the token has left the address bar

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 
 from tests.auth.test_password_reset import Inbox
 from tests.browser.conftest import demo_portal, free_port
-from tests.browser.test_pages import DEMO_PASSWORD, sign_in
+from tests.browser.test_pages import DEMO_PASSWORD, sign_in, sign_out
 
 NEW_PASSWORD = "harbour-crane-blue-27"
 
@@ -100,7 +100,7 @@ def test_an_offer_e_mail_arrives_and_its_link_opens_the_offer(page, mailing_port
     page.click("form[action$='/offers'] button.primary")
     page.wait_for_load_state()
     assert trainee_name in page.inner_text("[data-test=offers]")
-    page.click("[data-test=logout]")
+    sign_out(page)
 
     message = _mail_to(inbox, trainee_email)
     body = _body(message)

@@ -17,6 +17,17 @@ def sign_in(page, portal_url: str, email: str) -> None:
     page.locator("[data-test=home-title]").wait_for()
 
 
+def sign_out(page) -> None:
+    """Sign out and wait for the sign-in form.
+
+    Going on before the sign-out's answer has come races it: its cookie (an emptied session) can land after the next
+    page's and wipe what that page kept in the session, such as an invitation link's token. CI saw exactly that once.
+    """
+    page.click("[data-test=logout]")
+    page.wait_for_url("**/login")
+    page.locator("input[name=password]").wait_for()
+
+
 @pytest.mark.browser
 def test_coordinator_opens_an_application_and_moves_it_to_interview(page, portal_url):
     sign_in(page, portal_url, "coord.inje@academy.test")
@@ -98,7 +109,7 @@ def test_recruiter_creates_and_submits_a_demand_and_the_office_approves_it(page,
     page.wait_for_load_state()
     assert title in page.inner_text("main") and "제출됨" in page.inner_text("main")
 
-    page.click("[data-test=logout]")
+    sign_out(page)
     sign_in(page, portal_url, "office@academy.test")
     page.click("nav a:has-text('채용 수요')")
     page.fill("input[name=q]", title)
