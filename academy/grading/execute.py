@@ -115,7 +115,8 @@ class GuardedExecute(Execute):
             return result
         assert self.report is not None and self.report.snapshot_dir is not None
         earlier = [c.source for c in self.nb.cells[:cell_index] if c.get("cell_type") == "code"]
-        judged = judge.add(cell, self.report.snapshot_dir, earlier)
+        rerun = [c.source for c in self.nb.cells[:cell_index] if c.get("cell_type") == "code" and not judge.judges(c)]
+        judged = judge.add(cell, self.report.snapshot_dir, earlier, rerun)
         self._judged[cell_index] = judged
         judged.missing = await self._save_copy(cell, judged.names, judged.snapshot)
         cell.source = judged.visible  # the hidden lines never reach the trainee's kernel

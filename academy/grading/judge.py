@@ -16,6 +16,10 @@ a copy (cloudpickle) of the variables the cell reads. Here, per test cell, two p
   library function reaches a test. The tester's exit status is the verdict. What the test passes to
   the trainee's functions travels by copy; `on_trainee_side(obj)` (in the cell's namespace) leaves an
   object of the test's on the trainee's side and returns a handle, for probes changed in place.
+  `rerun_notebook(data_dir, names)` (also in the namespace) has the trainee's side run the notebook's
+  cells before this one again, from the top, in a fresh namespace with ACADEMY_DATA_DIR set to a folder
+  the test made (changed data), and returns the named variables of that run: a table computed from the
+  whole data set and looked up later shows there, where every call on a changed frame looks clean.
 
 The parent holds the request (an unlinked file, read one cell at a time right before that cell's
 tester is forked) and is not dumpable, so neither side can read another cell's tests. When every
@@ -23,8 +27,10 @@ cell is done and every process but itself has ended, it writes the verdicts to a
 in the request; the worker reads them.
 
 Input (written by the worker in the working folder, opened and deleted at once):
-  judge-request.bin: one JSON line {"cells": [{"id", "snapshot", "start", "length"}], "timeout": s,
-                     "verdicts": name} followed by the cells' code, concatenated (UTF-8).
+  judge-request.bin: one JSON line {"cells": [{"id", "snapshot", "start", "length"[, "rerun_start",
+                     "rerun_length"]}], "timeout": s, "verdicts": name} followed by the cells' code,
+                     concatenated (UTF-8); a cell whose test calls rerun_notebook also has a JSON list of the
+                     earlier cells' code (plain Python, the instructor's test cells left out) in the body.
 Output: <verdicts>, lines "<id> pass" | "<id> assert <n>" (the cell's n-th literal assertion message,
   in literal_messages order) | "<id> fail" | "<id> error <ExceptionName>" | "<id> load" | "<id> timeout".
 """
@@ -631,6 +637,8 @@ def _tester(sock: socket.socket, code: bytearray) -> int:
     # A test may leave an object of its own (a probe model that records its batches) on the trainee's
     # side, so that their functions can change it in place; it gets back a handle to read it through.
     namespace["on_trainee_side"] = functools.partial(link.ask, "keep")
+    # Set after the trainee's names: a notebook that binds these names cannot stand in for them.
+    namespace["rerun_notebook"] = functools.partial(_rerun_notebook, link)
     try:
         exec(compiled, namespace)  # noqa: S102 - the instructor's test
     except TraineeAssertionError:
@@ -646,6 +654,14 @@ def _tester(sock: socket.socket, code: bytearray) -> int:
         name = type(exc).__name__
         return ERROR_BASE + ERROR_NAMES.index(name) if name in ERROR_NAMES else ERROR
     return PASS
+
+
+def _rerun_notebook(link: Link, data_dir: Any, names: Any) -> dict:
+    """Run the notebook's cells before this test again on the trainee's side, with ACADEMY_DATA_DIR=data_dir;
+    return {name: value} of the named variables that run left (a name it did not bind is left out)."""
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise TypeError("rerun_notebook(data_dir, names): names is a list of variable names")
+    return dict(link.ask("rerun", os.fspath(data_dir), list(names)))
 
 
 # ---------------------------------------------------------------------------------------------- the trainee's side
@@ -738,8 +754,11 @@ class _ToTester(pickle.Pickler):
 _OWN_HELPERS: tuple = ()  # set below: the reconstruction helpers the tester accepts by name
 
 
-def _serve(sock: socket.socket, snapshot: str) -> None:
-    """Be the trainee's side of one cell: load the copy, then answer the tester until it is done."""
+def _serve(sock: socket.socket, snapshot: str, rerun: list[str] | None = None) -> None:
+    """Be the trainee's side of one cell: load the copy, then answer the tester until it is done.
+
+    rerun: the code of the notebook's cells before this one, for rerun_notebook (None: the test does not ask).
+    """
     objects: dict[int, Any] = {}
     namespace: dict[str, Any] = {}
     failure: BaseException | None = None
@@ -761,7 +780,7 @@ def _serve(sock: socket.socket, snapshot: str) -> None:
             request = _FromTester(payload, objects).load()
             if failure is not None:
                 raise failure
-            answer = _answer(request, namespace, objects)
+            answer = _rerun(rerun, *request[1:]) if request[0] == "rerun" else _answer(request, namespace, objects)
         except StopIteration:
             _send(sock, "stop")
             continue
@@ -775,6 +794,56 @@ def _serve(sock: socket.socket, snapshot: str) -> None:
             buffer = io.BytesIO()
             _ToTester(buffer, objects).dump(_Opaque(answer))
         _send(sock, "ok", buffer.getvalue())
+
+
+class _NoShell:
+    """get_ipython() when the notebook runs again here: %time and %%time run their code, as in IPython; any other
+    magic does nothing (the grader lets through only these and %matplotlib, %timeit, whose code binds nothing)."""
+
+    RUNS_LINE = frozenset({"time"})
+    RUNS_CELL = frozenset({"time"})
+
+    def __init__(self, namespace: dict) -> None:
+        self.namespace = namespace
+
+    def run_line_magic(self, name: str, line: str, *args: Any) -> None:
+        if name in self.RUNS_LINE:
+            exec(compile(line, "<magic>", "exec"), self.namespace)  # noqa: S102 - the trainee's own line
+
+    def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        if name in self.RUNS_CELL:
+            exec(compile(cell, "<magic>", "exec"), self.namespace)  # noqa: S102 - the trainee's own cell
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def _rerun(sources: list[str] | None, data_dir: str, names: list[str]) -> dict:
+    """Run the notebook's earlier cells again, from the top, in a fresh namespace, with ACADEMY_DATA_DIR=data_dir.
+
+    As nbgrader runs a notebook, a cell that raises ends only itself. The trainee's code runs here as in any
+    call of theirs: this shows a mistake (a table computed from all the data), not a notebook bent on cheating.
+    """
+    if sources is None:
+        raise RuntimeError("the notebook's earlier cells were not sent (too large to run again)")
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
+                                 "display": lambda *args, **kwargs: None}
+    shell = _NoShell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    before = os.environ.get("ACADEMY_DATA_DIR")
+    os.environ["ACADEMY_DATA_DIR"] = str(data_dir)
+    try:
+        for index, source in enumerate(sources):
+            try:
+                exec(compile(source, f"<cell {index}>", "exec"), namespace)  # noqa: S102 - the trainee's own cells
+            except Exception:  # noqa: BLE001 - as in the notebook's run: the next cell runs all the same
+                continue
+    finally:
+        if before is None:
+            os.environ.pop("ACADEMY_DATA_DIR", None)
+        else:
+            os.environ["ACADEMY_DATA_DIR"] = before
+    return {name: namespace[name] for name in names if isinstance(name, str) and name in namespace}
 
 
 class _Opaque:
@@ -948,6 +1017,7 @@ def _end_everyone_else() -> None:
 
 def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
     """Judge one cell: fork the trainee's side, read the cell's code, fork the tester, wait."""
+    rerun = _rerun_code(request, body, cell)  # the notebook's own cells, no test: theirs to see
     ours, theirs = socket.socketpair()
     trainee = os.fork()
     if trainee == 0:  # the trainee's side: nothing of any test is in this process's memory
@@ -956,7 +1026,7 @@ def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
             ours.close()
             _quiet()
             _no_new_processes()
-            _serve(theirs, str(cell["snapshot"]))
+            _serve(theirs, str(cell["snapshot"]), rerun)
         finally:
             os._exit(0)
     theirs.close()
@@ -982,6 +1052,19 @@ def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
         pass
     os.waitpid(trainee, 0)
     return _verdict(status)
+
+
+def _rerun_code(request: int, body: int, cell: dict) -> list[str] | None:
+    """Return the earlier cells' code the worker sent for this cell's rerun_notebook, or None."""
+    if "rerun_length" not in cell:
+        return None
+    blob = bytearray(int(cell["rerun_length"]))
+    os.preadv(request, [blob], body + int(cell["rerun_start"]))
+    try:
+        sources = json.loads(bytes(blob).decode("utf-8"))
+    except ValueError:
+        return None
+    return [s for s in sources if isinstance(s, str)] if isinstance(sources, list) else None
 
 
 def _run_cells(request: int, body: int, cells: list, timeout: float) -> list[str]:

@@ -36,6 +36,8 @@ PLACEHOLDER = "### 숨은 테스트: 채점할 때만 실행됩니다 / Hidden t
 MAX_SNAPSHOT = 256 * 1024 * 1024  # one test cell's copy of the trainee's variables
 MAX_SNAPSHOTS = 512 * 1024 * 1024  # all of one submission's copies together
 MAX_VERDICTS = 1024 * 1024
+MAX_RERUN = 16 * 1024 * 1024  # the earlier cells' code sent for one cell's rerun_notebook
+RERUN = "rerun_notebook"  # a test that calls it is sent the notebook's earlier cells (judge.py)
 # Exceptions whose name may be shown: the language's own, not a class the trainee named.
 SHOWN_ERRORS = frozenset(name for name in dir(builtins) if name.endswith(("Error", "Exception"))
                          and isinstance(getattr(builtins, name), type))
@@ -82,9 +84,34 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
+def _plain_python(source: str) -> str:
+    """Return a cell's code as the kernel ran it, magics turned into get_ipython() calls (judge.py stubs those)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - left as it is: it fails to compile there, as it failed here
+        return source
+
+
+def _timed_code(node: ast.AST) -> str | None:
+    """Return the code of a %time or %%time magic call (get_ipython().run_line_magic('time', code)), else None:
+    IPython runs it in the notebook's namespace, so what it binds is bound there."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("run_line_magic", "run_cell_magic") and node.args
+            and isinstance(node.args[0], ast.Constant) and node.args[0].value == "time"):
+        return None
+    index = 1 if node.func.attr == "run_line_magic" else 2  # (name, line) or (name, line, cell)
+    code = node.args[index] if len(node.args) > index else None
+    return code.value if isinstance(code, ast.Constant) and isinstance(code.value, str) else None
+
+
 def _stored(node: ast.AST) -> set[str]:
     names: set[str] = set()
     for sub in ast.walk(node):
+        timed = _timed_code(sub)
+        if timed is not None and (tree := _parse(timed)) is not None:
+            names |= _stored(tree)
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
             names.add(sub.id)
         elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -137,6 +164,7 @@ class JudgedCell:
     names: list[str]
     snapshot: Path  # where the kernel saved its copy (a folder the sandbox can write)
     missing: list[str] = field(default_factory=list)
+    rerun: list[str] | None = None  # plain Python of the cells before it, when its test runs them again
 
 
 @dataclass
@@ -236,11 +264,14 @@ class Judge:
         return (cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
                 and meta.get("grade_id") in self.tests.get(self.notebook, {}))
 
-    def add(self, cell: NotebookNode, snapshot_dir: Path, earlier: list[str] | None = None) -> JudgedCell:
+    def add(self, cell: NotebookNode, snapshot_dir: Path, earlier: list[str] | None = None,
+            rerun: list[str] | None = None) -> JudgedCell:
         """Register a test cell about to run; return what the kernel must save and run.
 
         earlier: the sources of the notebook's cells before this one. Every name they bind is saved too,
         so that the list the kernel is sent reads the same whatever the hidden lines use.
+        rerun: the earlier code cells that are not the instructor's tests, as they ran: what rerun_notebook runs
+        again, kept only when the cell's test calls it.
         """
         source = self.tests[self.notebook][cell.metadata["nbgrader"]["grade_id"]]  # the gradebook's, never the notebook's
         visible, hidden = split_hidden(source)
@@ -251,6 +282,8 @@ class Judge:
         judged = JudgedCell(key=key, grade_id=cell.metadata["nbgrader"]["grade_id"], source=source,
                             visible=visible, hidden=hidden, names=names,
                             snapshot=snapshot_dir / f"snap-{key}.pkl")
+        if RERUN in hidden or RERUN in visible:
+            judged.rerun = [_plain_python(s) for s in rerun or []]
         self.cells.append(judged)
         self.pending.append(judged)
         return judged
@@ -275,8 +308,14 @@ class Judge:
             except OSError as exc:  # refused (a link, a FIFO, too big...): the cell runs without copies
                 log.warning("snapshot %s refused: %s", cell.snapshot.name, exc)
             code = cell.source.encode("utf-8")
-            header.append({"id": cell.key, "snapshot": name, "start": len(body), "length": len(code)})
+            entry = {"id": cell.key, "snapshot": name, "start": len(body), "length": len(code)}
             body += code
+            if cell.rerun is not None:
+                again = json.dumps(cell.rerun).encode("utf-8")
+                if len(again) <= MAX_RERUN:  # else the test's rerun_notebook fails: too large to run again
+                    entry.update(rerun_start=len(body), rerun_length=len(again))
+                    body += again
+            header.append(entry)
         verdicts = f"verdicts-{self.runs}-{secrets.token_hex(8)}.txt"
         request = json.dumps({"cells": header, "timeout": self.cell_timeout, "verdicts": verdicts}).encode()
         _write_new(work / "judge-request.bin", request + b"\n" + bytes(body), self.spec.uid)

@@ -43,8 +43,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     api = NbGraderAPI(CourseDirectory(config=config), config=config)
     # ps2: hidden tests that compare with ==; ps3: a hidden constant; ps4: a probe changed in place
-    # (tests/grading/test_hostile.py); ps5: an instructor's task cell with a mark scheme (test_feedback.py)
-    for assignment in ("ps1", "ps2", "ps3", "ps4", "ps5"):
+    # (tests/grading/test_hostile.py); ps5: an instructor's task cell with a mark scheme (test_feedback.py);
+    # ps6: a hidden test that runs the notebook again on changed data (tests/grading/test_rerun.py)
+    for assignment in ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6"):
         outcome = api.generate_assignment(assignment)
         assert outcome["success"], outcome.get("log")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "grading-fixture") as gb:
@@ -106,7 +107,7 @@ def grade(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
 
 @pytest.fixture()
 def grade_other(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
-    """Grade a ps2, ps3 or ps4 notebook whose answer cell has the given source."""
+    """Grade a ps2-ps6 notebook whose answer cell has the given source."""
     def run(assignment: str, answer: str, student: str) -> GradingResult:
         released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         nb = nbformat.from_dict(released)

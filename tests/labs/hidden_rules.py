@@ -1,4 +1,4 @@
-"""Static check of the hidden-test authoring rules R1-R4 (LABS.md, courses/manufacturing-ai/README.md).
+"""Static check of the hidden-test authoring rules R1-R4, R7 and R8 (courses/manufacturing-ai/README.md).
 
 The production grader runs the visible part of each test cell in the trainee's kernel and the hidden block
 afterwards in a separate sandboxed process, on a copy of the variables it reads. A notebook written for the old
@@ -23,6 +23,9 @@ HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Names an IPython kernel provides without any cell defining them.
 KERNEL_NAMES = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "_", "__", "___", "exit", "quit"}
+# Names the judge gives a test cell (academy/grading/judge.py); hidden code reads them only behind this guard, so
+# that the cell still runs in a plain kernel.
+GRADER_NAMES = {"rerun_notebook": 'if "rerun_notebook" in globals():'}
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def _meta(cell: nbformat.NotebookNode) -> dict:
 
 
 def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
-    """Return every broken rule R1-R4 and R7 in an nbgrader source notebook, in cell order."""
+    """Return every broken rule R1-R4, R7 and R8 in an nbgrader source notebook, in cell order."""
     problems: list[Problem] = []
     defined: set[str] = set(KERNEL_NAMES)  # what the trainee's kernel holds after the visible code so far
     from_hidden: dict[str, str] = {}  # name -> cell whose hidden code (re)bound it last
@@ -184,6 +187,11 @@ def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
         if hidden is None:
             continue
         for name in sorted(hidden.reads - defined):
+            if name in GRADER_NAMES:
+                if GRADER_NAMES[name] not in hidden_src:
+                    problems.append(Problem("R8", where, f"hidden code reads `{name}` (the judge gives it) without "
+                                                         f"`{GRADER_NAMES[name]}`: a plain kernel has no such name"))
+                continue
             problems.append(Problem("R3", where, f"hidden code reads `{name}`, which the notebook does not define "
                                                  "at that point"))
         for name in sorted((hidden.reads & from_hidden.keys()) & defined):

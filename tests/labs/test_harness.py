@@ -181,6 +181,18 @@ def test_rules_catch_hidden_reads_of_names_the_notebook_lacks() -> None:
     assert rules(rules_nb(test=uses)) == []
 
 
+def test_rules_let_hidden_code_read_rerun_notebook_only_behind_its_guard() -> None:
+    """The judge gives a test cell rerun_notebook; hidden code may read it only under `if "rerun_notebook" in
+    globals():`, so that the cell still runs in a plain kernel, where the name does not exist (R8)."""
+    call = "again = rerun_notebook('/tmp/x', ['result']).get('result')\n"
+    guarded = GOOD_TEST.replace("### END HIDDEN TESTS", 'if "rerun_notebook" in globals():\n    ' + call
+                                + "### END HIDDEN TESTS")
+    assert rules(rules_nb(test=guarded)) == []
+    bare = GOOD_TEST.replace("### END HIDDEN TESTS", call + "### END HIDDEN TESTS")
+    found = rules(rules_nb(test=bare))
+    assert any(p.startswith("R8 tests: hidden code reads `rerun_notebook`") for p in found), found
+
+
 @pytest.mark.parametrize("message, why", [
     ("", "has no message"),
     (', f"소수 입력 {probe} / fractions"', "one plain string literal"),

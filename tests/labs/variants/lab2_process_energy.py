@@ -109,6 +109,29 @@ WRONG = {
     out["lag_7d"] = df["Usage_kWh"].shift(672)
     out["mean_7d"] = pd.concat([df["Usage_kWh"].shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
 ''' + _FEATURES_TAIL},
+    # Leakage through a table made beforehand from the whole year (held-out months included), looked up by
+    # weekday and quarter-hour: make_features never reads the usage of the frame it is given for this column,
+    # so every call on a changed frame looks clean; only running the notebook again on changed data shows it.
+    "weekly level from a table of the whole year": {"features": '''
+SLOT = df["start"].dt.day_of_week * 96 + df["start"].dt.hour * 4 + df["start"].dt.minute // 15
+WEEKLY_LEVEL = df["Usage_kWh"].groupby(SLOT).mean()
+''' + _CALENDAR + '''
+    out["lag_1d"] = usage.shift(96)
+    out["lag_7d"] = usage.shift(672)
+    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
+    slot = start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15
+    out["weekly_level"] = slot.map(WEEKLY_LEVEL).to_numpy()
+''' + _FEATURES_TAIL},
+    # Yesterday's calendar-day total from a table of every day: for a morning interval it holds the usage of
+    # yesterday evening, within 24 hours. Computed from the frame, the frame's own check would catch it.
+    "yesterday's total from a table of every day": {"features": '''
+DAILY_TOTAL = df.groupby(df["start"].dt.normalize())["Usage_kWh"].sum()
+''' + _CALENDAR + '''
+    out["lag_1d"] = usage.shift(96)
+    out["lag_7d"] = usage.shift(672)
+    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
+    out["yesterday_total"] = (start.dt.normalize() - pd.Timedelta(days=1)).map(DAILY_TOTAL).to_numpy()
+''' + _FEATURES_TAIL},
     "shuffled instead of time-ordered split": {"split": '''
 from sklearn.model_selection import train_test_split
 
@@ -252,6 +275,8 @@ LOSES = {
     "7-day rolling mean that ends at the interval": {"test_features_day_ahead"},
     "last hour's usage as an extra feature": {"test_features_day_ahead", "test_model"},
     "lags from the global df, not the frame": {"test_features_values"},
+    "weekly level from a table of the whole year": {"test_features_day_ahead"},
+    "yesterday's total from a table of every day": {"test_features_day_ahead"},
     "shuffled instead of time-ordered split": {"test_split"},
     "split on the interval end instead of its start": {"test_split"},
     "profile from all months": {"test_profile"},
@@ -304,6 +329,20 @@ model.fit(X_train, y_train)
 pred_model = model.predict(X_test)
 ''' + _MODEL_TAIL,
     },
+    # Tables kept in the notebook done right: a fixed list of public holidays (calendar, known in advance) and a
+    # weekly level from the frame's own earlier weeks (the same weekday and quarter-hour, one week back and before).
+    "holiday list and the weekly level of earlier weeks": {"features": '''
+HOLIDAYS = pd.to_datetime(["2018-01-01", "2018-02-15", "2018-02-16", "2018-02-17", "2018-03-01", "2018-05-05",
+                           "2018-05-07", "2018-05-22", "2018-06-06", "2018-06-13", "2018-08-15", "2018-09-23",
+                           "2018-09-24", "2018-09-25", "2018-09-26", "2018-10-03", "2018-10-09", "2018-12-25"])
+''' + _CALENDAR + '''
+    out["lag_1d"] = usage.shift(96)
+    out["lag_7d"] = usage.shift(672)
+    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
+    slot = (start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15).to_numpy()
+    out["weekly_level"] = usage.groupby(slot).transform(lambda s: s.shift(1).expanding().mean())
+    out["holiday"] = start.dt.normalize().isin(HOLIDAYS).astype(int)
+''' + _FEATURES_TAIL},
     # A log target done right (inside the model) and only the rows with complete history fitted.
     "log target inside the model, complete rows only": {"model": '''
 from sklearn.compose import TransformedTargetRegressor
