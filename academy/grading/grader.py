@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
 
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
