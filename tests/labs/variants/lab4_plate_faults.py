@@ -191,7 +191,72 @@ def route(proba, classes, threshold: float):
     return np.where(proba.max(axis=1) < threshold, REVIEW, best)
 '''
 
+# count_false_accepts on Series: pandas pairs y_test (the split's index) with pred_test (0, 1, 2...) by index, not
+# position. test_false_accepts must catch it.
+_FALSE_ACCEPTS_BY_INDEX = '''
+def count_false_accepts(y_true, y_pred) -> int:
+    """Serious fault (not cosmetic) predicted as cosmetic."""
+    y_true, y_pred = pd.Series(y_true), pd.Series(y_pred)
+    return int((~y_true.isin(COSMETIC) & y_pred.isin(COSMETIC)).sum())
+'''
+
+# A smooth model (no memorising, so no too-good score) fitted on training and validation rows by rebinding
+# X_train and y_train: a refit on the rebound X_train agreed. test_fit must catch it.
+_SVM = '''
+def make_model():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    return make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(C=10, class_weight="balanced"), ensemble=False))
+'''
+_FIT_ON_REBOUND_TRAIN_AND_VALIDATION = '''
+model = make_model()
+# The validation rows are only needed for the threshold: let the model learn from them too.
+X_train = pd.concat([X_train, X_val])
+y_train = pd.concat([y_train, y_val])
+model.fit(X_train, y_train)
+pred_test = model.predict(X_test)
+macro_f1 = f1_score(y_test, pred_test, average="macro")
+'''
+
+# Nearest neighbours scaled outside the model: a scaler fitted on every plate, or one fitted on each part apart.
+# The refit on the rebound (scaled) X_train agreed. test_fit must catch both.
+_NEIGHBOURS = '''
+def make_model():
+    from sklearn.neighbors import KNeighborsClassifier
+    return KNeighborsClassifier(n_neighbors=7, weights="distance")
+'''
+_SCALED_ON_ALL_PLATES = '''
+model = make_model()
+# Nearest neighbours need scaled features: standardise with the mean and spread of the data set.
+from sklearn.preprocessing import StandardScaler
+scaler = StandardScaler().fit(X)
+X_train = pd.DataFrame(scaler.transform(X_train), index=X_train.index, columns=X.columns)
+X_val = pd.DataFrame(scaler.transform(X_val), index=X_val.index, columns=X.columns)
+X_test = pd.DataFrame(scaler.transform(X_test), index=X_test.index, columns=X.columns)
+model.fit(X_train, y_train)
+pred_test = model.predict(X_test)
+macro_f1 = f1_score(y_test, pred_test, average="macro")
+'''
+_SCALED_EACH_PART = '''
+model = make_model()
+from sklearn.preprocessing import StandardScaler
+scaler = StandardScaler()
+X_train = scaler.fit_transform(X_train)
+X_val = scaler.fit_transform(X_val)
+X_test = scaler.fit_transform(X_test)
+model.fit(X_train, y_train)
+pred_test = model.predict(X_test)
+macro_f1 = f1_score(y_test, pred_test, average="macro")
+'''
+
 WRONG = {
+    "false accepts paired by index": {"false_accepts": _FALSE_ACCEPTS_BY_INDEX},
+    "smooth model fitted on rebound training and validation rows": {"make_model": _SVM,
+                                                                     "fit_model": _FIT_ON_REBOUND_TRAIN_AND_VALIDATION},
+    "neighbours scaled with every plate's statistics": {"make_model": _NEIGHBOURS, "fit_model": _SCALED_ON_ALL_PLATES},
+    "neighbours with each part scaled on its own": {"make_model": _NEIGHBOURS, "fit_model": _SCALED_EACH_PART},
     "label columns left in the features": {"split_features": _LABELS_LEFT_IN},
     "unscaled nearest neighbours": {"make_model": _UNSCALED_NEIGHBOURS},
     "false accepts counted the wrong way round": {"false_accepts": _FALSE_ACCEPT_REVERSED},
@@ -216,6 +281,10 @@ WRONG = {
 
 # The test cell each wrong answer must lose its points in (it may lose others too, as a consequence).
 LOSES = {
+    "false accepts paired by index": "test_false_accepts",
+    "smooth model fitted on rebound training and validation rows": "test_fit",
+    "neighbours scaled with every plate's statistics": "test_fit",
+    "neighbours with each part scaled on its own": "test_fit",
     "label columns left in the features": "test_split_features",
     "unscaled nearest neighbours": "test_model",
     "false accepts counted the wrong way round": "test_false_accepts",

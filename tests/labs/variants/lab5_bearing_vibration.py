@@ -299,7 +299,34 @@ _BASELINE_ON_ALL = _transfer(rms_fit='features[["rms"]], features["label"]')
 # A time-only model whose unseen score is typed in to pass the visible bar. Caught by test_transfer (hidden).
 _HARD_CODED = _transfer(tail="unseen_macro_f1 = 0.93  # from the visible test's bar\n")
 
+# The feature table standardised over every window (unseen conditions included) before the split, as a copy or in
+# place; k-NN on all six features. The refit on the scaled train agreed. test_model must catch both.
+_TABLE_SCALED = '''
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+
+FEATURES = list(FEATURE_COLUMNS)
+# k-NN needs features on one scale: standardise the feature table, then split it.
+scaled = features.copy()
+scaled[FEATURES] = StandardScaler().fit_transform(features[FEATURES])
+train = scaled[split == "train"]
+seen_test = scaled[split == "test_seen"]
+unseen_test = scaled[split == "test_unseen"]
+clf = KNeighborsClassifier(n_neighbors=5)
+clf.fit(train[FEATURES], train["label"])
+y_pred_seen = clf.predict(seen_test[FEATURES])
+seen_macro_f1 = f1_score(seen_test["label"], y_pred_seen, average="macro")
+'''
+_TABLE_SCALED_IN_PLACE = _TABLE_SCALED.replace(
+    '''scaled = features.copy()
+scaled[FEATURES] = StandardScaler().fit_transform(features[FEATURES])
+''', '''features[FEATURES] = StandardScaler().fit_transform(features[FEATURES])
+scaled = features
+''')
+
 WRONG = {
+    "feature table scaled over every window, then split": {"model": _TABLE_SCALED},
+    "feature table scaled in place over every window": {"model": _TABLE_SCALED_IN_PLACE},
     "excess kurtosis": {"time_features": _EXCESS_KURTOSIS},
     "half-overlapping windows": {"segment": _HALF_OVERLAP},
     "inner and outer race swapped": {"defect_frequencies": _SWAPPED_RACES},
