@@ -10,6 +10,7 @@ import ast
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ class GuardedExecute(Execute):
             kwargs["kernel_manager_class"] = self.sandbox_manager
         super().__init__(*args, **kwargs)
         self.nonce = secrets.token_hex(16)
+        self._took: dict[int, float] = {}  # seconds each cell took in the kernel, by index
         self.violations = self.report.violations if self.report is not None else []
         self._output_seen = 0
 
@@ -109,14 +111,18 @@ class GuardedExecute(Execute):
         """Run a cell; a test cell runs only its visible lines, after its variables were saved."""
         judge = self.report.judge if self.report is not None else None
         if judge is None or not judge.judges(cell):
+            started = time.monotonic()
             result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            self._took[cell_index] = time.monotonic() - started  # what a rerun of it may take again
             if is_test_cell(cell):
                 await self._probe(cell)
             return result
         assert self.report is not None and self.report.snapshot_dir is not None
         earlier = [c.source for c in self.nb.cells[:cell_index] if c.get("cell_type") == "code"]
-        rerun = [c.source for c in self.nb.cells[:cell_index] if c.get("cell_type") == "code" and not judge.judges(c)]
-        judged = judge.add(cell, self.report.snapshot_dir, earlier, rerun)
+        kept = [i for i, c in enumerate(self.nb.cells[:cell_index]) if c.get("cell_type") == "code"
+                and not judge.judges(c)]
+        judged = judge.add(cell, self.report.snapshot_dir, earlier, [self.nb.cells[i].source for i in kept],
+                           sum(self._took.get(i, 0.0) for i in kept))
         self._judged[cell_index] = judged
         judged.missing = await self._save_copy(cell, judged.names, judged.snapshot)
         cell.source = judged.visible  # the hidden lines never reach the trainee's kernel

@@ -260,7 +260,9 @@ def _grade(job: GradingJob) -> GradingResult:
                                  data_dir=spec.data_dir, limits=job.limits, uid=judge_uid(), gpu=job.gpu,
                                  scratch_root=forked_from)
         judge = Judge(judge_spec, handle, sync.instructor_tests(db_url, course_id, job.assignment),
-                      deadline=started + job.limits.wall_seconds, cell_timeout=job.limits.cell_timeout_seconds)
+                      deadline=started + job.limits.wall_seconds, cell_timeout=job.limits.cell_timeout_seconds,
+                      rerun_files=lambda dest: _prepare_sandbox(dest, submitted, course / "source" / job.assignment,
+                                                                ignore))
         report = ExecutionReport(judge=judge, snapshot_dir=spec.socket_dir)
         config = _autograde_config(base, work, db_url, job, report, spec, handle)
         app = Autograde(coursedir=CourseDirectory(config=config), config=config)

@@ -28,9 +28,11 @@ in the request; the worker reads them.
 
 Input (written by the worker in the working folder, opened and deleted at once):
   judge-request.bin: one JSON line {"cells": [{"id", "snapshot", "start", "length"[, "rerun_start",
-                     "rerun_length"]}], "timeout": s, "verdicts": name} followed by the cells' code,
-                     concatenated (UTF-8); a cell whose test calls rerun_notebook also has a JSON list of the
-                     earlier cells' code (plain Python, the instructor's test cells left out) in the body.
+                     "rerun_length", "rerun_seconds"]}], "timeout": s, "verdicts": name} followed by the cells'
+                     code, concatenated (UTF-8); a cell whose test calls rerun_notebook also has a JSON list of the
+                     earlier cells' code (plain Python, the instructor's test cells left out) in the body, and
+                     rerun_seconds more time (about what those cells took in the kernel).
+  rerun-files/: the files the kernel's folder started with; rerun_notebook runs the cells there.
 Output: <verdicts>, lines "<id> pass" | "<id> assert <n>" (the cell's n-th literal assertion message,
   in literal_messages order) | "<id> fail" | "<id> error <ExceptionName>" | "<id> load" | "<id> timeout".
 """
@@ -56,6 +58,7 @@ import types
 from typing import Any
 
 REQUEST = "judge-request.bin"
+RERUN_FILES = "rerun-files"  # beside the request: the kernel's starting files, for rerun_notebook
 MAX_MESSAGE = 1024 * 1024 * 1024  # one answer from the trainee's side
 # The tester's exit status.
 PASS, FAIL, ERROR, LOAD = 0, 1, 2, 3
@@ -658,10 +661,26 @@ def _tester(sock: socket.socket, code: bytearray) -> int:
 
 def _rerun_notebook(link: Link, data_dir: Any, names: Any) -> dict:
     """Run the notebook's cells before this test again on the trainee's side, with ACADEMY_DATA_DIR=data_dir;
-    return {name: value} of the named variables that run left (a name it did not bind is left out)."""
+    return {name: value} of the named variables that run left (a name it did not bind is left out).
+
+    data_dir holds the files the test changed; every other file of the real data folder is linked in beside them.
+    """
     if isinstance(names, str) or not all(isinstance(name, str) for name in names):
         raise TypeError("rerun_notebook(data_dir, names): names is a list of variable names")
+    real = os.environ.get("ACADEMY_DATA_DIR", "")
+    if real and os.path.isdir(real):
+        _link_missing(real, os.fspath(data_dir))
     return dict(link.ask("rerun", os.fspath(data_dir), list(names)))
+
+
+def _link_missing(real: str, changed: str, depth: int = 0) -> None:
+    """Link into changed every entry of real it lacks; go into the folders both hold (a few levels deep)."""
+    for entry in os.scandir(real):
+        target = os.path.join(changed, entry.name)
+        if not os.path.lexists(target):
+            os.symlink(entry.path, target)
+        elif depth < 4 and entry.is_dir() and os.path.isdir(target) and not os.path.islink(target):
+            _link_missing(entry.path, target, depth + 1)
 
 
 # ---------------------------------------------------------------------------------------------- the trainee's side
@@ -806,9 +825,15 @@ class _NoShell:
     def __init__(self, namespace: dict) -> None:
         self.namespace = namespace
 
-    def run_line_magic(self, name: str, line: str, *args: Any) -> None:
-        if name in self.RUNS_LINE:
+    def run_line_magic(self, name: str, line: str, *args: Any) -> Any:
+        if name not in self.RUNS_LINE:
+            return None
+        try:  # `X = %time make_features(df)`: IPython gives the expression's value
+            code = compile(line, "<magic>", "eval")
+        except SyntaxError:
             exec(compile(line, "<magic>", "exec"), self.namespace)  # noqa: S102 - the trainee's own line
+            return None
+        return eval(code, self.namespace)  # noqa: S307 - the trainee's own expression
 
     def run_cell_magic(self, name: str, line: str, cell: str) -> None:
         if name in self.RUNS_CELL:
@@ -830,8 +855,10 @@ def _rerun(sources: list[str] | None, data_dir: str, names: list[str]) -> dict:
                                  "display": lambda *args, **kwargs: None}
     shell = _NoShell(namespace)
     namespace["get_ipython"] = lambda: shell
-    before = os.environ.get("ACADEMY_DATA_DIR")
+    before, here = os.environ.get("ACADEMY_DATA_DIR"), os.getcwd()
     os.environ["ACADEMY_DATA_DIR"] = str(data_dir)
+    if os.path.isdir(RERUN_FILES):  # the files the kernel's folder started with (the trainee's and the course's)
+        os.chdir(RERUN_FILES)
     try:
         for index, source in enumerate(sources):
             try:
@@ -839,6 +866,7 @@ def _rerun(sources: list[str] | None, data_dir: str, names: list[str]) -> dict:
             except Exception:  # noqa: BLE001 - as in the notebook's run: the next cell runs all the same
                 continue
     finally:
+        os.chdir(here)
         if before is None:
             os.environ.pop("ACADEMY_DATA_DIR", None)
         else:
@@ -1045,7 +1073,7 @@ def _run_cell(request: int, body: int, cell: dict, timeout: float) -> str:
             os._exit(status)
     code[:] = bytes(len(code))
     ours.close()
-    status = _wait(tester, timeout)
+    status = _wait(tester, timeout + max(0.0, float(cell.get("rerun_seconds", 0))))
     try:
         os.kill(trainee, signal.SIGKILL)
     except ProcessLookupError:

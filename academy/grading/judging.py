@@ -21,6 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 from nbformat import NotebookNode
@@ -38,6 +39,8 @@ MAX_SNAPSHOTS = 512 * 1024 * 1024  # all of one submission's copies together
 MAX_VERDICTS = 1024 * 1024
 MAX_RERUN = 16 * 1024 * 1024  # the earlier cells' code sent for one cell's rerun_notebook
 RERUN = "rerun_notebook"  # a test that calls it is sent the notebook's earlier cells (judge.py)
+RERUN_MARGIN, RERUN_EXTRA = 1.5, 5.0  # a rerun's time: what the cells took in the kernel, x1.5, + 5 s
+RERUN_FILES = "rerun-files"  # judge.RERUN_FILES
 # Exceptions whose name may be shown: the language's own, not a class the trainee named.
 SHOWN_ERRORS = frozenset(name for name in dir(builtins) if name.endswith(("Error", "Exception"))
                          and isinstance(getattr(builtins, name), type))
@@ -165,6 +168,7 @@ class JudgedCell:
     snapshot: Path  # where the kernel saved its copy (a folder the sandbox can write)
     missing: list[str] = field(default_factory=list)
     rerun: list[str] | None = None  # plain Python of the cells before it, when its test runs them again
+    rerun_seconds: float = 0.0  # what those cells took in the kernel: the judge gives the cell that much more time
 
 
 @dataclass
@@ -246,13 +250,14 @@ class Judge:
     """One submission's judge: the cells the kernel saved copies for, then one sandboxed run."""
 
     def __init__(self, spec: SandboxSpec, handle: KernelHandle, tests: dict[str, dict[str, str]], deadline: float,
-                 cell_timeout: float) -> None:
+                 cell_timeout: float, rerun_files: Callable[[Path], None] | None = None) -> None:
         self.spec = spec
         self.handle = handle
         self.tests = tests  # notebook -> grade id -> the test cell's source in the gradebook
         self.notebook = ""  # the notebook being executed (set per notebook by the Execute preprocessor)
         self.deadline = deadline  # time.monotonic() by which the whole job must end
         self.cell_timeout = cell_timeout
+        self.rerun_files = rerun_files  # writes the kernel's starting files into a new folder (for a rerun)
         self.cells: list[JudgedCell] = []
         self.pending: list[JudgedCell] = []  # registered since the last run (one run per notebook)
         self.runs = 0
@@ -265,13 +270,13 @@ class Judge:
                 and meta.get("grade_id") in self.tests.get(self.notebook, {}))
 
     def add(self, cell: NotebookNode, snapshot_dir: Path, earlier: list[str] | None = None,
-            rerun: list[str] | None = None) -> JudgedCell:
+            rerun: list[str] | None = None, rerun_seconds: float = 0.0) -> JudgedCell:
         """Register a test cell about to run; return what the kernel must save and run.
 
         earlier: the sources of the notebook's cells before this one. Every name they bind is saved too,
         so that the list the kernel is sent reads the same whatever the hidden lines use.
         rerun: the earlier code cells that are not the instructor's tests, as they ran: what rerun_notebook runs
-        again, kept only when the cell's test calls it.
+        again, kept only when the cell's test calls it; rerun_seconds: what they took in the kernel.
         """
         source = self.tests[self.notebook][cell.metadata["nbgrader"]["grade_id"]]  # the gradebook's, never the notebook's
         visible, hidden = split_hidden(source)
@@ -284,6 +289,7 @@ class Judge:
                             snapshot=snapshot_dir / f"snap-{key}.pkl")
         if RERUN in hidden or RERUN in visible:
             judged.rerun = [_plain_python(s) for s in rerun or []]
+            judged.rerun_seconds = RERUN_MARGIN * max(0.0, rerun_seconds) + RERUN_EXTRA
         self.cells.append(judged)
         self.pending.append(judged)
         return judged
@@ -295,6 +301,13 @@ class Judge:
             return {}
         self.runs += 1
         work = self.spec.work_dir
+        if self.rerun_files is not None and any(c.rerun is not None for c in cells) \
+                and not (work / RERUN_FILES).exists():
+            work.mkdir(parents=True, exist_ok=True)
+            try:
+                self.rerun_files(work / RERUN_FILES)
+            except (OSError, ValueError) as exc:  # no room in the box: the rerun runs in the judge's own folder
+                log.warning("the kernel's files were not copied for a rerun: %s", exc)
         prepare_dirs(self.spec)
         budget = MAX_SNAPSHOTS
         header, body = [], bytearray()
@@ -313,7 +326,7 @@ class Judge:
             if cell.rerun is not None:
                 again = json.dumps(cell.rerun).encode("utf-8")
                 if len(again) <= MAX_RERUN:  # else the test's rerun_notebook fails: too large to run again
-                    entry.update(rerun_start=len(body), rerun_length=len(again))
+                    entry.update(rerun_start=len(body), rerun_length=len(again), rerun_seconds=cell.rerun_seconds)
                     body += again
             header.append(entry)
         verdicts = f"verdicts-{self.runs}-{secrets.token_hex(8)}.txt"

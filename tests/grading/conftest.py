@@ -107,16 +107,18 @@ def grade(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
 
 @pytest.fixture()
 def grade_other(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
-    """Grade a ps2-ps6 notebook whose answer cell has the given source."""
-    def run(assignment: str, answer: str, student: str) -> GradingResult:
+    """Grade a ps2-ps6 notebook whose answer cells have the given source (with other files, under other limits)."""
+    def run(assignment: str, answer: str, student: str, files: dict[str, bytes] | None = None,
+            limits: GradingLimits | None = None) -> GradingResult:
         released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
         nb = nbformat.from_dict(released)
         for cell in nb.cells:
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 cell.source = answer
         job = GradingJob(submission_id=f"{student}-{assignment}", course_dir=str(course), assignment=assignment,
-                         student_id=student, files={f"{assignment}.ipynb": nbformat.writes(nb).encode()},
-                         limits=GradingLimits(wall_seconds=90, cell_timeout_seconds=30))
+                         student_id=student,
+                         files={f"{assignment}.ipynb": nbformat.writes(nb).encode(), **(files or {})},
+                         limits=limits or GradingLimits(wall_seconds=90, cell_timeout_seconds=30))
         return grade_submission(job, store)
 
     return run

@@ -104,3 +104,23 @@ def test_a_later_cells_test_data_cannot_answer_an_earlier_cell(judge, tmp_path, 
     finally:
         os.close(fd)
     assert verdicts == ["assert 0", "pass"]
+
+
+def test_a_rerun_data_folder_holds_the_rest_of_the_data(judge, tmp_path):
+    """rerun_notebook's folder holds what the test changed; every other file of the real data folder is linked in
+    beside it, folders held by both are filled in, and nothing the test wrote is replaced.
+
+    How checked: without the linking, SOURCE.md and the other data set were missing from the rerun's folder.
+    """
+    real, changed = tmp_path / "data", tmp_path / "changed"
+    (real / "steel").mkdir(parents=True)
+    (real / "steel" / "data.csv").write_text("real")
+    (real / "steel" / "SOURCE.md").write_text("licence")
+    (real / "other").mkdir()
+    (real / "other" / "x.csv").write_text("other")
+    (changed / "steel").mkdir(parents=True)
+    (changed / "steel" / "data.csv").write_text("changed")
+    judge._link_missing(str(real), str(changed))
+    assert (changed / "steel" / "data.csv").read_text() == "changed"
+    assert (changed / "steel" / "SOURCE.md").read_text() == "licence"
+    assert (changed / "other" / "x.csv").read_text() == "other"

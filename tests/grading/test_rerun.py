@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from academy.grading.jobs import GradingLimits
+
 pytestmark = pytest.mark.slow
 
 RIGHT = "def level(values):\n    values = pd.Series(values, dtype=float).reset_index(drop=True)\n" \
@@ -20,8 +22,8 @@ TABLE = "SLOT_MEAN = readings.groupby(np.arange(len(readings)) % 10).mean()\n\n\
         "features = level(readings)\n"
 
 
-def _score(grade_other, answer: str, student: str):
-    result = grade_other("ps6", answer, student)
+def _score(grade_other, answer: str, student: str, **options):
+    result = grade_other("ps6", answer, student, **options)
     assert result.status == "graded", result.message
     return result.auto_score, result.max_auto_score
 
@@ -69,3 +71,35 @@ def test_magics_and_display_run_as_in_the_kernel(grade_other):
     assert _score(grade_other, right, "rerun-magic-right") == (2.0, 2.0)
     table = "%%time\n" + TABLE
     assert _score(grade_other, table, "rerun-magic-table") == (0.0, 2.0)
+
+
+def test_an_expression_under_time_keeps_its_value(grade_other):
+    """`features = %time level(readings)`: IPython's %time gives the expression's value, and so does the rerun.
+
+    How checked: with the rerun's %time running the line as a statement only (None back), this lost its points.
+    """
+    right = RIGHT.replace("features = level(readings)", "features = %time level(readings)")
+    assert _score(grade_other, right, "rerun-time-value") == (2.0, 2.0)
+
+
+def test_the_rerun_finds_the_files_the_kernel_started_with(grade_other):
+    """A notebook that reads a file sent with it (a list of its own) runs again beside that file.
+
+    How checked: with the rerun left in the judge's own folder, the file was missing there, features was never
+    bound and the right answer lost its points.
+    """
+    right = "SKIP = [int(line) for line in open('skip.txt').read().split()]\n\n\n" + RIGHT.replace(
+        "features = level(readings)", "features = level(readings).drop(index=SKIP).reindex(range(len(readings)))")
+    assert _score(grade_other, right, "rerun-files", files={"skip.txt": b"3\n5\n"}) == (2.0, 2.0)
+
+
+def test_a_rerun_gets_the_time_its_cells_took(grade_other):
+    """The rerun repeats every cell before the test, so the judge gives that cell about as much time again as
+    those cells took in the kernel. Here two cells of 4 s each run within a 6 s cell limit in the kernel, and 8 s
+    in the rerun.
+
+    How checked: without that extra time the right answer lost its points (a time limit in the judge).
+    """
+    right = "import time as _time\n_time.sleep(4)\n" + RIGHT
+    limits = GradingLimits(wall_seconds=120, cell_timeout_seconds=6)
+    assert _score(grade_other, right, "rerun-slow", limits=limits) == (2.0, 2.0)

@@ -132,6 +132,27 @@ DAILY_TOTAL = df.groupby(df["start"].dt.normalize())["Usage_kWh"].sum()
     out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
     out["yesterday_total"] = (start.dt.normalize() - pd.Timedelta(days=1)).map(DAILY_TOTAL).to_numpy()
 ''' + _FEATURES_TAIL},
+    # The same whole-year table, added to X in the split cell, after the features test: only a rerun through the
+    # model cell shows it.
+    "weekly level of the whole year added in the split cell": {"split": '''
+SLOT = df["start"].dt.day_of_week * 96 + df["start"].dt.hour * 4 + df["start"].dt.minute // 15
+X["weekly_level"] = SLOT.map(df["Usage_kWh"].groupby(SLOT).mean())
+is_train = df["start"] < CUTOFF
+X_train, X_test = X[is_train], X[~is_train]
+y_train, y_test = y[is_train], y[~is_train]
+'''},
+    # The load type (measured with the interval's own usage) averaged per weekly slot over the whole year.
+    "typical load type per weekly slot from the whole year": {"features": '''
+LOAD_CODE = {"Light_Load": 0, "Medium_Load": 1, "Maximum_Load": 2}
+_slot = df["start"].dt.day_of_week * 96 + df["start"].dt.hour * 4 + df["start"].dt.minute // 15
+TYPICAL_LOAD = df["Load_Type"].map(LOAD_CODE).groupby(_slot).mean()
+''' + _CALENDAR + '''
+    out["lag_1d"] = usage.shift(96)
+    out["lag_7d"] = usage.shift(672)
+    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
+    slot = start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15
+    out["typical_load"] = slot.map(TYPICAL_LOAD).to_numpy()
+''' + _FEATURES_TAIL},
     "shuffled instead of time-ordered split": {"split": '''
 from sklearn.model_selection import train_test_split
 
@@ -277,6 +298,8 @@ LOSES = {
     "lags from the global df, not the frame": {"test_features_values"},
     "weekly level from a table of the whole year": {"test_features_day_ahead"},
     "yesterday's total from a table of every day": {"test_features_day_ahead"},
+    "weekly level of the whole year added in the split cell": {"test_model"},
+    "typical load type per weekly slot from the whole year": {"test_features_day_ahead"},
     "shuffled instead of time-ordered split": {"test_split"},
     "split on the interval end instead of its start": {"test_split"},
     "profile from all months": {"test_profile"},
