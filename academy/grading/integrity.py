@@ -10,6 +10,7 @@ A hit gives no automatic points and asks for an instructor's review.
 from __future__ import annotations
 
 import ast
+import re
 
 from nbformat import NotebookNode
 
@@ -41,10 +42,24 @@ def _transform(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
+_MAGIC_OPTIONS = re.compile(r"^\s*(?:-[A-Za-z]+(?:\s*[0-9]+)?\s+)+")  # %timeit -n 3 -r1 ...
+
+
+def _parse_magic_code(code: str) -> ast.AST | None:
+    """Return a timing magic's code parsed (magics in it made calls), with or without its leading options."""
+    for text in (code, _MAGIC_OPTIONS.sub("", code, count=1)):
+        try:
+            return ast.parse(_transform(text))
+        except Exception:  # noqa: BLE001 - not Python: IPython will not run it either
+            continue
+    return None
+
+
 class _Screen(ast.NodeVisitor):
     def __init__(self) -> None:
         self.found: list[str] = []
         self.modules: set[str] = set()
+        self.depth = 0  # inside a timing magic's code
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -90,8 +105,23 @@ class _Screen(ast.NodeVisitor):
                 and isinstance(node.args[0], ast.Constant) and node.args[0].value in ALLOWED_MAGICS):
             for arg in node.args[1:]:
                 self.visit(arg)
+                if node.args[0].value != "matplotlib" and isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    self._screen_magic_code(arg.value)  # %time and %timeit run their code: screen it too
             return
         self.generic_visit(node)
+
+    def _screen_magic_code(self, code: str) -> None:
+        """Screen the code a %time or %timeit magic runs (its options, such as -n 3, left out), one level deep."""
+        if self.depth >= 1:
+            self.found.append("nests timing magics")  # IPython would not run that code as written either
+            return
+        tree = _parse_magic_code(code)
+        if tree is not None:
+            self.depth += 1
+            try:
+                self.visit(tree)
+            finally:
+                self.depth -= 1
 
     def _check_target(self, target: ast.expr) -> None:
         root = target

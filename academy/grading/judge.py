@@ -669,8 +669,8 @@ def _rerun_notebook(link: Link, data_dir: Any, names: Any) -> dict:
         raise TypeError("rerun_notebook(data_dir, names): names is a list of variable names")
     real = os.environ.get("ACADEMY_DATA_DIR", "")
     if real and os.path.isdir(real):
-        _link_missing(real, os.fspath(data_dir))
-    return dict(link.ask("rerun", os.fspath(data_dir), list(names)))
+        _link_missing(real, os.path.abspath(data_dir))
+    return dict(link.ask("rerun", os.path.abspath(data_dir), list(names)))
 
 
 def _link_missing(real: str, changed: str, depth: int = 0) -> None:
@@ -836,8 +836,16 @@ class _NoShell:
         return eval(code, self.namespace)  # noqa: S307 - the trainee's own expression
 
     def run_cell_magic(self, name: str, line: str, cell: str) -> None:
-        if name in self.RUNS_CELL:
-            exec(compile(cell, "<magic>", "exec"), self.namespace)  # noqa: S102 - the trainee's own cell
+        if name not in self.RUNS_CELL or line.strip():  # IPython refuses %%time with a statement on its line
+            return
+        if "%" in cell or "!" in cell:  # magics inside: rewritten as IPython does
+            try:
+                from IPython.core.inputtransformer2 import TransformerManager
+
+                cell = TransformerManager().transform_cell(cell)
+            except Exception:  # noqa: BLE001 - run as written
+                pass
+        exec(compile(cell, "<magic>", "exec"), self.namespace)  # noqa: S102 - the trainee's own cell
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None

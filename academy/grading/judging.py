@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,8 @@ MAX_SNAPSHOTS = 512 * 1024 * 1024  # all of one submission's copies together
 MAX_VERDICTS = 1024 * 1024
 MAX_RERUN = 16 * 1024 * 1024  # the earlier cells' code sent for one cell's rerun_notebook
 RERUN = "rerun_notebook"  # a test that calls it is sent the notebook's earlier cells (judge.py)
-RERUN_MARGIN, RERUN_EXTRA = 1.5, 5.0  # a rerun's time: what the cells took in the kernel, x1.5, + 5 s
+# A rerun's time: what the cells took in the kernel, x3 (the judge runs them on one thread), + 5 s.
+RERUN_MARGIN, RERUN_EXTRA = 3.0, 5.0
 RERUN_FILES = "rerun-files"  # judge.RERUN_FILES
 # Exceptions whose name may be shown: the language's own, not a class the trainee named.
 SHOWN_ERRORS = frozenset(name for name in dir(builtins) if name.endswith(("Error", "Exception"))
@@ -99,22 +101,31 @@ def _plain_python(source: str) -> str:
 
 def _timed_code(node: ast.AST) -> str | None:
     """Return the code of a %time or %%time magic call (get_ipython().run_line_magic('time', code)), else None:
-    IPython runs it in the notebook's namespace, so what it binds is bound there."""
+    IPython runs it in the notebook's namespace, so what it binds is bound there. A %%time with a statement on its
+    own line runs nothing (IPython refuses it)."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
             and node.func.attr in ("run_line_magic", "run_cell_magic") and node.args
             and isinstance(node.args[0], ast.Constant) and node.args[0].value == "time"):
+        return None
+    if node.func.attr == "run_cell_magic" and not (len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                                                   and str(node.args[1].value).strip() == ""):
         return None
     index = 1 if node.func.attr == "run_line_magic" else 2  # (name, line) or (name, line, cell)
     code = node.args[index] if len(node.args) > index else None
     return code.value if isinstance(code, ast.Constant) and isinstance(code.value, str) else None
 
 
-def _stored(node: ast.AST) -> set[str]:
+def _stored(node: ast.AST, nested: bool = False) -> set[str]:
     names: set[str] = set()
     for sub in ast.walk(node):
-        timed = _timed_code(sub)
-        if timed is not None and (tree := _parse(timed)) is not None:
-            names |= _stored(tree)
+        timed = None if nested else _timed_code(sub)  # one level: the magic's own code, no magic within it
+        if timed is not None:
+            try:
+                tree = _parse(timed)
+            except Exception:  # noqa: BLE001 - more rewrites than IPython allows, too deep: it binds nothing
+                tree = None
+            if tree is not None:
+                names |= _stored(tree, nested=True)
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
             names.add(sub.id)
         elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -308,6 +319,7 @@ class Judge:
                 self.rerun_files(work / RERUN_FILES)
             except (OSError, ValueError) as exc:  # no room in the box: the rerun runs in the judge's own folder
                 log.warning("the kernel's files were not copied for a rerun: %s", exc)
+                shutil.rmtree(work / RERUN_FILES, ignore_errors=True)  # not half a copy (no judge runs yet)
         prepare_dirs(self.spec)
         budget = MAX_SNAPSHOTS
         header, body = [], bytearray()

@@ -14,6 +14,9 @@ CLEAN = [
     "model = RandomForestClassifier(n_estimators=10)\nmodel.fit([[0], [1]], [0, 1])",
     "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])",
     "%time total = sum(range(10))",
+    "%timeit -n 3 -r1 sorted([3, 1, 2])",
+    "%%time\nmodel = RandomForestClassifier(n_estimators=10)\nmodel.fit([[0], [1]], [0, 1])",
+    "features = %time make_features(df)",
     "import torch\nnet = torch.nn.Linear(2, 1)\nnet.eval()\nfor m in net.modules():\n    pass",
     "df = pd.DataFrame({'a': [1]})\ndf.events = 1\ndf['b'] = df['a'] * 2\nclass A:\n    pass\nA().x = 3",
     "import os\nDATA = os.environ.get('ACADEMY_DATA_DIR', '/data')",
@@ -40,6 +43,12 @@ HOSTILE = [
     ("setattr(__import__('numpy').testing, 'assert_allclose', print)", "uses setattr"),
     ("g = getattr(lambda: 0, '__code__')", "uses .__code__"),
     ("import operator\nget = operator.attrgetter('tb_frame')", "uses .tb_frame"),
+    # The code a timing magic runs is screened too (found by a review: these passed the screen before).
+    ("%time import ctypes, gc", "imports ctypes"),
+    ("%timeit -n 1 -r1 import judge", "imports judge"),
+    ("%%time\nimport numpy as np\nnp.testing.assert_allclose = print", "changes np.testing"),
+    ("%%timeit\nexec('x = 1')", "uses exec"),
+    ("%time %time import gc", "nests timing magics"),
 ]
 
 
@@ -69,3 +78,18 @@ def test_job_round_trips_through_json_safe_dict():
                      files={"ps1.ipynb": b"\x00\xffdata"}, submitted_at=datetime(2026, 3, 1, tzinfo=timezone.utc),
                      limits=GradingLimits(wall_seconds=5))
     assert GradingJob.from_dict(job.to_dict()) == job
+
+
+def test_nested_timing_magics_cost_the_worker_little():
+    """The worker reads what each earlier cell binds, %time's code included, outside any sandbox: a cell of
+    hundreds of nested %%time lines around a large body is read one level deep, and binds nothing (IPython refuses
+    a %%time with a statement on its line).
+
+    How checked: reading every level (a review's finding) took about 0.05 s and a copy of the cell per level, so
+    300 levels of a 3 MB cell held the worker for tens of seconds and about 1 GB; here it takes a fraction of that.
+    """
+    from academy.grading.judging import bound_names
+
+    nested = "%%time\n" * 300 + "x = 1\n# " + "a" * 3_000_000 + "\n"
+    assert bound_names([nested]) == []
+    assert bound_names(["%time a = 1\n", "%%time\nb = 2\n", "%%time c = 3\nd = 4\n"]) == ["a", "b"]
