@@ -17,9 +17,11 @@ PORTAL = REPO / "academy"
 
 # The settings modules, the one helper they share, and (until it has its own settings object) the grading worker.
 # The settings modules: the portal's, the notebook server's, the grading worker's (which also puts the venv on
-# PATH), and the sandbox's child, which sets its own environment from the job (zygote.py writes, never reads).
+# PATH), and the sandbox's child, which sets its own environment from the job (zygote.py writes, never reads), and
+# the judge, a plain script in its sandbox, which reads the sandbox's data folder and sets the notebook's
+# ACADEMY_DATA_DIR for a rerun (rerun_notebook), as the kernel's environment sets it for the notebook's first run.
 MAY_READ_THE_ENVIRONMENT = ("academy/env.py", "academy/config.py", "academy/exchange/settings.py",
-                            "academy/grading/settings.py", "academy/grading/zygote.py")
+                            "academy/grading/settings.py", "academy/grading/zygote.py", "academy/grading/judge.py")
 
 # A key the portal reads: app.config.get("KEY"), config["KEY"], or academy.oauth.services.setting("KEY").
 READ = re.compile(r'config(?:\.get|\.setdefault)?(?:\(|\[)\s*"([A-Z][A-Z0-9_]+)"|\bsetting\(\s*"([A-Z][A-Z0-9_]+)"')
