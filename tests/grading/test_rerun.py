@@ -94,9 +94,9 @@ def test_the_rerun_finds_the_files_the_kernel_started_with(grade_other):
 
 
 def test_a_rerun_gets_the_time_its_cells_took(grade_other):
-    """The rerun repeats every cell before the test, so the judge gives that cell about as much time again as
-    those cells took in the kernel. Here two cells of 4 s each run within a 6 s cell limit in the kernel, and 8 s
-    in the rerun.
+    """The rerun repeats every cell before the test, so the judge gives that cell extra time: three times what
+    those cells took in the kernel (the judge runs them on one thread), plus 5 s. Here two cells of 4 s each run
+    within a 6 s cell limit in the kernel, and 8 s in the rerun.
 
     How checked: without that extra time the right answer lost its points (a time limit in the judge).
     """
