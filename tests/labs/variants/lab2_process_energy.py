@@ -30,6 +30,13 @@ def make_features(frame: pd.DataFrame) -> pd.DataFrame:
     out["is_weekend"] = (frame["dayofweek"] >= 5).astype(int)
 '''
 
+# The model answer's history columns, for variants that differ only in a column added after them.
+_ANSWER_LAGS = '''
+    out["lag_1d"] = usage.shift(96)
+    out["lag_7d"] = usage.shift(672)
+    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
+'''
+
 _FEATURES_TAIL = '''
     return out
 
@@ -115,22 +122,14 @@ WRONG = {
     "weekly level from a table of the whole year": {"features": '''
 SLOT = df["start"].dt.day_of_week * 96 + df["start"].dt.hour * 4 + df["start"].dt.minute // 15
 WEEKLY_LEVEL = df["Usage_kWh"].groupby(SLOT).mean()
-''' + _CALENDAR + '''
-    out["lag_1d"] = usage.shift(96)
-    out["lag_7d"] = usage.shift(672)
-    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
-    slot = start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15
+''' + _CALENDAR + _ANSWER_LAGS + '''    slot = start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15
     out["weekly_level"] = slot.map(WEEKLY_LEVEL).to_numpy()
 ''' + _FEATURES_TAIL},
     # Yesterday's calendar-day total from a table of every day: for a morning interval it holds the usage of
     # yesterday evening, within 24 hours. Computed from the frame, the frame's own check would catch it.
     "yesterday's total from a table of every day": {"features": '''
 DAILY_TOTAL = df.groupby(df["start"].dt.normalize())["Usage_kWh"].sum()
-''' + _CALENDAR + '''
-    out["lag_1d"] = usage.shift(96)
-    out["lag_7d"] = usage.shift(672)
-    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
-    out["yesterday_total"] = (start.dt.normalize() - pd.Timedelta(days=1)).map(DAILY_TOTAL).to_numpy()
+''' + _CALENDAR + _ANSWER_LAGS + '''    out["yesterday_total"] = (start.dt.normalize() - pd.Timedelta(days=1)).map(DAILY_TOTAL).to_numpy()
 ''' + _FEATURES_TAIL},
     # The same whole-year table, added to X in the split cell, after the features test: only a rerun through the
     # model cell shows it.
@@ -146,11 +145,7 @@ y_train, y_test = y[is_train], y[~is_train]
 LOAD_CODE = {"Light_Load": 0, "Medium_Load": 1, "Maximum_Load": 2}
 _slot = df["start"].dt.day_of_week * 96 + df["start"].dt.hour * 4 + df["start"].dt.minute // 15
 TYPICAL_LOAD = df["Load_Type"].map(LOAD_CODE).groupby(_slot).mean()
-''' + _CALENDAR + '''
-    out["lag_1d"] = usage.shift(96)
-    out["lag_7d"] = usage.shift(672)
-    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
-    slot = start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15
+''' + _CALENDAR + _ANSWER_LAGS + '''    slot = start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15
     out["typical_load"] = slot.map(TYPICAL_LOAD).to_numpy()
 ''' + _FEATURES_TAIL},
     "shuffled instead of time-ordered split": {"split": '''
@@ -358,11 +353,7 @@ pred_model = model.predict(X_test)
 HOLIDAYS = pd.to_datetime(["2018-01-01", "2018-02-15", "2018-02-16", "2018-02-17", "2018-03-01", "2018-05-05",
                            "2018-05-07", "2018-05-22", "2018-06-06", "2018-06-13", "2018-08-15", "2018-09-23",
                            "2018-09-24", "2018-09-25", "2018-09-26", "2018-10-03", "2018-10-09", "2018-12-25"])
-''' + _CALENDAR + '''
-    out["lag_1d"] = usage.shift(96)
-    out["lag_7d"] = usage.shift(672)
-    out["mean_7d"] = pd.concat([usage.shift(k * 96) for k in range(1, 8)], axis=1).mean(axis=1)
-    slot = (start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15).to_numpy()
+''' + _CALENDAR + _ANSWER_LAGS + '''    slot = (start.dt.day_of_week * 96 + start.dt.hour * 4 + start.dt.minute // 15).to_numpy()
     out["weekly_level"] = usage.groupby(slot).transform(lambda s: s.shift(1).expanding().mean())
     out["holiday"] = start.dt.normalize().isin(HOLIDAYS).astype(int)
 ''' + _FEATURES_TAIL},
