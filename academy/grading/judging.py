@@ -28,7 +28,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from academy.grading import untrusted
-from academy.grading.judge import literal_messages
+from academy.grading.judge import RERUN_FILES, literal_messages
 from academy.grading.sandbox import KernelHandle, SandboxSpec, prepare_dirs, run_judge
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ MAX_RERUN = 16 * 1024 * 1024  # the earlier cells' code sent for one cell's reru
 RERUN = "rerun_notebook"  # a test that calls it is sent the notebook's earlier cells (judge.py)
 # A rerun's time: what the cells took in the kernel, x3 (the judge runs them on one thread), + 5 s.
 RERUN_MARGIN, RERUN_EXTRA = 3.0, 5.0
-RERUN_FILES = "rerun-files"  # judge.RERUN_FILES
 # Exceptions whose name may be shown: the language's own, not a class the trainee named.
 SHOWN_ERRORS = frozenset(name for name in dir(builtins) if name.endswith(("Error", "Exception"))
                          and isinstance(getattr(builtins, name), type))
