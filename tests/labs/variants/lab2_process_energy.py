@@ -131,6 +131,18 @@ WEEKLY_LEVEL = df["Usage_kWh"].groupby(SLOT).mean()
 DAILY_TOTAL = df.groupby(df["start"].dt.normalize())["Usage_kWh"].sum()
 ''' + _CALENDAR + _ANSWER_LAGS + '''    out["yesterday_total"] = (start.dt.normalize() - pd.Timedelta(days=1)).map(DAILY_TOTAL).to_numpy()
 ''' + _FEATURES_TAIL},
+    # A flag of idle days (holidays, quiet Sundays) from a table of every day's total: the day's own usage decides
+    # it. The plant's idle days stay idle when a busy day's usage changes; the rerun changes an idle Sunday.
+    "idle days from a table of every day": {"features": '''
+DAILY_TOTAL = df.groupby(df["start"].dt.normalize())["Usage_kWh"].sum()
+IDLE_DAYS = DAILY_TOTAL.index[DAILY_TOTAL < 1000]
+''' + _CALENDAR + _ANSWER_LAGS + '''    out["idle_day"] = start.dt.normalize().isin(IDLE_DAYS).astype(int)
+''' + _FEATURES_TAIL},
+    # The same flag from the day's own total in the frame: moves only when the change turns an idle day busy.
+    "idle flag from the day's own total": {"features": _CALENDAR + _ANSWER_LAGS + '''
+    day_total = usage.groupby(start.dt.normalize()).transform("sum")
+    out["idle_day"] = (day_total < 1000).astype(int)
+''' + _FEATURES_TAIL},
     # The same whole-year table, added to X in the split cell, after the features test: only a rerun through the
     # model cell shows it.
     "weekly level of the whole year added in the split cell": {"split": '''
@@ -294,6 +306,8 @@ LOSES = {
     "weekly level from a table of the whole year": {"test_features_day_ahead"},
     "yesterday's total from a table of every day": {"test_features_day_ahead"},
     "weekly level of the whole year added in the split cell": {"test_model"},
+    "idle days from a table of every day": {"test_features_day_ahead"},
+    "idle flag from the day's own total": {"test_features_day_ahead"},
     "typical load type per weekly slot from the whole year": {"test_features_day_ahead"},
     "shuffled instead of time-ordered split": {"test_split"},
     "split on the interval end instead of its start": {"test_split"},

@@ -201,6 +201,11 @@ _RPM_AS_HZ = _feature_table('rec["rpm"]')
 # The 48 kHz sampling rate of CWRU's other recordings: every frequency axis off by 4. Caught by test_feature_table.
 _WRONG_FS = _feature_table('rec["rpm"] / 60', fs="48_000")
 
+# The recordings' tables joined without ignore_index: every recording's rows are numbered from 0 again, so the split
+# and the evaluation, which find rows by index, mix recordings up. Caught by test_feature_table (visible: the task
+# asks for a unique row index, so the Check button says so before later cells fail for no clear reason).
+_REPEATED_INDEX = _feature_table('rec["rpm"] / 60').replace("pd.concat(parts, ignore_index=True)", "pd.concat(parts)")
+
 # Windows shuffled before the split: neighbouring windows of one recording land on both sides.
 # Caught by test_split (visible: training windows must come before test windows).
 _SHUFFLED_SPLIT = '''
@@ -339,6 +344,7 @@ WRONG = {
     "shaft speed in rad/s": {"feature_table": _RAD_PER_S},
     "rpm used as Hz": {"feature_table": _RPM_AS_HZ},
     "48 kHz sampling rate": {"feature_table": _WRONG_FS},
+    "row index repeated per recording": {"feature_table": _REPEATED_INDEX},
     "shuffled window split": {"split": _SHUFFLED_SPLIT},
     "split per label, count truncated": {"split": _PER_LABEL_FLOOR},
     "unseen recordings in training": {"split": _UNSEEN_IN_TRAIN},
