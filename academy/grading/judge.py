@@ -20,6 +20,8 @@ a copy (cloudpickle) of the variables the cell reads. Here, per test cell, two p
   cells before this one again, from the top, in a fresh namespace with ACADEMY_DATA_DIR set to a folder
   the test made (changed data), and returns the named variables of that run: a table computed from the
   whole data set and looked up later shows there, where every call on a changed frame looks clean.
+  The tester opens only files the trainee's side cannot have written (read-only mounts, folders the test made):
+  its code runs as its copy loads, in the same /tmp, and could otherwise plant the data a hidden test reads.
 
 The parent holds the request (an unlinked file, read one cell at a time right before that cell's
 tester is forked) and is not dumpable, so neither side can read another cell's tests. When every
@@ -621,6 +623,75 @@ def read_names(source: str) -> list[str]:
     return sorted(n for n in names if not hasattr(builtins, n))
 
 
+def _on_read_only_mount(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _trainee_could_have_written(path: str, made: tuple[str, ...]) -> bool:
+    """Whether the file at path (or a link on the way to it) lies where the trainee's side can write.
+
+    The trainee's side runs as the tester's uid in the same /tmp, /dev/shm and working folder, and its code runs as
+    its copy loads: it can plant a file there and hand the test a path (DATA_DIR) that names it. What the
+    sandbox mounts read-only (the data folder, the Python installation, the system) it cannot change, nor a folder
+    the tester made itself (made). A link met on the way must lie on a read-only mount too, or the trainee's side
+    could swap it between this check and the open.
+    """
+    full = os.path.abspath(path)
+    real = os.path.realpath(full)
+    if any(real == folder or real.startswith(folder + os.sep) for folder in made):
+        return False
+    if real.startswith(("/proc/", "/sys/")):  # the kernel's own files: nobody plants one there
+        return False
+    if not _on_read_only_mount(real):
+        return True
+    walked = os.sep
+    for part in full.split(os.sep):
+        if not part:
+            continue
+        step = os.path.join(walked, part)
+        if os.path.islink(step) and not _on_read_only_mount(walked):
+            return True
+        walked = os.path.realpath(step)
+    return False
+
+
+def _guard_files() -> None:
+    """Let the test open only files the trainee's side cannot have written (an audit hook: it cannot be removed).
+
+    Without it a copy whose loading writes files (an object's __reduce__) and binds DATA_DIR to their folder makes
+    a hidden test compare the trainee's answer with data of their own. Folders the test makes (tempfile) are its
+    own: it writes changed data there for rerun_notebook. Any other write is refused too.
+    """
+    import tempfile
+
+    tempfile.gettempdir()  # found once, now: the search writes a probe file in each candidate folder
+    made: list[str] = []
+
+    def hook(event: str, args: tuple) -> None:
+        if event in ("tempfile.mkdtemp", "tempfile.mkstemp") and args and isinstance(args[0], str):
+            made.append(os.path.realpath(args[0]))
+            return
+        if event != "open" or not args or args[0] is None or isinstance(args[0], int):
+            return
+        try:
+            path = os.fsdecode(args[0])
+        except TypeError:
+            return
+        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
+        writes = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)) or any(
+            c in mode for c in "wax+")
+        real = os.path.realpath(os.path.abspath(path))
+        inside_made = any(real == folder or real.startswith(folder + os.sep) for folder in made)
+        if (writes and not inside_made) or _trainee_could_have_written(path, tuple(made)):
+            raise PermissionError(f"the test may not open {path!r}: the trainee's code could have written it")
+
+    sys.addaudithook(hook)
+
+
 def _tester(sock: socket.socket, code: bytearray) -> int:
     """Run one test cell whole on data from the trainee's side; return the exit status (the verdict)."""
     source = bytes(code).decode("utf-8")
@@ -642,6 +713,7 @@ def _tester(sock: socket.socket, code: bytearray) -> int:
     namespace["on_trainee_side"] = functools.partial(link.ask, "keep")
     # Set after the trainee's names: a notebook that binds these names cannot stand in for them.
     namespace["rerun_notebook"] = functools.partial(_rerun_notebook, link)
+    _guard_files()
     try:
         exec(compiled, namespace)  # noqa: S102 - the instructor's test
     except TraineeAssertionError:

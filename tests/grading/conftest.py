@@ -44,8 +44,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     api = NbGraderAPI(CourseDirectory(config=config), config=config)
     # ps2: hidden tests that compare with ==; ps3: a hidden constant; ps4: a probe changed in place
     # (tests/grading/test_hostile.py); ps5: an instructor's task cell with a mark scheme (test_feedback.py);
-    # ps6: a hidden test that runs the notebook again on changed data (tests/grading/test_rerun.py)
-    for assignment in ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6"):
+    # ps6: a hidden test that runs the notebook again on changed data (tests/grading/test_rerun.py); ps7: a hidden
+    # test that reads the data folder again (tests/grading/test_judge_files.py)
+    for assignment in ("ps1", "ps2", "ps3", "ps4", "ps5", "ps6", "ps7"):
         outcome = api.generate_assignment(assignment)
         assert outcome["success"], outcome.get("log")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "grading-fixture") as gb:
@@ -107,7 +108,7 @@ def grade(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
 
 @pytest.fixture()
 def grade_other(course: Path, store: ResultStore) -> Callable[..., GradingResult]:
-    """Grade a ps2-ps6 notebook whose answer cells have the given source (with other files, under other limits)."""
+    """Grade a ps2-ps7 notebook whose answer cells have the given source (with other files, under other limits)."""
     def run(assignment: str, answer: str, student: str, files: dict[str, bytes] | None = None,
             limits: GradingLimits | None = None) -> GradingResult:
         released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
