@@ -1,7 +1,8 @@
 """Lab 6 answers for the harness: WRONG ones must score less than full marks, RIGHT ones full marks.
 
 Each entry maps a solution cell's grade_id to the source a trainee might write instead (the model answer's other
-cells stay). The comment above each says the mistake and which test cell must catch it.
+cells stay). The comment above each says the mistake and which test cell must catch it; LOSES names those cells,
+so a variant that loses points for another reason shows up in review.
 """
 
 
@@ -242,6 +243,94 @@ margin = int(MARGINS[int(np.argmin(val_rmse))])''')
 # "RMSE" computed as the mean absolute error. Caught by test_margin (visible: rmse must match its formula).
 _MAE_AS_RMSE = _margin(rmse="rmse = float(np.mean(np.abs(y_last_pred - y_last_true)))")
 
+# The full list of constant columns typed in (copied from an earlier run's printout) instead of computed: right on
+# this file, but dropped no longer follows the data. Caught by test_constant_sensors (hidden: the notebook runs
+# again with sensor s6 made constant). It had full marks before that rerun.
+_DROPPED_ALL_TYPED_IN = '''
+def constant_columns(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Return the given columns that hold a single value over the whole frame, in order."""
+    return [c for c in columns if df[c].nunique() <= 1]
+
+
+dropped = ["op3", "s1", "s5", "s10", "s16", "s18", "s19"]
+sensors = [s for s in SENSORS if s not in dropped]
+'''
+
+# The constant columns found on the test engines ("the model will be used on them"): a feature choice made with the
+# test data. The same list on this file, so only a rerun shows it. Caught by test_constant_sensors (hidden rerun).
+_DROPPED_FROM_TEST = '''
+def constant_columns(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Return the given columns that hold a single value over the whole frame, in order."""
+    return [c for c in columns if df[c].nunique() <= 1]
+
+
+dropped = constant_columns(test_raw, SETTINGS + SENSORS)
+sensors = [s for s in SENSORS if s not in dropped]
+'''
+
+# Rolling sums realigned by position (reset_index) instead of by index: right only when the rows are already in unit
+# and cycle order. Caught by test_window_features (hidden: shuffled probe with its own index).
+_ROLLING_BY_POSITION = '''
+def add_window_features(df: pd.DataFrame, sensors: list[str], window: int = WINDOW) -> pd.DataFrame:
+    """Return a copy of df with rolling mean and least-squares slope columns per sensor, within each unit."""
+    ordered = df.sort_values(["unit", "cycle"])
+    out = df.copy()
+    t = ordered["cycle"].astype(float)
+    for s in sensors:
+        x = ordered[s].astype(float)
+        parts = pd.DataFrame({"t": t, "x": x, "tx": t * x, "tt": t * t}).groupby(ordered["unit"])
+        m = parts.rolling(window, min_periods=1).mean().reset_index(drop=True)
+        var = m["tt"] - m["t"] ** 2
+        out[f"{s}_mean"] = m["x"].to_numpy()
+        out[f"{s}_slope"] = ((m["tx"] - m["t"] * m["x"]) / var.where(var > 1e-9)).fillna(0.0).to_numpy()
+    return out
+'''
+
+# The test truth capped at RUL_CAP like the training labels: the test RMSE and PHM08 score now flatter the model.
+# Caught by test_last_cycle (hidden: y_last_true is RUL_FD001 as it is).
+_TEST_TRUTH_CAPPED = '''
+last_rows = test_f.sort_values(["unit", "cycle"]).groupby("unit").tail(1).set_index("unit").sort_index()
+X_last = last_rows[FEATURES]
+y_last_true = rul_true.loc[X_last.index, "RUL"].clip(upper=RUL_CAP).to_numpy()
+'''
+
+# The PHM08 score on pandas Series: two Series are paired by index, so val_rows["RUL"] (index of train_f) and the
+# predictions (index 0, 1, ...) barely meet and the validation scores are NaN. Caught by test_phm_score (hidden:
+# Series whose indexes disagree) and test_margin (hidden: margin re-derived).
+_PHM_BY_INDEX = '''
+def phm08_score(y_true, y_pred) -> float:
+    """Return the PHM08 score of the predictions."""
+    d = pd.Series(y_pred, dtype=float) - pd.Series(y_true, dtype=float)
+    return float(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1).sum())
+'''
+
+# The learning rate picked by the test engines' RMSE ("I kept the best of three settings"): the final model is a
+# clean fit on the right rows, but the test score is no longer an estimate. Caught by test_model (hidden: the notebook
+# runs again with RUL_FD001 changed and the validation predictions must stay put). Found by an attacker review.
+_SETTINGS_CHOSEN_ON_TEST = '''
+fit_rows, val_rows = train_f[~is_val], train_f[is_val]
+best = None
+for lr in [0.03, 0.1, 0.3]:
+    candidate = HistGradientBoostingRegressor(max_iter=100, learning_rate=lr, random_state=SEED)
+    candidate.fit(fit_rows[FEATURES], fit_rows["RUL"])
+    err = np.sqrt(np.mean((np.clip(candidate.predict(X_last), 0, RUL_CAP) - y_last_true) ** 2))
+    if best is None or err < best[0]:
+        best = (err, candidate)
+model = best[1]
+val_pred = np.clip(model.predict(val_rows[FEATURES]), 0, RUL_CAP)
+'''
+
+# The margin typed in from the printed validation scores: right for this run, but no longer chosen by the code.
+# Caught by test_margin (hidden: the notebook runs again with the training sensors shuffled, where the best margin
+# is near 20). Found by an attacker review: it had full marks before that rerun.
+_MARGIN_TYPED_IN = _margin(choose="margin = 3  # the lowest validation score printed above")
+
+# The margin chosen on the training engines' own (fitted) rows: too optimistic, so too small a margin.
+# Caught by test_margin (hidden: margin re-derived on the validation engines).
+_MARGIN_ON_FIT_ROWS = _margin(choose='''fit_pred = np.clip(model.predict(fit_rows[FEATURES]), 0, RUL_CAP)
+fit_scores = [phm08_score(fit_rows["RUL"], np.clip(fit_pred - m, 0, RUL_CAP)) for m in MARGINS]
+margin = int(MARGINS[int(np.argmin(fit_scores))])''')
+
 WRONG = {
     "RUL not capped": {"rul_labels": _NO_CAP},
     "RUL from row positions": {"rul_labels": _ROW_POSITION_RUL},
@@ -265,6 +354,47 @@ WRONG = {
     "margin added instead of subtracted": {"margin": _MARGIN_ADDED},
     "margin chosen by RMSE": {"margin": _MARGIN_BY_RMSE},
     "MAE reported as RMSE": {"margin": _MAE_AS_RMSE},
+    "all constant sensors typed in": {"constant_sensors": _DROPPED_ALL_TYPED_IN},
+    "constant sensors found on the test engines": {"constant_sensors": _DROPPED_FROM_TEST},
+    "rolling sums realigned by position": {"window_features": _ROLLING_BY_POSITION},
+    "test truth capped at RUL_CAP": {"last_cycle": _TEST_TRUTH_CAPPED},
+    "PHM08 pairs Series by index": {"phm_score": _PHM_BY_INDEX},
+    "learning rate chosen on the test engines": {"model": _SETTINGS_CHOSEN_ON_TEST},
+    "margin typed in": {"margin": _MARGIN_TYPED_IN},
+    "margin chosen on the fit rows": {"margin": _MARGIN_ON_FIT_ROWS},
+}
+
+LOSES = {
+    "RUL not capped": {"test_rul_labels", "test_model"},
+    "RUL from row positions": {"test_rul_labels"},
+    "constant means std == 0": {"test_constant_sensors"},
+    "constant sensors typed in from the visible test": {"test_constant_sensors"},
+    "rolling window crosses engines": {"test_window_features"},
+    "slope from the window's end points": {"test_window_features"},
+    "centred rolling window": {"test_window_features"},
+    "first cycle of each test engine": {"test_last_cycle"},
+    "PHM08 averaged instead of summed": {"test_phm_score"},
+    "PHM08 time constants swapped": {"test_phm_score"},
+    "random row split": {"test_engine_split"},
+    "validation engine count truncated": {"test_engine_split"},
+    "seed ignored: the last engines": {"test_engine_split"},
+    "fitted on every training engine": {"test_model"},
+    "model fitted on the uncapped RUL": {"test_model", "test_margin"},
+    "scaler fitted on train and test rows": {"test_model"},
+    "test engines labelled and trained on": {"test_model"},
+    "margin chosen on the test engines": {"test_margin"},
+    "margin never applied": {"test_margin"},
+    "margin added instead of subtracted": {"test_margin"},
+    "margin chosen by RMSE": {"test_margin"},
+    "MAE reported as RMSE": {"test_margin"},
+    "all constant sensors typed in": {"test_constant_sensors"},
+    "constant sensors found on the test engines": {"test_constant_sensors"},
+    "rolling sums realigned by position": {"test_window_features"},
+    "test truth capped at RUL_CAP": {"test_last_cycle"},
+    "PHM08 pairs Series by index": {"test_phm_score", "test_margin"},
+    "learning rate chosen on the test engines": {"test_model"},
+    "margin typed in": {"test_margin"},
+    "margin chosen on the fit rows": {"test_margin"},
 }
 
 # --- other correct answers ------------------------------------------------------------------------------------
@@ -356,8 +486,37 @@ test_score = phm08_score(y_last_true, y_last_pred)
 ''',
 }
 
+# The learning rate tuned on the validation engines' PHM08 score (never on the test engines), and the validation
+# engines drawn with numpy's legacy seeding from the units in file order: other engines, other margin, same rules.
+_TUNED_ON_VALIDATION = {
+    "engine_split": '''
+def engine_split(df: pd.DataFrame, val_frac: float = 0.2, seed: int = SEED) -> pd.Series:
+    """Return True on every row of a random val_frac of the engines."""
+    units = df["unit"].unique()
+    np.random.seed(seed)
+    val_units = np.random.choice(units, size=int(round(val_frac * len(units))), replace=False)
+    return df["unit"].isin(val_units)
+
+
+is_val = engine_split(train_f)
+''',
+    "model": '''
+fit_rows, val_rows = train_f[~is_val], train_f[is_val]
+best = None
+for lr in [0.05, 0.1, 0.2]:
+    candidate = HistGradientBoostingRegressor(max_iter=100, learning_rate=lr, random_state=SEED)
+    candidate.fit(fit_rows[FEATURES], fit_rows["RUL"])
+    score = phm08_score(val_rows["RUL"], np.clip(candidate.predict(val_rows[FEATURES]), 0, RUL_CAP))
+    if best is None or score < best[0]:
+        best = (score, candidate)
+model = best[1]
+val_pred = np.clip(model.predict(val_rows[FEATURES]), 0, RUL_CAP)
+''',
+}
+
 RIGHT = {
     "other correct implementations": _OTHER_IMPLEMENTATIONS,
+    "tuned on the validation engines": _TUNED_ON_VALIDATION,
     "extra trees regressor": {"model": _model(
         "ExtraTreesRegressor(n_estimators=60, min_samples_leaf=10, max_features=0.5, random_state=SEED)",
         prelude="from sklearn.ensemble import ExtraTreesRegressor")},
