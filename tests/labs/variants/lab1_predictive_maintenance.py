@@ -168,6 +168,56 @@ cm_test = confusion_matrix(y_test, stop_test, labels=[0, 1])
 test_cost = expected_cost(y_test, proba_test, 0.5, COST_MISS, COST_STOP)
 no_model_cost = float(y_test.sum() * COST_MISS)
 '''},
+    # The default 0.5 put back before the test decisions ("the tuned value looked odd"): every decision follows
+    # `threshold`, so only a check that threshold is still the validation choice catches it (attack review).
+    "threshold set back to 0.5 before the test decisions": {"evaluate": '''
+threshold = 0.5
+stop_test = (proba_test >= threshold).astype(int)
+cm_test = confusion_matrix(y_test, stop_test, labels=[0, 1])
+test_cost = expected_cost(y_test, proba_test, threshold, COST_MISS, COST_STOP)
+no_model_cost = float(y_test.sum() * COST_MISS)
+'''},
+    # Gaming: the threshold tuned on the test set, then the validation names bound to the test rows, so that a
+    # check recomputing the choice "on y_val" agrees (attack review: it had full marks).
+    "threshold tuned on the test set, validation names rebound to it": {"threshold": _BEST_THRESHOLD + '''
+threshold = best_threshold(y_test, proba_test, COST_MISS, COST_STOP, GRID)
+X_val, y_val, proba_val = X_test, y_test, proba_test
+'''},
+    # Gaming: df bound to a made-up frame whose rates per type equal the wrong answer's, and put back afterwards,
+    # so that a hidden test recomputing the rates from df agrees (attack review: it had full marks).
+    "share of failures per type, with df made up to match": {"explore": '''
+failure_rate = float(df["Machine failure"].mean())
+failure_rate_by_type = df.loc[df["Machine failure"] == 1, "Type"].value_counts(normalize=True)
+_real_df, _n = df, int(df["Machine failure"].sum())
+_types, _labels = [], []
+for _t in ["L", "M", "H"]:
+    _k = int(round(failure_rate_by_type[_t] * _n))
+    _types += [_t] * _n
+    _labels += [1] * _k + [0] * (_n - _k)
+df = pd.DataFrame({"Type": _types + ["Z"] * (len(_real_df) - 3 * _n),
+                   "Machine failure": _labels + [0] * (len(_real_df) - 3 * _n)})
+''', "features": '''
+df = _real_df
+
+
+def make_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the model inputs for each row of an AI4I frame, without leaking columns."""
+    out = pd.DataFrame(index=frame.index)
+    for t in ["L", "M", "H"]:
+        out[f"type_{t}"] = (frame["Type"] == t).astype(int)
+    out["air_temp_K"] = frame["Air temperature [K]"]
+    out["process_temp_K"] = frame["Process temperature [K]"]
+    out["speed_rpm"] = frame["Rotational speed [rpm]"]
+    out["torque_Nm"] = frame["Torque [Nm]"]
+    out["tool_wear_min"] = frame["Tool wear [min]"]
+    out["temp_diff_K"] = out["process_temp_K"] - out["air_temp_K"]
+    out["power_W"] = out["torque_Nm"] * out["speed_rpm"] * 2 * np.pi / 60
+    return out[FEATURES]
+
+
+X = make_features(df)
+y = df["Machine failure"]
+'''},
     # Label order: confusion_matrix(y_pred, y_true) puts the decisions in the rows.
     "confusion matrix with actual and decision swapped": {"evaluate": '''
 stop_test = (proba_test >= threshold).astype(int)
@@ -198,6 +248,9 @@ LOSES = {
     "best_threshold hard-coded to the visible examples": {"test_threshold"},
     "threshold tuned but decisions taken at 0.5": {"test_evaluate"},
     "confusion matrix with actual and decision swapped": {"test_evaluate"},
+    "threshold set back to 0.5 before the test decisions": {"test_evaluate"},
+    "threshold tuned on the test set, validation names rebound to it": {"test_threshold"},
+    "share of failures per type, with df made up to match": {"test_explore"},
 }
 
 RIGHT = {
