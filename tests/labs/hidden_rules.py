@@ -1,4 +1,4 @@
-"""Static check of the hidden-test authoring rules R1-R4, R7 and R8 (courses/manufacturing-ai/README.md).
+"""Static check of the hidden-test authoring rules R1-R4 and R7-R9 (courses/manufacturing-ai/README.md).
 
 The production grader runs the visible part of each test cell in the trainee's kernel and the hidden block
 afterwards in a separate sandboxed process, on a copy of the variables it reads. A notebook written for the old
@@ -32,7 +32,7 @@ GRADER_NAMES = {"rerun_notebook": 'if "rerun_notebook" in globals():'}
 class Problem:
     """One broken rule in one cell."""
 
-    rule: str  # "R1".."R4", "R7"
+    rule: str  # "R1".."R4", "R7".."R9"
     cell: str  # grade_id, or "cell <index>"
     what: str
 
@@ -152,9 +152,46 @@ def _meta(cell: nbformat.NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def given_names(nb: nbformat.NotebookNode) -> set[str]:
+    """Return the names the instructor's locked cells give the notebook as data: bound there by a statement that reads
+    only other given names, modules and builtins (not a call of the trainee's function), and by no solution cell.
+
+    A trainee's cell can rebind any of them before a test reads it (R9): hidden code must not take ground truth from
+    them.
+    """
+    given: set[str] = set()
+    modules: set[str] = set()
+    solved: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code" or _meta(cell).get("grade"):
+            continue
+        try:
+            tree = ast.parse(python_source(cell.source))
+        except SyntaxError:
+            continue
+        if _meta(cell).get("solution"):
+            solved |= names_of(ast.unparse(tree)).bound
+            continue
+        for statement in tree.body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                modules |= {(a.asname or a.name).split(".")[0] for a in statement.names}
+                continue
+            if not isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                continue
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            bound = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            reads = {n.id for n in ast.walk(statement.value) if isinstance(n, ast.Name)} if statement.value else set()
+            if reads <= given | modules | KERNEL_NAMES:
+                given |= bound
+            else:
+                given -= bound
+    return given - solved
+
+
 def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
-    """Return every broken rule R1-R4, R7 and R8 in an nbgrader source notebook, in cell order."""
+    """Return every broken rule R1-R4 and R7-R9 in an nbgrader source notebook, in cell order."""
     problems: list[Problem] = []
+    given = given_names(nb)
     defined: set[str] = set(KERNEL_NAMES)  # what the trainee's kernel holds after the visible code so far
     from_hidden: dict[str, str] = {}  # name -> cell whose hidden code (re)bound it last
     for index, cell in enumerate(nb.cells):
@@ -197,6 +234,9 @@ def check_notebook(nb: nbformat.NotebookNode) -> list[Problem]:
         for name in sorted((hidden.reads & from_hidden.keys()) & defined):
             problems.append(Problem("R2", where, f"hidden code reads `{name}`, which the hidden code of "
                                                  f"{from_hidden[name]} rebinds; it gets the kernel's value"))
+        for name in sorted(hidden.reads & given):
+            problems.append(Problem("R9", where, f"hidden code reads `{name}`, which a locked cell gives the notebook: "
+                                                 "a trainee's cell can rebind it; read the data file or restate it"))
         for name in hidden.bound:
             from_hidden[name] = where
         problems += _hidden_message_problems(hidden_py, where)

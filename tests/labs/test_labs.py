@@ -164,16 +164,39 @@ def test_syllabus_entry_is_consistent(name: str) -> None:
     ]
     assert manual and all(h.nbgrader_meta(c).get("points", 0) > 0 for c in manual), "no manually graded answer"
     assert h.hidden_blocks(nb), f"{name} has no hidden tests"
-    assert f'os.environ.get("ACADEMY_DATA_DIR"' in "\n".join(c.source for c in nb.cells), "data dir not from env"
+    assert 'os.environ.get("ACADEMY_DATA_DIR"' in "\n".join(c.source for c in nb.cells), "data dir not from env"
+
+
+# R9 is newer than most labs: the names each lab's hidden code still reads from its locked cells (constants, data
+# paths, the data itself), to be restated or read from the data file. A list may only shrink; lab 1 follows R9.
+R9_NOT_YET: dict[str, set[str]] = {
+    "lab2_process_energy": {"CSV", "DAY", "MEASURED", "CUTOFF", "PRICES", "SHARE"},
+    "lab3_defect_inspection": {"IMAGE_DIR", "PER_CLASS"},
+    "lab4_plate_faults": {"PLATE_DIR", "LABELS", "SEED", "REVIEW", "GRID"},
+    "lab5_bearing_vibration": {"SEED", "BEARING", "FS", "DATA_DIR", "FEATURE_COLUMNS", "WINDOW", "RECORDINGS",
+                               "signals", "CLASSES", "FAULTS"},
+    "lab6_remaining_useful_life": {"RUL_CAP", "CMAPSS", "SETTINGS", "SEED", "rul_true", "MARGINS"},
+    "lab7_gas_turbine_emissions": {"DATA_DIR", "TARGET", "TEST_YEARS", "TRAIN_YEARS", "VALID_YEARS", "SEED", "YEARS",
+                                   "CHECK_DAYS"},
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_hidden_tests_follow_the_rules(name: str) -> None:
-    """Check R1-R4: one hidden block ending each test cell, nothing later cells need, Korean-first literals."""
+    """Check R1-R4 and R7-R9: one hidden block ending each test cell, nothing later cells need, Korean-first
+    literals, no ground truth from a name a trainee's cell can rebind (but the names R9_NOT_YET still lists).
+
+    How R9 was checked: lab 1's hidden tests reading FEATURES (a locked cell's list) were reported, and are not since
+    they restate it.
+    """
     path = h.source_notebook(name)
     assert path.exists(), f"{path.relative_to(h.REPO)} is missing"
-    problems = hidden_rules.check_notebook(nbformat.read(path, as_version=4))
+    found = hidden_rules.check_notebook(nbformat.read(path, as_version=4))
+    waived = R9_NOT_YET.get(name, set())
+    problems = [p for p in found if not (p.rule == "R9" and p.what.split("`")[1] in waived)]
     assert not problems, f"{name} breaks the hidden-test rules:\n" + "\n".join(map(str, problems))
+    still_read = {p.what.split("`")[1] for p in found if p.rule == "R9"}
+    assert waived <= still_read, f"{name}: R9_NOT_YET lists {sorted(waived - still_read)}, no longer read: drop them"
 
 
 @pytest.mark.parametrize("name", NAMES)
