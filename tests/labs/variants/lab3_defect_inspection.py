@@ -76,6 +76,26 @@ def load_images(image_dir, per_class: int, size: int, seed: int):
     return np.stack(images)[:, None, :, :], np.array(labels, dtype=np.int64), classes
 '''
 
+# test_load_images (hidden): "scale to [0, 1]" read as stretching every image to its own darkest and brightest pixel.
+_PER_IMAGE_MIN_MAX = '''
+def load_images(image_dir, per_class: int, size: int, seed: int):
+    """Load `per_class` random images of every class as (X, y, classes)."""
+    by_class = {}
+    for path in sorted(pathlib.Path(image_dir).glob("*.jpg")):
+        by_class.setdefault(class_of(path), []).append(path)
+    classes = sorted(by_class)
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        paths = by_class[name]
+        for i in sorted(rng.choice(len(paths), size=per_class, replace=False)):
+            with Image.open(paths[i]) as img:
+                small = np.asarray(img.convert("L").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+            images.append((small - small.min()) / (small.max() - small.min()))
+            labels.append(label)
+    return np.stack(images)[:, None, :, :], np.array(labels, dtype=np.int64), classes
+'''
+
 # test_split (visible): every image is also a training image.
 _TRAIN_ON_EVERYTHING = '''
 def stratified_split(y, test_fraction: float, seed: int):
@@ -135,6 +155,14 @@ def train_stats(X, train_idx):
     return float(X.mean()), float(X.std())
 '''
 
+# test_train_stats (hidden): the variance returned as the spread.
+_STATS_VARIANCE = '''
+def train_stats(X, train_idx):
+    """Return (mean, spread) over every pixel of the training images."""
+    pixels = X[train_idx]
+    return float(pixels.mean()), float(pixels.var())
+'''
+
 # test_model_shape (hidden): softmax in forward, then cross-entropy applies it a second time.
 _SOFTMAX_IN_FORWARD = '''
 class SmallCNN(nn.Module):
@@ -156,6 +184,29 @@ class SmallCNN(nn.Module):
     def forward(self, x):
         return torch.softmax(self.head(self.features(x)), dim=1)
 '''
+
+# test_accuracy (hidden): an activation after the last layer of the wider network of RIGHT below, trained with its
+# DataLoader loop (added at the end of the file). The scores are no longer logits (never negative, or squeezed into
+# (0, 1) or (-1, 1)), yet the loss still falls and the test accuracy reaches 0.73-0.85, above the bar.
+_WIDER_HEAD_TEMPLATE = '''
+class SmallCNN(nn.Module):
+    """Classify a 1-channel image into `n_classes` defect types."""
+
+    def __init__(self, n_classes: int = 6):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            nn.Dropout(0.2), nn.Linear(32, n_classes), @HEAD@,
+        )
+
+    def forward(self, x):
+        return self.net(x)
+'''
+_RELU_HEAD = _WIDER_HEAD_TEMPLATE.replace("@HEAD@", "nn.ReLU()")
+_SIGMOID_HEAD = _WIDER_HEAD_TEMPLATE.replace("@HEAD@", "nn.Sigmoid()")
+_TANH_HEAD = _WIDER_HEAD_TEMPLATE.replace("@HEAD@", "nn.Tanh()")
 
 _TRAIN_TEMPLATE = '''
 def train_model(model, X_train, y_train, epochs: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0):
@@ -196,6 +247,18 @@ _NO_ZERO_GRAD = _train(zero_grad="pass  # gradients are reset by backward(), sur
 _LOSS_SUMMED = _train(accumulate="loss.item()", epoch_loss="total")
 # test_training (hidden): batches in class order every epoch; the seed argument never used.
 _NO_SHUFFLE = _train(order="order = torch.arange(len(y_t))")
+# test_training (hidden Adam replay of several batches): gradients pile up over each epoch's batches.
+_ZERO_GRAD_PER_EPOCH = _train(order="optimizer.zero_grad()  # once per epoch\n"
+                                    "        order = torch.randperm(len(y_t), generator=generator)",
+                              zero_grad="pass  # reset at the start of the epoch")
+# test_training (hidden Adam replay of several batches): a fresh Adam every epoch forgets its moments.
+_ADAM_PER_EPOCH = _train(order="optimizer = torch.optim.Adam(model.parameters(), lr=lr)  # fresh every epoch\n"
+                               "        order = torch.randperm(len(y_t), generator=generator)")
+# test_training (hidden, probe handed over in evaluation mode): model.train() never called, so a model that went
+# through predict trains with frozen BatchNorm statistics and no dropout.
+_NO_TRAIN_MODE = _train().replace("        model.train()\n", "")
+# test_training (hidden): the last batch's loss reported as the epoch's loss.
+_LAST_BATCH_LOSS = _train(epoch_loss="loss.item()")
 # test_training (hidden): one shuffle before training, the same order every epoch.
 _SHUFFLED_ONCE = """
 def train_model(model, X_train, y_train, epochs: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0):
@@ -285,6 +348,15 @@ WRONG = {
     "confusion matrix with swapped axes": {"confusion": _TRANSPOSED_CONFUSION},
     "confusion matrix counts repeated pairs once": {"confusion": _BUFFERED_INCREMENT},
     "confusion matrix sized from the data": {"confusion": _SIZE_FROM_DATA},
+    "every image stretched to its own min and max": {"load_images": _PER_IMAGE_MIN_MAX},
+    "variance returned for the std": {"train_stats": _STATS_VARIANCE},
+    "ReLU after the last layer": {"small_cnn": _RELU_HEAD},
+    "sigmoid after the last layer": {"small_cnn": _SIGMOID_HEAD},
+    "tanh after the last layer": {"small_cnn": _TANH_HEAD},
+    "zero_grad once per epoch": {"train_model": _ZERO_GRAD_PER_EPOCH},
+    "a fresh Adam every epoch": {"train_model": _ADAM_PER_EPOCH},
+    "model never put in training mode": {"train_model": _NO_TRAIN_MODE},
+    "last batch's loss as the epoch loss": {"train_model": _LAST_BATCH_LOSS},
 }
 
 # The test cell each wrong answer must lose its points in (it may lose others too, as a consequence).
@@ -308,6 +380,15 @@ LOSES = {
     "confusion matrix with swapped axes": "test_confusion",
     "confusion matrix counts repeated pairs once": "test_confusion",
     "confusion matrix sized from the data": "test_confusion",
+    "every image stretched to its own min and max": "test_load_images",
+    "variance returned for the std": "test_train_stats",
+    "ReLU after the last layer": "test_accuracy",
+    "sigmoid after the last layer": "test_accuracy",
+    "tanh after the last layer": "test_accuracy",
+    "zero_grad once per epoch": "test_training",
+    "a fresh Adam every epoch": "test_training",
+    "model never put in training mode": "test_training",
+    "last batch's loss as the epoch loss": "test_training",
 }
 
 # --- Different but correct answers ---------------------------------------------------------------------------
@@ -422,6 +503,53 @@ def confusion_matrix(y_true, y_pred, n_classes: int):
     return np.bincount(codes, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 '''
 
+# The model answer's network written another way, returning log-probabilities (logits shifted per image: the
+# cross-entropy and the argmax are unchanged), trained with one NumPy generator, a summed loss divided by the batch
+# size, zero_grad() after the step and model.train() once before training.
+_LOG_SOFTMAX_CNN = '''
+class SmallCNN(nn.Module):
+    """Classify a 1-channel image into `n_classes` defect types; returns log-probabilities (logits up to a shift)."""
+
+    def __init__(self, n_classes: int = 6):
+        super().__init__()
+        layers, c_in = [], 1
+        for i, c_out in enumerate((8, 16, 32)):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            if i < 2:
+                layers.append(nn.MaxPool2d(2))
+            c_in = c_out
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(32, n_classes)
+
+    def forward(self, x):
+        return nn.functional.log_softmax(self.fc(self.body(x).mean(dim=(2, 3))), dim=1)
+'''
+
+_TRAIN_NUMPY_ORDER = '''
+def train_model(model, X_train, y_train, epochs: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0):
+    """Adam on the mean cross-entropy; one NumPy generator gives every epoch's order."""
+    model = model.to(DEVICE)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    criterion = nn.CrossEntropyLoss(reduction="sum")
+    rng = np.random.default_rng(seed)
+    n = len(y_train)
+    history = []
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        running = 0.0
+        for batch in np.array_split(order, int(np.ceil(n / batch_size))):
+            xb = torch.as_tensor(X_train[batch], device=DEVICE)
+            yb = torch.as_tensor(y_train[batch], device=DEVICE)
+            loss_sum = criterion(model(xb), yb)
+            (loss_sum / len(batch)).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            running += loss_sum.item()
+        history.append(running / n)
+    return history
+'''
+
 RIGHT = {
     "wider network, DataLoader training, softmax predictions": {
         "small_cnn": _WIDER_CNN,
@@ -435,4 +563,13 @@ RIGHT = {
         "train_stats": _STATS_TORCH,
         "confusion": _CONFUSION_BINCOUNT,
     },
+    "log-softmax network, NumPy order, summed loss over the batch size": {
+        "small_cnn": _LOG_SOFTMAX_CNN,
+        "train_model": _TRAIN_NUMPY_ORDER,
+    },
 }
+
+# The answers with an activation after the last layer train with the DataLoader loop above (with the model answer's
+# loop the ReLU version would also fall below the accuracy bar, and show nothing more).
+for _label in ("ReLU after the last layer", "sigmoid after the last layer", "tanh after the last layer"):
+    WRONG[_label]["train_model"] = _TRAIN_DATALOADER
