@@ -168,16 +168,11 @@ def test_syllabus_entry_is_consistent(name: str) -> None:
 
 
 # R9 is newer than most labs: the names each lab's hidden code still reads from its locked cells (constants, data
-# paths, the data itself), to be restated or read from the data file. A list may only shrink; lab 1 follows R9.
+# paths, the data itself), to be restated or read from the data file. A list may only shrink; labs not named follow R9.
 R9_NOT_YET: dict[str, set[str]] = {
-    "lab2_process_energy": {"CSV", "DAY", "MEASURED", "CUTOFF", "PRICES", "SHARE"},
-    "lab3_defect_inspection": {"IMAGE_DIR", "PER_CLASS"},
-    "lab4_plate_faults": {"PLATE_DIR", "LABELS", "SEED", "REVIEW", "GRID"},
-    "lab5_bearing_vibration": {"SEED", "BEARING", "FS", "DATA_DIR", "FEATURE_COLUMNS", "WINDOW", "RECORDINGS",
-                               "signals", "CLASSES", "FAULTS"},
-    "lab6_remaining_useful_life": {"RUL_CAP", "CMAPSS", "SETTINGS", "SEED", "rul_true", "MARGINS"},
-    "lab7_gas_turbine_emissions": {"DATA_DIR", "TARGET", "TEST_YEARS", "TRAIN_YEARS", "VALID_YEARS", "SEED", "YEARS",
-                                   "CHECK_DAYS"},
+    # The subset size follows the kernel's device (a GPU kernel runs the full set); the judge may see another one.
+    "lab3_defect_inspection": {"PER_CLASS"},
+    "lab5_bearing_vibration": {"signals"},  # the 13 recordings, loaded once by the notebook: too slow to load per test
 }
 
 
