@@ -623,6 +623,10 @@ def read_names(source: str) -> list[str]:
     return sorted(n for n in names if not hasattr(builtins, n))
 
 
+# Files of its own under /proc/<pid>/ the tester (or a library it calls) may read: figures, never descriptors.
+PROC_OWN = frozenset({"status", "stat", "statm", "cgroup", "mountinfo", "mounts", "limits", "maps", "io", "sched"})
+
+
 def _on_read_only_mount(path: str) -> bool:
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
@@ -639,12 +643,19 @@ def _trainee_could_have_written(path: str, made: tuple[str, ...]) -> bool:
     the tester made itself (made). A link met on the way must lie on a read-only mount too, or the trainee's side
     could swap it between this check and the open.
     """
+    if ".." in path.split(os.sep):  # open() resolves a link before its "..", abspath() would not: refused whole
+        return True
     full = os.path.abspath(path)
     real = os.path.realpath(full)
     if any(real == folder or real.startswith(folder + os.sep) for folder in made):
         return False
-    if real.startswith(("/proc/", "/sys/")):  # the kernel's own files: nobody plants one there
+    if real.startswith("/sys/"):  # the kernel's own files: nobody plants one there
         return False
+    if real.startswith("/proc/"):  # system-wide figures and this process's own, never another process's or a pipe's
+        parts = real.split(os.sep)
+        if not parts[2].isdigit():
+            return parts[2] in ("self", "thread-self")
+        return int(parts[2]) != os.getpid() or len(parts) != 4 or parts[3] not in PROC_OWN
     if not _on_read_only_mount(real):
         return True
     walked = os.sep

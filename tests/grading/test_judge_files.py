@@ -61,3 +61,21 @@ def test_data_planted_by_the_copy_is_never_read(grade_other):
     """
     assert _score(grade_other, PLANTED, "files-planted") == (0.0, 2.0)
 
+
+
+def test_a_path_that_climbs_out_of_a_link_is_refused(grade_other):
+    """The same planted readings reached as /tmp/p/lnk/../../../../usr/lib/os-release: read as text the path names a
+    read-only file of the system, but open() follows the link first and climbs from where it points, to the planted
+    /tmp/usr/lib/os-release. A path with ".." is refused whole.
+
+    How checked: with the ".." refusal left out (the guard then checks the textual path), this answer had 2/2.
+    """
+    climbing = PLANTED.replace(
+        '    os.makedirs("/tmp/planted/ps7", exist_ok=True)\n    with open("/tmp/planted/ps7/readings.csv", "w")',
+        '    os.makedirs("/tmp/usr/lib", exist_ok=True)\n    os.makedirs("/tmp/p/a/b/c", exist_ok=True)\n'
+        '    if not os.path.islink("/tmp/p/lnk"):\n        os.symlink("/tmp/p/a/b/c", "/tmp/p/lnk")\n'
+        '    with open("/tmp/usr/lib/os-release", "w")').replace(
+        'SOURCE = pathlib.Path("/tmp/planted/ps7/readings.csv")',
+        'SOURCE = pathlib.Path("/tmp/p/lnk/../../../../usr/lib/os-release")')
+    assert "/tmp/p/lnk/../" in climbing and "/tmp/usr/lib/os-release" in climbing
+    assert _score(grade_other, climbing, "files-climbing") == (0.0, 2.0)

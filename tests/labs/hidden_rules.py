@@ -152,6 +152,18 @@ def _meta(cell: nbformat.NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def _free_names(expr: ast.expr) -> set[str]:
+    """Return the names an expression reads from outside it (a comprehension's or lambda's own names left out)."""
+    inner: set[str] = set()
+    for node in ast.walk(expr):
+        if isinstance(node, ast.comprehension):
+            inner |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Lambda):
+            inner |= {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+            inner |= {a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None}
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - inner
+
+
 def given_names(nb: nbformat.NotebookNode) -> set[str]:
     """Return the names the instructor's locked cells give the notebook as data: bound there by a statement that reads
     only other given names, modules and builtins (not a call of the trainee's function), and by no solution cell.
@@ -180,7 +192,7 @@ def given_names(nb: nbformat.NotebookNode) -> set[str]:
                 continue
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             bound = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-            reads = {n.id for n in ast.walk(statement.value) if isinstance(n, ast.Name)} if statement.value else set()
+            reads = _free_names(statement.value) if statement.value else set()
             if reads <= given | modules | KERNEL_NAMES:
                 given |= bound
             else:

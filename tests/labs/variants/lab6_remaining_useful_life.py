@@ -256,6 +256,12 @@ dropped = ["op3", "s1", "s5", "s10", "s16", "s18", "s19"]
 sensors = [s for s in SENSORS if s not in dropped]
 '''
 
+# Gaming the rerun: the typed-in list, with s6 (the sensor the rerun makes constant) also taken out of SENSORS, so a
+# check built from the notebook's SENSORS agrees in both runs (attack review: it had full marks). Caught by
+# test_constant_sensors (hidden: SENSORS restated, R9).
+_DROPPED_TYPED_IN_S6_HIDDEN = _DROPPED_ALL_TYPED_IN.replace(
+    'dropped = ["op3"', 'SENSORS = [s for s in SENSORS if s != "s6"]\ndropped = ["op3"')
+
 # The constant columns found on the test engines ("the model will be used on them"): a feature choice made with the
 # test data. The same list on this file, so only a rerun shows it. Caught by test_constant_sensors (hidden rerun).
 _DROPPED_FROM_TEST = '''
@@ -355,6 +361,7 @@ WRONG = {
     "margin chosen by RMSE": {"margin": _MARGIN_BY_RMSE},
     "MAE reported as RMSE": {"margin": _MAE_AS_RMSE},
     "all constant sensors typed in": {"constant_sensors": _DROPPED_ALL_TYPED_IN},
+    "typed-in constant sensors, s6 taken out of SENSORS": {"constant_sensors": _DROPPED_TYPED_IN_S6_HIDDEN},
     "constant sensors found on the test engines": {"constant_sensors": _DROPPED_FROM_TEST},
     "rolling sums realigned by position": {"window_features": _ROLLING_BY_POSITION},
     "test truth capped at RUL_CAP": {"last_cycle": _TEST_TRUTH_CAPPED},
@@ -365,6 +372,7 @@ WRONG = {
 }
 
 LOSES = {
+    "typed-in constant sensors, s6 taken out of SENSORS": {"test_constant_sensors"},
     "RUL not capped": {"test_rul_labels", "test_model"},
     "RUL from row positions": {"test_rul_labels"},
     "constant means std == 0": {"test_constant_sensors"},

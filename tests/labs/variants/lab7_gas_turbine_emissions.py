@@ -163,6 +163,14 @@ X_train = pd.concat([X_train, X_valid])
 y_train = pd.concat([y_train, y_valid])
 model.fit(X_train, y_train)""")
 
+# Gaming: the check period tuned on the test years, with the validation names pointed at them first, so that a
+# recomputation "on X_valid, y_valid" agrees (attack review: it had full marks; tuned on 2014-2015 the rule picks 1 day,
+# on 2013 7 days). test_check_period must catch it (hidden: the splits read again from the files).
+_TUNED_ON_TEST_REBOUND = """
+X_valid, y_valid = X_test, y_test
+valid_pred = model.predict(X_valid)
+""" + _CHECK
+
 WRONG = {
     "smooth model fitted on rebound 2011-2013 rows": {"model": _RIDGE_ON_REBOUND_YEARS},
     "CO used as an input": {"split": _CO_AS_INPUT},
@@ -180,6 +188,7 @@ WRONG = {
     "last short block left uncorrected": {"recalibrate": _LAST_BLOCK_UNCORRECTED},
     "check period in rows instead of hours": {"check_period": _DAYS_AS_ROWS},
     "chosen check period never applied": {"check_period": _PERIOD_NOT_APPLIED},
+    "check period tuned on the test years, validation names rebound": {"check_period": _TUNED_ON_TEST_REBOUND},
 }
 
 # Another model family: a scaled ridge regression. It drifts differently (it under-predicts 2014) but the
