@@ -176,9 +176,27 @@ def test_rules_catch_hidden_reads_of_names_the_notebook_lacks() -> None:
              "### END HIDDEN TESTS"
     found = rules(rules_nb(GOOD_SETUP, GOOD_ANSWER, first, GOOD_LATER, (second, "test")))
     assert any(p.startswith("R3 extra0: hidden code reads `table`") for p in found), found
-    # Names the answer cell, the setup and the kernel itself provide are fine.
+    # Names the answer cell, the setup and the kernel itself provide are fine for R3 (SEED is R9's, below).
     uses = GOOD_TEST.replace("f(probe), probe + probe", "f(SEED + result), 2 * (SEED + result)) and (len(In) >= 0")
-    assert rules(rules_nb(test=uses)) == []
+    assert [p for p in rules(rules_nb(test=uses)) if not p.startswith("R9")] == []
+
+
+def test_rules_catch_hidden_ground_truth_from_names_a_locked_cell_gives() -> None:
+    """Hidden code must not trust a name a locked cell binds from constants (a trainee's cell can rebind SEED, a
+    path or the data), nor one built by a comprehension from them; restated as _NAME it may (R9). A name computed
+    by the trainee's own function in a locked cell is theirs to be judged, not ground truth.
+
+    How checked: with the comprehension's own names counted as reads (as at first), GRID was not reported.
+    """
+    reads_seed = GOOD_TEST.replace("f(probe), probe + probe", "f(probe + SEED), 2 * (probe + SEED)")
+    assert "R9 tests: hidden code reads `SEED`" in " ".join(rules(rules_nb(test=reads_seed)))
+    restated = reads_seed.replace("probe = np.arange", "_SEED = 0\nprobe = np.arange").replace("+ SEED", "+ _SEED")
+    assert rules(rules_nb(test=restated)) == []
+    setup = GOOD_SETUP + "\nGRID = [k / 10 for k in range(10)]\nOUT = f(3) if False else 0"
+    reads_grid = GOOD_TEST.replace("f(probe), probe + probe", "f(np.asarray(GRID)), 2 * np.asarray(GRID)")
+    assert "R9 tests: hidden code reads `GRID`" in " ".join(rules(rules_nb(setup=setup, test=reads_grid)))
+    reads_out = GOOD_TEST.replace("f(probe), probe + probe", "f(probe + OUT), 2 * (probe + OUT)")
+    assert rules(rules_nb(setup=setup, test=reads_out)) == []
 
 
 def test_rules_let_hidden_code_read_rerun_notebook_only_behind_its_guard() -> None:
