@@ -22,6 +22,28 @@ def best_threshold(y_true, proba, cost_miss: float, cost_stop: float, grid) -> f
 
 '''
 
+# The model answer's features cell, for variants that run code around it.
+_ANSWER_FEATURES = '''
+
+def make_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the model inputs for each row of an AI4I frame, without leaking columns."""
+    out = pd.DataFrame(index=frame.index)
+    for t in ["L", "M", "H"]:
+        out[f"type_{t}"] = (frame["Type"] == t).astype(int)
+    out["air_temp_K"] = frame["Air temperature [K]"]
+    out["process_temp_K"] = frame["Process temperature [K]"]
+    out["speed_rpm"] = frame["Rotational speed [rpm]"]
+    out["torque_Nm"] = frame["Torque [Nm]"]
+    out["tool_wear_min"] = frame["Tool wear [min]"]
+    out["temp_diff_K"] = out["process_temp_K"] - out["air_temp_K"]
+    out["power_W"] = out["torque_Nm"] * out["speed_rpm"] * 2 * np.pi / 60
+    return out[FEATURES]
+
+
+X = make_features(df)
+y = df["Machine failure"]
+'''
+
 WRONG = {
     # Aggregation: each type's share of all failures (sums to 1), not the failure rate within each type.
     "rate per type as share of all failures": {"explore": '''
@@ -196,28 +218,7 @@ for _t in ["L", "M", "H"]:
     _labels += [1] * _k + [0] * (_n - _k)
 df = pd.DataFrame({"Type": _types + ["Z"] * (len(_real_df) - 3 * _n),
                    "Machine failure": _labels + [0] * (len(_real_df) - 3 * _n)})
-''', "features": '''
-df = _real_df
-
-
-def make_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the model inputs for each row of an AI4I frame, without leaking columns."""
-    out = pd.DataFrame(index=frame.index)
-    for t in ["L", "M", "H"]:
-        out[f"type_{t}"] = (frame["Type"] == t).astype(int)
-    out["air_temp_K"] = frame["Air temperature [K]"]
-    out["process_temp_K"] = frame["Process temperature [K]"]
-    out["speed_rpm"] = frame["Rotational speed [rpm]"]
-    out["torque_Nm"] = frame["Torque [Nm]"]
-    out["tool_wear_min"] = frame["Tool wear [min]"]
-    out["temp_diff_K"] = out["process_temp_K"] - out["air_temp_K"]
-    out["power_W"] = out["torque_Nm"] * out["speed_rpm"] * 2 * np.pi / 60
-    return out[FEATURES]
-
-
-X = make_features(df)
-y = df["Machine failure"]
-'''},
+''', "features": "\ndf = _real_df\n" + _ANSWER_FEATURES},
     # Label order: confusion_matrix(y_pred, y_true) puts the decisions in the rows.
     "confusion matrix with actual and decision swapped": {"evaluate": '''
 stop_test = (proba_test >= threshold).astype(int)

@@ -56,28 +56,8 @@ def load_images(image_dir, per_class: int, size: int, seed: int):
     return np.stack(images)[:, None, :, :], np.array(labels, dtype=np.int64), classes
 '''
 
-# test_load_images (hidden): the notebook-wide SEED instead of the seed argument.
-_SEED_ARGUMENT_IGNORED = '''
-def load_images(image_dir, per_class: int, size: int, seed: int):
-    """Load `per_class` random images of every class as (X, y, classes)."""
-    by_class = {}
-    for path in sorted(pathlib.Path(image_dir).glob("*.jpg")):
-        by_class.setdefault(class_of(path), []).append(path)
-    classes = sorted(by_class)
-    rng = np.random.default_rng(SEED)
-    images, labels = [], []
-    for label, name in enumerate(classes):
-        paths = by_class[name]
-        for i in sorted(rng.choice(len(paths), size=per_class, replace=False)):
-            with Image.open(paths[i]) as img:
-                small = img.convert("L").resize((size, size), Image.Resampling.BILINEAR)
-            images.append(np.asarray(small, dtype=np.float32) / 255.0)
-            labels.append(label)
-    return np.stack(images)[:, None, :, :], np.array(labels, dtype=np.int64), classes
-'''
-
-# test_load_images (hidden): "scale to [0, 1]" read as stretching every image to its own darkest and brightest pixel.
-_PER_IMAGE_MIN_MAX = '''
+# The model answer's load_images, for the variants that change one step of it.
+_LOAD_IMAGES = '''
 def load_images(image_dir, per_class: int, size: int, seed: int):
     """Load `per_class` random images of every class as (X, y, classes)."""
     by_class = {}
@@ -90,11 +70,21 @@ def load_images(image_dir, per_class: int, size: int, seed: int):
         paths = by_class[name]
         for i in sorted(rng.choice(len(paths), size=per_class, replace=False)):
             with Image.open(paths[i]) as img:
-                small = np.asarray(img.convert("L").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-            images.append((small - small.min()) / (small.max() - small.min()))
+                small = img.convert("L").resize((size, size), Image.Resampling.BILINEAR)
+            images.append(np.asarray(small, dtype=np.float32) / 255.0)
             labels.append(label)
     return np.stack(images)[:, None, :, :], np.array(labels, dtype=np.int64), classes
 '''
+
+# test_load_images (hidden): the notebook-wide SEED instead of the seed argument.
+_SEED_ARGUMENT_IGNORED = _LOAD_IMAGES.replace("default_rng(seed)", "default_rng(SEED)")
+
+# test_load_images (hidden): "scale to [0, 1]" read as stretching every image to its own darkest and brightest pixel.
+_PER_IMAGE_MIN_MAX = _LOAD_IMAGES.replace(
+    '''                small = img.convert("L").resize((size, size), Image.Resampling.BILINEAR)
+            images.append(np.asarray(small, dtype=np.float32) / 255.0)''',
+    "                small = np.asarray(img.convert(\"L\").resize((size, size), Image.Resampling.BILINEAR),"
+    " dtype=np.float32)\n            images.append((small - small.min()) / (small.max() - small.min()))")
 
 # test_split (visible): every image is also a training image.
 _TRAIN_ON_EVERYTHING = '''
